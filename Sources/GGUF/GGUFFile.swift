@@ -1,0 +1,266 @@
+import Foundation
+
+/// One tensor as described in the GGUF header. `dimensions` are fastest-first, as in the
+/// file: `attn_k.weight` [576, 192] is a PyTorch [out=192, in=576] matrix.
+public struct TensorInfo: Sendable, Equatable {
+  public let name: String
+  public let dimensions: [Int]
+  public let type: GGMLType
+  /// Offset of the data relative to the start of the tensor-data section.
+  public let offset: Int
+  public var elementCount: Int { dimensions.reduce(1, *) }
+  public var byteCount: Int { elementCount / type.blockSize * type.blockBytes }
+  /// Rows of the matrix view: product of all but the first dimension.
+  public var rows: Int { elementCount / max(1, dimensions[0]) }
+  public var columns: Int { dimensions[0] }
+}
+
+/// A parsed, memory-mapped GGUF v2/v3 file: metadata, tensor table and raw tensor bytes.
+///
+/// Parsing checks every length against the file size before use, caps counts, validates
+/// types, alignment, bounds, overlaps and duplicate names, so a malformed file is rejected with
+/// a specific `GGUFError` and never causes a crash, a hang or a huge allocation.
+public final class GGUFFile: @unchecked Sendable {
+  public let version: UInt32
+  /// Metadata in file order.
+  public let metadataKeys: [String]
+  public let metadata: [String: MetadataValue]
+  public let tensors: [TensorInfo]
+  public let tensorIndex: [String: Int]
+  public let alignment: Int
+  /// Absolute file offset of the tensor-data section.
+  public let dataOffset: Int
+  public let fileSize: Int
+  public let path: String?
+
+  private let storage: Storage
+
+  /// Limits that reject absurd headers before anything is allocated.
+  public static let maxTensors: UInt64 = 1 << 20
+  public static let maxMetadata: UInt64 = 1 << 20
+  public static let maxArrayNesting = 4
+  public static let maxArrayLength: UInt64 = 1 << 22
+
+  /// Opens and memory-maps `path`.
+  public convenience init(path: String) throws(GGUFError) {
+    let storage = try Storage(mapping: path)
+    try self.init(storage: storage, path: path)
+  }
+
+  /// Parses an in-memory image (tests, fuzzing).
+  public convenience init(bytes: [UInt8]) throws(GGUFError) {
+    try self.init(storage: Storage(copying: bytes), path: nil)
+  }
+
+  private init(storage: Storage, path: String?) throws(GGUFError) {
+    self.storage = storage
+    self.path = path
+    fileSize = storage.size
+    var r = ByteReader(base: storage.base, size: storage.size)
+    let magic = try r.read(UInt32.self, "magic")
+    guard magic == 0x4655_4747 else { throw .badMagic(found: magic) }
+    version = try r.read(UInt32.self, "version")
+    guard version == 2 || version == 3 else { throw .unsupportedVersion(version) }
+    let tensorCount = try r.read(UInt64.self, "tensor count")
+    let kvCount = try r.read(UInt64.self, "metadata count")
+    guard tensorCount <= Self.maxTensors else {
+      throw .absurdCount(what: "tensor count", count: tensorCount, limit: Self.maxTensors)
+    }
+    guard kvCount <= Self.maxMetadata else {
+      throw .absurdCount(what: "metadata count", count: kvCount, limit: Self.maxMetadata)
+    }
+    var keys: [String] = []
+    var meta: [String: MetadataValue] = [:]
+    for i in 0..<Int(kvCount) {
+      let key = try r.string("metadata key #\(i)")
+      let rawType = try r.read(UInt32.self, "type of metadata '\(key)'")
+      guard let kind = MetadataValue.Kind(rawValue: rawType) else { throw .unknownValueType(key: key, type: rawType) }
+      let value = try Self.readValue(&r, kind: kind, key: key, depth: 0)
+      guard meta[key] == nil else { throw .duplicateKey(key) }
+      meta[key] = value
+      keys.append(key)
+    }
+    metadataKeys = keys
+    metadata = meta
+
+    var align = 32
+    if let a = meta["general.alignment"] {
+      guard let v = a.int, v > 0, v <= 65536, v & (v - 1) == 0 else {
+        throw .badAlignment(UInt64(truncatingIfNeeded: a.int ?? 0))
+      }
+      align = v
+    }
+    alignment = align
+
+    var infos: [TensorInfo] = []
+    var index: [String: Int] = [:]
+    for i in 0..<Int(tensorCount) {
+      let name = try r.string("name of tensor #\(i)")
+      let nd = try r.read(UInt32.self, "dimension count of '\(name)'")
+      guard nd >= 1 && nd <= 4 else { throw .badDimensions(tensor: name, dims: [UInt64(nd)]) }
+      var dims: [UInt64] = []
+      for d in 0..<Int(nd) { dims.append(try r.read(UInt64.self, "dimension \(d) of '\(name)'")) }
+      // Every dimension positive and the product far below Int.max (no overflow later).
+      var product: UInt64 = 1
+      for d in dims {
+        let (p, overflow) = product.multipliedReportingOverflow(by: d)
+        guard d > 0, !overflow, p < (1 << 40) else { throw .badDimensions(tensor: name, dims: dims) }
+        product = p
+      }
+      let rawType = try r.read(UInt32.self, "type of '\(name)'")
+      guard let type = GGMLType(rawValue: rawType) else { throw .unknownTensorType(tensor: name, type: rawType) }
+      guard dims[0] % UInt64(type.blockSize) == 0 else {
+        throw .notBlockMultiple(tensor: name, elements: dims[0], blockSize: type.blockSize)
+      }
+      let offset = try r.read(UInt64.self, "data offset of '\(name)'")
+      guard offset % UInt64(align) == 0 else { throw .misalignedOffset(tensor: name, offset: offset, alignment: align) }
+      guard index[name] == nil else { throw .duplicateTensor(name) }
+      guard offset < (1 << 48) else { throw .tensorOutOfBounds(tensor: name, offset: offset, bytes: 0, dataSize: 0) }
+      index[name] = infos.count
+      infos.append(TensorInfo(name: name, dimensions: dims.map { Int($0) }, type: type, offset: Int(offset)))
+    }
+    let start = (r.offset + align - 1) / align * align
+    dataOffset = start
+    let dataSize = max(0, storage.size - start)
+    if !infos.isEmpty && start > storage.size {
+      throw .truncated(what: "tensor data", offset: r.offset, needed: start - r.offset, fileSize: storage.size)
+    }
+    for t in infos where t.offset + t.byteCount > dataSize {
+      throw .tensorOutOfBounds(tensor: t.name, offset: UInt64(t.offset), bytes: UInt64(t.byteCount), dataSize: dataSize)
+    }
+    // Overlap check on tensors sorted by offset.
+    let sorted = infos.sorted { $0.offset < $1.offset }
+    for (a, b) in zip(sorted, sorted.dropFirst()) where a.offset + a.byteCount > b.offset {
+      throw .overlappingTensors(a.name, b.name)
+    }
+    tensors = infos
+    tensorIndex = index
+  }
+
+  private static func readValue(_ r: inout ByteReader, kind: MetadataValue.Kind, key: String, depth: Int) throws(GGUFError) -> MetadataValue {
+    switch kind {
+    case .uint8: return .uint8(try r.read(UInt8.self, "value of '\(key)'"))
+    case .int8: return .int8(try r.read(Int8.self, "value of '\(key)'"))
+    case .uint16: return .uint16(try r.read(UInt16.self, "value of '\(key)'"))
+    case .int16: return .int16(try r.read(Int16.self, "value of '\(key)'"))
+    case .uint32: return .uint32(try r.read(UInt32.self, "value of '\(key)'"))
+    case .int32: return .int32(try r.read(Int32.self, "value of '\(key)'"))
+    case .float32: return .float32(Float(bitPattern: try r.read(UInt32.self, "value of '\(key)'")))
+    case .bool:
+      let b = try r.read(UInt8.self, "value of '\(key)'")
+      return .bool(b != 0)
+    case .string: return .string(try r.string("value of '\(key)'"))
+    case .uint64: return .uint64(try r.read(UInt64.self, "value of '\(key)'"))
+    case .int64: return .int64(try r.read(Int64.self, "value of '\(key)'"))
+    case .float64: return .float64(Double(bitPattern: try r.read(UInt64.self, "value of '\(key)'")))
+    case .array:
+      guard depth < maxArrayNesting else {
+        throw .absurdCount(what: "array nesting of '\(key)'", count: UInt64(depth + 1), limit: UInt64(maxArrayNesting))
+      }
+      let rawType = try r.read(UInt32.self, "array type of '\(key)'")
+      guard let elementKind = MetadataValue.Kind(rawValue: rawType) else { throw .unknownValueType(key: key, type: rawType) }
+      let count = try r.read(UInt64.self, "array length of '\(key)'")
+      guard count <= maxArrayLength else {
+        throw .absurdCount(what: "length of array '\(key)'", count: count, limit: maxArrayLength)
+      }
+      // Each element needs at least `minimumBytes`: a count the file cannot hold is corrupt.
+      let limit = UInt64(r.remaining / elementKind.minimumBytes)
+      guard count <= limit else {
+        throw .truncated(what: "array '\(key)' of \(count) \(elementKind) values", offset: r.offset,
+                         needed: count > UInt64(Int.max / 16) ? Int.max : Int(count) * elementKind.minimumBytes,
+                         fileSize: r.size)
+      }
+      var values: [MetadataValue] = []
+      values.reserveCapacity(Int(count))
+      for _ in 0..<Int(count) { values.append(try readValue(&r, kind: elementKind, key: key, depth: depth + 1)) }
+      return .array(values)
+    }
+  }
+
+  // MARK: Access
+
+  public func tensor(_ name: String) -> TensorInfo? { tensorIndex[name].map { tensors[$0] } }
+
+  /// Raw bytes of a tensor (a view into the mapping; valid while this file is alive).
+  public func rawData(_ t: TensorInfo) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(start: storage.base + dataOffset + t.offset, count: t.byteCount)
+  }
+
+  /// Dequantizes a whole tensor into `out` (elementCount floats).
+  public func dequantize(_ t: TensorInfo, into out: UnsafeMutablePointer<Float>) throws(GGUFError) {
+    guard t.type.canDequantize else { throw .unsupportedDequantization(tensor: t.name, type: t.type.description) }
+    Dequantize.run(t.type, rawData(t), count: t.elementCount, into: out)
+  }
+
+  public func dequantize(_ name: String) throws(GGUFError) -> [Float] {
+    guard let t = tensor(name) else { throw .missingTensor(name) }
+    var out = [Float](repeating: 0, count: t.elementCount)
+    try out.withUnsafeMutableBufferPointer { (b) throws(GGUFError) in try dequantize(t, into: b.baseAddress!) }
+    return out
+  }
+
+  // Typed metadata accessors with errors that name the key.
+  public func int(_ key: String) throws(GGUFError) -> Int {
+    guard let v = metadata[key] else { throw .missingKey(key) }
+    guard let i = v.int else { throw .wrongValueType(key: key, expected: "integer", found: v.typeName) }
+    return i
+  }
+
+  public func double(_ key: String) throws(GGUFError) -> Double {
+    guard let v = metadata[key] else { throw .missingKey(key) }
+    guard let d = v.double else { throw .wrongValueType(key: key, expected: "number", found: v.typeName) }
+    return d
+  }
+
+  public func string(_ key: String) throws(GGUFError) -> String {
+    guard let v = metadata[key] else { throw .missingKey(key) }
+    guard let s = v.string else { throw .wrongValueType(key: key, expected: "string", found: v.typeName) }
+    return s
+  }
+
+  public func stringArray(_ key: String) throws(GGUFError) -> [String] {
+    guard let v = metadata[key] else { throw .missingKey(key) }
+    guard let a = v.array else { throw .wrongValueType(key: key, expected: "array of strings", found: v.typeName) }
+    var out: [String] = []
+    out.reserveCapacity(a.count)
+    for e in a {
+      guard let s = e.string else { throw .wrongValueType(key: key, expected: "array of strings", found: "array of \(e.typeName)") }
+      out.append(s)
+    }
+    return out
+  }
+}
+
+/// Owner of the file bytes: an mmap'ed region or a heap copy.
+final class Storage: @unchecked Sendable {
+  let base: UnsafeRawPointer
+  let size: Int
+  private let release: () -> Void
+
+  init(mapping path: String) throws(GGUFError) {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw .cannotOpen(path: path, reason: "not a regular file") }
+    let size = Int(st.st_size)
+    guard size > 0 else { throw .truncated(what: "magic", offset: 0, needed: 4, fileSize: 0) }
+    guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+      throw .cannotOpen(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+    }
+    base = UnsafeRawPointer(p)
+    self.size = size
+    release = { munmap(p, size) }
+  }
+
+  init(copying bytes: [UInt8]) {
+    let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 64)
+    bytes.withUnsafeBytes { if let b = $0.baseAddress { p.copyMemory(from: b, byteCount: bytes.count) } }
+    base = UnsafeRawPointer(p)
+    size = bytes.count
+    release = { p.deallocate() }
+  }
+
+  deinit { release() }
+}

@@ -1,0 +1,203 @@
+import Foundation
+
+/// Forward kernels of the transformer block. Each documents the shapes of its buffers;
+/// backward partners live beside them as training needs them. Row-parallel work goes through
+/// `WorkerPool.shared` in chunks of whole rows.
+public enum Kernels {
+  // MARK: RMSNorm
+
+  /// out (N, C) = x (N, C) / sqrt(mean(x²) + eps) · weight (C). `out` may alias `x`.
+  /// `rstd` (N), when given, receives 1/sqrt(mean(x²)+eps) for the backward pass.
+  public static func rmsnorm(
+    x: UnsafePointer<Float>, weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+    rows n: Int, cols c: Int, eps: Float, rstd: UnsafeMutablePointer<Float>? = nil
+  ) {
+    let xs = SendablePointer(UnsafeMutablePointer(mutating: x)), ws = SendablePointer(UnsafeMutablePointer(mutating: weight))
+    let os = SendablePointer(out), rs = rstd.map { SendablePointer($0) }
+    let chunk = 32
+    WorkerPool.shared.parallelFor((n + chunk - 1) / chunk) { block in
+      for r in (block * chunk)..<min(n, block * chunk + chunk) {
+        let xr = xs.p + r * c, orow = os.p + r * c
+        let ss = Vector.dot(xr, xr, c)
+        let inv = 1 / (ss / Float(c) + eps).squareRoot()
+        rs?[r] = inv
+        for i in 0..<c { orow[i] = xr[i] * inv * ws.p[i] }
+      }
+    }
+  }
+
+  // MARK: RoPE
+
+  /// Rotary tables for `positions` 0..<maxPositions: cos/sin (maxPositions, headDim/2), with
+  /// frequency base^(-2i/headDim) computed in Double then rounded, as transformers does in fp32.
+  public struct RopeTable: Sendable {
+    public let headDim: Int
+    public let cos: [Float]
+    public let sin: [Float]
+    public let maxPositions: Int
+
+    public init(headDim: Int, base: Float, maxPositions: Int) {
+      self.headDim = headDim
+      self.maxPositions = maxPositions
+      let half = headDim / 2
+      var c = [Float](repeating: 0, count: maxPositions * half), s = c
+      for i in 0..<half {
+        // transformers: inv_freq = 1 / base^(arange(0, dim, 2).float() / dim) in fp32.
+        let expo = Float(2 * i) / Float(headDim)
+        let invFreq: Float = 1.0 / Foundation.pow(base, expo)
+        for p in 0..<maxPositions {
+          let angle = Float(p) * invFreq
+          c[p * half + i] = Foundation.cos(angle)
+          s[p * half + i] = Foundation.sin(angle)
+        }
+      }
+      cos = c; sin = s
+    }
+  }
+
+  /// Rotates pairs (2i, 2i+1) of every head in place — the interleaved convention that is
+  /// correct on GGUF's permuted q/k rows (DESIGN.md §3). x (N, heads, headDim); positions (N).
+  public static func rope(
+    _ x: UnsafeMutablePointer<Float>, rows n: Int, heads: Int, positions: UnsafePointer<Int32>,
+    table: RopeTable, inverse: Bool = false
+  ) {
+    let d = table.headDim, half = d / 2, stride = heads * d
+    let xs = SendablePointer(x), ps = SendablePointer(UnsafeMutablePointer(mutating: positions))
+    table.cos.withUnsafeBufferPointer { cb in
+      table.sin.withUnsafeBufferPointer { sb in
+        let cp = SendablePointer(UnsafeMutablePointer(mutating: cb.baseAddress!))
+        let sp = SendablePointer(UnsafeMutablePointer(mutating: sb.baseAddress!))
+        let chunk = 32
+        WorkerPool.shared.parallelFor((n + chunk - 1) / chunk) { block in
+          for r in (block * chunk)..<min(n, block * chunk + chunk) {
+            let pos = Int(ps[r])
+            let cr = cp.p + pos * half, sr = sp.p + pos * half
+            for h in 0..<heads {
+              let v = xs.p + r * stride + h * d
+              for i in 0..<half {
+                let a = v[2 * i], b = v[2 * i + 1]
+                let cs = cr[i], sn = inverse ? -sr[i] : sr[i]
+                v[2 * i] = a * cs - b * sn
+                v[2 * i + 1] = a * sn + b * cs
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // MARK: Attention
+
+  /// One sequence of a packed batch: its rows in the query buffer and in the key/value buffer.
+  /// Query row i (0-based in the sequence) sees keys 0 ... (keyCount - queryCount + i).
+  public struct AttentionSpan: Sendable {
+    public var queryStart: Int, queryCount: Int, keyStart: Int, keyCount: Int
+    public init(queryStart: Int, queryCount: Int, keyStart: Int, keyCount: Int) {
+      self.queryStart = queryStart; self.queryCount = queryCount
+      self.keyStart = keyStart; self.keyCount = keyCount
+    }
+  }
+
+  /// Causal grouped-query attention over packed sequences (no padding is ever computed).
+  /// q (Nq, H, D) with row stride `qStride`; k, v (Nk, Hkv, D) with row stride `kvStride`;
+  /// out (Nq, H, D) with row stride `outStride`. Query head h uses KV head h / (H / Hkv).
+  /// `probs`, when given, receives the softmax rows for the backward pass, laid out per span
+  /// and head as (queryCount, keyCount) blocks at `probsOffsets[span] + h·queryCount·keyCount`.
+  public static func attention(
+    q: UnsafePointer<Float>, qStride: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+    kvStride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
+    spans: [AttentionSpan], heads: Int, kvHeads: Int, headDim d: Int
+  ) {
+    let group = heads / kvHeads
+    let scale = 1 / Float(d).squareRoot()
+    let qs = SendablePointer(UnsafeMutablePointer(mutating: q))
+    let ks = SendablePointer(UnsafeMutablePointer(mutating: k))
+    let vs = SendablePointer(UnsafeMutablePointer(mutating: v))
+    let os = SendablePointer(out)
+    // Tasks are (span, head) pairs, long spans split into query blocks to balance the pool.
+    var tasks: [(span: Int, head: Int, q0: Int, q1: Int)] = []
+    let block = 64
+    for (si, s) in spans.enumerated() {
+      for h in 0..<heads {
+        var q0 = 0
+        while q0 < s.queryCount { tasks.append((si, h, q0, min(s.queryCount, q0 + block))); q0 += block }
+      }
+    }
+    let maxKeys = spans.map(\.keyCount).max() ?? 0
+    tasks.withUnsafeBufferPointer { tb in
+      let tp = SendablePointer(UnsafeMutablePointer(mutating: tb.baseAddress!))
+      WorkerPool.shared.parallelFor(tb.count) { ti in
+        let t = tp[ti]
+        let s = spans[t.span]
+        let kvh = t.head / group
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: maxKeys + 8) { scores in
+          let sc = scores.baseAddress!
+          for i in t.q0..<t.q1 {
+            let qrow = qs.p + (s.queryStart + i) * qStride + t.head * d
+            let visible = s.keyCount - s.queryCount + i + 1
+            var mx = -Float.infinity
+            for j in 0..<visible {
+              let kr = ks.p + (s.keyStart + j) * kvStride + kvh * d
+              let x = Vector.dot(qrow, kr, d) * scale
+              sc[j] = x
+              if x > mx { mx = x }
+            }
+            let sum = softmaxInPlace(sc, visible, max: mx)
+            let orow = os.p + (s.queryStart + i) * outStride + t.head * d
+            orow.update(repeating: 0, count: d)
+            let inv = 1 / sum
+            for j in 0..<visible {
+              Vector.axpy(sc[j] * inv, vs.p + (s.keyStart + j) * kvStride + kvh * d, orow, d)
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// x[i] = exp(x[i] - max) in place; returns the sum.
+  @inline(__always)
+  public static func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, max mx: Float) -> Float {
+    var i = 0
+    var acc = SIMD8<Float>()
+    let raw = UnsafeMutableRawPointer(x)
+    let m = SIMD8<Float>(repeating: mx)
+    while i + 8 <= n {
+      let e = Vector.exp8(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - m)
+      raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
+      acc += e
+      i += 8
+    }
+    var s = acc.sum()
+    while i < n { let e = Foundation.exp(x[i] - mx); x[i] = e; s += e; i += 1 }
+    return s
+  }
+
+  // MARK: SwiGLU
+
+  /// out (N, F) = silu(gateUp[:, :F]) · gateUp[:, F:], gateUp (N, 2F) holding [gate | up].
+  public static func swiglu(gateUp: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, rows n: Int, hidden f: Int) {
+    let gs = SendablePointer(UnsafeMutablePointer(mutating: gateUp)), os = SendablePointer(out)
+    let chunk = max(1, 16384 / f)
+    WorkerPool.shared.parallelFor((n + chunk - 1) / chunk) { block in
+      for r in (block * chunk)..<min(n, block * chunk + chunk) {
+        let g = UnsafeRawPointer(gs.p + r * 2 * f), u = UnsafeRawPointer(gs.p + r * 2 * f + f)
+        let o = UnsafeMutableRawPointer(os.p + r * f)
+        var i = 0
+        while i + 8 <= f {
+          let gv = g.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+          let uv = u.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+          let sig = 1 / (1 + Vector.exp8(-gv))
+          o.storeBytes(of: gv * sig * uv, toByteOffset: i * 4, as: SIMD8<Float>.self)
+          i += 8
+        }
+        while i < f {
+          let gv = gs.p[r * 2 * f + i], uv = gs.p[r * 2 * f + f + i]
+          os.p[r * f + i] = gv / (1 + Foundation.exp(-gv)) * uv
+          i += 1
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,97 @@
+/// Small SIMD vector primitives used by the kernels. Reductions use several SIMD accumulators:
+/// Swift neither fuses `a*b+c` nor reassociates float sums on its own (DESIGN.md §5).
+public enum Vector {
+  /// Σ a[i]·b[i] over n elements.
+  @inline(__always)
+  public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+    var i = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while i + 16 <= n {
+      s0.addProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
+                    rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+      s1.addProduct(ra.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self),
+                    rb.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
+      i += 16
+    }
+    while i + 8 <= n {
+      s0.addProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
+                    rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+      i += 8
+    }
+    var s = (s0 + s1).sum()
+    while i < n { s += a[i] * b[i]; i += 1 }
+    return s
+  }
+
+  /// y[i] += alpha·x[i] over n elements.
+  @inline(__always)
+  public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
+    let va = SIMD8<Float>(repeating: alpha)
+    while i + 8 <= n {
+      var v = ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+      v.addProduct(va, rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+      ry.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
+      i += 8
+    }
+    while i < n { y[i] += alpha * x[i]; i += 1 }
+  }
+
+  /// y[i] += x[i] over n elements.
+  @inline(__always)
+  public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
+    while i + 8 <= n {
+      let v = ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        + rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+      ry.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
+      i += 8
+    }
+    while i < n { y[i] += x[i]; i += 1 }
+  }
+
+  /// y[i] *= alpha over n elements.
+  @inline(__always)
+  public static func scale(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ n: Int) {
+    for i in 0..<n { y[i] *= alpha }
+  }
+
+  /// max over n > 0 elements.
+  @inline(__always)
+  public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var m = x[0]
+    for i in 1..<Swift.max(1, n) where x[i] > m { m = x[i] }
+    return m
+  }
+
+  /// Fast exp for x <= 0 (softmax, SiLU): Cody-Waite range reduction and a degree-6
+  /// polynomial, relative error < 2e-7; inputs below -87 flush to 0.
+  @inline(__always)
+  public static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let log2e: Float = 1.442_695_04
+    var v = x
+    v.replace(with: SIMD8(repeating: -87.0), where: v .< SIMD8(repeating: -87.0))
+    v.replace(with: SIMD8(repeating: 88.0), where: v .> SIMD8(repeating: 88.0))
+    // n = round(v·log2e) via the 1.5·2^23 trick (exact for |n| < 2^22).
+    let magic = SIMD8<Float>(repeating: 12_582_912.0)
+    let t = v * log2e + magic
+    let n = t - magic
+    let r = v - n * 0.693_145_75 - n * 1.428_606_8e-6
+    var p = SIMD8<Float>(repeating: 1.0 / 720.0)
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    // 2^n: the integer n sits in the low mantissa bits of t; shift it into the exponent.
+    let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    let scale = unsafeBitCast(bits, to: SIMD8<Float>.self)
+    var out = p * scale
+    out.replace(with: SIMD8(repeating: 0), where: x .< SIMD8(repeating: -87.0))
+    return out
+  }
+}
