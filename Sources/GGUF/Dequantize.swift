@@ -2,11 +2,14 @@
 /// products are computed as separate Float32 multiply and add (no FMA), in the same order.
 /// Block layouts follow ggml-quants (llama.cpp); see DESIGN.md §3.
 public enum Dequantize {
-  /// Dequantizes `count` elements of `type` from `src` into `out`. `src` must hold
-  /// `count / blockSize` whole blocks (checked by `GGUFFile` at parse time).
+  /// Dequantizes `count` elements of `type` from `src` into `out`. `count` must be a multiple of
+  /// the block size and `src` must hold `count / blockSize` whole blocks (`GGUFFile` checks both
+  /// at parse time); `type.canDequantize` must be true. Violations are programming errors and trap.
   public static func run(_ type: GGMLType, _ src: UnsafeRawBufferPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
-    let p = src.baseAddress!
+    precondition(count >= 0 && count % type.blockSize == 0, "\(count) elements are not whole \(type) blocks")
     let blocks = count / type.blockSize
+    precondition(src.count >= blocks * type.blockBytes, "\(src.count) bytes hold fewer than \(blocks) \(type) blocks")
+    guard blocks > 0, let p = src.baseAddress else { return }
     switch type {
     case .f32:
       for i in 0..<count { out[i] = Float(bitPattern: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }

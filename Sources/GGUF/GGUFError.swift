@@ -9,6 +9,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible, Sendable {
   case unknownValueType(key: String, type: UInt32)
   case invalidString(what: String, offset: Int)
   case unknownTensorType(tensor: String, type: UInt32)
+  case badDimensionCount(tensor: String, count: UInt32)
   case badDimensions(tensor: String, dims: [UInt64])
   case misalignedOffset(tensor: String, offset: UInt64, alignment: Int)
   case tensorOutOfBounds(tensor: String, offset: UInt64, bytes: UInt64, dataSize: Int)
@@ -21,6 +22,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible, Sendable {
   case wrongValueType(key: String, expected: String, found: String)
   case missingTensor(String)
   case unsupportedDequantization(tensor: String, type: String)
+  case wrongDataSize(tensor: String, expected: Int, found: Int)
   case writeFailed(path: String, reason: String)
 
   public var description: String {
@@ -35,11 +37,13 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible, Sendable {
     case let .unknownValueType(key, type): return "metadata key '\(key)' has unknown value type \(type) (expected 0...12)"
     case let .invalidString(what, offset): return "GGUF \(what) at offset \(offset) is not valid UTF-8"
     case let .unknownTensorType(tensor, type): return "tensor '\(tensor)' has unknown ggml type \(type)"
-    case let .badDimensions(tensor, dims): return "tensor '\(tensor)' has invalid dimensions \(dims) (1-4 dims, each > 0)"
+    case let .badDimensionCount(tensor, n): return "tensor '\(tensor)' has \(n) dimensions (expected 1-4)"
+    case let .badDimensions(tensor, dims):
+      return "tensor '\(tensor)' has invalid dimensions \(dims) (each > 0, fewer than 2^40 elements)"
     case let .misalignedOffset(tensor, offset, alignment):
       return "tensor '\(tensor)' data offset \(offset) is not a multiple of the alignment \(alignment)"
     case let .tensorOutOfBounds(tensor, offset, bytes, size):
-      return "tensor '\(tensor)' data [\(offset), +\(bytes)) runs past the end of the tensor data (\(size) bytes)"
+      return "tensor '\(tensor)' data [\(offset), +\(bytes)) runs past the end of the tensor data (\(size) bytes): truncated file or corrupt offset"
     case let .duplicateTensor(name): return "duplicate tensor name '\(name)'"
     case let .duplicateKey(key): return "duplicate metadata key '\(key)'"
     case let .badAlignment(a): return "general.alignment is \(a); expected a power of two between 1 and 65536"
@@ -50,6 +54,8 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible, Sendable {
     case let .wrongValueType(key, expected, found): return "metadata key '\(key)' is \(found), expected \(expected)"
     case let .missingTensor(name): return "required tensor '\(name)' is missing"
     case let .unsupportedDequantization(tensor, type): return "tensor '\(tensor)' has type \(type), which cannot be dequantized yet"
+    case let .wrongDataSize(tensor, expected, found):
+      return "tensor '\(tensor)' has \(found) bytes of data; its type and dimensions need \(expected)"
     case let .writeFailed(path, reason): return "cannot write GGUF file '\(path)': \(reason)"
     }
   }

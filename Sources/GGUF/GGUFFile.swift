@@ -69,6 +69,13 @@ public final class GGUFFile: @unchecked Sendable {
     guard kvCount <= Self.maxMetadata else {
       throw .absurdCount(what: "metadata count", count: kvCount, limit: Self.maxMetadata)
     }
+    // A key takes at least 13 bytes (length, type, a 1-byte value) and a tensor info 32 (name
+    // length, one dimension, type, offset): counts the rest of the file cannot hold are corrupt.
+    let minimumHeader = Int(kvCount) * 13 + Int(tensorCount) * 32
+    guard minimumHeader <= r.remaining else {
+      throw .truncated(what: "\(kvCount) metadata entries and \(tensorCount) tensor infos", offset: r.offset,
+                       needed: minimumHeader, fileSize: storage.size)
+    }
     var keys: [String] = []
     var meta: [String: MetadataValue] = [:]
     for i in 0..<Int(kvCount) {
@@ -83,21 +90,25 @@ public final class GGUFFile: @unchecked Sendable {
     metadataKeys = keys
     metadata = meta
 
+    // The specification, llama.cpp and the gguf Python package all require a uint32 here.
     var align = 32
     if let a = meta["general.alignment"] {
-      guard let v = a.int, v > 0, v <= 65536, v & (v - 1) == 0 else {
-        throw .badAlignment(UInt64(truncatingIfNeeded: a.int ?? 0))
+      guard case let .uint32(v) = a else {
+        throw .wrongValueType(key: "general.alignment", expected: "uint32", found: a.typeName)
       }
-      align = v
+      guard v > 0, v <= 65536, v & (v - 1) == 0 else { throw .badAlignment(UInt64(v)) }
+      align = Int(v)
     }
     alignment = align
 
-    var infos: [TensorInfo] = []
+    // Header entries: (name, dimensions, type, offset as written). Offsets are checked against
+    // the data section once its start is known.
+    var entries: [(name: String, dims: [Int], type: GGMLType, offset: UInt64)] = []
     var index: [String: Int] = [:]
     for i in 0..<Int(tensorCount) {
       let name = try r.string("name of tensor #\(i)")
       let nd = try r.read(UInt32.self, "dimension count of '\(name)'")
-      guard nd >= 1 && nd <= 4 else { throw .badDimensions(tensor: name, dims: [UInt64(nd)]) }
+      guard nd >= 1 && nd <= 4 else { throw .badDimensionCount(tensor: name, count: nd) }
       var dims: [UInt64] = []
       for d in 0..<Int(nd) { dims.append(try r.read(UInt64.self, "dimension \(d) of '\(name)'")) }
       // Every dimension positive and the product far below Int.max (no overflow later).
@@ -115,18 +126,25 @@ public final class GGUFFile: @unchecked Sendable {
       let offset = try r.read(UInt64.self, "data offset of '\(name)'")
       guard offset % UInt64(align) == 0 else { throw .misalignedOffset(tensor: name, offset: offset, alignment: align) }
       guard index[name] == nil else { throw .duplicateTensor(name) }
-      guard offset < (1 << 48) else { throw .tensorOutOfBounds(tensor: name, offset: offset, bytes: 0, dataSize: 0) }
-      index[name] = infos.count
-      infos.append(TensorInfo(name: name, dimensions: dims.map { Int($0) }, type: type, offset: Int(offset)))
+      index[name] = entries.count
+      entries.append((name, dims.map { Int($0) }, type, offset))
     }
     let start = (r.offset + align - 1) / align * align
     dataOffset = start
     let dataSize = max(0, storage.size - start)
-    if !infos.isEmpty && start > storage.size {
+    if !entries.isEmpty && start > storage.size {
       throw .truncated(what: "tensor data", offset: r.offset, needed: start - r.offset, fileSize: storage.size)
     }
-    for t in infos where t.offset + t.byteCount > dataSize {
-      throw .tensorOutOfBounds(tensor: t.name, offset: UInt64(t.offset), bytes: UInt64(t.byteCount), dataSize: dataSize)
+    // Bounds in UInt64 before any Int conversion: an offset may be up to 2^64 - 1 on disk.
+    var infos: [TensorInfo] = []
+    infos.reserveCapacity(entries.count)
+    for e in entries {
+      let elements = e.dims.reduce(1, *)  // < 2^40, checked above
+      let bytes = UInt64(elements / e.type.blockSize * e.type.blockBytes)
+      guard e.offset <= UInt64(dataSize), bytes <= UInt64(dataSize) - e.offset else {
+        throw .tensorOutOfBounds(tensor: e.name, offset: e.offset, bytes: bytes, dataSize: dataSize)
+      }
+      infos.append(TensorInfo(name: e.name, dimensions: e.dims, type: e.type, offset: Int(e.offset)))
     }
     // Overlap check on tensors sorted by offset.
     let sorted = infos.sorted { $0.offset < $1.offset }
@@ -182,12 +200,17 @@ public final class GGUFFile: @unchecked Sendable {
   public func tensor(_ name: String) -> TensorInfo? { tensorIndex[name].map { tensors[$0] } }
 
   /// Raw bytes of a tensor (a view into the mapping; valid while this file is alive).
+  /// `t` must be one of this file's `tensors` (a programming error otherwise, trapped).
   public func rawData(_ t: TensorInfo) -> UnsafeRawBufferPointer {
-    UnsafeRawBufferPointer(start: storage.base + dataOffset + t.offset, count: t.byteCount)
+    precondition(t.offset >= 0 && t.offset + t.byteCount <= fileSize - dataOffset,
+                 "tensor '\(t.name)' is not in this GGUF file")
+    return UnsafeRawBufferPointer(start: storage.base + dataOffset + t.offset, count: t.byteCount)
   }
 
-  /// Dequantizes a whole tensor into `out` (elementCount floats).
+  /// Dequantizes a whole tensor into `out` (elementCount floats). Throws `missingTensor` when
+  /// `t` is not one of this file's tensors.
   public func dequantize(_ t: TensorInfo, into out: UnsafeMutablePointer<Float>) throws(GGUFError) {
+    guard let i = tensorIndex[t.name], tensors[i] == t else { throw .missingTensor(t.name) }
     guard t.type.canDequantize else { throw .unsupportedDequantization(tensor: t.name, type: t.type.description) }
     Dequantize.run(t.type, rawData(t), count: t.elementCount, into: out)
   }
