@@ -56,12 +56,13 @@ public enum Kernels {
   }
 
   /// Rotates pairs (2i, 2i+1) of every head in place — the interleaved convention that is
-  /// correct on GGUF's permuted q/k rows (DESIGN.md §3). x (N, heads, headDim); positions (N).
+  /// correct on GGUF's permuted q/k rows (DESIGN.md §3). x (N, heads, headDim) with row stride
+  /// `rowStride` (default heads·headDim); positions (N), each below `table.maxPositions`.
   public static func rope(
-    _ x: UnsafeMutablePointer<Float>, rows n: Int, heads: Int, positions: UnsafePointer<Int32>,
+    _ x: UnsafeMutablePointer<Float>, rows n: Int, heads: Int, rowStride: Int? = nil, positions: UnsafePointer<Int32>,
     table: RopeTable, inverse: Bool = false
   ) {
-    let d = table.headDim, half = d / 2, stride = heads * d
+    let d = table.headDim, half = d / 2, stride = rowStride ?? heads * d
     let xs = SendablePointer(x), ps = SendablePointer(UnsafeMutablePointer(mutating: positions))
     table.cos.withUnsafeBufferPointer { cb in
       table.sin.withUnsafeBufferPointer { sb in
@@ -89,39 +90,42 @@ public enum Kernels {
 
   // MARK: Attention
 
-  /// One sequence of a packed batch: its rows in the query buffer and in the key/value buffer.
-  /// Query row i (0-based in the sequence) sees keys 0 ... (keyCount - queryCount + i).
+  /// One sequence of a packed batch: its rows in the query buffer and its own keys/values
+  /// (a slice of the fused qkv buffer, or a KV cache). Query row i (0-based in the sequence)
+  /// sees keys 0 ... (keyCount - queryCount + i).
   public struct AttentionSpan: Sendable {
-    public var queryStart: Int, queryCount: Int, keyStart: Int, keyCount: Int
-    public init(queryStart: Int, queryCount: Int, keyStart: Int, keyCount: Int) {
-      self.queryStart = queryStart; self.queryCount = queryCount
-      self.keyStart = keyStart; self.keyCount = keyCount
+    public var queryStart: Int, queryCount: Int, keyCount: Int
+    /// Row 0 of this sequence's keys and values (row stride `kvStride`).
+    public var keys: SendablePointer<Float>, values: SendablePointer<Float>
+    public init(queryStart: Int, queryCount: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyCount: Int) {
+      self.queryStart = queryStart; self.queryCount = queryCount; self.keyCount = keyCount
+      self.keys = SendablePointer(UnsafeMutablePointer(mutating: keys))
+      self.values = SendablePointer(UnsafeMutablePointer(mutating: values))
     }
   }
 
   /// Causal grouped-query attention over packed sequences (no padding is ever computed).
-  /// q (Nq, H, D) with row stride `qStride`; k, v (Nk, Hkv, D) with row stride `kvStride`;
-  /// out (Nq, H, D) with row stride `outStride`. Query head h uses KV head h / (H / Hkv).
-  /// `probs`, when given, receives the softmax rows for the backward pass, laid out per span
-  /// and head as (queryCount, keyCount) blocks at `probsOffsets[span] + h·queryCount·keyCount`.
+  /// q (Nq, H, D) with row stride `qStride`; keys/values of each span (keyCount, Hkv, D) with
+  /// row stride `kvStride`; out (Nq, H, D) with row stride `outStride`. Query head h uses KV
+  /// head h / (H / Hkv); scores are scaled by 1/sqrt(D).
   public static func attention(
-    q: UnsafePointer<Float>, qStride: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-    kvStride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
+    q: UnsafePointer<Float>, qStride: Int, kvStride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
     spans: [AttentionSpan], heads: Int, kvHeads: Int, headDim d: Int
   ) {
     let group = heads / kvHeads
     let scale = 1 / Float(d).squareRoot()
     let qs = SendablePointer(UnsafeMutablePointer(mutating: q))
-    let ks = SendablePointer(UnsafeMutablePointer(mutating: k))
-    let vs = SendablePointer(UnsafeMutablePointer(mutating: v))
     let os = SendablePointer(out)
-    // Tasks are (span, head) pairs, long spans split into query blocks to balance the pool.
-    var tasks: [(span: Int, head: Int, q0: Int, q1: Int)] = []
-    let block = 64
+    // Tasks are (span, head, query block) so long sequences still balance over the pool.
+    var tasks: [SIMD4<Int32>] = []
+    let block = 32
     for (si, s) in spans.enumerated() {
       for h in 0..<heads {
         var q0 = 0
-        while q0 < s.queryCount { tasks.append((si, h, q0, min(s.queryCount, q0 + block))); q0 += block }
+        while q0 < s.queryCount {
+          tasks.append(SIMD4(Int32(si), Int32(h), Int32(q0), Int32(min(s.queryCount, q0 + block))))
+          q0 += block
+        }
       }
     }
     let maxKeys = spans.map(\.keyCount).max() ?? 0
@@ -129,26 +133,26 @@ public enum Kernels {
       let tp = SendablePointer(UnsafeMutablePointer(mutating: tb.baseAddress!))
       WorkerPool.shared.parallelFor(tb.count) { ti in
         let t = tp[ti]
-        let s = spans[t.span]
-        let kvh = t.head / group
+        let s = spans[Int(t[0])]
+        let head = Int(t[1])
+        let kvh = head / group
         withUnsafeTemporaryAllocation(of: Float.self, capacity: maxKeys + 8) { scores in
           let sc = scores.baseAddress!
-          for i in t.q0..<t.q1 {
-            let qrow = qs.p + (s.queryStart + i) * qStride + t.head * d
+          for i in Int(t[2])..<Int(t[3]) {
+            let qrow = qs.p + (s.queryStart + i) * qStride + head * d
             let visible = s.keyCount - s.queryCount + i + 1
             var mx = -Float.infinity
             for j in 0..<visible {
-              let kr = ks.p + (s.keyStart + j) * kvStride + kvh * d
-              let x = Vector.dot(qrow, kr, d) * scale
+              let x = Vector.dot(qrow, s.keys.p + j * kvStride + kvh * d, d) * scale
               sc[j] = x
               if x > mx { mx = x }
             }
             let sum = softmaxInPlace(sc, visible, max: mx)
-            let orow = os.p + (s.queryStart + i) * outStride + t.head * d
+            let orow = os.p + (s.queryStart + i) * outStride + head * d
             orow.update(repeating: 0, count: d)
             let inv = 1 / sum
             for j in 0..<visible {
-              Vector.axpy(sc[j] * inv, vs.p + (s.keyStart + j) * kvStride + kvh * d, orow, d)
+              Vector.axpy(sc[j] * inv, s.values.p + j * kvStride + kvh * d, orow, d)
             }
           }
         }

@@ -95,3 +95,14 @@ public enum Vector {
     return out
   }
 }
+
+extension Vector {
+  /// Σ x[i] over 32 elements.
+  @inline(__always)
+  public static func sum32(_ x: UnsafePointer<Float>) -> Float {
+    let r = UnsafeRawPointer(x)
+    let a = r.loadUnaligned(as: SIMD8<Float>.self) + r.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+    let b = r.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) + r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+    return (a + b).sum()
+  }
+}

@@ -18,7 +18,9 @@ public final class WorkerPool: @unchecked Sendable {
   /// A published job. Late helpers holding an old job find its counter exhausted and leave.
   private final class Job: @unchecked Sendable {
     let count: Int
-    let body: (Int) -> Void
+    /// Only read after a successful claim, which the caller waits for; cleared before the
+    /// caller returns so the non-escaping closure really does not escape.
+    var body: ((Int) -> Void)?
     let next = Atomic<Int>(0)
     let done = Atomic<Int>(0)
     init(count: Int, body: @escaping (Int) -> Void) { self.count = count; self.body = body }
@@ -28,7 +30,7 @@ public final class WorkerPool: @unchecked Sendable {
       while true {
         let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
         if i >= count { return }
-        body(i)
+        body.unsafelyUnwrapped(i)
         done.wrappingAdd(1, ordering: .releasing)
       }
     }
@@ -76,6 +78,7 @@ public final class WorkerPool: @unchecked Sendable {
       while job.done.load(ordering: .acquiring) < count { spinPause() }
       condition.lock()
       current = nil
+      job.body = nil
       condition.unlock()
     }
   }

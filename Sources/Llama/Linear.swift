@@ -1,0 +1,71 @@
+import GGUF
+import TensorCore
+
+/// A frozen linear layer y = x·Wᵀ (+ b) with W (out, in) in fp32 for the batched GEMM path,
+/// and optionally the same rows in their GGUF block format for matrix-vector decoding.
+public final class Linear: @unchecked Sendable {
+  public let outFeatures: Int
+  public let inFeatures: Int
+  /// (out, in)
+  public let weight: FloatBuffer
+  /// (out)
+  public let bias: FloatBuffer?
+  public let quantized: QuantizedRows?
+
+  /// At most this many rows go through the quantized matrix-vector kernel; more use GEMM.
+  public static let matvecRowLimit = 4
+
+  public init(weight: FloatBuffer, outFeatures: Int, inFeatures: Int, bias: FloatBuffer? = nil, quantized: QuantizedRows? = nil) {
+    self.weight = weight; self.outFeatures = outFeatures; self.inFeatures = inFeatures
+    self.bias = bias; self.quantized = quantized
+  }
+
+  /// Loads and row-concatenates tensors (e.g. q, k, v into one (Dq+2·Dkv, C) matrix, so one GEMM
+  /// serves all three). Checks every shape against `rows` × `columns`.
+  static func load(_ file: GGUFFile, names: [String], rows: [Int], columns: Int, biases: [String]? = nil) throws(ModelError) -> Linear {
+    var infos: [TensorInfo] = []
+    for (name, r) in zip(names, rows) {
+      guard let t = file.tensor(name) else { throw .gguf(.missingTensor(name)) }
+      guard t.dimensions == [columns, r] else { throw .tensorShape(name: name, found: t.dimensions, expected: [columns, r]) }
+      infos.append(t)
+    }
+    let total = rows.reduce(0, +)
+    let w = FloatBuffer(count: total * columns)
+    var off = 0
+    for t in infos {
+      do { try file.dequantize(t, into: w.pointer + off) } catch { throw .gguf(error) }
+      off += t.elementCount
+    }
+    var quant: QuantizedRows? = nil
+    if let first = infos.first, QuantizedRows.supports(first.type), infos.allSatisfy({ $0.type == first.type }) {
+      quant = QuantizedRows(type: first.type, columns: columns, parts: infos.map { file.rawData($0) })
+    }
+    var b: FloatBuffer? = nil
+    if let biases {
+      let bb = FloatBuffer(count: total)
+      var o = 0
+      for (name, r) in zip(biases, rows) {
+        guard let t = file.tensor(name) else { throw .gguf(.missingTensor(name)) }
+        guard t.elementCount == r else { throw .tensorShape(name: name, found: t.dimensions, expected: [r]) }
+        do { try file.dequantize(t, into: bb.pointer + o) } catch { throw .gguf(error) }
+        o += r
+      }
+      b = bb
+    }
+    return Linear(weight: w, outFeatures: total, inFeatures: columns, bias: b, quantized: quant)
+  }
+
+  /// y (n, out) [row stride ldy] = x (n, in) · Wᵀ (+ b), or y += … when `accumulate`.
+  public func forward(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil, accumulate: Bool = false) {
+    let ldy = ldy ?? outFeatures
+    if let q = quantized, n <= Self.matvecRowLimit {
+      for r in 0..<n { q.matvec(x + r * inFeatures, y + r * ldy, accumulate: accumulate) }
+    } else {
+      BLAS.gemm(.noTrans, .trans, m: n, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
+                b: weight.pointer, ldb: inFeatures, beta: accumulate ? 1 : 0, c: y, ldc: ldy)
+    }
+    if let bias {
+      for r in 0..<n { Vector.add(bias.pointer, into: y + r * ldy, outFeatures) }
+    }
+  }
+}

@@ -1,0 +1,199 @@
+import GGUF
+import TensorCore
+
+/// Which logits a forward pass returns.
+public struct LogitsRequest: Sendable, Equatable {
+  public enum Positions: Sendable, Equatable { case all, last, none }
+  public var positions: Positions
+  /// Restrict the vocabulary to these ids (in this order), e.g. a verbalizer's label words;
+  /// nil means the full vocabulary.
+  public var tokens: [Int]?
+
+  public init(positions: Positions, tokens: [Int]? = nil) { self.positions = positions; self.tokens = tokens }
+  public static let all = LogitsRequest(positions: .all)
+  public static let last = LogitsRequest(positions: .last)
+}
+
+/// Logits of a forward pass: `rows` × `width`, row-major. With `.all`, sequence s owns rows
+/// `rowStart[s] ..< rowStart[s] + length(s)`; with `.last`, row s belongs to sequence s.
+public struct Logits: Sendable {
+  public let values: [Float]
+  public let width: Int
+  public let rowStart: [Int]
+  public var rows: Int { width == 0 ? 0 : values.count / width }
+
+  public func row(_ r: Int) -> ArraySlice<Float> { values[(r * width)..<((r + 1) * width)] }
+}
+
+/// A Llama-family decoder in fp32: RMSNorm, RoPE, grouped-query attention, SwiGLU, (tied) LM
+/// head. Batches are packed without padding: every sequence is a contiguous run of rows and
+/// attention never crosses sequences, so padding costs nothing.
+public final class LlamaModel: @unchecked Sendable {
+  public let config: LlamaConfig
+  public let weights: LlamaWeights
+  public let rope: Kernels.RopeTable
+
+  public init(weights: LlamaWeights) {
+    config = weights.config
+    self.weights = weights
+    rope = Kernels.RopeTable(headDim: config.headDim, base: config.ropeBase, maxPositions: config.contextLength)
+  }
+
+  public convenience init(gguf file: GGUFFile) throws(ModelError) {
+    let config = try LlamaConfig(gguf: file)
+    self.init(weights: try LlamaWeights(gguf: file, config: config))
+  }
+
+  // MARK: Forward
+
+  /// Runs `sequences` (token ids, each non-empty) and returns the requested logits. With
+  /// `caches` (one per sequence), the tokens continue each cached sequence: positions start at
+  /// the cache length and the new keys/values are appended.
+  public func forward(_ sequences: [[Int]], logits request: LogitsRequest, caches: [KVCache]? = nil) throws(ModelError) -> Logits {
+    let hidden = try hiddenStates(sequences, caches: caches, lastOnly: request.positions == .last)
+    return projectLogits(hidden.states, rows: hidden.rows, rowStart: hidden.rowStart, request: request)
+  }
+
+  /// Final-norm hidden states (rows, C): all positions, or the last of each sequence.
+  public func hiddenStates(_ sequences: [[Int]], caches: [KVCache]? = nil, lastOnly: Bool) throws(ModelError)
+    -> (states: FloatBuffer, rows: Int, rowStart: [Int])
+  {
+    let c = config.hiddenSize
+    guard !sequences.isEmpty else { throw .emptyInput("no sequences") }
+    if let caches, caches.count != sequences.count {
+      throw .emptyInput("\(caches.count) caches for \(sequences.count) sequences")
+    }
+    var starts: [Int] = []
+    var n = 0
+    for (s, seq) in sequences.enumerated() {
+      guard !seq.isEmpty else { throw .emptyInput("sequence \(s) has no tokens") }
+      let past = caches?[s].length ?? 0
+      let limit = min(config.contextLength, caches?[s].capacity ?? config.contextLength)
+      guard past + seq.count <= limit else { throw .sequenceTooLong(length: past + seq.count, limit: limit) }
+      for t in seq where t < 0 || t >= config.vocabularySize {
+        throw .tokenOutOfRange(id: t, vocabularySize: config.vocabularySize)
+      }
+      starts.append(n)
+      n += seq.count
+    }
+    let ws = Workspace(config: config, rows: n)
+    // Embedding lookup and positions.
+    var row = 0
+    for (s, seq) in sequences.enumerated() {
+      let past = caches?[s].length ?? 0
+      for (i, t) in seq.enumerated() {
+        (ws.x.pointer + row * c).update(from: weights.embedding.pointer + t * c, count: c)
+        ws.positions[row] = Int32(past + i)
+        row += 1
+      }
+    }
+    for l in 0..<config.layerCount {
+      block(l, ws: ws, sequences: sequences, starts: starts, caches: caches)
+    }
+    caches?.enumerated().forEach { $0.element.advance(by: sequences[$0.offset].count) }
+
+    // Final norm only on the rows whose logits are wanted.
+    if lastOnly {
+      let out = FloatBuffer(count: sequences.count * c)
+      for (s, seq) in sequences.enumerated() {
+        let r = starts[s] + seq.count - 1
+        Kernels.rmsnorm(x: ws.x.pointer + r * c, weight: weights.outputNorm.pointer, out: out.pointer + s * c,
+                        rows: 1, cols: c, eps: config.rmsNormEpsilon)
+      }
+      return (out, sequences.count, Array(0..<sequences.count))
+    }
+    Kernels.rmsnorm(x: ws.x.pointer, weight: weights.outputNorm.pointer, out: ws.x.pointer, rows: n, cols: c,
+                    eps: config.rmsNormEpsilon)
+    return (ws.x, n, starts)
+  }
+
+  /// One transformer block in place on ws.x (N, C).
+  private func block(_ l: Int, ws: Workspace, sequences: [[Int]], starts: [Int], caches: [KVCache]?) {
+    let cfg = config, w = weights.blocks[l]
+    let n = ws.rows, c = cfg.hiddenSize, qd = cfg.qDim, kvd = cfg.kvDim, qkvW = qd + 2 * kvd
+    // Attention: xn = norm(x); qkv = xn·Wqkvᵀ (N, Dq+2Dkv); rope(q, k); a = attn(q, k, v); x += a·Woᵀ.
+    Kernels.rmsnorm(x: ws.x.pointer, weight: w.attentionNorm.pointer, out: ws.xn.pointer, rows: n, cols: c, eps: cfg.rmsNormEpsilon)
+    w.qkv.forward(ws.xn.pointer, rows: n, into: ws.qkv.pointer)
+    Kernels.rope(ws.qkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: ws.positions, table: rope)
+    Kernels.rope(ws.qkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: ws.positions, table: rope)
+    var spans: [Kernels.AttentionSpan] = []
+    spans.reserveCapacity(sequences.count)
+    for (s, seq) in sequences.enumerated() {
+      let q0 = starts[s]
+      if let cache = caches?[s] {
+        let kc = cache.keys[l].pointer, vc = cache.values[l].pointer, past = cache.length
+        for i in 0..<seq.count {
+          (kc + (past + i) * kvd).update(from: ws.qkv.pointer + (q0 + i) * qkvW + qd, count: kvd)
+          (vc + (past + i) * kvd).update(from: ws.qkv.pointer + (q0 + i) * qkvW + qd + kvd, count: kvd)
+        }
+        spans.append(.init(queryStart: q0, queryCount: seq.count, keys: kc, values: vc, keyCount: past + seq.count))
+      } else {
+        let base = ws.qkv.pointer + q0 * qkvW
+        spans.append(.init(queryStart: q0, queryCount: seq.count, keys: base + qd, values: base + qd + kvd, keyCount: seq.count))
+      }
+    }
+    Kernels.attention(q: ws.qkv.pointer, qStride: qkvW, kvStride: caches == nil ? qkvW : kvd,
+                      out: ws.attn.pointer, outStride: qd, spans: spans,
+                      heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
+    w.output.forward(ws.attn.pointer, rows: n, into: ws.x.pointer, accumulate: true)
+    // MLP: xn = norm(x); gu = xn·[Wg;Wu]ᵀ (N, 2F); h = silu(g)·u; x += h·Wdᵀ.
+    Kernels.rmsnorm(x: ws.x.pointer, weight: w.ffnNorm.pointer, out: ws.xn.pointer, rows: n, cols: c, eps: cfg.rmsNormEpsilon)
+    w.gateUp.forward(ws.xn.pointer, rows: n, into: ws.gateUp.pointer)
+    Kernels.swiglu(gateUp: ws.gateUp.pointer, out: ws.h.pointer, rows: n, hidden: cfg.feedForwardSize)
+    w.down.forward(ws.h.pointer, rows: n, into: ws.x.pointer, accumulate: true)
+  }
+
+  /// logits (rows, V or |tokens|) = h (rows, C) · Eᵀ, over the full vocabulary or a subset.
+  public func projectLogits(_ h: FloatBuffer, rows: Int, rowStart: [Int], request: LogitsRequest) -> Logits {
+    if request.positions == .none { return Logits(values: [], width: 0, rowStart: rowStart) }
+    let c = config.hiddenSize
+    if let ids = request.tokens {
+      // Gather the needed rows of the head: a (rows, C)·(C, k) product instead of (C, V).
+      let sub = FloatBuffer(count: ids.count * c)
+      for (i, t) in ids.enumerated() { (sub.pointer + i * c).update(from: weights.lmHead.weight.pointer + t * c, count: c) }
+      var out = [Float](repeating: 0, count: rows * ids.count)
+      out.withUnsafeMutableBufferPointer { o in
+        BLAS.gemm(.noTrans, .trans, m: rows, n: ids.count, k: c, a: h.pointer, lda: c, b: sub.pointer, ldb: c, c: o.baseAddress!, ldc: ids.count)
+      }
+      return Logits(values: out, width: ids.count, rowStart: rowStart)
+    }
+    let v = config.vocabularySize
+    var out = [Float](repeating: 0, count: rows * v)
+    out.withUnsafeMutableBufferPointer { o in
+      weights.lmHead.forward(h.pointer, rows: rows, into: o.baseAddress!)
+    }
+    return Logits(values: out, width: v, rowStart: rowStart)
+  }
+}
+
+/// Activations of one inference forward pass (N packed rows).
+final class Workspace {
+  let rows: Int
+  /// (N, C) residual stream
+  let x: FloatBuffer
+  /// (N, C) normed input of a sub-layer
+  let xn: FloatBuffer
+  /// (N, Dq + 2·Dkv)
+  let qkv: FloatBuffer
+  /// (N, Dq)
+  let attn: FloatBuffer
+  /// (N, 2F)
+  let gateUp: FloatBuffer
+  /// (N, F)
+  let h: FloatBuffer
+  /// (N)
+  let positions: UnsafeMutablePointer<Int32>
+
+  init(config: LlamaConfig, rows n: Int) {
+    rows = n
+    x = FloatBuffer(count: n * config.hiddenSize)
+    xn = FloatBuffer(count: n * config.hiddenSize)
+    qkv = FloatBuffer(count: n * (config.qDim + 2 * config.kvDim))
+    attn = FloatBuffer(count: n * config.qDim)
+    gateUp = FloatBuffer(count: n * 2 * config.feedForwardSize)
+    h = FloatBuffer(count: n * config.feedForwardSize)
+    positions = .allocate(capacity: max(1, n))
+  }
+
+  deinit { positions.deallocate() }
+}

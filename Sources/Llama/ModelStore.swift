@@ -1,0 +1,64 @@
+import Foundation
+import GGUF
+import Tokenizer
+
+/// Where models live and how names map to files. The cache root is `$P2P_HOME` (default
+/// `~/.cache/p2p`); `scripts/setup.sh` installs the default model into `<root>/models`.
+public enum ModelStore {
+  /// Built-in model names and their file names in the cache.
+  public static let knownModels: [String: String] = ["smollm2-135m": "SmolLM2-135M-Instruct.Q4_1.gguf"]
+  public static let defaultModel = "smollm2-135m"
+
+  public static var home: String {
+    ProcessInfo.processInfo.environment["P2P_HOME"] ?? (NSHomeDirectory() + "/.cache/p2p")
+  }
+
+  public static var modelDirectory: String { home + "/models" }
+
+  /// Resolves a model name or a path to an existing GGUF file.
+  public static func resolve(_ nameOrPath: String) throws(ModelError) -> String {
+    if let file = knownModels[nameOrPath.lowercased()] {
+      let path = modelDirectory + "/" + file
+      guard FileManager.default.fileExists(atPath: path) else {
+        throw .gguf(.cannotOpen(path: path, reason: "model '\(nameOrPath)' is not installed; run scripts/setup.sh (downloads and verifies it)"))
+      }
+      return path
+    }
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDir), !isDir.boolValue else {
+      let names = knownModels.keys.sorted().joined(separator: ", ")
+      throw .gguf(.cannotOpen(path: nameOrPath, reason: "no such file (and not a known model name: \(names))"))
+    }
+    return nameOrPath
+  }
+}
+
+/// A model ready to use: the parsed file, the network, its tokenizer and chat template.
+public struct ModelBundle: Sendable {
+  public let path: String
+  public let file: GGUFFile
+  public let model: LlamaModel
+  public let tokenizer: BPETokenizer
+  public let chatTemplate: ChatTemplate?
+  public let loadSeconds: Double
+
+  public static func load(_ nameOrPath: String) throws -> ModelBundle {
+    let path = try ModelStore.resolve(nameOrPath)
+    let clock = ContinuousClock()
+    let t0 = clock.now
+    let file: GGUFFile
+    do { file = try GGUFFile(path: path) } catch { throw ModelError.gguf(error) }
+    let model = try LlamaModel(gguf: file)
+    let tokenizer = try BPETokenizer(gguf: file)
+    let template = try? ChatTemplate(gguf: file)
+    return ModelBundle(path: path, file: file, model: model, tokenizer: tokenizer, chatTemplate: template,
+                       loadSeconds: (clock.now - t0).seconds)
+  }
+
+  /// End-of-sequence ids: the tokenizer's eos plus ChatML's `<|im_end|>` when present.
+  public var stopTokens: Set<Int> {
+    var s: Set<Int> = [tokenizer.eosID]
+    for id in 0..<min(tokenizer.vocabularySize, 16) where tokenizer.token(id) == "<|im_end|>" { s.insert(id) }
+    return s
+  }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import GGUF
+import Llama
+import Tokenizer
+
+struct Tokenize: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Print the token ids of TEXT as one JSON array.")
+
+  @OptionGroup var modelOptions: ModelOptions
+  @Flag(help: "Treat special-token text such as <|im_start|> as plain text.") var noSpecial = false
+  @Argument(help: "The text to tokenize.") var text: String
+
+  func run() throws {
+    let tokenizer: BPETokenizer
+    do {
+      let file = try GGUFFile(path: try ModelStore.resolve(modelOptions.model))
+      tokenizer = try BPETokenizer(gguf: file)
+    } catch { throw CLIError("\(error)") }
+    let ids = tokenizer.encode(text, parseSpecial: !noSpecial)
+    print("[" + ids.map(String.init).joined(separator: ", ") + "]")
+  }
+}
