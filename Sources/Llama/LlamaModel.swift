@@ -76,7 +76,7 @@ public final class LlamaModel: @unchecked Sendable {
       starts.append(n)
       n += seq.count
     }
-    let ws = Workspace(config: config, rows: n)
+    let ws = Profiler.measure("workspace") { Workspace(config: config, rows: n) }
     // Embedding lookup and positions.
     var row = 0
     for (s, seq) in sequences.enumerated() {
@@ -112,10 +112,14 @@ public final class LlamaModel: @unchecked Sendable {
     let cfg = config, w = weights.blocks[l]
     let n = ws.rows, c = cfg.hiddenSize, qd = cfg.qDim, kvd = cfg.kvDim, qkvW = qd + 2 * kvd
     // Attention: xn = norm(x); qkv = xn·Wqkvᵀ (N, Dq+2Dkv); rope(q, k); a = attn(q, k, v); x += a·Woᵀ.
-    Kernels.rmsnorm(x: ws.x.pointer, weight: w.attentionNorm.pointer, out: ws.xn.pointer, rows: n, cols: c, eps: cfg.rmsNormEpsilon)
-    w.qkv.forward(ws.xn.pointer, rows: n, into: ws.qkv.pointer)
-    Kernels.rope(ws.qkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: ws.positions, table: rope)
-    Kernels.rope(ws.qkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: ws.positions, table: rope)
+    Profiler.measure("norm") {
+      Kernels.rmsnorm(x: ws.x.pointer, weight: w.attentionNorm.pointer, out: ws.xn.pointer, rows: n, cols: c, eps: cfg.rmsNormEpsilon)
+    }
+    Profiler.measure("linear.qkv") { w.qkv.forward(ws.xn.pointer, rows: n, into: ws.qkv.pointer) }
+    Profiler.measure("rope") {
+      Kernels.rope(ws.qkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: ws.positions, table: rope)
+      Kernels.rope(ws.qkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: ws.positions, table: rope)
+    }
     var spans: [Kernels.AttentionSpan] = []
     spans.reserveCapacity(sequences.count)
     for (s, seq) in sequences.enumerated() {
@@ -132,15 +136,19 @@ public final class LlamaModel: @unchecked Sendable {
         spans.append(.init(queryStart: q0, queryCount: seq.count, keys: base + qd, values: base + qd + kvd, keyCount: seq.count))
       }
     }
-    Kernels.attention(q: ws.qkv.pointer, qStride: qkvW, kvStride: caches == nil ? qkvW : kvd,
-                      out: ws.attn.pointer, outStride: qd, spans: spans,
-                      heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
-    w.output.forward(ws.attn.pointer, rows: n, into: ws.x.pointer, accumulate: true)
+    Profiler.measure("attention") {
+      Kernels.attention(q: ws.qkv.pointer, qStride: qkvW, kvStride: caches == nil ? qkvW : kvd,
+                        out: ws.attn.pointer, outStride: qd, spans: spans,
+                        heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
+    }
+    Profiler.measure("linear.o") { w.output.forward(ws.attn.pointer, rows: n, into: ws.x.pointer, accumulate: true) }
     // MLP: xn = norm(x); gu = xn·[Wg;Wu]ᵀ (N, 2F); h = silu(g)·u; x += h·Wdᵀ.
-    Kernels.rmsnorm(x: ws.x.pointer, weight: w.ffnNorm.pointer, out: ws.xn.pointer, rows: n, cols: c, eps: cfg.rmsNormEpsilon)
-    w.gateUp.forward(ws.xn.pointer, rows: n, into: ws.gateUp.pointer)
-    Kernels.swiglu(gateUp: ws.gateUp.pointer, out: ws.h.pointer, rows: n, hidden: cfg.feedForwardSize)
-    w.down.forward(ws.h.pointer, rows: n, into: ws.x.pointer, accumulate: true)
+    Profiler.measure("norm") {
+      Kernels.rmsnorm(x: ws.x.pointer, weight: w.ffnNorm.pointer, out: ws.xn.pointer, rows: n, cols: c, eps: cfg.rmsNormEpsilon)
+    }
+    Profiler.measure("linear.gateUp") { w.gateUp.forward(ws.xn.pointer, rows: n, into: ws.gateUp.pointer) }
+    Profiler.measure("swiglu") { Kernels.swiglu(gateUp: ws.gateUp.pointer, out: ws.h.pointer, rows: n, hidden: cfg.feedForwardSize) }
+    Profiler.measure("linear.down") { w.down.forward(ws.h.pointer, rows: n, into: ws.x.pointer, accumulate: true) }
   }
 
   /// logits (rows, V or |tokens|) = h (rows, C) · Eᵀ, over the full vocabulary or a subset.
@@ -159,8 +167,10 @@ public final class LlamaModel: @unchecked Sendable {
     }
     let v = config.vocabularySize
     var out = [Float](repeating: 0, count: rows * v)
-    out.withUnsafeMutableBufferPointer { o in
-      weights.lmHead.forward(h.pointer, rows: rows, into: o.baseAddress!)
+    Profiler.measure("lmHead") {
+      out.withUnsafeMutableBufferPointer { o in
+        weights.lmHead.forward(h.pointer, rows: rows, into: o.baseAddress!)
+      }
     }
     return Logits(values: out, width: v, rowStart: rowStart)
   }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Llama
+import TensorCore
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -28,6 +29,11 @@ struct Bench: ParsableCommand {
     let bench = EngineBenchmark(bundle: bundle, sentences: rows, repetitions: repetitions)
     let result = try bench.run { event in
       if case let .finished(name, value) = event, !json { printError(String(format: "  %@: %.1f", name, value)) }
+    }
+    if Profiler.enabled {
+      for (label, seconds, calls) in Profiler.report() {
+        printError(String(format: "  profile %-14@ %8.3f s %7d calls", label as NSString, seconds, calls))
+      }
     }
     if json {
       let enc = JSONEncoder()

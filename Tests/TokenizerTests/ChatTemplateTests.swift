@@ -12,6 +12,20 @@ struct ChatTemplateTests {
     template = try ChatTemplate(gguf: TinyVocabulary.gguf().file())
   }
 
+  /// transformers' `apply_chat_template` on SmolLM2's template (recorded in the fixture, so
+  /// this runs without the model).
+  @Test func smolLM2RenderingMatchesTransformers() throws {
+    let fixture = try Reference.fixture()
+    #expect(fixture.modelSHA256 == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
+    let smol = try ChatTemplate(template: fixture.chatTemplate)
+    #expect(smol.defaultSystemPrompt == "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
+    #expect(fixture.chatCases.count >= 8)
+    for c in fixture.chatCases {
+      let text = smol.render(c.messages, addGenerationPrompt: c.addGenerationPrompt)
+      #expect(sameScalars(text, c.text), "render(\(c.messages), addGenerationPrompt: \(c.addGenerationPrompt)) = \(text.debugDescription)")
+    }
+  }
+
   @Test func defaultSystemPromptIsReadFromTheTemplate() {
     #expect(template.defaultSystemPrompt == "Be brief.")
   }

@@ -46,6 +46,8 @@ enum Reference {
     }
     let transformers: String
     let modelSHA256: String
+    /// `tok.chat_template` (the GGUF's `tokenizer.chat_template`).
+    let chatTemplate: String
     let cases: [Case]
     let decodeCases: [DecodeCase]
     let chatCases: [ChatCase]
@@ -58,12 +60,12 @@ enum Reference {
     return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
   }
 
-  /// First `count` sentences of SST-2's test split from the shared data folder next to the
-  /// repository (`../shared/data/sst2/test.tsv`), nil when it is not there.
+  /// First `count` sentences of SST-2's test split shipped in the repository
+  /// (`Data/sst2/test.tsv`), nil when it is not there.
   static func sst2Sentences(_ count: Int) -> [String]? {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent()
-    let url = root.deletingLastPathComponent().appendingPathComponent("shared/data/sst2/test.tsv")
+    let url = root.appendingPathComponent("Data/sst2/test.tsv")
     guard let text = try? String(contentsOf: url, encoding: .utf8) else { return nil }
     let rows = text.split(separator: "\n").dropFirst().prefix(count)
     return rows.map { String($0.split(separator: "\t", omittingEmptySubsequences: false)[0]) }

@@ -30,15 +30,10 @@ struct ReferenceTokenizerTests {
     #expect(tok.decode(ids) == "Hello world, this is a test.")
   }
 
-  @Test func fixtureIsForThisModel() throws {
-    let fixture = try Reference.fixture()
-    #expect(fixture.modelSHA256 == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
-    #expect(fixture.cases.count >= 300)
-  }
-
   @Test func everyFixtureStringEncodesToTheReferenceIds() throws {
     let tok = try Reference.loadTokenizer()
     let fixture = try Reference.fixture()
+    #expect(fixture.cases.count >= 300)
     var failures = 0
     for c in fixture.cases {
       let ids = tok.encode(c.text)
@@ -71,16 +66,11 @@ struct ReferenceTokenizerTests {
     }
   }
 
-  @Test func chatTemplateMatchesTransformers() throws {
+  @Test func chatTemplateOfTheModelIsTheFixtures() throws {
     let file = try GGUFFile(path: Reference.modelPath)
     let template = try ChatTemplate(gguf: file)
+    #expect(template.source == (try Reference.fixture().chatTemplate))
     #expect(template.defaultSystemPrompt == "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
-    let fixture = try Reference.fixture()
-    #expect(fixture.chatCases.count >= 8)
-    for c in fixture.chatCases {
-      let text = template.render(c.messages, addGenerationPrompt: c.addGenerationPrompt)
-      #expect(sameScalars(text, c.text), "render(\(c.messages), addGenerationPrompt: \(c.addGenerationPrompt)) = \(text.debugDescription)")
-    }
   }
 
   /// llama.cpp's `smollm` (digits isolated first) differs from transformers only around
@@ -96,7 +86,32 @@ struct ReferenceTokenizerTests {
     }
   }
 
-  @Test(.enabled(if: Reference.sst2Available, "needs ../shared/data/sst2/test.tsv next to the repository"))
+  /// decode(encode(x)) == x for long and random text (every byte of it has a token), and long
+  /// inputs stay fast (heap-ordered merges, linear pre-tokenization).
+  @Test func longAndRandomTextRoundTrips() throws {
+    let tok = try Reference.loadTokenizer()
+    let pieces = ["a", "Z", "é", " ", "  ", "\t", "\n", "1", "42", "'s", "'LL", "!", "...", "日本", "한", "ع", "😀",
+                  "👩‍💻", "\u{301}", "\u{A0}", "\u{3000}", "<|im_end|>", "<|im_start", "x", "_", "-", "\r\n"]
+    var state: UInt64 = 42
+    for _ in 0..<300 {
+      var text = ""
+      for _ in 0..<Int(state % 40) {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        text += pieces[Int(state >> 33) % pieces.count]
+      }
+      #expect(sameScalars(tok.decode(tok.encode(text)), text), "\(text.debugDescription)")
+    }
+    let clock = ContinuousClock()
+    for long in [String(repeating: "a", count: 100_000), String(repeating: " ", count: 100_000),
+                 String(repeating: "😀", count: 20_000), String(repeating: "hello world 123, ", count: 5_000)] {
+      var ids: [Int] = []
+      let elapsed = clock.measure { ids = tok.encode(long) }
+      #expect(sameScalars(tok.decode(ids), long))
+      #expect(elapsed < .seconds(5), "\(long.prefix(10).debugDescription)... took \(elapsed)")
+    }
+  }
+
+  @Test(.enabled(if: Reference.sst2Available, "needs Data/sst2/test.tsv in the repository"))
   func sst2RoundTripAndSpeed() throws {
     let file = try GGUFFile(path: Reference.modelPath)
     let tok = try BPETokenizer(gguf: file)  // fresh instance: empty word cache
@@ -106,11 +121,8 @@ struct ReferenceTokenizerTests {
     var encoded: [[Int]] = []
     let elapsed = clock.measure { encoded = sentences.map { tok.encode($0) } }
     for (s, ids) in zip(sentences, encoded) { #expect(sameScalars(tok.decode(ids), s)) }
-    // The goal is well under 50 ms in a release build; this bound only catches a pathology in
-    // debug builds too.
-    #expect(elapsed < .seconds(2), "256 SST-2 sentences took \(elapsed)"); let t0 = clock.now; let tok2 = try BPETokenizer(gguf: file); let initTime = clock.now - t0
-    let warm = clock.measure { encoded = sentences.map { tok.encode($0) } }
-    let cold2 = clock.measure { encoded = sentences.map { tok2.encode($0) } }
-    #expect(elapsed < .zero, "TIMING cold \(elapsed) warm \(warm) cold2 \(cold2) init \(initTime)")
+    // Release build, 2 vCPUs: about 4 ms with an empty word cache, 2 ms warm (goal: well under
+    // 50 ms). This bound only catches a pathology, in debug builds too.
+    #expect(elapsed < .seconds(2), "256 SST-2 sentences took \(elapsed)")
   }
 }

@@ -61,18 +61,27 @@ enum TinyVocabulary {
     "Ġ t", "h e", "Ġt he", "a a", "l l", "Ġ Ġ", "ĠĠ Ġ", "aa a", "i s", "Ġ is", "1 2", "' s", "t '", "' S", "Ġ 1",
   ]
 
-  static var byteTokens: [String] { (0..<256).map { String(byteScalar(UInt8($0))) } }
+  static let byteTokens: [String] = (0..<256).map { String(byteScalar(UInt8($0))) }
 
-  static var tokens: [String] {
+  static let tokens: [String] = {
     var out = specials + byteTokens
     for merge in merges {
       let token = String(merge.filter { $0 != " " })
       if !out.contains(token) { out.append(token) }
     }
     return out
-  }
+  }()
 
-  static func id(_ token: String) -> Int { tokens.firstIndex(of: token) ?? -1 }
+  private static let ids: [[Unicode.Scalar]: Int] = {
+    var table: [[Unicode.Scalar]: Int] = [:]
+    for (id, token) in tokens.enumerated() where table[Array(token.unicodeScalars)] == nil {
+      table[Array(token.unicodeScalars)] = id
+    }
+    return table
+  }()
+
+  /// Id of a spelling (compared by scalars, not by Swift's canonical equivalence), -1 if absent.
+  static func id(_ token: String) -> Int { ids[Array(token.unicodeScalars)] ?? -1 }
 
   /// GPT-2's byte alphabet, written out independently of the library.
   static func byteScalar(_ b: UInt8) -> Unicode.Scalar {

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up what the tests need (OpenBLAS, the default model; idempotent) and runs the test suite
+# in release mode (the real-model tests run the engine; debug builds are ~20x slower).
+# Extra arguments go to `swift test` (e.g. --filter LlamaTests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec swift test -c release "$@"
