@@ -6,3 +6,6 @@ int openblas_get_num_threads(void);
 void openblas_set_num_threads(int);
 void gotoblas_dynamic_quit(void);
 void gotoblas_dynamic_init(void);
+int openblas_read_env(void);
+int blas_thread_init(void);
+int blas_thread_shutdown_(void);

@@ -1,12 +1,18 @@
 import GGUF
 import TensorCore
 
-/// A frozen linear layer y = x·Wᵀ (+ b) with W (out, in) in fp32 for the batched GEMM path,
-/// and optionally the same rows in their GGUF block format for matrix-vector decoding.
+/// A frozen linear layer y = x·Wᵀ (+ b), with W in fp32 for the batched GEMM path and
+/// optionally its rows in their GGUF block format for matrix-vector decoding.
 public final class Linear: @unchecked Sendable {
+  /// How `weight` is stored. Body layers keep Wᵀ (in, out): OpenBLAS's (noTrans, noTrans)
+  /// GEMM is 4-7% faster on these shapes than (noTrans, trans). The tied LM head shares the
+  /// embedding's (V, C) = (out, in) storage.
+  public enum Layout: Sendable { case outIn, inOut }
+
   public let outFeatures: Int
   public let inFeatures: Int
-  /// (out, in)
+  public let layout: Layout
+  /// (out, in) or (in, out), see `layout`
   public let weight: FloatBuffer
   /// (out)
   public let bias: FloatBuffer?
@@ -15,8 +21,9 @@ public final class Linear: @unchecked Sendable {
   /// At most this many rows go through the quantized matrix-vector kernel; more use GEMM.
   public static let matvecRowLimit = 4
 
-  public init(weight: FloatBuffer, outFeatures: Int, inFeatures: Int, bias: FloatBuffer? = nil, quantized: QuantizedRows? = nil) {
-    self.weight = weight; self.outFeatures = outFeatures; self.inFeatures = inFeatures
+  public init(weight: FloatBuffer, outFeatures: Int, inFeatures: Int, layout: Layout = .outIn,
+              bias: FloatBuffer? = nil, quantized: QuantizedRows? = nil) {
+    self.weight = weight; self.outFeatures = outFeatures; self.inFeatures = inFeatures; self.layout = layout
     self.bias = bias; self.quantized = quantized
   }
 
@@ -30,12 +37,14 @@ public final class Linear: @unchecked Sendable {
       infos.append(t)
     }
     let total = rows.reduce(0, +)
-    let w = FloatBuffer(count: total * columns)
+    let rowMajor = FloatBuffer(count: total * columns)  // (out, in) as in the file
     var off = 0
     for t in infos {
-      do { try file.dequantize(t, into: w.pointer + off) } catch { throw .gguf(error) }
+      do { try file.dequantize(t, into: rowMajor.pointer + off) } catch { throw .gguf(error) }
       off += t.elementCount
     }
+    let w = FloatBuffer(count: total * columns)  // (in, out)
+    Kernels.transpose(rowMajor.pointer, rows: total, cols: columns, into: w.pointer)
     var quant: QuantizedRows? = nil
     if let first = infos.first, QuantizedRows.supports(first.type), infos.allSatisfy({ $0.type == first.type }) {
       quant = QuantizedRows(type: first.type, columns: columns, parts: infos.map { file.rawData($0) })
@@ -52,7 +61,7 @@ public final class Linear: @unchecked Sendable {
       }
       b = bb
     }
-    return Linear(weight: w, outFeatures: total, inFeatures: columns, bias: b, quantized: quant)
+    return Linear(weight: w, outFeatures: total, inFeatures: columns, layout: .inOut, bias: b, quantized: quant)
   }
 
   /// y (n, out) [row stride ldy] = x (n, in) · Wᵀ (+ b), or y += … when `accumulate`.
@@ -61,8 +70,14 @@ public final class Linear: @unchecked Sendable {
     if let q = quantized, n <= Self.matvecRowLimit {
       for r in 0..<n { q.matvec(x + r * inFeatures, y + r * ldy, accumulate: accumulate) }
     } else {
-      BLAS.gemm(.noTrans, .trans, m: n, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
-                b: weight.pointer, ldb: inFeatures, beta: accumulate ? 1 : 0, c: y, ldc: ldy)
+      switch layout {
+      case .outIn:
+        BLAS.gemm(.noTrans, .trans, m: n, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
+                  b: weight.pointer, ldb: inFeatures, beta: accumulate ? 1 : 0, c: y, ldc: ldy)
+      case .inOut:
+        BLAS.gemm(.noTrans, .noTrans, m: n, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
+                  b: weight.pointer, ldb: outFeatures, beta: accumulate ? 1 : 0, c: y, ldc: ldy)
+      }
     }
     if let bias {
       for r in 0..<n { Vector.add(bias.pointer, into: y + r * ldy, outFeatures) }

@@ -158,7 +158,13 @@ public final class LlamaModel: @unchecked Sendable {
     if let ids = request.tokens {
       // Gather the needed rows of the head: a (rows, C)·(C, k) product instead of (C, V).
       let sub = FloatBuffer(count: ids.count * c)
-      for (i, t) in ids.enumerated() { (sub.pointer + i * c).update(from: weights.lmHead.weight.pointer + t * c, count: c) }
+      let head = weights.lmHead
+      for (i, t) in ids.enumerated() {
+        switch head.layout {
+        case .outIn: (sub.pointer + i * c).update(from: head.weight.pointer + t * c, count: c)
+        case .inOut: for j in 0..<c { sub.pointer[i * c + j] = head.weight.pointer[j * head.outFeatures + t] }
+        }
+      }
       var out = [Float](repeating: 0, count: rows * ids.count)
       out.withUnsafeMutableBufferPointer { o in
         BLAS.gemm(.noTrans, .trans, m: rows, n: ids.count, k: c, a: h.pointer, lda: c, b: sub.pointer, ldb: c, c: o.baseAddress!, ldc: ids.count)
@@ -166,10 +172,11 @@ public final class LlamaModel: @unchecked Sendable {
       return Logits(values: out, width: ids.count, rowStart: rowStart)
     }
     let v = config.vocabularySize
-    var out = [Float](repeating: 0, count: rows * v)
-    Profiler.measure("lmHead") {
-      out.withUnsafeMutableBufferPointer { o in
-        weights.lmHead.forward(h.pointer, rows: rows, into: o.baseAddress!)
+    // Every element is written by the GEMM: skip zero-filling up to 200 MB of logits.
+    let out = Profiler.measure("lmHead") {
+      [Float](unsafeUninitializedCapacity: rows * v) { buffer, initialized in
+        weights.lmHead.forward(h.pointer, rows: rows, into: buffer.baseAddress!)
+        initialized = rows * v
       }
     }
     return Logits(values: out, width: v, rowStart: rowStart)

@@ -43,7 +43,8 @@ public enum BLAS {
 /// OpenBLAS 0.3.21 does not know recent CPUs (Zen 3/4, Sapphire Rapids) and falls back to its
 /// SSE3 `Prescott` kernels, 4.5x slower. When the environment did not set `OPENBLAS_CORETYPE`
 /// we pick the best family the CPU supports and re-run OpenBLAS's dynamic dispatch
-/// (DESIGN.md §5, pitfall 1). A value set by the environment is never overridden.
+/// (DESIGN.md §5, pitfall 1). It also shortens OpenBLAS's idle spinning (see below). Values set
+/// by the environment are never overridden.
 public enum Runtime {
   private static let once: Bool = {
     let env = ProcessInfo.processInfo.environment
@@ -59,6 +60,16 @@ public enum Runtime {
         gotoblas_dynamic_quit()
         gotoblas_dynamic_init()
       }
+    }
+    // OpenBLAS's idle workers spin with sched_yield for 2^28 cycles (~0.1 s) after each call,
+    // stealing a core from the engine's own kernels between GEMMs: 10-15% of prefill time on
+    // 2 cores. Unless the environment chose a value, park them after 2^4 cycles and restart the
+    // thread server so it reads the new setting.
+    if env["OPENBLAS_THREAD_TIMEOUT"] == nil {
+      setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
+      openblas_read_env()
+      blas_thread_shutdown_()
+      blas_thread_init()
     }
     return true
   }()

@@ -136,9 +136,15 @@ public enum Kernels {
         let s = spans[Int(t[0])]
         let head = Int(t[1])
         let kvh = head / group
+        let q0 = Int(t[2]), q1 = Int(t[3])
+        if d == 64 && q1 - q0 >= 8 {
+          attentionBlock64(q: qs.p, qStride: qStride, span: s, head: head, kvHead: kvh, kvStride: kvStride,
+                           queries: q0..<q1, scale: scale, out: os.p, outStride: outStride)
+          return
+        }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: maxKeys + 8) { scores in
           let sc = scores.baseAddress!
-          for i in Int(t[2])..<Int(t[3]) {
+          for i in q0..<q1 {
             let qrow = qs.p + (s.queryStart + i) * qStride + head * d
             let visible = s.keyCount - s.queryCount + i + 1
             var mx = -Float.infinity
@@ -156,6 +162,68 @@ public enum Kernels {
             }
           }
         }
+      }
+    }
+  }
+
+  /// Attention for a block of queries of one (sequence, head) with head dim 64: keys are first
+  /// transposed into Kᵀ (64, keys) so 8 scores come from 64 broadcast FMAs (no horizontal sums),
+  /// and each output row accumulates in 8 SIMD registers.
+  @inline(__always)
+  static func attentionBlock64(
+    q: UnsafeMutablePointer<Float>, qStride: Int, span s: AttentionSpan, head: Int, kvHead: Int, kvStride: Int,
+    queries: Range<Int>, scale: Float, out: UnsafeMutablePointer<Float>, outStride: Int
+  ) {
+    let d = 64
+    let keys = s.keyCount - s.queryCount + queries.upperBound  // keys visible to the last query
+    let padded = (keys + 7) & ~7
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: d * padded + padded + 8) { buf in
+      let kt = buf.baseAddress!, sc = kt + d * padded
+      for j in 0..<keys {
+        let kr = s.keys.p + j * kvStride + kvHead * d
+        for c in 0..<d { kt[c * padded + j] = kr[c] }
+      }
+      for j in keys..<padded { for c in 0..<d { kt[c * padded + j] = 0 } }
+      let ktr = UnsafeRawPointer(kt), scr = UnsafeMutableRawPointer(sc)
+      for i in queries {
+        let qrow = q + (s.queryStart + i) * qStride + head * d
+        let visible = s.keyCount - s.queryCount + i + 1
+        var j = 0
+        while j < visible {
+          var acc = SIMD8<Float>()
+          for c in 0..<d {
+            acc.addProduct(SIMD8(repeating: qrow[c]), ktr.loadUnaligned(fromByteOffset: (c * padded + j) * 4, as: SIMD8<Float>.self))
+          }
+          scr.storeBytes(of: acc * scale, toByteOffset: j * 4, as: SIMD8<Float>.self)
+          j += 8
+        }
+        var mx = sc[0]
+        for jj in 1..<visible where sc[jj] > mx { mx = sc[jj] }
+        let inv = 1 / softmaxInPlace(sc, visible, max: mx)
+        var o0 = SIMD8<Float>(), o1 = SIMD8<Float>(), o2 = SIMD8<Float>(), o3 = SIMD8<Float>()
+        var o4 = SIMD8<Float>(), o5 = SIMD8<Float>(), o6 = SIMD8<Float>(), o7 = SIMD8<Float>()
+        for jj in 0..<visible {
+          let p = SIMD8<Float>(repeating: sc[jj])
+          let v = UnsafeRawPointer(s.values.p + jj * kvStride + kvHead * d)
+          o0.addProduct(p, v.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self))
+          o1.addProduct(p, v.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+          o2.addProduct(p, v.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+          o3.addProduct(p, v.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+          o4.addProduct(p, v.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self))
+          o5.addProduct(p, v.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self))
+          o6.addProduct(p, v.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self))
+          o7.addProduct(p, v.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self))
+        }
+        let orow = UnsafeMutableRawPointer(out + (s.queryStart + i) * outStride + head * d)
+        let iv = SIMD8<Float>(repeating: inv)
+        orow.storeBytes(of: o0 * iv, toByteOffset: 0, as: SIMD8<Float>.self)
+        orow.storeBytes(of: o1 * iv, toByteOffset: 32, as: SIMD8<Float>.self)
+        orow.storeBytes(of: o2 * iv, toByteOffset: 64, as: SIMD8<Float>.self)
+        orow.storeBytes(of: o3 * iv, toByteOffset: 96, as: SIMD8<Float>.self)
+        orow.storeBytes(of: o4 * iv, toByteOffset: 128, as: SIMD8<Float>.self)
+        orow.storeBytes(of: o5 * iv, toByteOffset: 160, as: SIMD8<Float>.self)
+        orow.storeBytes(of: o6 * iv, toByteOffset: 192, as: SIMD8<Float>.self)
+        orow.storeBytes(of: o7 * iv, toByteOffset: 224, as: SIMD8<Float>.self)
       }
     }
   }
@@ -200,6 +268,20 @@ public enum Kernels {
           let gv = gs.p[r * 2 * f + i], uv = gs.p[r * 2 * f + f + i]
           os.p[r * f + i] = gv / (1 + Foundation.exp(-gv)) * uv
           i += 1
+        }
+      }
+    }
+  }
+}
+
+extension Kernels {
+  /// out (cols, rows) = xᵀ for x (rows, cols), in cache-friendly 32 × 32 tiles.
+  public static func transpose(_ x: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
+    let tile = 32
+    for r0 in stride(from: 0, to: rows, by: tile) {
+      for c0 in stride(from: 0, to: cols, by: tile) {
+        for r in r0..<min(rows, r0 + tile) {
+          for c in c0..<min(cols, c0 + tile) { out[c * rows + r] = x[r * cols + c] }
         }
       }
     }

@@ -67,14 +67,13 @@ public enum Vector {
     return m
   }
 
-  /// Fast exp for x <= 0 (softmax, SiLU): Cody-Waite range reduction and a degree-6
-  /// polynomial, relative error < 2e-7; inputs below -87 flush to 0.
+  /// Fast exp: Cody-Waite range reduction and a degree-6 polynomial, relative error < 2e-7
+  /// on [-87, 88]; inputs are clamped to that range (exp(-87) ≈ 1.6e-38 stands in for 0).
+  /// Written without SIMD comparisons, which Swift 6.3 scalarizes lane by lane (DESIGN.md §5).
   @inline(__always)
   public static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let v = clamp(x, -87, 88)
     let log2e: Float = 1.442_695_04
-    var v = x
-    v.replace(with: SIMD8(repeating: -87.0), where: v .< SIMD8(repeating: -87.0))
-    v.replace(with: SIMD8(repeating: 88.0), where: v .> SIMD8(repeating: 88.0))
     // n = round(v·log2e) via the 1.5·2^23 trick (exact for |n| < 2^22).
     let magic = SIMD8<Float>(repeating: 12_582_912.0)
     let t = v * log2e + magic
@@ -90,9 +89,21 @@ public enum Vector {
     // 2^n: the integer n sits in the low mantissa bits of t; shift it into the exponent.
     let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
     let scale = unsafeBitCast(bits, to: SIMD8<Float>.self)
-    var out = p * scale
-    out.replace(with: SIMD8(repeating: 0), where: x .< SIMD8(repeating: -87.0))
-    return out
+    return p * scale
+  }
+
+  /// |x| by clearing the sign bits.
+  @inline(__always)
+  public static func abs8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+  }
+
+  /// min(max(x, lo), hi) lane-wise, branch- and comparison-free: max(a, b) = (a + b + |a - b|) / 2.
+  @inline(__always)
+  public static func clamp(_ x: SIMD8<Float>, _ lo: Float, _ hi: Float) -> SIMD8<Float> {
+    let l = SIMD8<Float>(repeating: lo), h = SIMD8<Float>(repeating: hi)
+    let m = (x + l + abs8(x - l)) * 0.5
+    return (m + h - abs8(m - h)) * 0.5
   }
 }
 

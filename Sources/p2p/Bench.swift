@@ -17,16 +17,25 @@ struct Bench: ParsableCommand {
   @Option(help: "SST-2 test file for the scoring workload (default: Data/sst2/test.tsv of this repository).")
   var sentences: String?
   @Flag(help: "Print one JSON object instead of a table.") var json = false
+  @Option(help: "Comma-separated workloads to run: prefill, score, decode (default: all).")
+  var workloads = "prefill,score,decode"
+
+  private var selected: Set<EngineBenchmark.Workload> {
+    Set(workloads.split(separator: ",").compactMap { EngineBenchmark.Workload(rawValue: String($0).trimmingCharacters(in: .whitespaces)) })
+  }
 
   func validate() throws {
     guard repetitions >= 1 else { throw ValidationError("--repetitions must be >= 1") }
+    for w in workloads.split(separator: ",") where EngineBenchmark.Workload(rawValue: String(w)) == nil {
+      throw ValidationError("unknown workload '\(w)' in --workloads (expected prefill, score or decode)")
+    }
   }
 
   func run() throws {
     let path = try sentences ?? DataLocator.path("sst2/test.tsv")
     let rows = try readSentences(path)
     let bundle = try modelOptions.load()
-    let bench = EngineBenchmark(bundle: bundle, sentences: rows, repetitions: repetitions)
+    let bench = EngineBenchmark(bundle: bundle, sentences: rows, repetitions: repetitions, workloads: selected)
     let result = try bench.run { event in
       if case let .finished(name, value) = event, !json { printError(String(format: "  %@: %.1f", name, value)) }
     }
