@@ -15,7 +15,7 @@ public final class QuantizedRows: @unchecked Sendable {
   public static func supports(_ t: GGMLType) -> Bool { t == .q4_0 || t == .q4_1 || t == .q8_0 }
 
   /// Concatenates the rows of several tensors of the same type and width (e.g. q, k, v).
-  init(type: GGMLType, columns: Int, parts: [UnsafeRawBufferPointer]) {
+  public init(type: GGMLType, columns: Int, parts: [UnsafeRawBufferPointer]) {
     self.type = type
     self.columns = columns
     rowBytes = columns / type.blockSize * type.blockBytes

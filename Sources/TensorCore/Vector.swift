@@ -98,12 +98,16 @@ public enum Vector {
     unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
   }
 
-  /// min(max(x, lo), hi) lane-wise, branch- and comparison-free: max(a, b) = (a + b + |a - b|) / 2.
+  /// min(max(x, lo), hi) lane-wise without comparisons, exact inside [lo, hi]:
+  /// relu(a) = (a + |a|)/2 is exact (a + |a| is 0 or 2a), so max(x, lo) = x + relu(lo - x)
+  /// returns x unchanged whenever x >= lo, and min(m, hi) = m - relu(m - hi) likewise.
   @inline(__always)
   public static func clamp(_ x: SIMD8<Float>, _ lo: Float, _ hi: Float) -> SIMD8<Float> {
     let l = SIMD8<Float>(repeating: lo), h = SIMD8<Float>(repeating: hi)
-    let m = (x + l + abs8(x - l)) * 0.5
-    return (m + h - abs8(m - h)) * 0.5
+    let a = l - x
+    let m = x + (a + abs8(a)) * 0.5
+    let b = m - h
+    return m - (b + abs8(b)) * 0.5
   }
 }
 
