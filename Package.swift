@@ -18,7 +18,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "p2p", targets: ["p2p"]),
-    .library(name: "P2PKit", targets: ["TensorCore", "GGUF", "Tokenizer", "Llama"]),
+    .library(name: "P2PKit", targets: ["TensorCore", "GGUF", "Tokenizer", "Llama", "Training"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,14 +31,17 @@ let package = Package(
     .target(name: "GGUF", swiftSettings: engine),
     .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: engine),
     .target(name: "Llama", dependencies: ["TensorCore", "GGUF", "Tokenizer"], swiftSettings: engine),
+    .target(name: "Training", dependencies: ["TensorCore", "GGUF", "Tokenizer", "Llama"], swiftSettings: engine),
     .executableTarget(
       name: "p2p",
       dependencies: [
-        "TensorCore", "GGUF", "Tokenizer", "Llama",
+        "TensorCore", "GGUF", "Tokenizer", "Llama", "Training",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: cpuFlags),
     .target(name: "TestSupport", dependencies: ["TensorCore", "GGUF", "Llama"], swiftSettings: cpuFlags),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "TensorCore", "GGUF", "TestSupport"],
+                resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"], swiftSettings: cpuFlags),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),

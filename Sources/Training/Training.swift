@@ -1,0 +1,1 @@
+// The Training module: LoRA fine-tuning (see the files of this folder).
