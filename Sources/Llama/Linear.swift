@@ -16,7 +16,9 @@ public final class Linear: @unchecked Sendable {
   public let weight: FloatBuffer
   /// (out)
   public let bias: FloatBuffer?
-  public let quantized: QuantizedRows?
+  /// The same rows in GGUF block format for decoding; dropped once the fp32 weights change
+  /// (e.g. a merged LoRA adapter), so both paths always compute the same function.
+  public private(set) var quantized: QuantizedRows?
 
   /// At most this many rows go through the quantized matrix-vector kernel; more use GEMM.
   public static let matvecRowLimit = 4
@@ -63,6 +65,9 @@ public final class Linear: @unchecked Sendable {
     }
     return Linear(weight: w, outFeatures: total, inFeatures: columns, layout: .inOut, bias: b, quantized: quant)
   }
+
+  /// Forget the quantized rows after `weight` was modified in place.
+  public func weightsDidChange() { quantized = nil }
 
   /// y (n, out) [row stride ldy] = x (n, in) · Wᵀ (+ b), or y += … when `accumulate`.
   public func forward(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil, accumulate: Bool = false) {

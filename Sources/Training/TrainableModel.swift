@@ -1,0 +1,57 @@
+import Llama
+import TensorCore
+
+/// One training sequence: token ids and, per position, the id the model should predict next
+/// (-1 = no loss at this position). Built by the batcher with the causal shift applied.
+public struct TrainingSequence: Sendable, Equatable {
+  public var tokens: [Int]
+  public var targets: [Int]
+  public init(tokens: [Int], targets: [Int]) { self.tokens = tokens; self.targets = targets }
+}
+
+/// A frozen Llama with LoRA adapters: forward that caches what the backward needs, and an
+/// explicit backward (llm.c style) that computes activation gradients through the frozen
+/// weights and weight gradients only for the LoRA matrices.
+///
+/// Batches are packed (no padding): attention stays inside each sequence. The LM head and the
+/// cross-entropy run only on rows that carry a loss, so classification fine-tuning with one
+/// label token per example does not pay for the full vocabulary at every position.
+public final class TrainableModel: @unchecked Sendable {
+  public let base: LlamaModel
+  public let lora: LoRAParameters
+
+  public init(base: LlamaModel, lora: LoRAParameters) {
+    self.base = base
+    self.lora = lora
+  }
+
+  /// Mean cross-entropy over all target positions of the batch (as transformers' causal-LM
+  /// loss), and its gradient added to `lora.gradients` times `gradientScale`.
+  /// Returns the mean loss and the number of target tokens.
+  @discardableResult
+  public func accumulateGradients(
+    _ batch: [TrainingSequence], gradientScale: Float = 1, dropout rng: inout some RandomNumberGenerator
+  ) throws(TrainingError) -> (loss: Double, tokens: Int) {
+    let pass = try Pass(model: self, batch: batch, training: true)
+    pass.forward(dropout: &rng)
+    let (loss, count) = pass.lossAndBackward(gradientScale: gradientScale)
+    return (loss, count)
+  }
+
+  /// Mean loss over the target positions without touching gradients (dropout off).
+  public func loss(_ batch: [TrainingSequence]) throws(TrainingError) -> (loss: Double, tokens: Int) {
+    let pass = try Pass(model: self, batch: batch, training: false)
+    var rng = SeededRNG(seed: 0)
+    pass.forward(dropout: &rng)
+    return pass.lossOnly()
+  }
+
+  /// Logits (rows, |tokens| or V) at the last position of each sequence, with the adapter.
+  public func lastLogits(_ sequences: [[Int]], tokens ids: [Int]? = nil) throws(TrainingError) -> [[Float]] {
+    let batch = sequences.map { TrainingSequence(tokens: $0, targets: Array(repeating: -1, count: $0.count)) }
+    let pass = try Pass(model: self, batch: batch, training: false)
+    var rng = SeededRNG(seed: 0)
+    pass.forward(dropout: &rng)
+    return pass.lastLogits(ids)
+  }
+}

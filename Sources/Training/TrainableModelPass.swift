@@ -1,0 +1,310 @@
+import Llama
+import TensorCore
+
+/// Activations of one block kept for the backward pass (N packed rows).
+final class BlockCache {
+  /// (N, C) block input, (N) its rstd, (N, C) normed input of q/k/v
+  let xIn, rstd1, xn1: FloatBuffer
+  /// (N, Dq + 2·Dkv) q, k (after RoPE) and v
+  let qkv: FloatBuffer
+  /// (N, Dq) attention output (input of o)
+  let attn: FloatBuffer
+  /// (N, C) residual after attention, (N) its rstd, (N, C) normed input of gate/up
+  let xMid, rstd2, xn2: FloatBuffer
+  /// (N, 2F) [gate | up] and (N, F) silu(gate)·up (input of down)
+  let gateUp, h: FloatBuffer
+  /// Per LoRA target of this block: U = dropout(x)·Aᵀ (N, r) and the dropout scale mask (N, in).
+  var u: [LoRATarget: FloatBuffer] = [:]
+  var dropMask: [LoRATarget: FloatBuffer] = [:]
+
+  init(_ c: LlamaConfig, rows n: Int) {
+    xIn = FloatBuffer(count: n * c.hiddenSize); rstd1 = FloatBuffer(count: n); xn1 = FloatBuffer(count: n * c.hiddenSize)
+    qkv = FloatBuffer(count: n * (c.qDim + 2 * c.kvDim)); attn = FloatBuffer(count: n * c.qDim)
+    xMid = FloatBuffer(count: n * c.hiddenSize); rstd2 = FloatBuffer(count: n); xn2 = FloatBuffer(count: n * c.hiddenSize)
+    gateUp = FloatBuffer(count: n * 2 * c.feedForwardSize); h = FloatBuffer(count: n * c.feedForwardSize)
+  }
+}
+
+/// One forward (+ backward) pass over a packed batch.
+final class Pass {
+  let model: TrainableModel
+  let cfg: LlamaConfig
+  let n: Int
+  let training: Bool
+  let batch: [TrainingSequence]
+  /// Row ranges of the sequences in the packed buffers.
+  let ranges: [Range<Int>]
+  let positions: UnsafeMutablePointer<Int32>
+  /// (N, C) residual stream
+  let x: FloatBuffer
+  var caches: [BlockCache] = []
+
+  init(model: TrainableModel, batch: [TrainingSequence], training: Bool) throws(TrainingError) {
+    self.model = model
+    cfg = model.base.config
+    self.training = training
+    self.batch = batch
+    var r: [Range<Int>] = []
+    var n = 0
+    for (i, s) in batch.enumerated() {
+      guard !s.tokens.isEmpty, s.tokens.count == s.targets.count else {
+        throw .invalidValue(key: "batch[\(i)]", value: "\(s.tokens.count) tokens, \(s.targets.count) targets", expected: "a non-empty sequence with one target per token")
+      }
+      guard s.tokens.count <= cfg.contextLength else {
+        throw .invalidValue(key: "batch[\(i)]", value: "\(s.tokens.count) tokens", expected: "at most the context length \(cfg.contextLength)")
+      }
+      for t in s.tokens where t < 0 || t >= cfg.vocabularySize {
+        throw .invalidValue(key: "batch[\(i)]", value: "token \(t)", expected: "ids in 0..<\(cfg.vocabularySize)")
+      }
+      for t in s.targets where t < -1 || t >= cfg.vocabularySize {
+        throw .invalidValue(key: "batch[\(i)]", value: "target \(t)", expected: "-1 (no loss) or ids in 0..<\(cfg.vocabularySize)")
+      }
+      r.append(n..<(n + s.tokens.count))
+      n += s.tokens.count
+    }
+    guard n > 0 else { throw .invalidValue(key: "batch", value: "empty", expected: "at least one sequence") }
+    ranges = r
+    self.n = n
+    positions = .allocate(capacity: n)
+    x = FloatBuffer(count: n * cfg.hiddenSize)
+    var row = 0
+    let c = cfg.hiddenSize
+    for s in batch {
+      for (i, t) in s.tokens.enumerated() {
+        (x.pointer + row * c).update(from: model.base.weights.embedding.pointer + t * c, count: c)
+        positions[row] = Int32(i)
+        row += 1
+      }
+    }
+  }
+
+  deinit { positions.deallocate() }
+
+  // MARK: Forward
+
+  func forward(dropout rng: inout some RandomNumberGenerator) {
+    let c = cfg.hiddenSize, qd = cfg.qDim, qkvW = qd + 2 * cfg.kvDim, f = cfg.feedForwardSize
+    let eps = cfg.rmsNormEpsilon
+    for l in 0..<cfg.layerCount {
+      let w = model.base.weights.blocks[l]
+      let bc = BlockCache(cfg, rows: n)
+      bc.xIn.pointer.update(from: x.pointer, count: n * c)
+      Kernels.rmsnorm(x: x.pointer, weight: w.attentionNorm.pointer, out: bc.xn1.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd1.pointer)
+      w.qkv.forward(bc.xn1.pointer, rows: n, into: bc.qkv.pointer)
+      for t in [LoRATarget.q, .k, .v] { loraForward(l, t, input: bc.xn1, output: bc.qkv.pointer, outStride: qkvW, cache: bc, rng: &rng) }
+      Kernels.rope(bc.qkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: positions, table: model.base.rope)
+      Kernels.rope(bc.qkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: positions, table: model.base.rope)
+      let spans = ranges.map { r in
+        Kernels.AttentionSpan(queryStart: r.lowerBound, queryCount: r.count, keys: bc.qkv.pointer + r.lowerBound * qkvW + qd,
+                              values: bc.qkv.pointer + r.lowerBound * qkvW + qd + cfg.kvDim, keyCount: r.count)
+      }
+      Kernels.attention(q: bc.qkv.pointer, qStride: qkvW, kvStride: qkvW, out: bc.attn.pointer, outStride: qd,
+                        spans: spans, heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
+      w.output.forward(bc.attn.pointer, rows: n, into: x.pointer, accumulate: true)
+      loraForward(l, .o, input: bc.attn, output: x.pointer, outStride: c, cache: bc, rng: &rng)
+      bc.xMid.pointer.update(from: x.pointer, count: n * c)
+      Kernels.rmsnorm(x: x.pointer, weight: w.ffnNorm.pointer, out: bc.xn2.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd2.pointer)
+      w.gateUp.forward(bc.xn2.pointer, rows: n, into: bc.gateUp.pointer)
+      for t in [LoRATarget.gate, .up] { loraForward(l, t, input: bc.xn2, output: bc.gateUp.pointer, outStride: 2 * f, cache: bc, rng: &rng) }
+      Kernels.swiglu(gateUp: bc.gateUp.pointer, out: bc.h.pointer, rows: n, hidden: f)
+      w.down.forward(bc.h.pointer, rows: n, into: x.pointer, accumulate: true)
+      loraForward(l, .down, input: bc.h, output: x.pointer, outStride: c, cache: bc, rng: &rng)
+      caches.append(bc)
+    }
+  }
+
+  /// output[:, col ..< col+out] += scaling · dropout(input)·Aᵀ·Bᵀ for the adapter of (layer, target).
+  private func loraForward(
+    _ l: Int, _ t: LoRATarget, input: FloatBuffer, output: UnsafeMutablePointer<Float>, outStride: Int,
+    cache: BlockCache, rng: inout some RandomNumberGenerator
+  ) {
+    guard let s = model.lora.slot(layer: l, target: t) else { return }
+    let r = model.lora.config.rank, p = model.lora.config.dropout
+    let vals = model.lora.values.pointer
+    var xd = input
+    if training && p > 0 {
+      // Inverted dropout as torch.nn.Dropout: keep with probability 1-p, scale by 1/(1-p).
+      let mask = FloatBuffer(count: n * s.inFeatures)
+      xd = FloatBuffer(count: n * s.inFeatures)
+      let keep = 1 / (1 - p)
+      for i in 0..<(n * s.inFeatures) {
+        let u = Float(rng.next() >> 40) * (1.0 / 16_777_216.0)
+        let m: Float = u < p ? 0 : keep
+        mask[i] = m
+        xd[i] = input[i] * m
+      }
+      cache.dropMask[t] = mask
+    }
+    let u = FloatBuffer(count: n * r)
+    // U (N, r) = xd (N, in) · Aᵀ, A (r, in)
+    BLAS.gemm(.noTrans, .trans, m: n, n: r, k: s.inFeatures, a: xd.pointer, lda: s.inFeatures,
+              b: vals + s.aOffset, ldb: s.inFeatures, c: u.pointer, ldc: r)
+    // out (N, out) += scaling · U · Bᵀ, B (out, r)
+    BLAS.gemm(.noTrans, .trans, m: n, n: s.outFeatures, k: r, alpha: model.lora.config.scaling, a: u.pointer, lda: r,
+              b: vals + s.bOffset, ldb: r, beta: 1, c: output + s.outputColumn, ldc: outStride)
+    cache.u[t] = u
+  }
+
+  // MARK: Loss and backward
+
+  /// Rows (packed indices) that carry a target, and the targets.
+  private func lossRows() -> (rows: [Int], targets: [Int32]) {
+    var rows: [Int] = [], targets: [Int32] = []
+    for (s, r) in zip(batch, ranges) {
+      for (i, t) in s.targets.enumerated() where t >= 0 { rows.append(r.lowerBound + i); targets.append(Int32(t)) }
+    }
+    return (rows, targets)
+  }
+
+  /// Final norm of the selected rows: (M, C) normed, (M) rstd.
+  private func finalNorm(_ rows: [Int]) -> (FloatBuffer, FloatBuffer, FloatBuffer) {
+    let c = cfg.hiddenSize
+    let xs = FloatBuffer(count: rows.count * c), hn = FloatBuffer(count: rows.count * c), rstd = FloatBuffer(count: rows.count)
+    for (i, r) in rows.enumerated() { (xs.pointer + i * c).update(from: x.pointer + r * c, count: c) }
+    Kernels.rmsnorm(x: xs.pointer, weight: model.base.weights.outputNorm.pointer, out: hn.pointer, rows: rows.count, cols: c,
+                    eps: cfg.rmsNormEpsilon, rstd: rstd.pointer)
+    return (xs, hn, rstd)
+  }
+
+  /// logits (M, V) = hn (M, C) · Eᵀ
+  private func logits(_ hn: FloatBuffer, rows m: Int) -> FloatBuffer {
+    let v = cfg.vocabularySize
+    let out = FloatBuffer(count: m * v)
+    model.base.weights.lmHead.forward(hn.pointer, rows: m, into: out.pointer)
+    return out
+  }
+
+  func lossOnly() -> (Double, Int) {
+    let (rows, targets) = lossRows()
+    guard !rows.isEmpty else { return (0, 0) }
+    let (_, hn, _) = finalNorm(rows)
+    let lg = logits(hn, rows: rows.count)
+    let weight = [Float](repeating: 1 / Float(rows.count), count: rows.count)
+    let loss = Kernels.crossEntropy(logits: lg.pointer, targets: targets, rowWeight: weight, rows: rows.count,
+                                    vocab: cfg.vocabularySize, losses: nil)
+    return (loss, rows.count)
+  }
+
+  func lastLogits(_ ids: [Int]?) -> [[Float]] {
+    let rows = ranges.map { $0.upperBound - 1 }
+    let (_, hn, _) = finalNorm(rows)
+    let v = cfg.vocabularySize
+    if let ids {
+      let lg = logits(hn, rows: rows.count)
+      return (0..<rows.count).map { r in ids.map { lg[r * v + $0] } }
+    }
+    let lg = logits(hn, rows: rows.count)
+    return (0..<rows.count).map { r in Array(UnsafeBufferPointer(start: lg.pointer + r * v, count: v)) }
+  }
+
+  func lossAndBackward(gradientScale: Float) -> (Double, Int) {
+    let c = cfg.hiddenSize, v = cfg.vocabularySize
+    let (rows, targets) = lossRows()
+    let dx = FloatBuffer(count: n * c)  // gradient of the residual stream, (N, C)
+    var loss = 0.0
+    if !rows.isEmpty {
+      let m = rows.count
+      let (xs, hn, rstd) = finalNorm(rows)
+      let lg = logits(hn, rows: m)
+      let weight = [Float](repeating: gradientScale / Float(m), count: m)
+      loss = Kernels.crossEntropy(logits: lg.pointer, targets: targets, rowWeight: weight, rows: m, vocab: v, losses: nil)
+        / Double(gradientScale)
+      // dhn (M, C) = dlogits (M, V) · E, E stored (V, C) = (out, in)
+      let dhn = FloatBuffer(count: m * c)
+      let head = model.base.weights.lmHead
+      switch head.layout {
+      case .outIn:
+        BLAS.gemm(.noTrans, .noTrans, m: m, n: c, k: v, a: lg.pointer, lda: v, b: head.weight.pointer, ldb: c, c: dhn.pointer, ldc: c)
+      case .inOut:
+        BLAS.gemm(.noTrans, .trans, m: m, n: c, k: v, a: lg.pointer, lda: v, b: head.weight.pointer, ldb: v, c: dhn.pointer, ldc: c)
+      }
+      let dxs = FloatBuffer(count: m * c)
+      Kernels.rmsnormBackward(dout: dhn.pointer, x: xs.pointer, weight: model.base.weights.outputNorm.pointer, rstd: rstd.pointer,
+                              dx: dxs.pointer, dweight: nil, rows: m, cols: c)
+      for (i, r) in rows.enumerated() { Vector.add(dxs.pointer + i * c, into: dx.pointer + r * c, c) }
+    }
+    for l in stride(from: cfg.layerCount - 1, through: 0, by: -1) { backward(l, dx: dx) }
+    return (loss, rows.count)
+  }
+
+  /// Backward through block l; dx (N, C) holds dL/d(block output) and becomes dL/d(block input).
+  private func backward(_ l: Int, dx: FloatBuffer) {
+    let c = cfg.hiddenSize, qd = cfg.qDim, qkvW = qd + 2 * cfg.kvDim, f = cfg.feedForwardSize
+    let w = model.base.weights.blocks[l], bc = caches[l]
+    // MLP: x_out = x_mid + down(swiglu(gateUp(norm(x_mid)))).
+    let dh = FloatBuffer(count: n * f)
+    frozenBackward(w.down, dY: dx.pointer, dInput: dh.pointer)
+    loraBackward(l, .down, input: bc.h, dY: dx.pointer, dYStride: c, dInput: dh.pointer, cache: bc)
+    let dGU = FloatBuffer(count: n * 2 * f)
+    Kernels.swigluBackward(dout: dh.pointer, gateUp: bc.gateUp.pointer, dGateUp: dGU.pointer, rows: n, hidden: f)
+    let dxn = FloatBuffer(count: n * c)
+    frozenBackward(w.gateUp, dY: dGU.pointer, dInput: dxn.pointer)
+    for t in [LoRATarget.gate, .up] { loraBackward(l, t, input: bc.xn2, dY: dGU.pointer, dYStride: 2 * f, dInput: dxn.pointer, cache: bc) }
+    Kernels.rmsnormBackward(dout: dxn.pointer, x: bc.xMid.pointer, weight: w.ffnNorm.pointer, rstd: bc.rstd2.pointer,
+                            dx: dx.pointer, dweight: nil, rows: n, cols: c)
+    // Attention: x_mid = x_in + o(attn(rope(qkv(norm(x_in))))).
+    let dattn = FloatBuffer(count: n * qd)
+    frozenBackward(w.output, dY: dx.pointer, dInput: dattn.pointer)
+    loraBackward(l, .o, input: bc.attn, dY: dx.pointer, dYStride: c, dInput: dattn.pointer, cache: bc)
+    let dqkv = FloatBuffer(count: n * qkvW)
+    Kernels.attentionBackward(qkv: bc.qkv.pointer, dqkv: dqkv.pointer, rowStride: qkvW, dOut: dattn.pointer, dOutStride: qd,
+                              sequences: ranges, heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
+    // RoPE is a rotation: its backward is the inverse rotation.
+    Kernels.rope(dqkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: positions, table: model.base.rope, inverse: true)
+    Kernels.rope(dqkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: positions, table: model.base.rope, inverse: true)
+    frozenBackward(w.qkv, dY: dqkv.pointer, dInput: dxn.pointer)
+    for t in [LoRATarget.q, .k, .v] { loraBackward(l, t, input: bc.xn1, dY: dqkv.pointer, dYStride: qkvW, dInput: dxn.pointer, cache: bc) }
+    Kernels.rmsnormBackward(dout: dxn.pointer, x: bc.xIn.pointer, weight: w.attentionNorm.pointer, rstd: bc.rstd1.pointer,
+                            dx: dx.pointer, dweight: nil, rows: n, cols: c)
+    caches[l] = BlockCache(cfg, rows: 0)  // release this block's activations early
+  }
+
+  /// dInput (N, in) = dY (N, out) · W for a frozen linear layer (no weight gradient).
+  private func frozenBackward(_ lin: Linear, dY: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>) {
+    switch lin.layout {
+    case .inOut:  // W stored (in, out): dX = dY · Wᵀ_stored
+      BLAS.gemm(.noTrans, .trans, m: n, n: lin.inFeatures, k: lin.outFeatures, a: dY, lda: lin.outFeatures,
+                b: lin.weight.pointer, ldb: lin.outFeatures, c: dInput, ldc: lin.inFeatures)
+    case .outIn:
+      BLAS.gemm(.noTrans, .noTrans, m: n, n: lin.inFeatures, k: lin.outFeatures, a: dY, lda: lin.outFeatures,
+                b: lin.weight.pointer, ldb: lin.inFeatures, c: dInput, ldc: lin.inFeatures)
+    }
+  }
+
+  /// LoRA backward of (layer, target): dB += s·dYᵀ·U, dU = s·dY·B, dA += dUᵀ·xd, dInput += (dU·A) ⊙ mask.
+  private func loraBackward(
+    _ l: Int, _ t: LoRATarget, input: FloatBuffer, dY: UnsafePointer<Float>, dYStride: Int,
+    dInput: UnsafeMutablePointer<Float>, cache: BlockCache
+  ) {
+    guard let s = model.lora.slot(layer: l, target: t), let u = cache.u[t] else { return }
+    let r = model.lora.config.rank, scale = model.lora.config.scaling
+    let vals = model.lora.values.pointer, grads = model.lora.gradients.pointer
+    let dy = dY + s.outputColumn
+    let inF = s.inFeatures
+    // dB (out, r) += scale · dYᵀ (out, N) · U (N, r)
+    BLAS.gemm(.trans, .noTrans, m: s.outFeatures, n: r, k: n, alpha: scale, a: dy, lda: dYStride, b: u.pointer, ldb: r,
+              beta: 1, c: grads + s.bOffset, ldc: r)
+    // dU (N, r) = scale · dY (N, out) · B (out, r)
+    let du = FloatBuffer(count: n * r)
+    BLAS.gemm(.noTrans, .noTrans, m: n, n: r, k: s.outFeatures, alpha: scale, a: dy, lda: dYStride, b: vals + s.bOffset, ldb: r,
+              c: du.pointer, ldc: r)
+    let mask = cache.dropMask[t]
+    var xd = input
+    if let mask {
+      xd = FloatBuffer(count: n * inF)
+      for i in 0..<(n * inF) { xd[i] = input[i] * mask[i] }
+    }
+    // dA (r, in) += dUᵀ (r, N) · xd (N, in)
+    BLAS.gemm(.trans, .noTrans, m: r, n: inF, k: n, a: du.pointer, lda: r, b: xd.pointer, ldb: inF, beta: 1,
+              c: grads + s.aOffset, ldc: inF)
+    // dInput (N, in) += (dU (N, r) · A (r, in)) ⊙ mask
+    if let mask {
+      let tmp = FloatBuffer(count: n * inF)
+      BLAS.gemm(.noTrans, .noTrans, m: n, n: inF, k: r, a: du.pointer, lda: r, b: vals + s.aOffset, ldb: inF, c: tmp.pointer, ldc: inF)
+      for i in 0..<(n * inF) { dInput[i] += tmp[i] * mask[i] }
+    } else {
+      BLAS.gemm(.noTrans, .noTrans, m: n, n: inF, k: r, a: du.pointer, lda: r, b: vals + s.aOffset, ldb: inF, beta: 1,
+                c: dInput, ldc: inF)
+    }
+  }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import GGUF
+import Llama
+import TensorCore
+import TestSupport
+import Testing
+import Training
+
+/// A tiny random Llama (2 layers, GQA 4/2 heads, head dim 16) with LoRA on all seven
+/// projections against PyTorch + PEFT (`scripts/fixtures/training_fixtures.py`).
+struct TinyLoRAFixture: Decodable {
+  struct Tensor: Decodable { let shape: [Int]; let data: [Float] }
+  struct LoRA: Decodable { let r: Int; let lora_alpha: Float; let target_modules: [String] }
+  struct AdamWSettings: Decodable { let lr: Float; let beta1: Float; let beta2: Float; let eps: Float; let weight_decay: Float }
+  struct Trajectory: Decodable { let steps: Int; let losses: [Double]; let loss_after: Double; let final: [String: Tensor] }
+  let model: String
+  let lora: LoRA
+  let input_ids: [[Int]]
+  let attention_mask: [[Int]]
+  let labels: [[Int]]
+  let base_loss: Double
+  let loss: Double
+  let initial: [String: Tensor]
+  let gradients: [String: Tensor]
+  let adamw: AdamWSettings
+  let trajectory: Trajectory
+}
+
+/// Relative gradient tolerance of the issue (PyTorch fp32 vs ours fp32, different summation orders).
+let gradientTolerance: Float = 1e-4
+
+enum Tiny {
+  static func url(_ name: String, _ ext: String) -> URL? {
+    Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Fixtures")
+  }
+
+  static func load() throws -> (TinyLoRAFixture, LlamaModel, LoRAParameters) {
+    let fx = try loadFixture(TinyLoRAFixture.self, from: url("tiny-lora", "json"))
+    let file = try GGUFFile(path: try #require(url("tiny-llama.gguf", "bin")).path)
+    let model = try LlamaModel(gguf: file)
+    let targets = try LoRATarget.parseList(fx.lora.target_modules.joined(separator: ","))
+    let lora = LoRAParameters(model: model.config, lora: LoRAConfig(rank: fx.lora.r, alpha: fx.lora.lora_alpha, targets: targets))
+    for slot in lora.slots {
+      for m in LoRAMatrix.allCases {
+        let t = try #require(fx.initial[LoRAParameters.peftName(layer: slot.layer, target: slot.target, matrix: m)])
+        #expect(t.shape == lora.peftShape(slot, m))
+        lora.importMatrix(t.data, slot: slot, matrix: m, model: model.config)
+      }
+    }
+    return (fx, model, lora)
+  }
+
+  /// transformers' causal-LM batch (right padding, labels -100) as packed training sequences.
+  static func batch(_ fx: TinyLoRAFixture) -> [TrainingSequence] {
+    fx.input_ids.indices.map { b in
+      let n = fx.attention_mask[b].reduce(0, +)
+      let tokens = Array(fx.input_ids[b].prefix(n))
+      let targets = (0..<n).map { t in t + 1 < n && fx.labels[b][t + 1] != -100 ? fx.labels[b][t + 1] : -1 }
+      return TrainingSequence(tokens: tokens, targets: targets)
+    }
+  }
+}
+
+struct TrainableModelTests {
+  @Test func lossAndEveryLoRAGradientMatchPEFT() throws {
+    let (fx, model, lora) = try Tiny.load()
+    let trainable = TrainableModel(base: model, lora: lora)
+    var rng = SeededRNG(seed: 0)
+    let (loss, tokens) = try trainable.accumulateGradients(Tiny.batch(fx), dropout: &rng)
+    #expect(tokens > 0)
+    #expect(abs(loss - fx.loss) <= 1e-5 * abs(fx.loss), "loss \(loss) vs PEFT \(fx.loss)")
+    var worst: Float = 0
+    for slot in lora.slots {
+      for m in LoRAMatrix.allCases {
+        let name = LoRAParameters.peftName(layer: slot.layer, target: slot.target, matrix: m)
+        let ref = try #require(fx.gradients[name])
+        let ours = lora.exportMatrix(slot: slot, matrix: m, model: model.config, from: .gradients)
+        let err = Closeness.relativeError(ours, ref.data)
+        worst = max(worst, err)
+        #expect(err <= gradientTolerance, "\(name): relative error \(err)")
+      }
+    }
+    #expect(worst > 0)  // the comparison is live
+  }
+
+  @Test func forwardLossWithoutGradientsMatches() throws {
+    let (fx, model, lora) = try Tiny.load()
+    let (loss, _) = try TrainableModel(base: model, lora: lora).loss(Tiny.batch(fx))
+    #expect(abs(loss - fx.loss) <= 1e-5 * abs(fx.loss))
+    let empty = LoRAParameters(model: model.config, lora: lora.config)
+    let (base, _) = try TrainableModel(base: model, lora: empty).loss(Tiny.batch(fx))
+    #expect(abs(base - fx.base_loss) <= 1e-5 * abs(fx.base_loss))
+  }
+
+  @Test func tenAdamWStepsFollowPyTorch() throws {
+    let (fx, model, lora) = try Tiny.load()
+    let trainable = TrainableModel(base: model, lora: lora)
+    let opt = AdamW(config: AdamWConfig(learningRate: fx.adamw.lr, beta1: fx.adamw.beta1, beta2: fx.adamw.beta2,
+                                        epsilon: fx.adamw.eps, weightDecay: fx.adamw.weight_decay), parameterCount: lora.count)
+    var rng = SeededRNG(seed: 0)
+    let batch = Tiny.batch(fx)
+    for step in 0..<fx.trajectory.steps {
+      lora.gradients.zero()
+      let (loss, _) = try trainable.accumulateGradients(batch, dropout: &rng)
+      #expect(abs(loss - fx.trajectory.losses[step]) <= 1e-4 * max(1, abs(fx.trajectory.losses[step])), "step \(step): \(loss) vs \(fx.trajectory.losses[step])")
+      opt.step(parameters: lora.values.pointer, gradients: lora.gradients.pointer, count: lora.count, learningRate: fx.adamw.lr)
+    }
+    let (after, _) = try trainable.loss(batch)
+    #expect(abs(after - fx.trajectory.loss_after) <= 1e-3 * max(1, abs(fx.trajectory.loss_after)))
+    for (name, ref) in fx.trajectory.final {
+      let slot = try #require(lora.slots.first { s in LoRAMatrix.allCases.contains { LoRAParameters.peftName(layer: s.layer, target: s.target, matrix: $0) == name } })
+      let m: LoRAMatrix = name.contains("lora_A") ? .a : .b
+      #expect(Closeness.relativeError(lora.exportMatrix(slot: slot, matrix: m, model: model.config), ref.data) <= 1e-3, "\(name)")
+    }
+  }
+
+  @Test func mergedAdapterGivesTheSameLogits() throws {
+    let (fx, model, lora) = try Tiny.load()
+    let seqs = Tiny.batch(fx).map(\.tokens)
+    let withAdapter = try TrainableModel(base: model, lora: lora).lastLogits(seqs)
+    let fresh = try LlamaModel(gguf: GGUFFile(path: try #require(Tiny.url("tiny-llama.gguf", "bin")).path))
+    lora.merge(into: fresh)
+    let merged = try fresh.forward(seqs, logits: .last)
+    for (s, row) in withAdapter.enumerated() {
+      #expect(Closeness.maxAbsDiff(Array(merged.row(s)), row) <= 1e-4)
+    }
+  }
+
+  @Test func dropoutIsSeededAndOffAtEvaluation() throws {
+    let (fx, model, lora0) = try Tiny.load()
+    let lora = LoRAParameters(model: model.config, lora: LoRAConfig(rank: 4, alpha: 8, dropout: 0.3, targets: lora0.config.targets))
+    lora.values.pointer.update(from: lora0.values.pointer, count: lora.count)
+    let trainable = TrainableModel(base: model, lora: lora)
+    var r1 = SeededRNG(seed: 5), r2 = SeededRNG(seed: 5), r3 = SeededRNG(seed: 6)
+    let a = try trainable.accumulateGradients(Tiny.batch(fx), dropout: &r1).loss
+    let b = try trainable.accumulateGradients(Tiny.batch(fx), dropout: &r2).loss
+    let c = try trainable.accumulateGradients(Tiny.batch(fx), dropout: &r3).loss
+    #expect(a == b)
+    #expect(a != c)
+    #expect(abs(try trainable.loss(Tiny.batch(fx)).loss - fx.loss) <= 1e-5 * fx.loss)
+  }
+}
