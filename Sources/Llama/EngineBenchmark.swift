@@ -58,7 +58,7 @@ public struct EngineBenchmark: Sendable {
       model: (bundle.path as NSString).lastPathComponent, load_seconds: bundle.loadSeconds)
   }
 
-  static func median(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.sorted()[xs.count / 2] }
+  public static func median(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.sorted()[xs.count / 2] }
 
   private func seconds(_ body: () throws -> Void) rethrows -> Double {
     let clock = ContinuousClock()

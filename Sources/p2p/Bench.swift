@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Llama
 import TensorCore
+import Training
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -17,6 +18,8 @@ struct Bench: ParsableCommand {
   @Option(help: "SST-2 test file for the scoring workload (default: Data/sst2/test.tsv of this repository).")
   var sentences: String?
   @Flag(help: "Print one JSON object instead of a table.") var json = false
+  @Flag(help: "Benchmark LoRA training (batch 8 x 64, full-vocabulary loss, r=8 on q,v and on all projections) instead.")
+  var train = false
   @Option(help: "Comma-separated workloads to run: prefill, score, decode (default: all).")
   var workloads = "prefill,score,decode"
 
@@ -32,6 +35,7 @@ struct Bench: ParsableCommand {
   }
 
   func run() throws {
+    if train { return try runTraining() }
     let path = try sentences ?? DataLocator.path("sst2/test.tsv")
     let rows = try readSentences(path)
     let bundle = try modelOptions.load()
@@ -57,6 +61,27 @@ struct Bench: ParsableCommand {
         decode         \(String(format: "%8.1f", result.decode_tokens_per_s)) tokens/s   (batch 1, 32 + 64 greedy)
         peak RSS       \(String(format: "%8.0f", result.peak_rss_mb)) MiB
         """)
+    }
+  }
+
+  private func runTraining() throws {
+    let bundle = try modelOptions.load()
+    let result = try TrainingBenchmark(model: bundle.model, repetitions: repetitions).run { name, value in
+      if !json { printError(String(format: "  %@: %.1f tokens/s", name, value)) }
+    }
+    if json {
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.sortedKeys]
+      print(String(data: try enc.encode(result), encoding: .utf8)!)
+    } else {
+      print(String(format: """
+        LoRA training (batch 8 x 64, full-vocabulary loss, r=8, AdamW), \(BLAS.coreName) BLAS, \(WorkerPool.shared.threads) threads
+        q,v             %8.1f trained tokens/s
+        all projections %8.1f trained tokens/s
+        GEMM limit      %8.1f tokens/s at %.0f GFLOP/s (q,v reaches %.0f%%)
+        peak RSS        %8.0f MiB
+        """, result.train_qv_tokens_per_s, result.train_all_tokens_per_s, result.gemm_limit_tokens_per_s, result.gemm_gflops,
+        100 * result.train_qv_tokens_per_s / result.gemm_limit_tokens_per_s, result.train_peak_rss_mb))
     }
   }
 

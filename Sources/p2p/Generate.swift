@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Llama
 import Tokenizer
+import Training
 
 struct Generate: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -17,6 +18,7 @@ struct Generate: ParsableCommand {
   @Flag(help: "Wrap PROMPT as a user message in the model's chat template.") var chat = false
   @Option(help: "System message for --chat (default: the template's own).") var system: String?
   @Flag(help: "Print timing statistics to standard error.") var stats = false
+  @Option(help: "A LoRA adapter directory (PEFT format) to apply, merged into the weights.") var adapter: String?
   @Argument(help: "The prompt.") var prompt: String
 
   func validate() throws {
@@ -28,6 +30,11 @@ struct Generate: ParsableCommand {
 
   func run() throws {
     let bundle = try modelOptions.load()
+    if let adapter {
+      do { try PEFTAdapter.load(from: adapter, model: bundle.model.config).merge(into: bundle.model) } catch {
+        throw CLIError("\(error)")
+      }
+    }
     var text = prompt
     if chat {
       guard let template = bundle.chatTemplate else { throw CLIError("this model has no chat template; drop --chat") }

@@ -35,12 +35,16 @@ final class ScratchDirectory {
   func contents() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
 }
 
-/// The `TrainingError` that `body` throws, or nil when it returns normally.
-func thrownTrainingError<T>(_ body: () throws(TrainingError) -> T) -> TrainingError? {
+/// The error that `body` throws, as a `TrainingError` (nil when it returns normally; a
+/// `TrainingError` wrapping the description when it throws another type, so that the
+/// comparison fails with a readable message).
+func thrownTrainingError<T>(_ body: () throws -> T) -> TrainingError? {
   do {
     _ = try body()
     return nil
-  } catch {
+  } catch let error as TrainingError {
     return error
+  } catch {
+    return .invalidValue(key: "<not a TrainingError>", value: "\(error)", expected: "a TrainingError")
   }
 }

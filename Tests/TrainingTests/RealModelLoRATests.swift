@@ -1,0 +1,70 @@
+import Foundation
+import GGUF
+import Llama
+import TensorCore
+import TestSupport
+import Testing
+import Training
+
+struct SST2LoRAFixture: Decodable {
+  let adapter_dir: String
+  let input_ids: [[Int]]
+  let attention_mask: [[Int]]
+  let labels: [[Int]]
+  let label_token_ids: [Int]
+  let label_positions: [Int]
+  let loss: Double
+  let loss_base: Double
+  let label_logits: [[Float]]
+}
+
+/// The real model with a PEFT-saved adapter (r=2 on q,v with random B) on an SST-2 batch.
+@Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
+struct RealModelLoRATests {
+  static func fixture() throws -> SST2LoRAFixture {
+    try loadFixture(SST2LoRAFixture.self, from: Bundle.module.url(forResource: "smollm-sst2-lora", withExtension: "json", subdirectory: "Fixtures"))
+  }
+
+  static func adapterDir() throws -> String {
+    try #require(Bundle.module.url(forResource: "smollm-peft-adapter", withExtension: nil, subdirectory: "Fixtures")).path
+  }
+
+  @Test func peftAdapterLoadsAndTheLossMatchesTransformers() throws {
+    let fx = try Self.fixture()
+    let model = try #require(RealModel.model)
+    let lora = try PEFTAdapter.load(from: try Self.adapterDir(), model: model.config)
+    let batch = fx.input_ids.indices.map { b -> TrainingSequence in
+      let n = fx.attention_mask[b].reduce(0, +)
+      let targets = (0..<n).map { t in t + 1 < n && fx.labels[b][t + 1] != -100 ? fx.labels[b][t + 1] : -1 }
+      return TrainingSequence(tokens: Array(fx.input_ids[b].prefix(n)), targets: targets)
+    }
+    let trainable = TrainableModel(base: model, lora: lora)
+    let (loss, _) = try trainable.loss(batch)
+    #expect(abs(loss - fx.loss) <= 1e-3 * abs(fx.loss), "loss \(loss) vs transformers+PEFT \(fx.loss)")
+    let base = try TrainableModel(base: model, lora: LoRAParameters(model: model.config, lora: lora.config)).loss(batch).loss
+    #expect(abs(base - fx.loss_base) <= 1e-3 * abs(fx.loss_base))
+    #expect(abs(loss - base) > 1e-3)  // the adapter changes the model
+    // Label-word logits at the last prompt token.
+    let prompts = fx.input_ids.indices.map { Array(fx.input_ids[$0].prefix(fx.label_positions[$0] + 1)) }
+    let logits = try trainable.lastLogits(prompts, tokens: fx.label_token_ids)
+    for (b, row) in logits.enumerated() {
+      let scale = fx.label_logits[b].map(abs).max() ?? 1
+      #expect(Closeness.maxAbsDiff(row, fx.label_logits[b]) <= 1e-3 * scale)
+    }
+  }
+
+  @Test func savedAdapterRoundTripsThroughPEFTFormat() throws {
+    let model = try #require(RealModel.model)
+    let lora = try PEFTAdapter.load(from: try Self.adapterDir(), model: model.config)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("p2p-adapter-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try PEFTAdapter.save(lora, model: model.config, baseModel: "smollm2-135m", to: dir)
+    let again = try PEFTAdapter.load(from: dir, model: model.config)
+    #expect(again.config == lora.config)
+    #expect(again.values.array == lora.values.array)
+    // Same tensors, same bytes of data, as PEFT's file (names and row order preserved).
+    let a = try SafeTensorsFile(path: try Self.adapterDir() + "/adapter_model.safetensors")
+    let b = try SafeTensorsFile(path: dir + "/adapter_model.safetensors")
+    for t in a.tensors { #expect(try a.floats(t.name) == b.floats(t.name), "\(t.name)") }
+  }
+}
