@@ -7,8 +7,8 @@ import Darwin
 
 /// A dense Float32 tensor: row-major values and their shape (`[]` is a scalar).
 public struct FloatTensor: Sendable, Equatable {
-  public var shape: [Int]
-  public var values: [Float]
+  public private(set) var shape: [Int]
+  public private(set) var values: [Float]
 
   /// Throws `invalidValue` when a dimension is negative or the shape does not hold `values`.
   public init(shape: [Int], values: [Float]) throws(TrainingError) {
@@ -83,6 +83,7 @@ public struct SafeTensorsFile: Sendable {
   public let metadata: [String: String]
   /// All tensors, sorted by name.
   public let tensors: [TensorInfo]
+  private let index: [String: Int]
   private let data: Data
   private let dataStart: Int
 
@@ -117,7 +118,7 @@ public struct SafeTensorsFile: Sendable {
 
     var metadata: [String: String] = [:]
     var tensors: [TensorInfo] = []
-    for (name, entry) in object {
+    for (name, entry) in object.sorted(by: { $0.key < $1.key }) {
       if name == "__metadata__" {
         guard case let .object(fields) = entry else {
           throw .safeTensorsBadHeader(path: path, key: name, reason: "found \(entry.typeName), expected an object of strings")
@@ -138,10 +139,11 @@ public struct SafeTensorsFile: Sendable {
       if let f = furthest, t.dataOffsets.lowerBound < f.dataOffsets.upperBound {
         throw .safeTensorsOverlap(path: path, first: f.name, second: t.name)
       }
-      if furthest == nil || t.dataOffsets.upperBound > furthest!.dataOffsets.upperBound { furthest = t }
+      if t.dataOffsets.upperBound > furthest?.dataOffsets.upperBound ?? -1 { furthest = t }
     }
     self.metadata = metadata
     self.tensors = tensors.sorted { $0.name < $1.name }
+    index = Dictionary(uniqueKeysWithValues: self.tensors.enumerated().map { ($1.name, $0) })
   }
 
   private static func parseHeader(_ bytes: Data, path: String) throws(TrainingError) -> [String: JSONValue] {
@@ -197,7 +199,7 @@ public struct SafeTensorsFile: Sendable {
   }
 
   /// The entry of tensor `name`, if present.
-  public func info(_ name: String) -> TensorInfo? { tensors.first { $0.name == name } }
+  public func info(_ name: String) -> TensorInfo? { index[name].map { tensors[$0] } }
 
   /// The raw little-endian bytes of tensor `name`.
   public func bytes(_ name: String) throws(TrainingError) -> Data {
@@ -259,15 +261,14 @@ public struct SafeTensorsWriter: Sendable {
 
   /// The complete file.
   public func bytes() -> Data {
-    let names = tensors.keys.sorted()
+    let sorted = tensors.sorted { $0.key < $1.key }
     var entries: [String] = []
     if !metadata.isEmpty {
       let fields = metadata.keys.sorted().map { "\(Self.quoted($0)):\(Self.quoted(metadata[$0] ?? ""))" }
       entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
     }
     var offset = 0
-    for name in names {
-      let t = tensors[name]!  // the key comes from `tensors` itself
+    for (name, t) in sorted {
       let end = offset + 4 * t.values.count
       let shape = t.shape.map(String.init).joined(separator: ",")
       entries.append("\(Self.quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
@@ -278,8 +279,8 @@ public struct SafeTensorsWriter: Sendable {
     var out = Data(capacity: 8 + header.count + offset)
     withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
     out.append(contentsOf: header)
-    for name in names {
-      tensors[name]!.values.withUnsafeBufferPointer { values in
+    for (_, t) in sorted {
+      t.values.withUnsafeBufferPointer { values in
         // Float32 is little-endian on every platform Swift supports for this package.
         out.append(UnsafeBufferPointer(start: UnsafeRawPointer(values.baseAddress)?.assumingMemoryBound(to: UInt8.self), count: 4 * values.count))
       }
@@ -339,8 +340,8 @@ enum AtomicFile {
     defer { close(fd) }
     let failure: String? = data.withUnsafeBytes { raw in
       var done = 0
-      while done < raw.count {
-        let n = systemWrite(fd, raw.baseAddress! + done, raw.count - done)
+      while done < raw.count, let base = raw.baseAddress {
+        let n = systemWrite(fd, base + done, raw.count - done)
         if n < 0 {
           if errno == EINTR { continue }
           return String(cString: strerror(errno))

@@ -8,9 +8,7 @@ struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure prefill, scoring and decoding speed on a model.",
     discussion: """
-      Workloads mirror ../shared/anchors: prefill of 16 x 64 tokens with full logits; last-position
-      logits of the first 256 SST-2 test sentences as "Review: <s>\\nSentiment:"; greedy decoding of
-      64 tokens after a 32-token prompt (batch 1). Reports medians over --repetitions runs.
+      Workloads mirror ../shared/anchors: prefill of 16 x 64 tokens with full logits; last-position logits of the first 256 SST-2 test sentences as "Review: <s>\\nSentiment:"; greedy decoding of 64 tokens after a 32-token prompt (batch 1). Reports medians over --repetitions runs.
       """)
 
   @OptionGroup var modelOptions: ModelOptions

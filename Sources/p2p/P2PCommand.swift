@@ -8,8 +8,7 @@ struct P2PCommand: ParsableCommand {
     commandName: "p2p",
     abstract: "Run LLMs in Swift and reproduce, measure and deploy the P2P backdoor defense.",
     discussion: """
-      Models are GGUF files; the default, smollm2-135m, is installed by scripts/setup.sh into
-      $P2P_HOME/models (default ~/.cache/p2p/models).
+      Models are GGUF files; the default, smollm2-135m, is installed by scripts/setup.sh into $P2P_HOME/models (default ~/.cache/p2p/models).
       """,
     subcommands: [Inspect.self, Tokenize.self, Generate.self, Train.self, Bench.self])
 }

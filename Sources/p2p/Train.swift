@@ -7,10 +7,7 @@ struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "LoRA fine-tuning on a JSONL of {\"prompt\", \"completion\"} rows (loss on the completion only).",
     discussion: """
-      Writes to --out: the adapter in PEFT's format (adapter_config.json, adapter_model.safetensors),
-      training_log.json (the loss curve), training_summary.json, and checkpoint/ (every
-      --checkpoint-every steps and at each epoch's end). --resume continues from checkpoint/ and ends
-      exactly where an uninterrupted run with the same settings would.
+      Writes to --out: the adapter in PEFT's format (adapter_config.json, adapter_model.safetensors), training_log.json (the loss curve), training_summary.json, and checkpoint/ (every --checkpoint-every steps and at each epoch's end). --resume continues from checkpoint/ and ends exactly where an uninterrupted run with the same settings would.
       """)
 
   @OptionGroup var modelOptions: ModelOptions

@@ -213,8 +213,9 @@ struct BackwardTests {
   }
 
   /// A 130-row sequence (query blocks of 64, 64 and 2) beside a 3-row one, heads 6 over 2 KV
-  /// heads, against the textbook backward in Double: proves the blocking across query tiles.
-  @Test(arguments: [8, 64])
+  /// heads, against the textbook backward in Double: proves the blocking across query tiles
+  /// (and, with head dim 12, the column tail of the 8-wide tiles).
+  @Test(arguments: [8, 12, 64])
   func attentionBackwardMatchesDoubleReferenceAcrossQueryBlocks(headDim d: Int) {
     let heads = 6, kvHeads = 2, group = heads / kvHeads
     let sequences = [0..<3, 3..<133], n = 133

@@ -19,11 +19,11 @@ import Testing
 
     mutating func step(gradients: [Float], learningRate: Float) {
       step += 1
-      let lr = Double(learningRate), b1 = Double(config.beta1), b2 = Double(config.beta2)
+      let lr = Double(learningRate), b1 = 0.9, b2 = 0.999  // what PyTorch holds
       let bc1 = 1 - pow(b1, Double(step)), bc2 = 1 - pow(b2, Double(step))
       for i in p.indices {
         let g = Double(gradients[i])
-        p[i] *= 1 - lr * Double(config.weightDecay)
+        p[i] *= 1 - lr * Double(config.weightDecay.description)!
         m[i] = b1 * m[i] + (1 - b1) * g
         v[i] = b2 * v[i] + (1 - b2) * g * g
         p[i] -= lr / bc1 * m[i] / (v[i].squareRoot() / bc2.squareRoot() + Double(config.epsilon))
@@ -138,6 +138,15 @@ import Testing
     #expect(thrownTrainingError { try o.restore(AdamWState(step: 1, firstMoment: [0, .nan, 0], secondMoment: zeros)) } != nil)
     #expect(thrownTrainingError { try o.restore(AdamWState(step: 1, firstMoment: zeros, secondMoment: [0, -1, 0])) } != nil)
     #expect(o.step == 0)
+  }
+
+  /// The hyper-parameters are used as the decimals the user wrote, like Python's floats.
+  @Test func decimalHyperParameters() {
+    #expect(AdamW.decimal(0.999) == 0.999)
+    #expect(AdamW.decimal(0.9) == 0.9)
+    #expect(AdamW.decimal(0.01) == 0.01)
+    #expect(AdamW.decimal(0) == 0)
+    #expect(1 - AdamW.decimal(0.999) == 1 - 0.999)
   }
 
   @Test func configDecodesWithDefaultsAndValidates() throws {

@@ -40,7 +40,7 @@ import Training
     #expect(order == Self.pinned, "order is now \(order)")
   }
 
-  static let pinned: [Int] = []
+  static let pinned = [6, 7, 4, 2, 3, 9, 5, 0, 8, 1]
 
   @Test func unshuffledAndInvalid() throws {
     let plan = try BatchPlan(exampleCount: 5, batchSize: 2, seed: 1, shuffle: false)

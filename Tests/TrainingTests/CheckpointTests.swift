@@ -133,10 +133,10 @@ import Training
 
   @Test func tensorsMustMatchTheManifest() throws {
     var (error, statePath) = try Self.loadError { $0.replacingOccurrences(of: "\"lora.parameters\" : [\n      3,", with: "\"lora.parameters\" : [\n      4,") }
-    let tensorsPath = statePath.replacingOccurrences(of: "state.json", with: "tensors.safetensors")
-    #expect(error == .corruptCheckpoint(path: tensorsPath, key: "lora.parameters", reason: "is F32 [3, 100], state.json says F32 [4, 100]"))
+    func tensorsPath() -> String { statePath.replacingOccurrences(of: "state.json", with: "tensors.safetensors") }
+    #expect(error == .corruptCheckpoint(path: tensorsPath(), key: "lora.parameters", reason: "is F32 [3, 100], state.json says F32 [4, 100]"))
     (error, statePath) = try Self.loadError { $0.replacingOccurrences(of: "\"optimizer.m\"", with: "\"optimizer.x\"") }
-    #expect(error == .missingTensor(path: tensorsPath, tensor: "optimizer.x"))
+    #expect(error == .missingTensor(path: tensorsPath(), tensor: "optimizer.x"))
 
     let dir = ScratchDirectory()
     let path = dir.file("ckpt")

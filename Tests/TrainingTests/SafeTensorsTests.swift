@@ -151,6 +151,17 @@ import Training
     }
   }
 
+  /// F64 converts (rounded to Float); integer types are refused with the tensor's name.
+  @Test func handMadeDTypes() throws {
+    let f64 = [1.5, -2.25, 1e300].flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
+    let u8: [UInt8] = [7, 8]
+    let data = Self.file(#"{"d":{"dtype":"F64","shape":[3],"data_offsets":[0,24]},"u":{"dtype":"U8","shape":[2],"data_offsets":[24,26]}}"#, data: f64 + u8)
+    let file = try SafeTensorsFile(data: data, path: Self.p)
+    #expect(try file.floats("d") == [1.5, -2.25, .infinity])
+    #expect(try file.bytes("u") == Data(u8))
+    #expect(thrownTrainingError { try file.floats("u") } == .safeTensorsUnsupportedDType(path: Self.p, tensor: "u", dtype: "U8"))
+  }
+
   /// Truncations and byte flips of the Python file never crash the reader, and whatever opens
   /// can be read in full.
   @Test func mutationsNeverCrash() throws {
