@@ -166,7 +166,7 @@ public final class AdamW {
   }
 
   /// The Double nearest to the shortest decimal that round-trips `x` (0.999 for Float(0.999)).
-  static func decimal(_ x: Float) -> Double { Double(x.description) ?? Double(x) }
+  public static func decimal(_ x: Float) -> Double { Double(x.description) ?? Double(x) }
 
   /// A copy of the state for a checkpoint.
   public func state() -> AdamWState {

@@ -52,7 +52,7 @@ public enum GradientClipping {
 
   /// Σ x² in Double with eight independent accumulators (Swift does not reassociate floating
   /// point sums, so one accumulator would serialise on the add latency).
-  static func sumOfSquares(_ b: UnsafeBufferPointer<Float>) -> Double {
+  public static func sumOfSquares(_ b: UnsafeBufferPointer<Float>) -> Double {
     guard let p = b.baseAddress else { return 0 }
     let n = b.count
     var acc = SIMD8<Double>.zero
@@ -74,7 +74,7 @@ public enum GradientClipping {
   }
 
   /// b ← b · factor, 16 lanes at a time.
-  static func scaleInPlace(_ b: UnsafeMutableBufferPointer<Float>, by factor: Float) {
+  public static func scaleInPlace(_ b: UnsafeMutableBufferPointer<Float>, by factor: Float) {
     guard let p = b.baseAddress else { return }
     let n = b.count
     let raw = UnsafeMutableRawPointer(p)

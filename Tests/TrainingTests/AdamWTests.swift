@@ -1,7 +1,7 @@
 import Foundation
 import TensorCore
 import Testing
-@testable import Training
+import Training
 
 /// AdamW against `torch.optim.AdamW` values and against the PyTorch formula evaluated in Double.
 @Suite struct AdamWTests {

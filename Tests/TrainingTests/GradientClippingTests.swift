@@ -1,7 +1,7 @@
 import Foundation
 import TensorCore
 import Testing
-@testable import Training
+import Training
 
 @Suite struct GradientClippingTests {
   /// A 3-4-12 example over two buffers: norm 13.
