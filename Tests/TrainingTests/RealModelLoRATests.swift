@@ -67,4 +67,38 @@ struct RealModelLoRATests {
     let b = try SafeTensorsFile(path: dir + "/adapter_model.safetensors")
     for t in a.tensors { #expect(try a.floats(t.name) == b.floats(t.name), "\(t.name)") }
   }
+
+  /// One AdamW step on the batch changes every adapter tensor; the result is saved in PEFT's
+  /// format with the loss and label logits Swift computes for it (`swift_reference.json`).
+  /// With `P2P_KEEP_ADAPTER_DIR=DIR` the directory is kept for
+  /// `scripts/fixtures/training_fixtures.py --check-swift-adapter DIR`, which loads it in PEFT.
+  @Test func trainedAdapterIsSavedWithItsReferenceNumbers() throws {
+    let fx = try Self.fixture()
+    let model = try #require(RealModel.model)
+    let lora = try PEFTAdapter.load(from: try Self.adapterDir(), model: model.config)
+    let batch = fx.input_ids.indices.map { b -> TrainingSequence in
+      let n = fx.attention_mask[b].reduce(0, +)
+      let targets = (0..<n).map { t in t + 1 < n && fx.labels[b][t + 1] != -100 ? fx.labels[b][t + 1] : -1 }
+      return TrainingSequence(tokens: Array(fx.input_ids[b].prefix(n)), targets: targets)
+    }
+    let trainable = TrainableModel(base: model, lora: lora)
+    var rng = SeededRNG(seed: 1)
+    let before = lora.values.array
+    try trainable.accumulateGradients(batch, dropout: &rng)
+    let opt = AdamW(config: AdamWConfig(learningRate: 1e-3), parameterCount: lora.count)
+    opt.step(parameters: lora.values.pointer, gradients: lora.gradients.pointer, count: lora.count, learningRate: 1e-3)
+    #expect(lora.values.array != before)
+    let (loss, _) = try trainable.loss(batch)
+    let prompts = fx.input_ids.indices.map { Array(fx.input_ids[$0].prefix(fx.label_positions[$0] + 1)) }
+    let logits = try trainable.lastLogits(prompts, tokens: fx.label_token_ids)
+    let keep = ProcessInfo.processInfo.environment["P2P_KEEP_ADAPTER_DIR"]
+    let dir = keep ?? FileManager.default.temporaryDirectory.appendingPathComponent("p2p-adapter-\(UUID().uuidString)").path
+    defer { if keep == nil { try? FileManager.default.removeItem(atPath: dir) } }
+    try PEFTAdapter.save(lora, model: model.config, baseModel: "SmolLM2-135M-Instruct.Q4_1.gguf", to: dir)
+    struct Reference: Encodable { let loss: Double; let label_logits: [[Float]] }
+    try JSONEncoder().encode(Reference(loss: loss, label_logits: logits))
+      .write(to: URL(fileURLWithPath: dir + "/swift_reference.json"))
+    let reloaded = try PEFTAdapter.load(from: dir, model: model.config)
+    #expect(try TrainableModel(base: model, lora: reloaded).loss(batch).loss == loss)
+  }
 }
