@@ -19,6 +19,8 @@ public struct TrainingSequence: Sendable, Equatable {
 public final class TrainableModel: @unchecked Sendable {
   public let base: LlamaModel
   public let lora: LoRAParameters
+  /// Activation buffers reused from step to step.
+  let pool = BufferPool()
 
   public init(base: LlamaModel, lora: LoRAParameters) {
     self.base = base

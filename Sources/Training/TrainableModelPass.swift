@@ -17,11 +17,12 @@ final class BlockCache {
   var u: [LoRATarget: FloatBuffer] = [:]
   var dropMask: [LoRATarget: FloatBuffer] = [:]
 
-  init(_ c: LlamaConfig, rows n: Int) {
-    xIn = FloatBuffer(count: n * c.hiddenSize); rstd1 = FloatBuffer(count: n); xn1 = FloatBuffer(count: n * c.hiddenSize)
-    qkv = FloatBuffer(count: n * (c.qDim + 2 * c.kvDim)); attn = FloatBuffer(count: n * c.qDim)
-    xMid = FloatBuffer(count: n * c.hiddenSize); rstd2 = FloatBuffer(count: n); xn2 = FloatBuffer(count: n * c.hiddenSize)
-    gateUp = FloatBuffer(count: n * 2 * c.feedForwardSize); h = FloatBuffer(count: n * c.feedForwardSize)
+  /// All buffers come from `take` and are fully overwritten by the forward pass.
+  init(_ c: LlamaConfig, rows n: Int, take: (Int) -> FloatBuffer) {
+    xIn = take(n * c.hiddenSize); rstd1 = take(n); xn1 = take(n * c.hiddenSize)
+    qkv = take(n * (c.qDim + 2 * c.kvDim)); attn = take(n * c.qDim)
+    xMid = take(n * c.hiddenSize); rstd2 = take(n); xn2 = take(n * c.hiddenSize)
+    gateUp = take(n * 2 * c.feedForwardSize); h = take(n * c.feedForwardSize)
   }
 }
 
@@ -38,6 +39,29 @@ final class Pass {
   /// (N, C) residual stream
   let x: FloatBuffer
   var caches: [BlockCache] = []
+  /// Every buffer taken from the model's pool, returned when the pass ends.
+  private var taken: [FloatBuffer] = []
+
+  /// A pooled buffer with unspecified contents.
+  func take(_ count: Int) -> FloatBuffer {
+    let b = model.pool.take(count)
+    taken.append(b)
+    return b
+  }
+
+  /// Returns buffers to the pool before the pass ends (temporaries of the backward).
+  func recycle(_ buffers: [FloatBuffer]) {
+    let ids = Set(buffers.map(ObjectIdentifier.init))
+    taken.removeAll { ids.contains(ObjectIdentifier($0)) }
+    model.pool.give(buffers)
+  }
+
+  /// A pooled buffer set to zero (for accumulation).
+  func takeZeroed(_ count: Int) -> FloatBuffer {
+    let b = take(count)
+    b.zero()
+    return b
+  }
 
   init(model: TrainableModel, batch: [TrainingSequence], training: Bool) throws(TrainingError) {
     self.model = model
@@ -66,7 +90,8 @@ final class Pass {
     ranges = r
     self.n = n
     positions = .allocate(capacity: n)
-    x = FloatBuffer(count: n * cfg.hiddenSize)
+    x = model.pool.take(n * cfg.hiddenSize)
+    taken.append(x)
     var row = 0
     let c = cfg.hiddenSize
     for s in batch {
@@ -78,7 +103,10 @@ final class Pass {
     }
   }
 
-  deinit { positions.deallocate() }
+  deinit {
+    positions.deallocate()
+    model.pool.give(taken)
+  }
 
   // MARK: Forward
 
@@ -87,7 +115,7 @@ final class Pass {
     let eps = cfg.rmsNormEpsilon
     for l in 0..<cfg.layerCount {
       let w = model.base.weights.blocks[l]
-      let bc = BlockCache(cfg, rows: n)
+      let bc = BlockCache(cfg, rows: n, take: take)
       bc.xIn.pointer.update(from: x.pointer, count: n * c)
       Kernels.rmsnorm(x: x.pointer, weight: w.attentionNorm.pointer, out: bc.xn1.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd1.pointer)
       w.qkv.forward(bc.xn1.pointer, rows: n, into: bc.qkv.pointer)
@@ -124,8 +152,8 @@ final class Pass {
     var xd = input
     if training && p > 0 {
       // Inverted dropout as torch.nn.Dropout: keep with probability 1-p, scale by 1/(1-p).
-      let mask = FloatBuffer(count: n * s.inFeatures)
-      xd = FloatBuffer(count: n * s.inFeatures)
+      let mask = take(n * s.inFeatures)
+      xd = take(n * s.inFeatures)
       let keep = 1 / (1 - p)
       for i in 0..<(n * s.inFeatures) {
         let u = Float(rng.next() >> 40) * (1.0 / 16_777_216.0)
@@ -135,7 +163,7 @@ final class Pass {
       }
       cache.dropMask[t] = mask
     }
-    let u = FloatBuffer(count: n * r)
+    let u = take(n * r)
     // U (N, r) = xd (N, in) · Aᵀ, A (r, in)
     BLAS.gemm(.noTrans, .trans, m: n, n: r, k: s.inFeatures, a: xd.pointer, lda: s.inFeatures,
               b: vals + s.aOffset, ldb: s.inFeatures, c: u.pointer, ldc: r)
@@ -159,7 +187,7 @@ final class Pass {
   /// Final norm of the selected rows: (M, C) normed, (M) rstd.
   private func finalNorm(_ rows: [Int]) -> (FloatBuffer, FloatBuffer, FloatBuffer) {
     let c = cfg.hiddenSize
-    let xs = FloatBuffer(count: rows.count * c), hn = FloatBuffer(count: rows.count * c), rstd = FloatBuffer(count: rows.count)
+    let xs = take(rows.count * c), hn = take(rows.count * c), rstd = take(rows.count)
     for (i, r) in rows.enumerated() { (xs.pointer + i * c).update(from: x.pointer + r * c, count: c) }
     Kernels.rmsnorm(x: xs.pointer, weight: model.base.weights.outputNorm.pointer, out: hn.pointer, rows: rows.count, cols: c,
                     eps: cfg.rmsNormEpsilon, rstd: rstd.pointer)
@@ -169,7 +197,7 @@ final class Pass {
   /// logits (M, V) = hn (M, C) · Eᵀ
   private func logits(_ hn: FloatBuffer, rows m: Int) -> FloatBuffer {
     let v = cfg.vocabularySize
-    let out = FloatBuffer(count: m * v)
+    let out = take(m * v)
     model.base.weights.lmHead.forward(hn.pointer, rows: m, into: out.pointer)
     return out
   }
@@ -200,7 +228,7 @@ final class Pass {
   func lossAndBackward(gradientScale: Float) -> (Double, Int) {
     let c = cfg.hiddenSize, v = cfg.vocabularySize
     let (rows, targets) = lossRows()
-    let dx = FloatBuffer(count: n * c)  // gradient of the residual stream, (N, C)
+    let dx = takeZeroed(n * c)  // gradient of the residual stream, (N, C)
     var loss = 0.0
     if !rows.isEmpty {
       let m = rows.count
@@ -210,7 +238,7 @@ final class Pass {
       loss = Kernels.crossEntropy(logits: lg.pointer, targets: targets, rowWeight: weight, rows: m, vocab: v, losses: nil)
         / Double(gradientScale)
       // dhn (M, C) = dlogits (M, V) · E, E stored (V, C) = (out, in)
-      let dhn = FloatBuffer(count: m * c)
+      let dhn = take(m * c)
       let head = model.base.weights.lmHead
       switch head.layout {
       case .outIn:
@@ -218,35 +246,40 @@ final class Pass {
       case .inOut:
         BLAS.gemm(.noTrans, .trans, m: m, n: c, k: v, a: lg.pointer, lda: v, b: head.weight.pointer, ldb: v, c: dhn.pointer, ldc: c)
       }
-      let dxs = FloatBuffer(count: m * c)
+      let dxs = takeZeroed(m * c)
       Kernels.rmsnormBackward(dout: dhn.pointer, x: xs.pointer, weight: model.base.weights.outputNorm.pointer, rstd: rstd.pointer,
                               dx: dxs.pointer, dweight: nil, rows: m, cols: c)
       for (i, r) in rows.enumerated() { Vector.add(dxs.pointer + i * c, into: dx.pointer + r * c, c) }
     }
-    for l in stride(from: cfg.layerCount - 1, through: 0, by: -1) { backward(l, dx: dx) }
+    let f = cfg.feedForwardSize, qkvW = cfg.qDim + 2 * cfg.kvDim
+    let scratch = Scratch(dh: take(n * f), dGU: take(n * 2 * f), dxn: take(n * c), dattn: take(n * cfg.qDim), dqkv: take(n * qkvW))
+    for l in stride(from: cfg.layerCount - 1, through: 0, by: -1) { backward(l, dx: dx, scratch) }
     return (loss, rows.count)
   }
 
+  /// Gradient buffers of one block, reused by every block: (N, F), (N, 2F), (N, C), (N, Dq), (N, Dq + 2·Dkv).
+  struct Scratch { let dh, dGU, dxn, dattn, dqkv: FloatBuffer }
+
   /// Backward through block l; dx (N, C) holds dL/d(block output) and becomes dL/d(block input).
-  private func backward(_ l: Int, dx: FloatBuffer) {
+  private func backward(_ l: Int, dx: FloatBuffer, _ scratch: Scratch) {
     let c = cfg.hiddenSize, qd = cfg.qDim, qkvW = qd + 2 * cfg.kvDim, f = cfg.feedForwardSize
     let w = model.base.weights.blocks[l], bc = caches[l]
     // MLP: x_out = x_mid + down(swiglu(gateUp(norm(x_mid)))).
-    let dh = FloatBuffer(count: n * f)
+    let dh = scratch.dh
     frozenBackward(w.down, dY: dx.pointer, dInput: dh.pointer)
     loraBackward(l, .down, input: bc.h, dY: dx.pointer, dYStride: c, dInput: dh.pointer, cache: bc)
-    let dGU = FloatBuffer(count: n * 2 * f)
+    let dGU = scratch.dGU
     Kernels.swigluBackward(dout: dh.pointer, gateUp: bc.gateUp.pointer, dGateUp: dGU.pointer, rows: n, hidden: f)
-    let dxn = FloatBuffer(count: n * c)
+    let dxn = scratch.dxn
     frozenBackward(w.gateUp, dY: dGU.pointer, dInput: dxn.pointer)
     for t in [LoRATarget.gate, .up] { loraBackward(l, t, input: bc.xn2, dY: dGU.pointer, dYStride: 2 * f, dInput: dxn.pointer, cache: bc) }
     Kernels.rmsnormBackward(dout: dxn.pointer, x: bc.xMid.pointer, weight: w.ffnNorm.pointer, rstd: bc.rstd2.pointer,
                             dx: dx.pointer, dweight: nil, rows: n, cols: c)
     // Attention: x_mid = x_in + o(attn(rope(qkv(norm(x_in))))).
-    let dattn = FloatBuffer(count: n * qd)
+    let dattn = scratch.dattn
     frozenBackward(w.output, dY: dx.pointer, dInput: dattn.pointer)
     loraBackward(l, .o, input: bc.attn, dY: dx.pointer, dYStride: c, dInput: dattn.pointer, cache: bc)
-    let dqkv = FloatBuffer(count: n * qkvW)
+    let dqkv = scratch.dqkv
     Kernels.attentionBackward(qkv: bc.qkv.pointer, dqkv: dqkv.pointer, rowStride: qkvW, dOut: dattn.pointer, dOutStride: qd,
                               sequences: ranges, heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
     // RoPE is a rotation: its backward is the inverse rotation.
@@ -256,7 +289,6 @@ final class Pass {
     for t in [LoRATarget.q, .k, .v] { loraBackward(l, t, input: bc.xn1, dY: dqkv.pointer, dYStride: qkvW, dInput: dxn.pointer, cache: bc) }
     Kernels.rmsnormBackward(dout: dxn.pointer, x: bc.xIn.pointer, weight: w.attentionNorm.pointer, rstd: bc.rstd1.pointer,
                             dx: dx.pointer, dweight: nil, rows: n, cols: c)
-    caches[l] = BlockCache(cfg, rows: 0)  // release this block's activations early
   }
 
   /// dInput (N, in) = dY (N, out) · W for a frozen linear layer (no weight gradient).
@@ -285,13 +317,13 @@ final class Pass {
     BLAS.gemm(.trans, .noTrans, m: s.outFeatures, n: r, k: n, alpha: scale, a: dy, lda: dYStride, b: u.pointer, ldb: r,
               beta: 1, c: grads + s.bOffset, ldc: r)
     // dU (N, r) = scale · dY (N, out) · B (out, r)
-    let du = FloatBuffer(count: n * r)
+    let du = take(n * r)
     BLAS.gemm(.noTrans, .noTrans, m: n, n: r, k: s.outFeatures, alpha: scale, a: dy, lda: dYStride, b: vals + s.bOffset, ldb: r,
               c: du.pointer, ldc: r)
     let mask = cache.dropMask[t]
     var xd = input
     if let mask {
-      xd = FloatBuffer(count: n * inF)
+      xd = take(n * inF)
       for i in 0..<(n * inF) { xd[i] = input[i] * mask[i] }
     }
     // dA (r, in) += dUᵀ (r, N) · xd (N, in)
@@ -299,12 +331,14 @@ final class Pass {
               c: grads + s.aOffset, ldc: inF)
     // dInput (N, in) += (dU (N, r) · A (r, in)) ⊙ mask
     if let mask {
-      let tmp = FloatBuffer(count: n * inF)
+      let tmp = take(n * inF)
       BLAS.gemm(.noTrans, .noTrans, m: n, n: inF, k: r, a: du.pointer, lda: r, b: vals + s.aOffset, ldb: inF, c: tmp.pointer, ldc: inF)
       for i in 0..<(n * inF) { dInput[i] += tmp[i] * mask[i] }
+      recycle([tmp, xd])
     } else {
       BLAS.gemm(.noTrans, .noTrans, m: n, n: inF, k: r, a: du.pointer, lda: r, b: vals + s.aOffset, ldb: inF, beta: 1,
                 c: dInput, ldc: inF)
     }
+    recycle([du])
   }
 }
