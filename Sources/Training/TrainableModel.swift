@@ -7,6 +7,17 @@ public struct TrainingSequence: Sendable, Equatable {
   public var tokens: [Int]
   public var targets: [Int]
   public init(tokens: [Int], targets: [Int]) { self.tokens = tokens; self.targets = targets }
+
+  /// Converts a transformers-style causal-LM batch (B, T) — right-padded `input_ids`, 0/1
+  /// `attention_mask`, `labels` with -100 where no loss — into packed sequences with the
+  /// standard shift: the target at position t is labels[t + 1].
+  public static func fromCausalLMBatch(inputIDs: [[Int]], attentionMask: [[Int]], labels: [[Int]]) -> [TrainingSequence] {
+    inputIDs.indices.map { b in
+      let n = attentionMask[b].reduce(0, +)
+      let targets = (0..<n).map { t in t + 1 < n && labels[b][t + 1] != -100 ? labels[b][t + 1] : -1 }
+      return TrainingSequence(tokens: Array(inputIDs[b].prefix(n)), targets: targets)
+    }
+  }
 }
 
 /// A frozen Llama with LoRA adapters: forward that caches what the backward needs, and an

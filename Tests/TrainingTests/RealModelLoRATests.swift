@@ -25,19 +25,28 @@ struct RealModelLoRATests {
     try loadFixture(SST2LoRAFixture.self, from: Bundle.module.url(forResource: "smollm-sst2-lora", withExtension: "json", subdirectory: "Fixtures"))
   }
 
-  static func adapterDir() throws -> String {
-    try #require(Bundle.module.url(forResource: "smollm-peft-adapter", withExtension: nil, subdirectory: "Fixtures")).path
-  }
+  /// The PEFT-saved adapter as a real adapter directory. The fixture keeps the weights as
+  /// `adapter_model.safetensors.bin` (the repository keeps *.safetensors out of git); this
+  /// copies it to a temporary directory under PEFT's file name, once per test process.
+  static let adapterCopy: String? = {
+    guard let src = Bundle.module.url(forResource: "smollm-peft-adapter", withExtension: nil, subdirectory: "Fixtures") else { return nil }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("p2p-peft-fixture-\(UUID().uuidString)")
+    do {
+      try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+      try FileManager.default.copyItem(at: src.appendingPathComponent("adapter_config.json"), to: dir.appendingPathComponent("adapter_config.json"))
+      try FileManager.default.copyItem(at: src.appendingPathComponent("adapter_model.safetensors.bin"),
+                                       to: dir.appendingPathComponent("adapter_model.safetensors"))
+    } catch { return nil }
+    return dir.path
+  }()
+
+  static func adapterDir() throws -> String { try #require(adapterCopy) }
 
   @Test func peftAdapterLoadsAndTheLossMatchesTransformers() throws {
     let fx = try Self.fixture()
     let model = try #require(RealModel.model)
     let lora = try PEFTAdapter.load(from: try Self.adapterDir(), model: model.config)
-    let batch = fx.input_ids.indices.map { b -> TrainingSequence in
-      let n = fx.attention_mask[b].reduce(0, +)
-      let targets = (0..<n).map { t in t + 1 < n && fx.labels[b][t + 1] != -100 ? fx.labels[b][t + 1] : -1 }
-      return TrainingSequence(tokens: Array(fx.input_ids[b].prefix(n)), targets: targets)
-    }
+    let batch = TrainingSequence.fromCausalLMBatch(inputIDs: fx.input_ids, attentionMask: fx.attention_mask, labels: fx.labels)
     let trainable = TrainableModel(base: model, lora: lora)
     let (loss, _) = try trainable.loss(batch)
     #expect(abs(loss - fx.loss) <= 1e-3 * abs(fx.loss), "loss \(loss) vs transformers+PEFT \(fx.loss)")
@@ -76,11 +85,7 @@ struct RealModelLoRATests {
     let fx = try Self.fixture()
     let model = try #require(RealModel.model)
     let lora = try PEFTAdapter.load(from: try Self.adapterDir(), model: model.config)
-    let batch = fx.input_ids.indices.map { b -> TrainingSequence in
-      let n = fx.attention_mask[b].reduce(0, +)
-      let targets = (0..<n).map { t in t + 1 < n && fx.labels[b][t + 1] != -100 ? fx.labels[b][t + 1] : -1 }
-      return TrainingSequence(tokens: Array(fx.input_ids[b].prefix(n)), targets: targets)
-    }
+    let batch = TrainingSequence.fromCausalLMBatch(inputIDs: fx.input_ids, attentionMask: fx.attention_mask, labels: fx.labels)
     let trainable = TrainableModel(base: model, lora: lora)
     var rng = SeededRNG(seed: 1)
     let before = lora.values.array

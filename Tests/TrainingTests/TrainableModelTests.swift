@@ -52,12 +52,7 @@ enum Tiny {
 
   /// transformers' causal-LM batch (right padding, labels -100) as packed training sequences.
   static func batch(_ fx: TinyLoRAFixture) -> [TrainingSequence] {
-    fx.input_ids.indices.map { b in
-      let n = fx.attention_mask[b].reduce(0, +)
-      let tokens = Array(fx.input_ids[b].prefix(n))
-      let targets = (0..<n).map { t in t + 1 < n && fx.labels[b][t + 1] != -100 ? fx.labels[b][t + 1] : -1 }
-      return TrainingSequence(tokens: tokens, targets: targets)
-    }
+    TrainingSequence.fromCausalLMBatch(inputIDs: fx.input_ids, attentionMask: fx.attention_mask, labels: fx.labels)
   }
 }
 
