@@ -18,7 +18,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "p2p", targets: ["p2p"]),
-    .library(name: "P2PKit", targets: ["TensorCore", "GGUF", "Tokenizer", "Llama", "Training"]),
+    .library(name: "P2PKit", targets: ["TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,14 +32,16 @@ let package = Package(
     .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: engine),
     .target(name: "Llama", dependencies: ["TensorCore", "GGUF", "Tokenizer"], swiftSettings: engine),
     .target(name: "Training", dependencies: ["TensorCore", "GGUF", "Tokenizer", "Llama"], swiftSettings: engine),
+    .target(name: "Backdoor", dependencies: ["TensorCore"], swiftSettings: cpuFlags),
     .executableTarget(
       name: "p2p",
       dependencies: [
-        "TensorCore", "GGUF", "Tokenizer", "Llama", "Training",
+        "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: cpuFlags),
     .target(name: "TestSupport", dependencies: ["TensorCore", "GGUF", "Llama"], swiftSettings: cpuFlags),
+    .testTarget(name: "BackdoorTests", dependencies: ["Backdoor", "TensorCore"], swiftSettings: cpuFlags),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "TensorCore", "GGUF", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"], swiftSettings: cpuFlags),
