@@ -18,7 +18,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "p2p", targets: ["p2p"]),
-    .library(name: "P2PKit", targets: ["TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor"]),
+    .library(name: "P2PKit", targets: ["TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +33,7 @@ let package = Package(
     .target(name: "Llama", dependencies: ["TensorCore", "GGUF", "Tokenizer"], swiftSettings: engine),
     .target(name: "Training", dependencies: ["TensorCore", "GGUF", "Tokenizer", "Llama"], swiftSettings: engine),
     .target(name: "Backdoor", dependencies: ["TensorCore"], swiftSettings: cpuFlags),
+    .target(name: "Evaluation", dependencies: ["Backdoor", "Llama", "Tokenizer", "Training"], swiftSettings: cpuFlags),
     .executableTarget(
       name: "p2p",
       dependencies: [
@@ -41,6 +42,7 @@ let package = Package(
       ],
       swiftSettings: cpuFlags),
     .target(name: "TestSupport", dependencies: ["TensorCore", "GGUF", "Llama"], swiftSettings: cpuFlags),
+    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Backdoor", "Llama", "TestSupport"], swiftSettings: cpuFlags),
     .testTarget(name: "BackdoorTests", dependencies: ["Backdoor", "TensorCore"], swiftSettings: cpuFlags),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "TensorCore", "GGUF", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),

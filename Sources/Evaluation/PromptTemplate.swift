@@ -1,0 +1,59 @@
+import Backdoor
+import Tokenizer
+
+/// Prompt-based classification (the official P2P code's format, DESIGN.md §3): the input is
+/// placed in a template and the label is read from the next-token logits of the label words
+/// (the verbalizer), one token each. Defaults: `"{sentence}\nOutput: "` and the digit tokens.
+public struct PromptTemplate: Codable, Sendable, Equatable {
+  public var template: String
+  /// Label word of label i.
+  public var labelWords: [String]
+
+  public static let placeholder = "{sentence}"
+
+  public init(template: String = "{sentence}\nOutput: ", labelWords: [String] = ["0", "1"]) {
+    self.template = template; self.labelWords = labelWords
+  }
+
+  public func validate() throws(EvaluationError) {
+    guard template.contains(Self.placeholder) else {
+      throw .invalidTemplate("template '\(template)' has no \(Self.placeholder) placeholder")
+    }
+    guard labelWords.count >= 2, Set(labelWords).count == labelWords.count else {
+      throw .invalidTemplate("label words \(labelWords) must be at least two distinct words")
+    }
+  }
+
+  public func prompt(for text: String) -> String { template.replacingOccurrences(of: Self.placeholder, with: text) }
+
+  /// The single token id of each label word; throws if a word is not exactly one token.
+  public func labelTokenIDs(_ tokenizer: BPETokenizer) throws(EvaluationError) -> [Int] {
+    var ids: [Int] = []
+    for w in labelWords {
+      let t = tokenizer.encode(w)
+      guard t.count == 1 else { throw .invalidTemplate("label word '\(w)' is \(t.count) tokens \(t); each must be exactly one token") }
+      ids.append(t[0])
+    }
+    return ids
+  }
+
+  /// The training pair of an example: the prompt and its label word as the completion.
+  public func trainingPair(_ e: Example) throws(EvaluationError) -> (prompt: String, completion: String) {
+    guard e.label >= 0 && e.label < labelWords.count else {
+      throw .invalidTemplate("label \(e.label) has no label word (\(labelWords.count) words)")
+    }
+    return (prompt(for: e.text), labelWords[e.label])
+  }
+}
+
+public enum EvaluationError: Error, Equatable, CustomStringConvertible, Sendable {
+  case invalidTemplate(String)
+  case emptyInput(String)
+
+  public var description: String {
+    switch self {
+    case let .invalidTemplate(s): return "invalid prompt template: \(s)"
+    case let .emptyInput(s): return "nothing to evaluate: \(s)"
+    }
+  }
+}
