@@ -57,7 +57,8 @@ public final class QuantizedRows: @unchecked Sendable {
   }
 }
 
-/// Dot products of one quantized row with a float vector.
+/// Dot products of one quantized row with a float vector. Q4_0 and Q4_1 stay separate loops:
+/// a shared one (Q4_0 as Q4_1 with m = -8d) measured 3-5% slower decoding.
 enum QuantKernels {
   /// Σ_b d_b·(q_b · x_b) + m_b·Σx_b over Q4_1 blocks (20 bytes: d, m, 16 bytes of nibbles).
   @inline(__always)

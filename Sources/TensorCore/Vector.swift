@@ -53,20 +53,6 @@ public enum Vector {
     while i < n { y[i] += x[i]; i += 1 }
   }
 
-  /// y[i] *= alpha over n elements.
-  @inline(__always)
-  public static func scale(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ n: Int) {
-    for i in 0..<n { y[i] *= alpha }
-  }
-
-  /// max over n > 0 elements.
-  @inline(__always)
-  public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var m = x[0]
-    for i in 1..<Swift.max(1, n) where x[i] > m { m = x[i] }
-    return m
-  }
-
   /// Fast exp: Cody-Waite range reduction and a degree-6 polynomial, relative error < 2e-7
   /// on [-87, 88]; inputs are clamped to that range (exp(-87) ≈ 1.6e-38 stands in for 0).
   /// Written without SIMD comparisons, which Swift 6.3 scalarizes lane by lane (DESIGN.md §5).

@@ -1,1 +1,0 @@
-// The Training module: LoRA fine-tuning (see the files of this folder).
