@@ -3,7 +3,10 @@ import Foundation
 /// A flat, 64-byte-aligned, zero-initialised Float buffer: the storage of one role
 /// (weights, activations, gradients, optimiser moments). Views are plain pointers + offsets.
 public final class FloatBuffer: @unchecked Sendable {
-  public let count: Int
+  /// Elements in use (a pooled buffer may be re-used for a smaller shape: `count <= capacity`).
+  public fileprivate(set) var count: Int
+  /// Elements allocated.
+  public let capacity: Int
   public let pointer: UnsafeMutablePointer<Float>
 
   public convenience init(count: Int) {
@@ -12,11 +15,14 @@ public final class FloatBuffer: @unchecked Sendable {
   }
 
   /// A buffer whose contents are unspecified: for outputs that a kernel overwrites entirely.
-  public init(uninitializedCount count: Int) {
-    precondition(count >= 0)
+  public convenience init(uninitializedCount count: Int) { self.init(uninitializedCount: count, capacity: count) }
+
+  init(uninitializedCount count: Int, capacity: Int) {
+    precondition(count >= 0 && capacity >= count)
     self.count = count
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
-    pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+    self.capacity = capacity
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, capacity) * 4, alignment: 64)
+    pointer = raw.bindMemory(to: Float.self, capacity: max(1, capacity))
   }
 
   public convenience init(_ values: [Float]) {
@@ -38,26 +44,61 @@ public final class FloatBuffer: @unchecked Sendable {
   public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
 
-/// Recycles activation buffers between passes of the same shapes (training steps), so a step
-/// does not allocate, page-fault and zero ~1 GB of fresh memory. Buffers come back with
-/// unspecified contents: callers that accumulate must zero them first.
+/// Recycles activation buffers between passes (training steps), so a step does not allocate,
+/// page-fault and zero ~1 GB of fresh memory. Buffers come back with unspecified contents:
+/// callers that accumulate must zero them first.
+///
+/// Packed batches change shape every step, so a request takes the smallest free buffer that is
+/// large enough (best fit), and new buffers are allocated rounded up to 1/8 of an octave. The
+/// pool therefore holds about one pass's worth of buffers at the largest shapes seen, instead of
+/// one set per distinct shape (which grew without bound: 18 GB after 150 steps of SST-2).
 public final class BufferPool: @unchecked Sendable {
-  private var free: [Int: [FloatBuffer]] = [:]
+  /// Free buffers, ascending by capacity.
+  private var free: [FloatBuffer] = []
   private let lock = NSLock()
 
   public init() {}
 
+  /// Elements allocated for a request of `count`: rounded up to a multiple of 1/8 of the
+  /// largest power of two <= count (at most 12.5% slack), at least 1,024.
+  static func roundedCapacity(_ count: Int) -> Int {
+    guard count > 1024 else { return max(count, 1) }
+    let step = max(1024, (1 << (Int.bitWidth - 1 - count.leadingZeroBitCount)) / 8)
+    return (count + step - 1) / step * step
+  }
+
   public func take(_ count: Int) -> FloatBuffer {
     lock.lock(); defer { lock.unlock() }
-    if var list = free[count], let b = list.popLast() { free[count] = list; return b }
-    return FloatBuffer(uninitializedCount: count)
+    var lo = 0, hi = free.count
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if free[mid].capacity < count { lo = mid + 1 } else { hi = mid }
+    }
+    // Best fit, but a small request does not take a buffer more than twice its size (a big
+    // request would then have to allocate again).
+    if lo < free.count && free[lo].capacity <= 2 * Self.roundedCapacity(count) {
+      let b = free.remove(at: lo)
+      b.count = count
+      return b
+    }
+    return FloatBuffer(uninitializedCount: count, capacity: Self.roundedCapacity(count))
   }
 
   public func give(_ buffers: [FloatBuffer]) {
     lock.lock(); defer { lock.unlock() }
-    for b in buffers { free[b.count, default: []].append(b) }
+    for b in buffers {
+      var lo = 0, hi = free.count
+      while lo < hi {
+        let mid = (lo + hi) / 2
+        if free[mid].capacity < b.capacity { lo = mid + 1 } else { hi = mid }
+      }
+      free.insert(b, at: lo)
+    }
   }
 
+  /// Floats held by free buffers.
+  public var cachedElements: Int { lock.lock(); defer { lock.unlock() }; return free.reduce(0) { $0 + $1.capacity } }
+
   /// Drops every cached buffer.
-  public func drain() { lock.lock(); free = [:]; lock.unlock() }
+  public func drain() { lock.lock(); free = []; lock.unlock() }
 }
