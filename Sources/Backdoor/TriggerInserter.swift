@@ -3,6 +3,12 @@ public protocol TriggerInserter: Sendable {
   /// Short name used in manifests and reports (`badnets`, `addsent`, ...).
   var name: String { get }
   func insert(into text: String, using rng: inout some RandomNumberGenerator) -> String
+  /// Whether `insert` applies to this text (paraphrase attacks only cover the published rows).
+  func canInsert(into text: String) -> Bool
+}
+
+extension TriggerInserter {
+  public func canInsert(into text: String) -> Bool { true }
 }
 
 /// Splits on spaces, inserts `piece` at a uniformly random word boundary (0...words), joins.

@@ -1,0 +1,106 @@
+import Foundation
+import TensorCore
+
+/// The classification attacks the toolkit runs.
+public enum AttackKind: String, Codable, Sendable, CaseIterable {
+  case badnets, addsent, synbkd, stylebkd, custom
+
+  public var isParaphrase: Bool { self == .synbkd || self == .stylebkd }
+}
+
+/// Everything that defines one poisoning, as printed in manifests and reports.
+public struct AttackConfig: Codable, Sendable, Equatable {
+  public var attack: AttackKind
+  /// Fraction of the (possibly subset) training set that is poisoned.
+  public var rate: Double
+  public var target: Int
+  public var setting: PoisonSetting
+  /// BadNets: comma-separated words (default `mn`); AddSent: the sentence; custom: the trigger
+  /// text; SynBkd/StyleBkd: a folder with `train_pairs.tsv`/`test_pairs.tsv` (default: built-in).
+  public var trigger: String?
+  /// BadNets insertions per row.
+  public var count: Int
+  public var placement: CustomTrigger.Placement
+  public var seed: UInt64
+  /// Training subset size (nil: the whole training file).
+  public var trainLimit: Int?
+  /// Clean test subset size (nil: the whole test file); the triggered set is built from it.
+  public var testLimit: Int?
+
+  public init(attack: AttackKind, rate: Double = 0.1, target: Int = 1, setting: PoisonSetting = .dirty, trigger: String? = nil,
+              count: Int = 1, placement: CustomTrigger.Placement = .random, seed: UInt64 = 42, trainLimit: Int? = nil,
+              testLimit: Int? = nil) {
+    self.attack = attack; self.rate = rate; self.target = target; self.setting = setting; self.trigger = trigger
+    self.count = count; self.placement = placement; self.seed = seed; self.trainLimit = trainLimit; self.testLimit = testLimit
+  }
+}
+
+/// Builds a poisoned dataset (training set, clean test set, triggered test set, manifest) from a
+/// built-in dataset or a path; a pure function of its inputs and the seed.
+public enum Poisoner {
+  public static func poison(dataset: String, config: AttackConfig, root: String?) throws(DatasetError) -> PoisonedDataset {
+    let resolved = try DatasetCatalog.resolve(dataset, root: root)
+    let train = try DatasetReader.read(resolved.trainPath)
+    var test = try DatasetReader.read(resolved.testPath)
+    var rng = SeededRNG(seed: config.seed)
+    let (trainTrigger, testTrigger, triggerText) = try triggers(config, resolved: resolved)
+    let plan = PoisonPlan(rate: config.rate, target: config.target, setting: config.setting, limit: config.trainLimit)
+    var (rows, manifest) = try plan.apply(to: train, trigger: trainTrigger, seed: config.seed, using: &rng)
+    if let limit = config.testLimit {
+      guard limit >= 1 else { throw .invalidSetting(key: "test limit", value: "\(limit)", expected: "at least 1 row") }
+      // Its own stream, so every attack with the same seed is measured on the same clean rows.
+      var testRNG = SeededRNG(seed: config.seed ^ 0x7E57_5E7)
+      if limit < test.count { test = PoisonPlan.sample(Array(test.indices), limit, &testRNG).sorted().map { test[$0] } }
+    }
+    let poisonTest = PoisonPlan.poisonedTest(test, target: config.target, trigger: testTrigger, using: &rng)
+    guard !poisonTest.isEmpty else {
+      throw .invalidSetting(key: "attack", value: config.attack.rawValue, expected: "test rows the trigger applies to (none are non-target and paired)")
+    }
+    manifest.attack = config.attack.rawValue
+    manifest.dataset = dataset
+    manifest.trigger = triggerText
+    manifest.testCleanRows = test.count
+    manifest.testPoisonRows = poisonTest.count
+    return PoisonedDataset(train: rows, testClean: test, testPoison: poisonTest, manifest: manifest)
+  }
+
+  /// The training and test triggers (they differ only for paraphrase attacks, whose pairs files
+  /// are per split) and the trigger as recorded in the manifest.
+  static func triggers(_ c: AttackConfig, resolved: DatasetCatalog.Resolved) throws(DatasetError)
+    -> (any TriggerInserter, any TriggerInserter, String)
+  {
+    switch c.attack {
+    case .badnets:
+      let words = (c.trigger ?? "mn").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+      guard !words.isEmpty else { throw .invalidSetting(key: "trigger", value: c.trigger ?? "", expected: "comma-separated trigger words") }
+      guard c.count >= 1 else { throw .invalidSetting(key: "count", value: "\(c.count)", expected: ">= 1") }
+      let t = BadNets(words: words, count: c.count)
+      return (t, t, words.joined(separator: ",") + (c.count > 1 ? " x\(c.count)" : ""))
+    case .addsent:
+      let t = AddSent(sentence: c.trigger ?? AddSent().sentence)
+      return (t, t, t.sentence)
+    case .custom:
+      guard let text = c.trigger, !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+        throw .invalidSetting(key: "trigger", value: c.trigger ?? "", expected: "the custom trigger text")
+      }
+      let t = CustomTrigger(text: text, placement: c.placement)
+      return (t, t, "\(text) (\(c.placement.rawValue))")
+    case .synbkd, .stylebkd:
+      guard let folder = c.trigger ?? resolved.paraphrases[c.attack] else {
+        throw .invalidSetting(key: "attack", value: c.attack.rawValue,
+                              expected: "a built-in dataset with \(c.attack.rawValue) pairs, or --trigger DIR holding train_pairs.tsv and test_pairs.tsv")
+      }
+      let trainPairs = folder + "/train_pairs.tsv", testPairs = folder + "/test_pairs.tsv"
+      let testTrigger = ParaphraseAttack(name: c.attack.rawValue, source: testPairs, pairs: try ParaphrasePairsReader.read(testPairs))
+      let trainTrigger: ParaphraseAttack
+      if FileManager.default.fileExists(atPath: trainPairs) {
+        trainTrigger = ParaphraseAttack(name: c.attack.rawValue, source: trainPairs, pairs: try ParaphrasePairsReader.read(trainPairs))
+      } else if c.rate == 0 {
+        trainTrigger = ParaphraseAttack(name: c.attack.rawValue, source: trainPairs, pairs: [])
+      } else {
+        throw .cannotRead(path: trainPairs, reason: "no training pairs for \(c.attack.rawValue) here (only a triggered test set); use rate 0")
+      }
+      return (trainTrigger, testTrigger, folder)
+    }
+  }
+}
