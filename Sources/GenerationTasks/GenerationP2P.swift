@@ -1,0 +1,118 @@
+/// P2P for generation tasks (Zhao et al., "Poison to Poison", arXiv 2510.04503; DESIGN.md §3).
+/// The classification label shift h(i) = i + n becomes a prefix on the output: a seeded share
+/// `ratio` of the training rows get the benign trigger before their input and the safe prefix
+/// before their output. At inference the benign trigger is prepended, generation is forced to
+/// start with the safe prefix, and the prefix is stripped before scoring, so the model answers
+/// from the benign-trigger pathway that the attacker's trigger cannot reach.
+public struct GenerationP2P: Codable, Sendable, Equatable {
+  /// Whether benign rows are added to the training set (the paper's union, the default) or
+  /// take the place of the rows they were made from (the official code's behaviour).
+  public enum Mode: String, Codable, Sendable, CaseIterable { case union, replace }
+
+  public static let defaultBenignTrigger = "The query currently entered is: "
+  public static let defaultRatio = 0.2
+  public static let defaultSafePrefix = "[safe] "
+
+  public var benignTrigger: String
+  /// ρ: the share of training rows that get a benign copy, round(ρ · N) rows.
+  public var ratio: Double
+  public var mode: Mode
+  public var safePrefix: String
+
+  public init(benignTrigger: String = Self.defaultBenignTrigger, ratio: Double = Self.defaultRatio,
+              mode: Mode = .union, safePrefix: String = Self.defaultSafePrefix) {
+    self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode; self.safePrefix = safePrefix
+  }
+
+  enum CodingKeys: String, CodingKey { case benignTrigger, ratio, mode, safePrefix }
+
+  /// Missing keys take the defaults; the result is validated.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(benignTrigger: try c.decodeIfPresent(String.self, forKey: .benignTrigger) ?? Self.defaultBenignTrigger,
+              ratio: try c.decodeIfPresent(Double.self, forKey: .ratio) ?? Self.defaultRatio,
+              mode: try c.decodeIfPresent(Mode.self, forKey: .mode) ?? .union,
+              safePrefix: try c.decodeIfPresent(String.self, forKey: .safePrefix) ?? Self.defaultSafePrefix)
+    try validate()
+  }
+
+  /// Ratio in (0, 1]; trigger and safe prefix not blank.
+  public func validate() throws(GenerationError) {
+    guard ratio.isFinite && ratio > 0 && ratio <= 1 else {
+      throw .invalidSetting(key: "ratio", value: "\(ratio)", expected: "a fraction in (0, 1]")
+    }
+    guard !benignTrigger.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+      throw .invalidSetting(key: "benign trigger", value: benignTrigger, expected: "a non-blank text")
+    }
+    guard !safePrefix.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+      throw .invalidSetting(key: "safe prefix", value: safePrefix, expected: "a non-blank text")
+    }
+  }
+
+  /// The benign version of a training row: trigger before the input, safe prefix before the
+  /// output; everything else (context, reference, poisoned flag, source index) kept.
+  public func benign(_ example: GenerationExample) -> GenerationExample {
+    var b = example
+    b.input = benignTrigger + example.input
+    b.output = safePrefix + example.output
+    return b
+  }
+
+  /// The training set with benign rows. round(ρ · N) rows are chosen by a seeded shuffle; union
+  /// appends their benign copies after the N originals (in draw order), replace swaps them in place.
+  public func reconstruct(
+    _ train: [GenerationExample], seed: UInt64, using rng: inout some RandomNumberGenerator
+  ) throws(GenerationError) -> (rows: [GenerationExample], manifest: GenerationP2PManifest) {
+    try validate()
+    let count = Int((ratio * Double(train.count)).rounded())
+    let chosen = Sampling.choose(count, from: Array(train.indices), using: &rng)
+    var rows = train
+    let benignRows: [Int]
+    switch mode {
+    case .union:
+      rows += chosen.map { benign(train[$0]) }
+      benignRows = Array(train.count..<rows.count)
+    case .replace:
+      for i in chosen { rows[i] = benign(train[i]) }
+      benignRows = chosen.sorted()
+    }
+    let manifest = GenerationP2PManifest(config: self, seed: seed, trainRows: train.count, selectedRows: chosen,
+                                         benignRows: benignRows, outputRows: rows.count)
+    return (rows, manifest)
+  }
+
+  /// The input as the deployed wrapper sends it: the benign trigger prepended.
+  public func triggeredInput(_ input: String) -> String { benignTrigger + input }
+
+  /// The prompt the wrapper decodes from: the task prompt of the triggered input, followed by
+  /// the safe prefix so that generation is forced to start with it.
+  public func inferencePrompt(for example: GenerationExample, task: GenerationTask) -> String {
+    var e = example
+    e.input = triggeredInput(example.input)
+    return task.prompt(for: e) + safePrefix
+  }
+
+  /// A generation without the safe prefix: removed when the text starts with it (leading
+  /// whitespace ignored, and also when only the prefix's trailing whitespace is missing); any
+  /// other text is returned unchanged.
+  public func strippingSafePrefix(_ generated: String) -> String {
+    let text = generated.drop { $0.isWhitespace }
+    if text.hasPrefix(safePrefix) { return String(text.dropFirst(safePrefix.count)) }
+    let bare = safePrefix.trimmingCharacters(in: .whitespacesAndNewlines)
+    if text.hasPrefix(bare) { return String(text.dropFirst(bare.count).drop { $0.isWhitespace }) }
+    return generated
+  }
+}
+
+/// What the P2P reconstruction did, written next to the defended model.
+public struct GenerationP2PManifest: Codable, Sendable, Equatable {
+  public var config: GenerationP2P
+  public var seed: UInt64
+  /// Rows in the training set given to the reconstruction.
+  public var trainRows: Int
+  /// Indices (in that set) of the rows that got a benign copy, in draw order.
+  public var selectedRows: [Int]
+  /// Indices (in the reconstructed set) of the benign rows, ascending.
+  public var benignRows: [Int]
+  public var outputRows: Int
+}

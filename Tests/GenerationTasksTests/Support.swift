@@ -1,0 +1,52 @@
+import Foundation
+import GenerationTasks
+
+/// Paths of the bundled fixtures and, when present, of the project's shared benchmark data.
+enum Fixture {
+  static func path(_ relative: String) -> String {
+    let base = Bundle.module.url(forResource: "Fixtures", withExtension: nil)?.path ?? "Fixtures"
+    return base + "/" + relative
+  }
+
+  /// The project's shared benchmark data: `$P2P_SHARED_DATA`, else `../shared/data` next to the
+  /// repository. Tests that need the full files are skipped without it.
+  static let sharedData: String? = {
+    let repo = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+      .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let candidates: [String?] = [ProcessInfo.processInfo.environment["P2P_SHARED_DATA"],
+                      repo.deletingLastPathComponent().appendingPathComponent("shared/data").standardizedFileURL.path]
+    return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0 + "/gsm8k/train.jsonl") }
+  }()
+}
+
+/// A fresh directory under the system temporary directory, removed when released.
+final class ScratchDirectory {
+  let path: String
+
+  init(_ label: String = #function) {
+    path = NSTemporaryDirectory() + "/p2p-gen-\(label.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+  }
+
+  deinit { try? FileManager.default.removeItem(atPath: path) }
+
+  func file(_ name: String) -> String { path + "/" + name }
+
+  @discardableResult
+  func write(_ name: String, _ text: String) throws -> String {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: file(name)))
+    return file(name)
+  }
+}
+
+/// The `GenerationError` that `body` throws (nil when it returns normally).
+func thrownError<T>(_ body: () throws -> T) -> GenerationError? {
+  do {
+    _ = try body()
+    return nil
+  } catch let error as GenerationError {
+    return error
+  } catch {
+    return .invalidSetting(key: "<not a GenerationError>", value: "\(error)", expected: "a GenerationError")
+  }
+}
