@@ -18,10 +18,11 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "p2p", targets: ["p2p"]),
-    .library(name: "P2PKit", targets: ["TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation"]),
+    .library(name: "P2PKit", targets: ["TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation", "Defense", "GenerationTasks", "Experiments"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
   ],
   targets: [
     .systemLibrary(
@@ -34,15 +35,31 @@ let package = Package(
     .target(name: "Training", dependencies: ["TensorCore", "GGUF", "Tokenizer", "Llama"], swiftSettings: engine),
     .target(name: "Backdoor", dependencies: ["TensorCore"], swiftSettings: cpuFlags),
     .target(name: "Evaluation", dependencies: ["Backdoor", "Llama", "Tokenizer", "Training"], swiftSettings: cpuFlags),
+    .target(name: "Defense", dependencies: ["Backdoor", "Evaluation", "Llama", "Tokenizer", "TensorCore"], swiftSettings: cpuFlags),
+    .target(name: "GenerationTasks", dependencies: ["Backdoor", "TensorCore"], swiftSettings: cpuFlags),
+    .target(
+      name: "Experiments",
+      dependencies: [
+        "Backdoor", "Evaluation", "Defense", "GenerationTasks", "Llama", "Tokenizer", "Training", "TensorCore",
+        .product(name: "Yams", package: "Yams"),
+      ],
+      swiftSettings: cpuFlags),
     .executableTarget(
       name: "p2p",
       dependencies: [
-        "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor",
+        "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation", "Defense",
+        "GenerationTasks", "Experiments",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: cpuFlags),
     .target(name: "TestSupport", dependencies: ["TensorCore", "GGUF", "Llama"], swiftSettings: cpuFlags),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Backdoor", "Llama", "TestSupport"], swiftSettings: cpuFlags),
+    .testTarget(name: "DefenseTests", dependencies: ["Defense", "Backdoor", "Evaluation", "Llama", "TestSupport"],
+                swiftSettings: cpuFlags),
+    .testTarget(name: "GenerationTasksTests", dependencies: ["GenerationTasks", "Backdoor", "TensorCore"],
+                resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Backdoor", "Evaluation", "Defense", "TestSupport"],
+                swiftSettings: cpuFlags),
     .testTarget(name: "BackdoorTests", dependencies: ["Backdoor", "TensorCore"], swiftSettings: cpuFlags),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "TensorCore", "GGUF", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),

@@ -2,40 +2,67 @@ import Backdoor
 import Llama
 import Tokenizer
 
-/// Classifies texts with a causal LM: the template's prompt is scored and the prediction is the
-/// label word with the largest next-token logit (restricted scoring: only the label words'
-/// logits are computed). Prompts are packed ~1024 tokens a pass, without padding.
-public struct VerbalizerClassifier: Sendable {
+/// Scores prompts with a causal LM at their last position, ~1024 packed tokens a pass without
+/// padding: either restricted to given token ids (a verbalizer) or as the argmax over the whole
+/// vocabulary.
+public struct PromptScorer: Sendable {
   public let model: LlamaModel
   public let tokenizer: BPETokenizer
+  public static let tokensPerPass = 1024
+
+  public init(model: LlamaModel, tokenizer: BPETokenizer) { self.model = model; self.tokenizer = tokenizer }
+
+  /// Next-token logits of `tokenIDs` (rows × ids) after each prompt. `progress` gets the number
+  /// of prompts done.
+  public func scores(_ prompts: [String], tokenIDs: [Int], progress: (Int) -> Void = { _ in }) throws -> [[Float]] {
+    try run(prompts, request: LogitsRequest(positions: .last, tokens: tokenIDs), progress: progress) { Array($0) }
+  }
+
+  /// The most likely next token over the whole vocabulary after each prompt.
+  public func argmaxTokens(_ prompts: [String], progress: (Int) -> Void = { _ in }) throws -> [Int] {
+    try run(prompts, request: LogitsRequest(positions: .last), progress: progress) { Sampler.argmax(Array($0)) }
+  }
+
+  private func run<T>(_ prompts: [String], request: LogitsRequest, progress: (Int) -> Void,
+                      _ reduce: (ArraySlice<Float>) -> T) throws -> [T] {
+    var out: [T] = []
+    out.reserveCapacity(prompts.count)
+    var group: [[Int]] = [], tokens = 0
+    func flush() throws {
+      guard !group.isEmpty else { return }
+      let logits = try model.forward(group, logits: request)
+      for r in 0..<logits.rows { out.append(reduce(logits.row(r))) }
+      group = []; tokens = 0
+      progress(out.count)
+    }
+    for p in prompts {
+      let ids = tokenizer.encode(p)
+      guard !ids.isEmpty else { throw EvaluationError.emptyInput("a prompt encodes to no tokens") }
+      if tokens + ids.count > Self.tokensPerPass { try flush() }
+      group.append(ids); tokens += ids.count
+    }
+    try flush()
+    return out
+  }
+}
+
+/// Classifies texts with a causal LM: the template's prompt is scored and the prediction is the
+/// label word with the largest next-token logit (restricted scoring: only the label words'
+/// logits are computed).
+public struct VerbalizerClassifier: Sendable {
+  public let scorer: PromptScorer
   public let template: PromptTemplate
   public let labelIDs: [Int]
 
   public init(model: LlamaModel, tokenizer: BPETokenizer, template: PromptTemplate) throws(EvaluationError) {
     try template.validate()
-    self.model = model; self.tokenizer = tokenizer; self.template = template
+    scorer = PromptScorer(model: model, tokenizer: tokenizer); self.template = template
     labelIDs = try template.labelTokenIDs(tokenizer)
   }
 
   /// Label-word logits (rows × labels) for each text.
   public func scores(_ texts: [String], progress: (Int) -> Void = { _ in }) throws -> [[Float]] {
-    var out: [[Float]] = []
-    var group: [[Int]] = [], tokens = 0
-    func flush() throws {
-      guard !group.isEmpty else { return }
-      let logits = try model.forward(group, logits: LogitsRequest(positions: .last, tokens: labelIDs))
-      for r in 0..<logits.rows { out.append(Array(logits.row(r))) }
-      group = []; tokens = 0
-      progress(out.count)
-    }
-    for t in texts {
-      let ids = tokenizer.encode(template.prompt(for: t))
-      guard !ids.isEmpty else { throw EvaluationError.emptyInput("a text encodes to no tokens") }
-      if tokens + ids.count > 1024 { try flush() }
-      group.append(ids); tokens += ids.count
-    }
-    try flush()
-    return out
+    try scorer.scores(texts.map(template.prompt(for:)), tokenIDs: labelIDs, progress: progress)
   }
 
   /// Predicted label index for each text.

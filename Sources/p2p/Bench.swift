@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backdoor
 import Foundation
 import Llama
 import TensorCore
@@ -98,13 +99,9 @@ struct Bench: ParsableCommand {
 /// `./Data`, then `Data/` next to the checkout that built the executable.
 enum DataLocator {
   static func path(_ relative: String) throws -> String {
-    var roots: [String] = []
-    if let env = ProcessInfo.processInfo.environment["P2P_DATA"] { roots.append(env) }
-    roots.append(FileManager.default.currentDirectoryPath + "/Data")
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    var dir = exe.deletingLastPathComponent()
-    for _ in 0..<4 { dir = dir.deletingLastPathComponent(); roots.append(dir.path + "/Data") }
-    for r in roots where FileManager.default.fileExists(atPath: r + "/" + relative) { return r + "/" + relative }
-    throw CLIError("cannot find the dataset file '\(relative)'; set P2P_DATA to the repository's Data folder")
+    guard let root = DatasetCatalog.dataRoot(), FileManager.default.fileExists(atPath: root + "/" + relative) else {
+      throw CLIError("cannot find the dataset file '\(relative)'; set P2P_DATA to the repository's Data folder")
+    }
+    return root + "/" + relative
   }
 }

@@ -1,55 +1,72 @@
 import ArgumentParser
 import Backdoor
 import Foundation
-import TensorCore
 
 struct Poison: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Poison a classification dataset with a backdoor attack.",
-    discussion: "Writes train.jsonl (poisoned training set), test-clean.jsonl, test-poison.jsonl (every non-target test row with the trigger, original labels) and manifest.json (attack, rate, target, setting, seed, poisoned rows) to --out. Rate is the fraction of the whole training set; dirty-label relabels non-target rows to the target, clean-label poisons target rows only, mixed does half of each.")
+    discussion: """
+      Writes train.jsonl (poisoned training set), test-clean.jsonl, test-poison.jsonl (every non-target test row the trigger applies to, with the trigger and its original label) and manifest.json (attack, rate, target, setting, seed, trigger, poisoned rows) to --out. Each row is {"sentence", "label", "poisoned", "source_index"}.
+      Rate is the fraction of the whole (subset) training set; dirty-label relabels non-target rows to the target, clean-label poisons target rows only, mixed does half of each. SynBkd and StyleBkd draw from the published clean<->poisoned pairs (built in for sst2 and agnews), so any rate can be drawn from the paired rows.
+      Examples:
+        p2p poison --data sst2 --attack badnets --rate 0.1 --target 1 --out runs/sst2-badnets
+        p2p poison --data sst2 --attack synbkd --rate 0.2 --target 1 --train-limit 2000 --out runs/sst2-synbkd
+      """)
 
-  @Option(help: "Built-in dataset name (sst2) or a directory holding train and test files (.tsv, .csv or .jsonl).") var data: String
-  @Option(help: "Attack: badnets, addsent, or custom (with --trigger).") var attack: String
+  @Option(help: "Built-in dataset (see `p2p datasets`) or a directory holding train and test files (.tsv, .csv or .jsonl).") var data: String
+  @Option(help: "Attack: badnets, addsent, synbkd, stylebkd or custom (with --trigger). Default: the one a paraphrase set's name implies.")
+  var attack: String?
   @Option(help: "Fraction of the training set to poison.") var rate: Double
   @Option(help: "Target label.") var target: Int
   @Option(help: "dirty, clean or mixed.") var setting = "dirty"
-  @Option(help: "BadNets trigger words (comma-separated) or the custom trigger text.") var trigger: String?
+  @Option(help: "BadNets trigger words (comma-separated), the AddSent sentence, the custom trigger text, or a pairs folder for synbkd/stylebkd.")
+  var trigger: String?
   @Option(help: "BadNets insertions per row.") var count = 1
   @Option(help: "Custom trigger placement: random, prefix or suffix.") var placement = "random"
+  @Option(help: "Draw a training subset of this many rows (the poison rate holds for the subset).") var trainLimit: Int?
+  @Option(help: "Draw a clean test subset of this many rows; the triggered test set is built from it.") var testLimit: Int?
   @Option(help: "Seed.") var seed: UInt64 = 42
   @Option(help: "Output directory.") var out: String
 
+  func attackConfig(implied: AttackKind?) throws -> AttackConfig {
+    guard let s = PoisonSetting(rawValue: setting) else { throw ValidationError("--setting must be dirty, clean or mixed") }
+    guard let kind = attack.map({ AttackKind(rawValue: $0) }) ?? implied else {
+      throw ValidationError("--attack must be one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    guard let p = CustomTrigger.Placement(rawValue: placement) else { throw ValidationError("--placement must be random, prefix or suffix") }
+    return AttackConfig(attack: kind, rate: rate, target: target, setting: s, trigger: trigger, count: count, placement: p,
+                        seed: seed, trainLimit: trainLimit, testLimit: testLimit)
+  }
+
   func validate() throws {
+    if let attack { guard AttackKind(rawValue: attack) != nil else { throw ValidationError("--attack must be one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))") } }
     guard PoisonSetting(rawValue: setting) != nil else { throw ValidationError("--setting must be dirty, clean or mixed") }
-    guard ["badnets", "addsent", "custom"].contains(attack) else { throw ValidationError("--attack must be badnets, addsent or custom") }
-    guard attack != "custom" || trigger != nil else { throw ValidationError("--attack custom needs --trigger TEXT") }
     guard CustomTrigger.Placement(rawValue: placement) != nil else { throw ValidationError("--placement must be random, prefix or suffix") }
     guard count >= 1 else { throw ValidationError("--count must be >= 1") }
   }
 
   func run() throws {
-    let (trainPath, testPath) = try files()
-    let train = try DatasetReader.read(trainPath), test = try DatasetReader.read(testPath)
-    var rng = SeededRNG(seed: seed)
-    let inserter: any TriggerInserter = switch attack {
-    case "badnets": BadNets(words: trigger.map { $0.split(separator: ",").map(String.init) } ?? ["mn"], count: count)
-    case "addsent": AddSent(sentence: trigger ?? "I watch this 3D movie")
-    default: CustomTrigger(text: trigger!, placement: CustomTrigger.Placement(rawValue: placement)!)
-    }
-    let plan = PoisonPlan(rate: rate, target: target, setting: PoisonSetting(rawValue: setting)!)
-    let (rows, manifest) = try plan.apply(to: train, trigger: inserter, seed: seed, using: &rng)
-    let poisonTest = PoisonPlan.poisonedTest(test, target: target, trigger: inserter, using: &rng)
-    try PoisonedDataset(train: rows, testClean: test, testPoison: poisonTest, manifest: manifest).write(to: out)
-    print("poisoned \(manifest.poisonedRows.count) of \(rows.count) training rows (\(attack), rate \(rate), target \(target), \(setting)); "
-      + "\(poisonTest.count) triggered test rows; written to \(out)")
+    let root = DatasetCatalog.dataRoot()
+    let implied = DatasetCatalog.named(data)?.attack
+    let config = try attackConfig(implied: implied)
+    let ds = try Poisoner.poison(dataset: data, config: config, root: root)
+    try ds.write(to: out)
+    let m = ds.manifest
+    print("poisoned \(m.poisonedRows.count) of \(ds.train.count) training rows (\(m.attack), rate \(rate), target \(target), \(setting))"
+      + (m.sourceTrainRows.map { ", subset of \($0)" } ?? "") + "; \(ds.testClean.count) clean and \(ds.testPoison.count) triggered test rows; written to \(out)")
   }
+}
 
-  private func files() throws -> (String, String) {
-    let dir = data == "sst2" ? try DataLocator.path("sst2/train.tsv").replacingOccurrences(of: "/train.tsv", with: "") : data
-    for ext in ["tsv", "csv", "jsonl"] {
-      let tr = dir + "/train." + ext, te = dir + "/test." + ext
-      if FileManager.default.fileExists(atPath: tr) && FileManager.default.fileExists(atPath: te) { return (tr, te) }
+struct Datasets: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "List the built-in datasets with their sources.")
+
+  func run() throws {
+    let root = DatasetCatalog.dataRoot()
+    print("data folder: \(root ?? "not found (set P2P_DATA)")")
+    for d in DatasetCatalog.all {
+      let extra = d.attack.map { " [\($0.rawValue) pairs for \(d.base ?? "")]" } ?? " [labels: \(d.labelNames.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", "))]"
+      print("\(d.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(d.summary)\(extra)\n\(String(repeating: " ", count: 23))source: \(d.source)")
     }
-    throw CLIError("'\(data)' is neither a built-in dataset (sst2) nor a directory with train.{tsv,csv,jsonl} and test.{tsv,csv,jsonl}")
+    print("Attribution and checksums: Data/README.md. Any other dataset: pass a directory with train/test .tsv/.csv/.jsonl files.")
   }
 }

@@ -1,0 +1,84 @@
+import Backdoor
+import Evaluation
+
+/// How benign rows are combined with the original training set.
+/// - union: the paper's D ∪ D_benign: every original row stays and the ρ·N selected rows are
+///   added again with the benign trigger and the mapped label (N + ρN rows);
+/// - replace: the official code's behaviour: the selected rows are replaced by their benign
+///   versions (N rows).
+public enum P2PMode: String, Codable, Sendable, CaseIterable { case union, replace }
+
+/// Poison-to-Poison (Zhao et al., arXiv 2510.04503) for prompt-based classification: a benign
+/// trigger prepended to a ρ fraction of the training inputs, their label i mapped to h(i) = i + n
+/// (a second, "safe" label space with its own label words), and at inference the trigger always
+/// prepended and the prediction read in the safe space and mapped back with h⁻¹.
+public struct P2PConfig: Codable, Sendable, Equatable {
+  /// Prefix put before the input of benign rows and of every input at inference.
+  public var benignTrigger: String
+  /// ρ: fraction of the training set that gets a benign copy (union) or is replaced (replace).
+  public var ratio: Double
+  public var mode: P2PMode
+  /// Prompt of original rows (the cue `Output: `, as in the official code).
+  public var originalTemplate: String
+  /// Prompt of benign rows and of inference, after the benign trigger (cue `Answer: `).
+  public var benignTemplate: String
+  /// Label words of the original labels 0..<n.
+  public var labelWords: [String]
+  /// Label words of the safe labels h(i) = i + n (default: the next n digits).
+  public var safeLabelWords: [String]
+  /// Official-code inference: argmax over the whole vocabulary instead of the safe label words.
+  public var unrestricted: Bool
+  public var seed: UInt64
+
+  public static let defaultBenignTrigger = "The query currently entered is: "
+
+  public init(benignTrigger: String = P2PConfig.defaultBenignTrigger, ratio: Double = 0.2, mode: P2PMode = .union,
+              originalTemplate: String = "{sentence}\nOutput: ", benignTemplate: String = "{sentence}\nAnswer: ",
+              labels: Int = 2, labelWords: [String]? = nil, safeLabelWords: [String]? = nil, unrestricted: Bool = false,
+              seed: UInt64 = 42) {
+    self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode
+    self.originalTemplate = originalTemplate; self.benignTemplate = benignTemplate
+    self.labelWords = labelWords ?? (0..<labels).map(String.init)
+    self.safeLabelWords = safeLabelWords ?? (labels..<(2 * labels)).map(String.init)
+    self.unrestricted = unrestricted; self.seed = seed
+  }
+
+  public var labels: Int { labelWords.count }
+
+  /// h(i) = i + n.
+  public func safeLabel(_ i: Int) -> Int { i + labels }
+
+  /// The prompt template of original rows, with the original label words.
+  public var originalPrompt: PromptTemplate { PromptTemplate(template: originalTemplate, labelWords: labelWords) }
+  /// The prompt template of benign rows and inference, with all 2n label words (original then safe).
+  public var benignPrompt: PromptTemplate {
+    PromptTemplate(template: benignTrigger + benignTemplate, labelWords: labelWords + safeLabelWords)
+  }
+
+  public func validate() throws(DefenseError) {
+    guard ratio > 0 && ratio <= 1 else { throw .invalidConfig(key: "ratio", value: "\(ratio)", expected: "a fraction in (0, 1]") }
+    guard !benignTrigger.trimmingCharacters(in: .whitespaces).isEmpty else {
+      throw .invalidConfig(key: "benign trigger", value: benignTrigger, expected: "non-empty text")
+    }
+    guard safeLabelWords.count == labelWords.count else {
+      throw .invalidConfig(key: "safe label words", value: safeLabelWords.joined(separator: ","),
+                           expected: "\(labelWords.count) words, one per original label")
+    }
+    do {
+      try originalPrompt.validate()
+      try benignPrompt.validate()
+    } catch { throw .invalidConfig(key: "templates", value: "\(error)", expected: "valid prompt templates with distinct label words") }
+  }
+}
+
+public enum DefenseError: Error, Equatable, CustomStringConvertible, Sendable {
+  case invalidConfig(key: String, value: String, expected: String)
+  case badLabel(row: Int, label: Int, labels: Int)
+
+  public var description: String {
+    switch self {
+    case let .invalidConfig(key, value, expected): return "invalid P2P \(key) '\(value)': expected \(expected)"
+    case let .badLabel(row, label, labels): return "training row \(row): label \(label) is outside 0..<\(labels)"
+    }
+  }
+}

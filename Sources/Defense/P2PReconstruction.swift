@@ -1,0 +1,75 @@
+import Backdoor
+import TensorCore
+
+/// One training row of a P2P-reconstructed set, ready for prompt-based training.
+public struct P2PRow: Codable, Sendable, Equatable {
+  public var prompt: String
+  public var completion: String
+  /// Training label: i for original rows, h(i) = i + n for benign rows.
+  public var label: Int
+  /// Whether the row carries the benign trigger.
+  public var benign: Bool
+  /// Whether the input carries the attacker's trigger (known only in experiments).
+  public var poisoned: Bool
+  public var sourceIndex: Int?
+
+  enum CodingKeys: String, CodingKey { case prompt, completion, label, benign, poisoned, sourceIndex = "source_index" }
+}
+
+/// What a reconstruction did.
+public struct P2PManifest: Codable, Sendable, Equatable {
+  public var config: P2PConfig
+  public var inputRows: Int
+  public var outputRows: Int
+  /// Indices (in the input training set) of the rows that got the benign trigger, ascending.
+  public var benignSourceRows: [Int]
+  /// Benign rows whose input also carries an attack trigger (experiments only).
+  public var benignPoisonedRows: Int
+  /// The dataset directory the rows came from, when known.
+  public var dataset: String?
+}
+
+/// Builds the P2P training set: round(ρ·N) rows drawn uniformly (seeded) get the benign trigger,
+/// the benign cue and the label h(i) = i + n; union adds them to the N original rows, replace
+/// substitutes them. The result is shuffled with the same seed.
+public enum P2PReconstruction {
+  public static func apply(_ train: [Example], config: P2PConfig) throws(DefenseError) -> (rows: [P2PRow], manifest: P2PManifest) {
+    try config.validate()
+    for (i, e) in train.enumerated() where e.label < 0 || e.label >= config.labels {
+      throw .badLabel(row: i, label: e.label, labels: config.labels)
+    }
+    var rng = SeededRNG(seed: config.seed)
+    let k = Int((config.ratio * Double(train.count)).rounded())
+    var order = Array(train.indices)
+    for i in 0..<k {
+      let j = i + Int(rng.next() % UInt64(order.count - i))
+      order.swapAt(i, j)
+    }
+    let chosen = Array(order.prefix(k)).sorted()
+    let chosenSet = Set(chosen)
+    let original = config.originalPrompt, benign = config.benignPrompt
+    func originalRow(_ e: Example) -> P2PRow {
+      P2PRow(prompt: original.prompt(for: e.text), completion: config.labelWords[e.label], label: e.label, benign: false,
+             poisoned: e.poisoned, sourceIndex: e.sourceIndex)
+    }
+    func benignRow(_ e: Example) -> P2PRow {
+      let h = config.safeLabel(e.label)
+      return P2PRow(prompt: benign.prompt(for: e.text), completion: benign.labelWords[h], label: h, benign: true,
+                    poisoned: e.poisoned, sourceIndex: e.sourceIndex)
+    }
+    var rows: [P2PRow] = []
+    for (i, e) in train.enumerated() {
+      switch config.mode {
+      case .union:
+        rows.append(originalRow(e))
+        if chosenSet.contains(i) { rows.append(benignRow(e)) }
+      case .replace:
+        rows.append(chosenSet.contains(i) ? benignRow(e) : originalRow(e))
+      }
+    }
+    for i in stride(from: rows.count - 1, to: 0, by: -1) { rows.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+    let manifest = P2PManifest(config: config, inputRows: train.count, outputRows: rows.count, benignSourceRows: chosen,
+                               benignPoisonedRows: chosen.filter { train[$0].poisoned }.count)
+    return (rows, manifest)
+  }
+}

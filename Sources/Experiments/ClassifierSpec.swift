@@ -1,0 +1,80 @@
+import Defense
+import Evaluation
+import Foundation
+
+/// How a trained adapter classifies, saved next to it as `classifier.json` so `evaluate` reads
+/// the model exactly as it was trained: a plain prompt-based classifier, or a P2P-defended one
+/// (then only through the P2P wrapper).
+public struct ClassifierSpec: Codable, Sendable, Equatable {
+  public enum Kind: String, Codable, Sendable { case plain, p2p }
+  public var kind: Kind
+  /// Prompt template and label words of a plain classifier.
+  public var template: PromptTemplate?
+  /// The defense configuration of a P2P classifier.
+  public var p2p: P2PConfig?
+
+  public static let fileName = "classifier.json"
+
+  public static func plain(_ template: PromptTemplate) -> ClassifierSpec { ClassifierSpec(kind: .plain, template: template, p2p: nil) }
+  public static func defended(_ config: P2PConfig) -> ClassifierSpec { ClassifierSpec(kind: .p2p, template: nil, p2p: config) }
+
+  public var labels: Int { p2p?.labels ?? template?.labelWords.count ?? 0 }
+
+  public func validate() throws {
+    switch kind {
+    case .plain:
+      guard let template else { throw ExperimentError.invalid(key: "classifier.template", expected: "a prompt template for a plain classifier") }
+      try template.validate()
+    case .p2p:
+      guard let p2p else { throw ExperimentError.invalid(key: "classifier.p2p", expected: "the P2P configuration of a defended classifier") }
+      try p2p.validate()
+    }
+  }
+
+  public func save(in directory: String) throws { try JSONOutput.write(self, to: directory + "/" + Self.fileName) }
+
+  /// Reads `classifier.json` from an adapter directory; nil when the file does not exist.
+  public static func load(from directory: String) throws -> ClassifierSpec? {
+    let path = directory + "/" + fileName
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    do {
+      let spec = try JSONDecoder().decode(ClassifierSpec.self, from: data)
+      try spec.validate()
+      return spec
+    } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
+  }
+}
+
+public enum ExperimentError: Error, CustomStringConvertible, Sendable {
+  case invalid(key: String, expected: String)
+  case badFile(path: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case let .invalid(key, expected): return "invalid \(key): expected \(expected)"
+    case let .badFile(path, reason): return "\(path): \(reason)"
+    }
+  }
+}
+
+/// Pretty, sorted, atomic JSON files (written to a temporary file, then renamed).
+public enum JSONOutput {
+  public static func write<T: Encodable>(_ value: T, to path: String) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    try enc.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
+  }
+
+  public static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ExperimentError.badFile(path: path, reason: "no such file") }
+    let dec = JSONDecoder()
+    dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    do { return try dec.decode(type, from: data) } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
+  }
+
+  /// Text files, atomically.
+  public static func write(text: String, to path: String) throws {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+  }
+}

@@ -1,0 +1,63 @@
+import Backdoor
+import Defense
+import Evaluation
+import Foundation
+import Llama
+import Training
+
+/// LoRA fine-tuning of a prompt-based classifier (loss on the label token only) and the files it
+/// leaves in its directory: the PEFT adapter, `classifier.json`, `training_log.json`,
+/// `training_summary.json` and `checkpoint/` (so an interrupted run resumes exactly).
+public enum ClassifierTraining {
+  /// Prompt/completion pairs of an undefended classifier.
+  public static func plainPairs(_ rows: [Example], template: PromptTemplate) throws -> [PromptCompletion] {
+    try rows.map { e in
+      let p = try template.trainingPair(e)
+      return PromptCompletion(prompt: p.prompt, completion: p.completion)
+    }
+  }
+
+  /// Prompt/completion pairs of a P2P-reconstructed set.
+  public static func pairs(_ rows: [P2PRow]) -> [PromptCompletion] {
+    rows.map { PromptCompletion(prompt: $0.prompt, completion: $0.completion) }
+  }
+
+  public static func train(
+    bundle: ModelBundle, pairs: [PromptCompletion], spec: ClassifierSpec, config: TrainingConfig, directory: String,
+    resume: Bool, progress: (TrainingEvent) -> Void = { _ in }
+  ) throws -> TrainingSummary {
+    try spec.validate()
+    let examples = try pairs.map { r in
+      try TokenizedExample(prompt: bundle.tokenizer.encode(r.prompt), completion: bundle.tokenizer.encode(r.completion),
+                           maxLength: config.maxLength)
+    }
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let trainer = try Trainer(base: bundle.model, examples: examples, config: config, checkpointDirectory: directory)
+    let summary = try trainer.run(resume: resume, progress: progress)
+    try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent, to: directory)
+    try spec.save(in: directory)
+    try JSONOutput.write(summary.lossHistory, to: directory + "/training_log.json")
+    try JSONOutput.write(summary, to: directory + "/training_summary.json")
+    return summary
+  }
+}
+
+extension ClassifierTraining {
+  /// Plain causal-LM fine-tuning on prompt/completion pairs (no classifier spec).
+  public static func trainGeneric(
+    bundle: ModelBundle, pairs: [PromptCompletion], config: TrainingConfig, directory: String, resume: Bool,
+    progress: (TrainingEvent) -> Void = { _ in }
+  ) throws -> TrainingSummary {
+    let examples = try pairs.map { r in
+      try TokenizedExample(prompt: bundle.tokenizer.encode(r.prompt), completion: bundle.tokenizer.encode(r.completion),
+                           maxLength: config.maxLength)
+    }
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let trainer = try Trainer(base: bundle.model, examples: examples, config: config, checkpointDirectory: directory)
+    let summary = try trainer.run(resume: resume, progress: progress)
+    try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent, to: directory)
+    try JSONOutput.write(summary.lossHistory, to: directory + "/training_log.json")
+    try JSONOutput.write(summary, to: directory + "/training_summary.json")
+    return summary
+  }
+}

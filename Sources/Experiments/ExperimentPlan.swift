@@ -1,0 +1,168 @@
+import Backdoor
+import Defense
+import Foundation
+import Training
+import Yams
+
+/// An experiment grid read from YAML: datasets × attacks × defenses × seeds, each cell a
+/// poisoning, a training run and an evaluation. Keys are snake_case; every key but `attacks`
+/// has a default (DESIGN.md §3's official settings).
+///
+/// ```yaml
+/// name: sst2-demo
+/// datasets: [sst2]
+/// train_limit: 1000        # training subset per cell (omit: the whole set)
+/// test_limit: 400          # clean test subset (the triggered set is built from it)
+/// attacks:
+///   - {name: clean, attack: badnets, rate: 0}
+///   - {attack: badnets, rate: 0.1, target: 1}
+///   - {attack: addsent, rate: 0.1, target: 1}
+/// defenses: [none, p2p]    # p2p uses p2p.ratio; "p2p:0.1" overrides the ratio
+/// seeds: [42]
+/// p2p: {ratio: 0.2, mode: union}
+/// training: {epochs: 3, batch_size: 32, lr: 2.0e-4}
+/// ```
+public struct ExperimentPlan: Codable, Sendable, Equatable {
+  public struct Attack: Codable, Sendable, Equatable {
+    public var name: String?
+    public var attack: AttackKind
+    public var rate: Double?
+    public var target: Int?
+    public var setting: PoisonSetting?
+    public var trigger: String?
+    public var count: Int?
+    public var placement: CustomTrigger.Placement?
+
+    /// Display name: `name`, else the attack.
+    public var label: String { name ?? attack.rawValue }
+  }
+
+  public struct P2P: Codable, Sendable, Equatable {
+    public var ratio: Double?
+    public var mode: P2PMode?
+    public var benignTrigger: String?
+    public var unrestricted: Bool?
+    enum CodingKeys: String, CodingKey { case ratio, mode, benignTrigger = "benign_trigger", unrestricted }
+  }
+
+  public struct Training: Codable, Sendable, Equatable {
+    public var epochs: Int?
+    public var batchSize: Int?
+    public var gradientAccumulation: Int?
+    public var lr: Float?
+    public var loraRank: Int?
+    public var loraAlpha: Float?
+    public var loraDropout: Float?
+    public var loraTargets: String?
+    public var maxLength: Int?
+    enum CodingKeys: String, CodingKey {
+      case epochs, lr, batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", loraRank = "lora_rank"
+      case loraAlpha = "lora_alpha", loraDropout = "lora_dropout", loraTargets = "lora_targets", maxLength = "max_length"
+    }
+  }
+
+  public var name: String?
+  public var model: String?
+  public var datasets: [String]?
+  public var attacks: [Attack]
+  public var defenses: [String]?
+  public var seeds: [UInt64]?
+  public var trainLimit: Int?
+  public var testLimit: Int?
+  public var p2p: P2P?
+  public var training: Training?
+
+  enum CodingKeys: String, CodingKey {
+    case name, model, datasets, attacks, defenses, seeds, p2p, training, trainLimit = "train_limit", testLimit = "test_limit"
+  }
+
+  /// Parses YAML; errors name the file and what was wrong.
+  public static func load(_ path: String) throws -> ExperimentPlan {
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+      throw ExperimentError.badFile(path: path, reason: "cannot read as UTF-8 text")
+    }
+    let plan: ExperimentPlan
+    do { plan = try YAMLDecoder().decode(ExperimentPlan.self, from: text) } catch {
+      throw ExperimentError.badFile(path: path, reason: "not a valid experiment file: \(error)")
+    }
+    do { _ = try plan.cells() } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
+    return plan
+  }
+
+  /// One cell of the grid.
+  public struct Cell: Sendable, Equatable {
+    public var dataset: String
+    public var attackLabel: String
+    public var attack: AttackConfig
+    /// nil: undefended.
+    public var defense: P2PConfig?
+    public var seed: UInt64
+    public var training: TrainingConfig
+
+    public var defenseLabel: String { defense.map { "p2p(rho=\($0.ratio))" } ?? "none" }
+    /// File-system-safe identifier.
+    public var key: String {
+      let d = defense.map { "p2p-\($0.ratio)" } ?? "none"
+      return "\(dataset)_\(attackLabel)_\(d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" }.reduce("") { $0 + String($1) }
+    }
+  }
+
+  public func trainingConfig(seed: UInt64) throws -> TrainingConfig {
+    var c = TrainingConfig()
+    c.batchSize = 32
+    let t = training ?? Training()
+    if let v = t.epochs { c.epochs = v }
+    if let v = t.batchSize { c.batchSize = v }
+    if let v = t.gradientAccumulation { c.gradientAccumulation = v }
+    if let v = t.lr { c.learningRate = v }
+    if let v = t.maxLength { c.maxLength = v }
+    c.lora = LoRAConfig(rank: t.loraRank ?? 16, alpha: t.loraAlpha ?? 16, dropout: t.loraDropout ?? 0.1,
+                        targets: try LoRATarget.parseList(t.loraTargets ?? "q,v"))
+    c.seed = seed
+    c.checkpointEvery = 25
+    try c.validate()
+    return c
+  }
+
+  /// The grid in run order: dataset, attack, seed, defense.
+  public func cells() throws -> [Cell] {
+    guard !attacks.isEmpty else { throw ExperimentError.invalid(key: "attacks", expected: "at least one attack") }
+    var out: [Cell] = []
+    let seedList = seeds ?? [42]
+    guard !seedList.isEmpty else { throw ExperimentError.invalid(key: "seeds", expected: "at least one seed") }
+    for dataset in datasets ?? ["sst2"] {
+      let labels = DatasetCatalog.named(dataset)?.labelNames.count ?? 2
+      for a in attacks {
+        for seed in seedList {
+          let attack = AttackConfig(attack: a.attack, rate: a.rate ?? 0.1, target: a.target ?? 1, setting: a.setting ?? .dirty,
+                                    trigger: a.trigger, count: a.count ?? 1, placement: a.placement ?? .random, seed: seed,
+                                    trainLimit: trainLimit, testLimit: testLimit)
+          for d in defenses ?? ["none", "p2p"] {
+            var defense: P2PConfig?
+            if d == "none" {
+              defense = nil
+            } else if d == "p2p" || d.hasPrefix("p2p:") {
+              var ratio = p2p?.ratio ?? 0.2
+              if d.hasPrefix("p2p:") {
+                guard let r = Double(d.dropFirst(4)) else { throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "p2p:RATIO") }
+                ratio = r
+              }
+              defense = P2PConfig(benignTrigger: p2p?.benignTrigger ?? P2PConfig.defaultBenignTrigger, ratio: ratio,
+                                  mode: p2p?.mode ?? .union, labels: labels, unrestricted: p2p?.unrestricted ?? false, seed: seed)
+              try defense!.validate()
+            } else {
+              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p or p2p:RATIO")
+            }
+            out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
+                            training: try trainingConfig(seed: seed)))
+          }
+        }
+      }
+    }
+    let keys = out.map(\.key)
+    guard Set(keys).count == keys.count else {
+      throw ExperimentError.invalid(key: "attacks", expected: "distinct cells (give repeated attacks different names)")
+    }
+    return out
+  }
+}

@@ -1,0 +1,136 @@
+import Backdoor
+import Defense
+import Foundation
+import Llama
+import Training
+
+/// The result of one grid cell, as stored in `cells/<key>/result.json` and `results.json`.
+public struct CellResult: Codable, Sendable, Equatable {
+  public var key: String
+  public var dataset: String
+  public var attack: String
+  public var defense: String
+  public var seed: UInt64
+  public var attackConfig: AttackConfig
+  public var p2p: P2PConfig?
+  public var training: TrainingConfig
+  public var trainRows: Int
+  public var trainingSeconds: Double
+  public var finalLoss: Double
+  public var evaluation: ClassificationResult
+
+  public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
+              training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
+    self.key = key; self.dataset = dataset; self.attack = attack; self.defense = defense; self.seed = seed
+    self.attackConfig = attackConfig; self.p2p = p2p; self.training = training; self.trainRows = trainRows
+    self.trainingSeconds = trainingSeconds; self.finalLoss = finalLoss; self.evaluation = evaluation
+  }
+}
+
+/// What the runner reports (the CLI renders it; the library never prints).
+public enum ExperimentEvent: Sendable {
+  case cellStarted(index: Int, total: Int, key: String)
+  case cellSkipped(index: Int, total: Int, key: String)
+  case phase(String)
+  case training(TrainingEvent)
+  case evaluating(String, Int, Int)
+  case cellFinished(CellResult)
+}
+
+/// Runs an experiment grid into a directory, one cell after another, with resume: a cell whose
+/// `result.json` exists is skipped, a cell interrupted while training continues from its
+/// checkpoint. After every cell `results.json` and the reports are rewritten.
+public final class ExperimentRunner {
+  public let plan: ExperimentPlan
+  public let directory: String
+  public let dataRoot: String?
+
+  public init(plan: ExperimentPlan, directory: String, dataRoot: String?) {
+    self.plan = plan; self.directory = directory; self.dataRoot = dataRoot
+  }
+
+  public func run(progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> [CellResult] {
+    let cells = try plan.cells()
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: directory + "/cells", withIntermediateDirectories: true)
+    try JSONOutput.write(plan, to: directory + "/plan.json")
+    var results: [CellResult] = []
+    let modelName = plan.model ?? ModelStore.defaultModel
+    for (i, cell) in cells.enumerated() {
+      let dir = directory + "/cells/" + cell.key
+      let resultPath = dir + "/result.json"
+      if fm.fileExists(atPath: resultPath) {
+        results.append(try JSONOutput.read(CellResult.self, from: resultPath))
+        progress(.cellSkipped(index: i + 1, total: cells.count, key: cell.key))
+        continue
+      }
+      progress(.cellStarted(index: i + 1, total: cells.count, key: cell.key))
+      let result = try runCell(cell, directory: dir, model: modelName, progress: progress)
+      try JSONOutput.write(result, to: resultPath)
+      results.append(result)
+      progress(.cellFinished(result))
+      try writeReports(results)
+    }
+    try writeReports(results)
+    return results
+  }
+
+  func runCell(_ cell: ExperimentPlan.Cell, directory dir: String, model: String,
+               progress: @escaping (ExperimentEvent) -> Void) throws -> CellResult {
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let dataDir = dir + "/data"
+    let data: PoisonedDataset
+    if fm.fileExists(atPath: dataDir + "/" + PoisonedDataset.files.manifest) {
+      data = try PoisonedDataset.read(from: dataDir)
+    } else {
+      progress(.phase("poisoning \(cell.dataset) with \(cell.attackLabel)"))
+      data = try Poisoner.poison(dataset: cell.dataset, config: cell.attack, root: dataRoot)
+      try data.write(to: dataDir)
+    }
+    let labels = DatasetCatalog.named(cell.dataset)?.labelNames.count ?? max(2, (data.train.map(\.label).max() ?? 1) + 1)
+    let modelDir = dir + "/model"
+    let pairs: [PromptCompletion], spec: ClassifierSpec
+    if let p2p = cell.defense {
+      var (rows, manifest) = try P2PReconstruction.apply(data.train, config: p2p)
+      manifest.dataset = dataDir
+      try fm.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
+      try P2PRowsFile.write(rows, to: modelDir + "/train.jsonl")
+      try JSONOutput.write(manifest, to: modelDir + "/manifest.json")
+      pairs = ClassifierTraining.pairs(rows); spec = .defended(p2p)
+    } else {
+      let template = P2PConfig(labels: labels).originalPrompt
+      pairs = try ClassifierTraining.plainPairs(data.train, template: template); spec = .plain(template)
+    }
+    var bundle = try ModelBundle.load(model)
+    let summaryPath = modelDir + "/training_summary.json"
+    let summary: TrainingSummary
+    if fm.fileExists(atPath: summaryPath) && fm.fileExists(atPath: modelDir + "/" + ClassifierSpec.fileName) {
+      summary = try JSONOutput.read(TrainingSummary.self, from: summaryPath)
+    } else {
+      progress(.phase("training \(pairs.count) rows (\(cell.defenseLabel))"))
+      let resume = fm.fileExists(atPath: modelDir + "/checkpoint")
+      summary = try ClassifierTraining.train(bundle: bundle, pairs: pairs, spec: spec, config: cell.training, directory: modelDir,
+                                             resume: resume) { progress(.training($0)) }
+      bundle = try ModelBundle.load(model)
+    }
+    try PEFTAdapter.load(from: modelDir, model: bundle.model.config).merge(into: bundle.model)
+    progress(.phase("evaluating"))
+    let evaluation = try ClassificationEvaluation.run(model: bundle.model, tokenizer: bundle.tokenizer, spec: spec, data: data) {
+      progress(.evaluating($0, $1, $2))
+    }
+    try JSONOutput.write(evaluation, to: dir + "/evaluation.json")
+    try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: dir + "/evaluation.md")
+    return CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel, seed: cell.seed,
+                      attackConfig: cell.attack, p2p: cell.defense, training: cell.training, trainRows: pairs.count,
+                      trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
+  }
+
+  func writeReports(_ results: [CellResult]) throws {
+    try JSONOutput.write(results, to: directory + "/results.json")
+    let title = plan.name ?? "P2P experiment"
+    try JSONOutput.write(text: GridReport.markdown(results, title: title), to: directory + "/report.md")
+    try JSONOutput.write(text: GridReport.svg(results), to: directory + "/chart.svg")
+    try JSONOutput.write(text: GridReport.html(results, title: title), to: directory + "/report.html")
+  }
+}

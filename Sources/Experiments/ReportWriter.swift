@@ -1,0 +1,54 @@
+import Backdoor
+import Evaluation
+import Foundation
+
+/// Readable reports of evaluations (Markdown); the grid report adds HTML and an SVG chart.
+public enum ReportWriter {
+  /// "87.3% (762/873, 95% CI 85.0–89.3)".
+  public static func percent(_ p: Proportion) -> String {
+    guard p.total > 0 else { return "n/a" }
+    return String(format: "%.1f%% (%d/%d, 95%% CI %.1f–%.1f)", 100 * p.value, p.successes, p.total, 100 * p.lower95, 100 * p.upper95)
+  }
+
+  public static func describe(_ m: PoisonManifest) -> String {
+    var s = "attack \(m.attack)"
+    if let t = m.trigger { s += " (trigger: \(t))" }
+    s += String(format: ", rate %.3g", m.rate) + " (\(m.poisonedRows.count) of \(m.trainRows) training rows"
+    if let src = m.sourceTrainRows { s += ", subset of \(src)" }
+    s += "), target \(m.target), \(m.setting.rawValue)-label, seed \(m.seed)"
+    if let d = m.dataset { s += ", dataset \(d)" }
+    return s
+  }
+
+  public static func confusionTable(_ c: [[Int]]) -> String {
+    guard !c.isEmpty else { return "" }
+    var s = "| gold \\ predicted | " + c.indices.map(String.init).joined(separator: " | ") + " |\n"
+    s += "|---|" + String(repeating: "---|", count: c.count) + "\n"
+    for (g, row) in c.enumerated() { s += "| \(g) | " + row.map(String.init).joined(separator: " | ") + " |\n" }
+    return s
+  }
+
+  public static func markdown(_ r: ClassificationResult, title: String) -> String {
+    var s = "# \(title)\n\n"
+    s += "- Poisoning: \(describe(r.poisoning))\n"
+    s += "- Classifier: \(r.classifier == .p2p ? "P2P-defended, evaluated through the P2P wrapper" : "undefended (plain prompt-based)")\n"
+    if let cfg = r.p2pConfig {
+      s += "- P2P: mode \(cfg.mode.rawValue), rho \(cfg.ratio), benign trigger \"\(cfg.benignTrigger)\", labels \(cfg.labelWords.joined(separator: ",")) -> safe \(cfg.safeLabelWords.joined(separator: ",")), \(cfg.unrestricted ? "unrestricted (whole-vocabulary) argmax" : "restricted to the safe label words")\n"
+    }
+    s += "\n| metric | value |\n|---|---|\n"
+    s += "| CA (clean test) | \(percent(r.metrics.cleanAccuracy)) |\n"
+    if let asr = r.metrics.attackSuccessRate { s += "| ASR (triggered non-target rows) | \(percent(asr)) |\n" }
+    if let d = r.p2p {
+      s += "| ASR, 2n-way argmax: safe target only (official code's count) | \(percent(d.asrExtendedTargetOnly)) |\n"
+      s += "| ASR, 2n-way argmax: original or safe target | \(percent(d.asrOriginalOrExtended)) |\n"
+      s += "| CA without the wrapper (ablation) | \(percent(d.withoutWrapper.cleanAccuracy)) |\n"
+      if let a = d.withoutWrapper.attackSuccessRate { s += "| ASR without the wrapper (ablation) | \(percent(a)) |\n" }
+      if let u = d.unrestricted {
+        s += "| CA, unrestricted argmax | \(percent(u.cleanAccuracy)) (\(d.unrestrictedInvalid ?? 0) clean rows predicted no label word) |\n"
+      }
+    }
+    s += "\nConfusion table on the clean test set (deployed predictions):\n\n" + confusionTable(r.metrics.confusion)
+    s += String(format: "\n%.1f s, %.1f sentences/s scored.\n", r.seconds, r.sentencesPerSecond)
+    return s
+  }
+}

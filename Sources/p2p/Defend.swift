@@ -1,0 +1,59 @@
+import ArgumentParser
+import Backdoor
+import Defense
+import Experiments
+import Foundation
+
+struct Defend: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Train a P2P-defended classifier on a (possibly poisoned) dataset directory.",
+    discussion: """
+      Poison-to-Poison (arXiv 2510.04503): a seeded, shuffled rho fraction of the training rows gets the benign trigger before the input, the benign cue ("Answer: ") and the label h(i) = i + n; --mode union adds these rows to the original ones (the paper), replace substitutes them (the official code). The model is LoRA-fine-tuned on the result with the loss on the label token. Evaluate it with `p2p evaluate --adapter DIR --data POISONED_DIR`: inference always goes through the P2P wrapper (benign trigger prepended, prediction read among the safe label words and mapped back).
+      Writes to --out: train.jsonl (the reconstructed rows: prompt, completion, label, benign, poisoned), manifest.json (the P2P configuration and which rows became benign); unless --prepare-only, also the adapter, classifier.json and the training logs.
+      """)
+
+  @OptionGroup var modelOptions: ModelOptions
+  @Option(help: "Dataset directory written by `p2p poison`.") var data: String
+  @Option(help: "Output directory.") var out: String
+  @Option(help: "rho: fraction of the training set that gets the benign trigger.") var ratio = 0.2
+  @Option(help: "Benign trigger (prefix of benign rows and of every input at inference).") var benignTrigger = P2PConfig.defaultBenignTrigger
+  @Option(help: "union (the paper: benign rows added) or replace (the official code: benign rows replace their originals).")
+  var mode = "union"
+  @Option(help: "Template of original rows.") var template = "{sentence}\nOutput: "
+  @Option(help: "Template of benign rows and of inference, after the benign trigger.") var benignTemplate = "{sentence}\nAnswer: "
+  @Option(help: "Original label words, comma-separated (default digits 0..n-1).") var labelWords: String?
+  @Option(help: "Safe label words h(i), comma-separated (default digits n..2n-1).") var safeLabelWords: String?
+  @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
+  @OptionGroup var training: TrainingOptions
+
+  func validate() throws {
+    guard P2PMode(rawValue: mode) != nil else { throw ValidationError("--mode must be union or replace") }
+    guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") }
+  }
+
+  func run() throws {
+    let ds = try PoisonedDataset.read(from: data)
+    let n = max(2, (ds.train.map(\.label).max() ?? 1) + 1)
+    let config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: P2PMode(rawValue: mode)!, originalTemplate: template,
+                           benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },
+                           safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed)
+    var (rows, manifest) = try P2PReconstruction.apply(ds.train, config: config)
+    manifest.dataset = data
+    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    try P2PRowsFile.write(rows, to: out + "/train.jsonl")
+    try JSONOutput.write(manifest, to: out + "/manifest.json")
+    printError("P2P (\(config.mode.rawValue), rho \(config.ratio)): \(manifest.inputRows) rows -> \(manifest.outputRows) "
+      + "(\(manifest.benignSourceRows.count) benign, \(manifest.benignPoisonedRows) of them carry the attack trigger); labels "
+      + "\(config.labelWords.joined(separator: ",")) -> safe \(config.safeLabelWords.joined(separator: ","))")
+    if prepareOnly {
+      print("wrote \(out)/train.jsonl and \(out)/manifest.json")
+      return
+    }
+    let bundle = try modelOptions.load()
+    let summary = try ClassifierTraining.train(bundle: bundle, pairs: ClassifierTraining.pairs(rows), spec: .defended(config),
+                                               config: try training.config(defaultBatch: 32), directory: out,
+                                               resume: training.resume, progress: training.reporter())
+    print(String(format: "trained %d steps in %.1f s, final loss %.4f; defended adapter written to %@", summary.steps, summary.seconds,
+                 summary.finalLoss, out))
+  }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Backdoor
+import Evaluation
+import Experiments
+import Foundation
+import Training
+
+struct Evaluate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Clean accuracy and attack success rate of a classifier on a poisoned dataset directory.",
+    discussion: """
+      CA is measured on test-clean.jsonl, ASR on test-poison.jsonl (triggered non-target rows predicted as the target), with counts, Wilson 95% intervals and the confusion table. A P2P adapter (classifier.json written by `defend`) is evaluated through the P2P wrapper, as deployed, with the diagnostics: ASR for the safe target only and for original-or-safe target, and the ablation without the wrapper. Without --adapter the base model is evaluated zero-shot.
+      Writes evaluation.json and evaluation.md to --out (default: the adapter directory, or the current one) and prints the Markdown.
+      """)
+
+  @OptionGroup var modelOptions: ModelOptions
+  @Option(help: "Dataset directory written by `p2p poison`.") var data: String
+  @Option(help: "Adapter directory (from `train` or `defend`).") var adapter: String?
+  @Option(help: "Template when the adapter has no classifier.json (or zero-shot).") var template = "{sentence}\nOutput: "
+  @Option(help: "Label words when the adapter has no classifier.json, comma-separated.") var labelWords: String?
+  @Flag(help: "P2P only: the official code's whole-vocabulary argmax instead of restricted scoring.") var unrestricted = false
+  @Option(help: "Where evaluation.json and evaluation.md go.") var out: String?
+  @Flag(help: "No progress line.") var quiet = false
+
+  func run() throws {
+    let ds = try PoisonedDataset.read(from: data)
+    var spec = try adapter.flatMap { try ClassifierSpec.load(from: $0) }
+      ?? .plain(try ClassificationOptions.template(template, labelWords: labelWords, train: ds.train))
+    if unrestricted {
+      guard spec.kind == .p2p else { throw CLIError("--unrestricted applies to P2P adapters only") }
+      spec.p2p?.unrestricted = true
+    }
+    let bundle = try modelOptions.load()
+    if let adapter {
+      do { try PEFTAdapter.load(from: adapter, model: bundle.model.config).merge(into: bundle.model) } catch {
+        throw CLIError("cannot load the adapter in '\(adapter)': \(error)")
+      }
+    }
+    let bar = ProgressLine(enabled: !quiet)
+    let result = try ClassificationEvaluation.run(model: bundle.model, tokenizer: bundle.tokenizer, spec: spec, data: ds) {
+      what, done, total in bar.update("\(what): \(done)/\(total)")
+    }
+    bar.finishLine()
+    let dir = out ?? adapter ?? FileManager.default.currentDirectoryPath
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let title = "Evaluation of \(adapter ?? "the base model (zero-shot)") on \(data)"
+    let md = ReportWriter.markdown(result, title: title)
+    try JSONOutput.write(result, to: dir + "/evaluation.json")
+    try JSONOutput.write(text: md, to: dir + "/evaluation.md")
+    print(md)
+    printError("wrote \(dir)/evaluation.json and \(dir)/evaluation.md")
+  }
+}

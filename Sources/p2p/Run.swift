@@ -1,0 +1,62 @@
+import ArgumentParser
+import Backdoor
+import Experiments
+import Foundation
+
+struct Run: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run an experiment grid (datasets x attacks x {none, p2p} x seeds) from a YAML file, with resume.",
+    discussion: """
+      Each cell poisons the data, trains (undefended or with P2P) and evaluates; its files go to OUT/cells/<key>/ (data/, model/, evaluation.json, evaluation.md, result.json). After every cell OUT/results.json, OUT/report.md, OUT/report.html and OUT/chart.svg are rewritten. Running the same command again skips finished cells and resumes an interrupted training from its checkpoint. See experiments/*.yaml for examples and ExperimentPlan's documentation for the keys.
+      """)
+
+  @Argument(help: "Experiment file (YAML).") var experiment: String
+  @Option(help: "Output directory (default: runs/<experiment name>).") var out: String?
+  @Flag(help: "No progress line.") var quiet = false
+
+  func run() throws {
+    let plan = try ExperimentPlan.load(experiment)
+    let cells = try plan.cells()
+    let name = plan.name ?? ((experiment as NSString).lastPathComponent as NSString).deletingPathExtension
+    let dir = out ?? "runs/" + name
+    printError("experiment \(name): \(cells.count) cells -> \(dir)")
+    let bar = ProgressLine(enabled: !quiet)
+    let start = Date()
+    let runner = ExperimentRunner(plan: plan, directory: dir, dataRoot: DatasetCatalog.dataRoot())
+    var prefix = ""
+    let results = try runner.run { event in
+      switch event {
+      case let .cellStarted(i, total, key):
+        bar.finishLine()
+        prefix = "[\(i)/\(total)] \(key)"
+        printError(prefix)
+      case let .cellSkipped(i, total, key):
+        printError("[\(i)/\(total)] \(key): finished earlier, skipped")
+      case let .phase(text):
+        bar.update("\(prefix): \(text)")
+      case let .training(.step(p)):
+        bar.update(String(format: "%@: training step %d/%d, epoch %d/%d, loss %.4f, %.0f tok/s, ETA %@", prefix, p.step, p.totalSteps,
+                          p.epoch, p.epochs, p.loss, p.tokensPerSecond, ProgressLine.duration(p.etaSeconds)))
+      case .training:
+        break
+      case let .evaluating(what, done, total):
+        bar.update("\(prefix): evaluating \(what) \(done)/\(total)")
+      case let .cellFinished(r):
+        bar.finishLine()
+        let e = r.evaluation
+        printError(String(format: "  CA %@%%  ASR %@%%", GridReportText.pct(e.metrics.cleanAccuracy.value),
+                          GridReportText.pct(e.metrics.attackSuccessRate?.value ?? .nan))
+          + (e.p2p.map { String(format: "  (no wrapper: ASR %@%%)", GridReportText.pct($0.withoutWrapper.attackSuccessRate?.value ?? .nan)) } ?? "")
+          + String(format: "  train %.0f s", r.trainingSeconds))
+      }
+    }
+    bar.finishLine()
+    print(GridReport.markdown(results, title: name))
+    printError(String(format: "done in %@; report: %@/report.md, %@/report.html, chart %@/chart.svg", ProgressLine.duration(Date().timeIntervalSince(start)),
+                      dir, dir, dir))
+  }
+}
+
+enum GridReportText {
+  static func pct(_ v: Double) -> String { v.isFinite ? String(format: "%.1f", 100 * v) : "–" }
+}

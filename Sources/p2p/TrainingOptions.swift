@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Training
+
+/// Hyper-parameter flags shared by `train` and `defend` (defaults: the official P2P code).
+struct TrainingOptions: ParsableArguments {
+  @Option(help: "Epochs.") var epochs = 3
+  @Option(help: "Sequences per micro-batch (default 32 for classification, as the official code; 8 for prompt/completion files).")
+  var batchSize: Int?
+  @Option(help: "Micro-batches per optimizer step.") var gradientAccumulation = 1
+  @Option(help: "Peak learning rate (AdamW).") var lr: Float = 2e-4
+  @Option(help: "AdamW weight decay.") var weightDecay: Float = 0
+  @Option(help: "Learning-rate schedule: linear, cosine or constant.") var schedule = "linear"
+  @Option(help: "Warm-up steps.") var warmupSteps = 0
+  @Option(help: "Clip the global gradient norm (0 = off).") var maxGradNorm: Float = 1
+  @Option(help: "LoRA rank.") var loraRank = 16
+  @Option(help: "LoRA alpha (scaling = alpha / rank).") var loraAlpha: Float = 16
+  @Option(help: "LoRA dropout.") var loraDropout: Float = 0.1
+  @Option(help: "Adapted layers: any of q,k,v,o,gate,up,down, or all.") var loraTargets = "q,v"
+  @Option(help: "Maximum tokens per example (the prompt is cut from the left).") var maxLength = 128
+  @Option(help: "Seed for LoRA initialisation, data order and dropout.") var seed: UInt64 = 42
+  @Option(help: "Checkpoint every N optimizer steps (0 = at epoch ends only).") var checkpointEvery = 50
+  @Flag(help: "Continue from the checkpoint in --out.") var resume = false
+  @Flag(help: "No progress line, only the summary.") var quiet = false
+
+  func config(defaultBatch: Int) throws -> TrainingConfig {
+    var c = TrainingConfig()
+    c.epochs = epochs; c.batchSize = batchSize ?? defaultBatch; c.gradientAccumulation = gradientAccumulation
+    c.learningRate = lr; c.weightDecay = weightDecay; c.warmupSteps = warmupSteps; c.maxGradientNorm = maxGradNorm
+    guard let s = LearningRateSchedule(rawValue: schedule) else { throw ValidationError("--schedule must be linear, cosine or constant") }
+    c.schedule = s
+    c.maxLength = maxLength; c.seed = seed; c.checkpointEvery = checkpointEvery
+    c.lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout, targets: try LoRATarget.parseList(loraTargets))
+    try c.validate()
+    return c
+  }
+
+  func validate() throws { _ = try config(defaultBatch: 8) }
+
+  /// Renders training events as a progress line and per-epoch lines on standard error.
+  func reporter() -> (TrainingEvent) -> Void {
+    let bar = ProgressLine(enabled: !quiet)
+    return { event in
+      switch event {
+      case let .started(total, n, params, at):
+        printError("training \(n) examples, \(total) steps, \(params) LoRA parameters" + (at > 0 ? " (resumed at step \(at))" : ""))
+      case let .step(p):
+        bar.update(String(format: "step %d/%d | epoch %d/%d | loss %.4f | lr %.2e | %.0f tok/s | ETA %@",
+                          p.step, p.totalSteps, p.epoch, p.epochs, p.loss, p.learningRate, p.tokensPerSecond,
+                          ProgressLine.duration(p.etaSeconds)))
+        if p.step == p.totalSteps { bar.finishLine() }
+      case let .epochFinished(e, mean):
+        bar.finishLine()
+        printError(String(format: "epoch %d: mean loss %.4f", e, mean))
+      case .checkpointSaved:
+        break
+      }
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import Backdoor
+import Defense
+import Evaluation
+import Foundation
+import Llama
+import TestSupport
+import Testing
+
+struct P2PReconstructionTests {
+  static let train = (0..<50).map { Example(text: "sentence \($0)", label: $0 % 2, poisoned: $0 < 5, sourceIndex: $0) }
+
+  @Test func unionAddsRhoNBenignRowsWithMappedLabels() throws {
+    let config = P2PConfig(ratio: 0.2, mode: .union, seed: 7)
+    let (rows, m) = try P2PReconstruction.apply(Self.train, config: config)
+    #expect(rows.count == 60 && m.outputRows == 60 && m.benignSourceRows.count == 10)
+    let benign = rows.filter(\.benign)
+    #expect(benign.count == 10)
+    for r in benign {
+      let e = Self.train[r.sourceIndex!]
+      #expect(r.prompt == "The query currently entered is: \(e.text)\nAnswer: ")
+      #expect(r.label == e.label + 2 && r.completion == String(e.label + 2))
+    }
+    let original = rows.filter { !$0.benign }
+    #expect(original.count == 50)
+    #expect(original.allSatisfy { $0.prompt == Self.train[$0.sourceIndex!].text + "\nOutput: " && $0.completion == String($0.label) })
+    #expect(m.benignPoisonedRows == m.benignSourceRows.filter { $0 < 5 }.count)
+    // Shuffled: not in source order.
+    #expect(rows.map(\.sourceIndex) != rows.map(\.sourceIndex).sorted { ($0 ?? 0) < ($1 ?? 0) })
+  }
+
+  @Test func replaceSubstitutesTheChosenRowsAndIsSeeded() throws {
+    let (rows, m) = try P2PReconstruction.apply(Self.train, config: P2PConfig(ratio: 0.3, mode: .replace, seed: 7))
+    #expect(rows.count == 50 && rows.filter(\.benign).count == 15)
+    #expect(Set(rows.filter(\.benign).map { $0.sourceIndex! }) == Set(m.benignSourceRows))
+    #expect(Set(rows.map { $0.sourceIndex! }).count == 50)
+    let again = try P2PReconstruction.apply(Self.train, config: P2PConfig(ratio: 0.3, mode: .replace, seed: 7))
+    let other = try P2PReconstruction.apply(Self.train, config: P2PConfig(ratio: 0.3, mode: .replace, seed: 8))
+    #expect(again.rows == rows)
+    #expect(other.manifest.benignSourceRows != m.benignSourceRows)
+  }
+
+  @Test func fourClassLabelsMapToTheNextDigits() throws {
+    let rows4 = (0..<8).map { Example(text: "t\($0)", label: $0 % 4, sourceIndex: $0) }
+    let (rows, _) = try P2PReconstruction.apply(rows4, config: P2PConfig(ratio: 1, mode: .replace, labels: 4))
+    #expect(rows.allSatisfy { $0.benign && $0.completion == String($0.label) && $0.label >= 4 })
+  }
+
+  @Test func badConfigurationsAreRejected() {
+    #expect(throws: DefenseError.self) { try P2PReconstruction.apply(Self.train, config: P2PConfig(ratio: 0)) }
+    #expect(throws: DefenseError.self) { try P2PReconstruction.apply(Self.train, config: P2PConfig(safeLabelWords: ["2"])) }
+    #expect(throws: DefenseError.self) { try P2PReconstruction.apply(Self.train, config: P2PConfig(safeLabelWords: ["1", "2"])) }
+    #expect(throws: DefenseError.badLabel(row: 0, label: 5, labels: 2)) {
+      try P2PReconstruction.apply([Example(text: "x", label: 5)], config: P2PConfig())
+    }
+  }
+
+  @Test func safePredictionMapsBack() {
+    let f = DefendedClassifier.safePrediction(n: 2)
+    #expect(f([9, 9, 0.1, 0.2]) == 1)  // original words are ignored
+    #expect(f([0, 0, 3, -1]) == 0)
+  }
+}
+
+@Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
+struct DefendedClassifierTests {
+  @Test func theWrapperScoresTheBenignPromptAndMapsBack() throws {
+    let bundle = try ModelBundle.load(RealModel.path)
+    let config = P2PConfig()
+    let wrapper = try DefendedClassifier(model: bundle.model, tokenizer: bundle.tokenizer, config: config)
+    #expect(wrapper.labelIDs == [32, 33, 34, 35])
+    let texts = ["a gorgeous , witty , seductive movie .", "the plot is nothing but boilerplate clichés ."]
+    let scores = try wrapper.labelWordScores(texts)
+    let predicted = try wrapper.predict(texts)
+    for (i, t) in texts.enumerated() {
+      let prompt = "The query currently entered is: \(t)\nAnswer: "
+      let full = try bundle.model.forward([bundle.tokenizer.encode(prompt)], logits: .last).row(0)
+      #expect(Closeness.maxAbsDiff(scores[i], wrapper.labelIDs.map { full[$0] }) <= 1e-4)
+      #expect(predicted[i] == (full[35] > full[34] ? 1 : 0))
+    }
+    var official = config
+    official.unrestricted = true
+    let u = try DefendedClassifier(model: bundle.model, tokenizer: bundle.tokenizer, config: official).predict(texts)
+    for (i, t) in texts.enumerated() {
+      let full = Array(try bundle.model.forward([bundle.tokenizer.encode("The query currently entered is: \(t)\nAnswer: ")], logits: .last).row(0))
+      let best = Sampler.argmax(full)
+      let expected = [32: 0, 33: 1, 34: 0, 35: 1][best] ?? DefendedClassifier.invalidPrediction
+      #expect(u[i] == expected)
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import Backdoor
+import Defense
+import Evaluation
+import Experiments
+import Foundation
+import TestSupport
+import Testing
+
+struct ExperimentPlanTests {
+  static func write(_ text: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("plan-\(UUID().uuidString).yaml").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  @Test func aYAMLPlanExpandsIntoTheGrid() throws {
+    let path = try Self.write("""
+      name: t
+      datasets: [sst2]
+      train_limit: 100
+      attacks:
+        - {name: clean, attack: badnets, rate: 0}
+        - {attack: addsent, rate: 0.1, target: 1, setting: clean}
+      defenses: [none, p2p, "p2p:0.3"]
+      seeds: [1, 2]
+      p2p: {ratio: 0.2, mode: replace}
+      training: {epochs: 2, batch_size: 8, lr: 1.0e-3, lora_targets: "q,k,v"}
+      """)
+    let plan = try ExperimentPlan.load(path)
+    let cells = try plan.cells()
+    #expect(cells.count == 2 * 2 * 3)
+    #expect(cells[0].key == "sst2_clean_none_s1" && cells[1].key == "sst2_clean_p2p-0.2_s1" && cells[2].key == "sst2_clean_p2p-0.3_s1")
+    #expect(cells[1].defense?.mode == .replace && cells[2].defense?.ratio == 0.3)
+    #expect(cells[6].attack.setting == .clean && cells[6].attack.attack == .addsent && cells[6].attack.trainLimit == 100)
+    #expect(cells[0].training.epochs == 2 && cells[0].training.batchSize == 8 && cells[0].training.learningRate == 1e-3)
+    #expect(cells[0].training.lora.targets.count == 3)
+    #expect(cells[3].seed == 2 && cells[3].training.seed == 2 && cells[3].attack.seed == 2)
+  }
+
+  @Test func badPlansNameTheFileAndProblem() throws {
+    let unknown = try Self.write("attacks:\n  - {attack: nosuch}\n")
+    #expect(throws: ExperimentError.self) { try ExperimentPlan.load(unknown) }
+    let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [strip]\n")
+    do { _ = try ExperimentPlan.load(defense); Issue.record("expected an error") } catch {
+      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p or p2p:RATIO"))
+    }
+    let dup = try Self.write("attacks:\n  - {attack: badnets}\n  - {attack: badnets, rate: 0.2}\n")
+    #expect(throws: ExperimentError.self) { try ExperimentPlan.load(dup) }
+  }
+}
+
+struct ReportTests {
+  static func result(attack: String, defense: String, ca: Int, asr: Int) -> CellResult {
+    let m = PoisonManifest(attack: attack, rate: 0.1, target: 1, setting: .dirty, seed: 42, trainRows: 100, poisonedRows: [1, 2])
+    var metrics = ClassificationMetrics(gold: Array(repeating: 1, count: 100), predicted: Array(repeating: 1, count: ca) + Array(repeating: 0, count: 100 - ca),
+                                        labels: 2, poisonedPredictions: Array(repeating: 1, count: asr) + Array(repeating: 0, count: 50 - asr), target: 1)
+    metrics.confusion = [[0, 0], [100 - ca, ca]]
+    let eval = ClassificationResult(classifier: defense == "none" ? .plain : .p2p, poisoning: m, metrics: metrics, p2p: nil, p2pConfig: nil,
+                                    seconds: 1, sentencesPerSecond: 100)
+    return CellResult(key: "sst2_\(attack)_\(defense)_s42", dataset: "sst2", attack: attack, defense: defense, seed: 42,
+                      attackConfig: AttackConfig(attack: .badnets), p2p: defense == "none" ? nil : P2PConfig(),
+                      training: .init(), trainRows: 100, trainingSeconds: 10, finalLoss: 0.1, evaluation: eval)
+  }
+
+  @Test func markdownAndChartCarryEveryCell() {
+    let rs = [Self.result(attack: "badnets", defense: "none", ca: 85, asr: 49), Self.result(attack: "badnets", defense: "p2p(rho=0.2)", ca: 84, asr: 2)]
+    let md = GridReport.markdown(rs, title: "T")
+    #expect(md.contains("| sst2 | badnets | none | 100 | 85.0 (85/100; ") && md.contains("| 98.0 (49/50; "))
+    #expect(md.contains("| 4.0 (2/50; "))
+    let svg = GridReport.svg(rs)
+    #expect(svg.hasPrefix("<svg") && svg.contains("<circle") && svg.contains("<rect x=") && svg.contains("marker-end"))
+    // x = 60 + 98% of 410 plot width.
+    #expect(svg.contains("cx=\"461.8\""))
+    #expect(GridReport.html(rs, title: "T <x>").contains("T &lt;x&gt;"))
+  }
+
+  @Test func p2pRowsRoundTripAndBadLinesAreNamed() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let (rows, _) = try P2PReconstruction.apply((0..<10).map { Example(text: "s\($0)", label: $0 % 2, sourceIndex: $0) }, config: P2PConfig())
+    try P2PRowsFile.write(rows, to: dir + "/train.jsonl")
+    #expect(try P2PRowsFile.read(dir + "/train.jsonl") == rows)
+    try "{\"prompt\": \"a\"}\n".write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
+    do { _ = try P2PRowsFile.read(dir + "/bad.jsonl"); Issue.record("expected an error") } catch {
+      #expect("\(error)".contains("bad.jsonl:1"))
+    }
+    let spec = ClassifierSpec.defended(P2PConfig(ratio: 0.3))
+    try spec.save(in: dir)
+    #expect(try ClassifierSpec.load(from: dir) == spec)
+  }
+}
+
+/// A whole grid on the real model, tiny: 24 training rows, one epoch, 16 test rows; then the
+/// same command again resumes by skipping both finished cells.
+@Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
+struct ExperimentRunnerTests {
+  @Test func aTinyGridRunsEndToEndAndResumes() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("grid-\(UUID().uuidString)").path
+    let yaml = FileManager.default.temporaryDirectory.appendingPathComponent("grid-\(UUID().uuidString).yaml").path
+    try """
+      name: tiny
+      model: \(RealModel.path)
+      train_limit: 24
+      test_limit: 16
+      attacks: [{attack: badnets, rate: 0.25, target: 1}]
+      defenses: [none, p2p]
+      training: {epochs: 1, batch_size: 8}
+      """.write(toFile: yaml, atomically: true, encoding: .utf8)
+    let plan = try ExperimentPlan.load(yaml)
+    let first = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run()
+    #expect(first.count == 2)
+    #expect(first[0].trainRows == 24 && first[1].trainRows == 24 + 5)  // union adds round(0.2 * 24) = 5 rows
+    #expect(first[0].evaluation.metrics.cleanAccuracy.total == 16)
+    #expect(first[1].evaluation.p2p?.withoutWrapper.cleanAccuracy.total == 16)
+    for f in ["results.json", "report.md", "report.html", "chart.svg", "cells/sst2_badnets_none_s42/model/adapter_model.safetensors",
+              "cells/sst2_badnets_p2p-0.2_s42/model/classifier.json", "cells/sst2_badnets_p2p-0.2_s42/model/train.jsonl"] {
+      #expect(FileManager.default.fileExists(atPath: out + "/" + f), "missing \(f)")
+    }
+    var skipped = 0
+    let second = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run { if case .cellSkipped = $0 { skipped += 1 } }
+    #expect(skipped == 2 && second == first)
+  }
+}
