@@ -11,7 +11,7 @@ struct BufferPoolTests {
   }
 
   /// Passes of varying shapes (like packed training batches) must not grow the pool without
-  /// bound: it settles at a few passes' worth of buffers at the largest shape and then stops
+  /// bound: it settles at under three passes' worth of buffers at the largest shape and then stops
   /// growing (the exact-size pool it replaced held one set per distinct shape: ~100x here).
   @Test func varyingShapesReuseBuffers() {
     let pool = BufferPool()
@@ -27,7 +27,7 @@ struct BufferPoolTests {
       for (b, s) in zip(taken, sizes) { #expect(b.count == s && b.capacity >= s) }
       pool.give(taken)
     }
-    #expect(pool.cachedElements <= peakPass * 3)
+    #expect(pool.cachedElements <= peakPass * 3)  // measured 2.7x
     #expect(Double(pool.cachedElements) <= Double(cachedAt150) * 1.05)
     let reused = pool.take(576 * 700)
     #expect(reused.capacity >= 576 * 700 && reused.count == 576 * 700)
