@@ -25,6 +25,7 @@ struct Defend: ParsableCommand {
   @Option(help: "Safe label words h(i), comma-separated (default digits n..2n-1).") var safeLabelWords: String?
   @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
   @OptionGroup var training: TrainingOptions
+  @OptionGroup(title: "Generation tasks") var generation: GenerationTrainOptions
 
   func validate() throws {
     guard P2PMode(rawValue: mode) != nil else { throw ValidationError("--mode must be union or replace") }
@@ -32,6 +33,7 @@ struct Defend: ParsableCommand {
   }
 
   func run() throws {
+    if let task = try TaskKind.parse(generation.task) { try GenerationCommands.defend(self, task: task); return }
     let ds = try PoisonedDataset.read(from: data)
     let n = max(2, (ds.train.map(\.label).max() ?? 1) + 1)
     let config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: P2PMode(rawValue: mode)!, originalTemplate: template,

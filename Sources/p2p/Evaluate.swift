@@ -21,8 +21,10 @@ struct Evaluate: ParsableCommand {
   @Flag(help: "P2P only: the official code's whole-vocabulary argmax instead of restricted scoring.") var unrestricted = false
   @Option(help: "Where evaluation.json and evaluation.md go.") var out: String?
   @Flag(help: "No progress line.") var quiet = false
+  @OptionGroup(title: "Generation tasks") var generation: GenerationEvaluateOptions
 
   func run() throws {
+    if let task = try TaskKind.parse(generation.task) { try GenerationCommands.evaluate(self, task: task); return }
     let ds = try PoisonedDataset.read(from: data)
     var spec = try adapter.flatMap { try ClassifierSpec.load(from: $0) }
       ?? .plain(try ClassificationOptions.template(template, labelWords: labelWords, train: ds.train))

