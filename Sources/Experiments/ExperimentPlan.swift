@@ -32,6 +32,8 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     public var trigger: String?
     public var count: Int?
     public var placement: CustomTrigger.Placement?
+    /// Defenses for this attack only (default: the plan's `defenses`).
+    public var defenses: [String]?
 
     /// Display name: `name`, else the attack.
     public var label: String { name ?? attack.rawValue }
@@ -71,15 +73,24 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
   public var testLimit: Int?
   public var p2p: P2P?
   public var training: Training?
+  /// `classification` (the default) or a generation task (`math`, `summarization`,
+  /// `instruction`); a generation file has its own keys and is held in `generation`.
+  public var task: String?
+  /// The grid of a generation-task file (see GenerationPlan.swift); nil for classification.
+  public var generation: GenerationPlan? = nil
 
   enum CodingKeys: String, CodingKey {
-    case name, model, datasets, attacks, defenses, seeds, p2p, training, trainLimit = "train_limit", testLimit = "test_limit"
+    case name, model, datasets, attacks, defenses, seeds, p2p, training, task, trainLimit = "train_limit", testLimit = "test_limit"
   }
 
   /// Parses YAML; errors name the file and what was wrong.
   public static func load(_ path: String) throws -> ExperimentPlan {
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
       throw ExperimentError.badFile(path: path, reason: "cannot read as UTF-8 text")
+    }
+    // Generation grids (task: math, summarization or instruction): GenerationPlan.
+    if let generation = try GenerationPlan.load(text: text, path: path) {
+      return ExperimentPlan(name: generation.name, model: generation.model, attacks: [], task: generation.task.rawValue, generation: generation)
     }
     let plan: ExperimentPlan
     do { plan = try YAMLDecoder().decode(ExperimentPlan.self, from: text) } catch {
@@ -134,10 +145,13 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
       let labels = DatasetCatalog.named(dataset)?.labelNames.count ?? 2
       for a in attacks {
         for seed in seedList {
+          if let r = a.rate, !(r >= 0 && r <= 1) { throw ExperimentError.invalid(key: "attacks[\(a.label)].rate '\(r)'", expected: "a fraction in [0, 1]") }
+          if let t = a.target, t < 0 { throw ExperimentError.invalid(key: "attacks[\(a.label)].target '\(t)'", expected: "a label >= 0") }
+          if let c = a.count, c < 1 { throw ExperimentError.invalid(key: "attacks[\(a.label)].count '\(c)'", expected: ">= 1") }
           let attack = AttackConfig(attack: a.attack, rate: a.rate ?? 0.1, target: a.target ?? 1, setting: a.setting ?? .dirty,
                                     trigger: a.trigger, count: a.count ?? 1, placement: a.placement ?? .random, seed: seed,
                                     trainLimit: trainLimit, testLimit: testLimit)
-          for d in defenses ?? ["none", "p2p"] {
+          for d in a.defenses ?? defenses ?? ["none", "p2p"] {
             var defense: P2PConfig?
             if d == "none" {
               defense = nil

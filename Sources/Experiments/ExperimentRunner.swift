@@ -50,6 +50,8 @@ public final class ExperimentRunner {
   }
 
   public func run(progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> [CellResult] {
+    // Generation plans run with `runGeneration` (GenerationRunner.swift).
+    guard plan.generation == nil else { throw ExperimentError.invalid(key: "task", expected: "classification here; use runGeneration") }
     let cells = try plan.cells()
     let fm = FileManager.default
     try fm.createDirectory(atPath: directory + "/cells", withIntermediateDirectories: true)

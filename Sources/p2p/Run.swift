@@ -16,15 +16,17 @@ struct Run: ParsableCommand {
 
   func run() throws {
     let plan = try ExperimentPlan.load(experiment)
-    let cells = try plan.cells()
     let name = plan.name ?? ((experiment as NSString).lastPathComponent as NSString).deletingPathExtension
     let dir = out ?? "runs/" + name
+    if plan.generation != nil { try GenerationCommands.run(plan, name: name, directory: dir, quiet: quiet); return }
+    let cells = try plan.cells()
     printError("experiment \(name): \(cells.count) cells -> \(dir)")
     let bar = ProgressLine(enabled: !quiet)
     let start = Date()
     let runner = ExperimentRunner(plan: plan, directory: dir, dataRoot: DatasetCatalog.dataRoot())
     var prefix = ""
-    let results = try runner.run { event in
+    let results: [CellResult]
+    do { results = try runner.run { event in
       switch event {
       case let .cellStarted(i, total, key):
         bar.finishLine()
@@ -49,6 +51,9 @@ struct Run: ParsableCommand {
           + (e.p2p.map { String(format: "  (no wrapper: ASR %@%%)", GridReportText.pct($0.withoutWrapper.attackSuccessRate?.value ?? .nan)) } ?? "")
           + String(format: "  train %.0f s", r.trainingSeconds))
       }
+    } } catch {
+      bar.finishLine()
+      throw error
     }
     bar.finishLine()
     print(GridReport.markdown(results, title: name))

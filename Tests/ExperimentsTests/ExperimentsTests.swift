@@ -40,6 +40,8 @@ struct ExperimentPlanTests {
   @Test func badPlansNameTheFileAndProblem() throws {
     let unknown = try Self.write("attacks:\n  - {attack: nosuch}\n")
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(unknown) }
+    let rate = try Self.write("attacks:\n  - {attack: badnets, rate: 2}\n")
+    #expect(throws: ExperimentError.self) { try ExperimentPlan.load(rate) }
     let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [strip]\n")
     do { _ = try ExperimentPlan.load(defense); Issue.record("expected an error") } catch {
       #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p or p2p:RATIO"))
