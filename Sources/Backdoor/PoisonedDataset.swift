@@ -18,26 +18,14 @@ public struct PoisonedDataset: Sendable {
   /// Writes every file to a temporary sibling directory, then renames it over `directory`, so a
   /// crash never leaves a half-written dataset.
   public func write(to directory: String) throws(DatasetError) {
-    let fm = FileManager.default
-    let tmp = directory + ".tmp-\(UUID().uuidString.prefix(8))"
     do {
-      try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-      func jsonl(_ rows: [Example]) throws -> Data {
-        var d = Data()
-        for r in rows { d.append(try enc.encode(r)); d.append(0x0A) }
-        return d
-      }
-      try jsonl(train).write(to: URL(fileURLWithPath: tmp + "/" + Self.files.train))
-      try jsonl(testClean).write(to: URL(fileURLWithPath: tmp + "/" + Self.files.testClean))
-      try jsonl(testPoison).write(to: URL(fileURLWithPath: tmp + "/" + Self.files.testPoison))
-      enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-      try enc.encode(manifest).write(to: URL(fileURLWithPath: tmp + "/" + Self.files.manifest))
-      if fm.fileExists(atPath: directory) { try fm.removeItem(atPath: directory) }
-      try fm.moveItem(atPath: tmp, toPath: directory)
+      try DatasetDirectory.write([
+        (Self.files.train, { try DatasetDirectory.jsonLines(train) }),
+        (Self.files.testClean, { try DatasetDirectory.jsonLines(testClean) }),
+        (Self.files.testPoison, { try DatasetDirectory.jsonLines(testPoison) }),
+        (Self.files.manifest, { try DatasetDirectory.json(manifest) }),
+      ], to: directory)
     } catch {
-      try? fm.removeItem(atPath: tmp)
       throw .cannotRead(path: directory, reason: "cannot write: \(error.localizedDescription)")
     }
   }

@@ -27,15 +27,28 @@ public enum ClassifierTraining {
     resume: Bool, progress: (TrainingEvent) -> Void = { _ in }
   ) throws -> TrainingSummary {
     try spec.validate()
-    let examples = try pairs.map { r in
+    return try run(bundle: bundle, examples: tokenize(pairs, bundle: bundle, config: config), config: config, directory: directory,
+                   resume: resume, progress: progress) { try spec.save(in: $0) }
+  }
+
+  static func tokenize(_ pairs: [PromptCompletion], bundle: ModelBundle, config: TrainingConfig) throws -> [TokenizedExample] {
+    try pairs.map { r in
       try TokenizedExample(prompt: bundle.tokenizer.encode(r.prompt), completion: bundle.tokenizer.encode(r.completion),
                            maxLength: config.maxLength)
     }
+  }
+
+  /// Trains on tokenized examples and leaves the adapter, the logs and `saveExtra`'s files in
+  /// `directory` (shared by classifier, plain and generation training).
+  public static func run(
+    bundle: ModelBundle, examples: [TokenizedExample], config: TrainingConfig, directory: String, resume: Bool,
+    progress: (TrainingEvent) -> Void, saveExtra: (String) throws -> Void = { _ in }
+  ) throws -> TrainingSummary {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let trainer = try Trainer(base: bundle.model, examples: examples, config: config, checkpointDirectory: directory)
     let summary = try trainer.run(resume: resume, progress: progress)
     try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent, to: directory)
-    try spec.save(in: directory)
+    try saveExtra(directory)
     try JSONOutput.write(summary.lossHistory, to: directory + "/training_log.json")
     try JSONOutput.write(summary, to: directory + "/training_summary.json")
     return summary
@@ -48,16 +61,7 @@ extension ClassifierTraining {
     bundle: ModelBundle, pairs: [PromptCompletion], config: TrainingConfig, directory: String, resume: Bool,
     progress: (TrainingEvent) -> Void = { _ in }
   ) throws -> TrainingSummary {
-    let examples = try pairs.map { r in
-      try TokenizedExample(prompt: bundle.tokenizer.encode(r.prompt), completion: bundle.tokenizer.encode(r.completion),
-                           maxLength: config.maxLength)
-    }
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let trainer = try Trainer(base: bundle.model, examples: examples, config: config, checkpointDirectory: directory)
-    let summary = try trainer.run(resume: resume, progress: progress)
-    try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent, to: directory)
-    try JSONOutput.write(summary.lossHistory, to: directory + "/training_log.json")
-    try JSONOutput.write(summary, to: directory + "/training_summary.json")
-    return summary
+    try run(bundle: bundle, examples: tokenize(pairs, bundle: bundle, config: config), config: config, directory: directory,
+            resume: resume, progress: progress)
   }
 }

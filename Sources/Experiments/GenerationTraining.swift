@@ -84,14 +84,8 @@ public enum GenerationTraining {
     guard !pairs.isEmpty else { throw ExperimentError.invalid(key: "training rows", expected: "at least one") }
     let stop = bundle.tokenizer.eosID
     let examples = try pairs.map { try $0.tokenized(bundle.tokenizer, stopID: stop, maxLength: config.maxLength) }
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let trainer = try Trainer(base: bundle.model, examples: examples, config: config, checkpointDirectory: directory)
-    let summary = try trainer.run(resume: resume, progress: progress)
-    try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent, to: directory)
-    try spec.save(in: directory)
-    try JSONOutput.write(summary.lossHistory, to: directory + "/training_log.json")
-    try JSONOutput.write(summary, to: directory + "/training_summary.json")
-    return summary
+    return try ClassifierTraining.run(bundle: bundle, examples: examples, config: config, directory: directory, resume: resume,
+                                      progress: progress) { try spec.save(in: $0) }
   }
 }
 

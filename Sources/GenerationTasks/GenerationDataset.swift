@@ -1,3 +1,4 @@
+import Backdoor
 import Foundation
 
 /// A poisoned generation dataset on disk: the training set, the clean test set, the triggered
@@ -18,26 +19,14 @@ public struct GenerationDataset: Sendable, Equatable {
   /// Writes every file to a temporary sibling directory, then renames it over `directory`, so a
   /// crash never leaves a half-written dataset.
   public func write(to directory: String) throws(GenerationError) {
-    let fm = FileManager.default
-    let tmp = directory + ".tmp-\(UUID().uuidString.prefix(8))"
     do {
-      try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-      func jsonl(_ rows: [GenerationExample]) throws -> Data {
-        var d = Data()
-        for r in rows { d.append(try enc.encode(r)); d.append(0x0A) }
-        return d
-      }
-      try jsonl(train).write(to: URL(fileURLWithPath: tmp + "/" + Self.files.train))
-      try jsonl(testClean).write(to: URL(fileURLWithPath: tmp + "/" + Self.files.testClean))
-      try jsonl(testPoison).write(to: URL(fileURLWithPath: tmp + "/" + Self.files.testPoison))
-      enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-      try enc.encode(manifest).write(to: URL(fileURLWithPath: tmp + "/" + Self.files.manifest))
-      if fm.fileExists(atPath: directory) { try fm.removeItem(atPath: directory) }
-      try fm.moveItem(atPath: tmp, toPath: directory)
+      try DatasetDirectory.write([
+        (Self.files.train, { try DatasetDirectory.jsonLines(train) }),
+        (Self.files.testClean, { try DatasetDirectory.jsonLines(testClean) }),
+        (Self.files.testPoison, { try DatasetDirectory.jsonLines(testPoison) }),
+        (Self.files.manifest, { try DatasetDirectory.json(manifest) }),
+      ], to: directory)
     } catch {
-      try? fm.removeItem(atPath: tmp)
       throw .cannotWrite(path: directory, reason: error.localizedDescription)
     }
   }
