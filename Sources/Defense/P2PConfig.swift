@@ -29,18 +29,22 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// Official-code inference: argmax over the whole vocabulary instead of the safe label words.
   public var unrestricted: Bool
   public var seed: UInt64
+  /// Oracle diagnostic, not a defense a user can deploy: draw the benign rows only from rows
+  /// known to be clean (what the official code's file-order selection amounts to, since its
+  /// poisoned rows come from the start of the file and its benign rows from the second half).
+  public var excludePoisonedFromBenign: Bool?
 
   public static let defaultBenignTrigger = "The query currently entered is: "
 
   public init(benignTrigger: String = P2PConfig.defaultBenignTrigger, ratio: Double = 0.2, mode: P2PMode = .union,
               originalTemplate: String = "{sentence}\nOutput: ", benignTemplate: String = "{sentence}\nAnswer: ",
               labels: Int = 2, labelWords: [String]? = nil, safeLabelWords: [String]? = nil, unrestricted: Bool = false,
-              seed: UInt64 = 42) {
+              seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil) {
     self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode
     self.originalTemplate = originalTemplate; self.benignTemplate = benignTemplate
     self.labelWords = labelWords ?? (0..<labels).map(String.init)
     self.safeLabelWords = safeLabelWords ?? (labels..<(2 * labels)).map(String.init)
-    self.unrestricted = unrestricted; self.seed = seed
+    self.unrestricted = unrestricted; self.seed = seed; self.excludePoisonedFromBenign = excludePoisonedFromBenign
   }
 
   public var labels: Int { labelWords.count }

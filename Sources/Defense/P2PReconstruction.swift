@@ -40,7 +40,10 @@ public enum P2PReconstruction {
     }
     var rng = SeededRNG(seed: config.seed)
     let k = Int((config.ratio * Double(train.count)).rounded())
-    var order = Array(train.indices)
+    var order = config.excludePoisonedFromBenign == true ? train.indices.filter { !train[$0].poisoned } : Array(train.indices)
+    guard k <= order.count else {
+      throw .invalidConfig(key: "ratio", value: "\(config.ratio)", expected: "at most \(order.count) rows to choose from")
+    }
     for i in 0..<k {
       let j = i + Int(rng.next() % UInt64(order.count - i))
       order.swapAt(i, j)

@@ -17,7 +17,8 @@ import Yams
 ///   - {name: clean, attack: badnets, rate: 0}
 ///   - {attack: badnets, rate: 0.1, target: 1}
 ///   - {attack: addsent, rate: 0.1, target: 1}
-/// defenses: [none, p2p]    # p2p uses p2p.ratio; "p2p:0.1" overrides the ratio
+/// defenses: [none, p2p]    # p2p uses p2p.ratio; "p2p:0.1" overrides the ratio; "p2p-oracle"
+///                          # draws benign rows from known-clean rows only (a diagnostic)
 /// seeds: [42]
 /// p2p: {ratio: 0.2, mode: union}
 /// training: {epochs: 3, batch_size: 32, lr: 2.0e-4}
@@ -110,10 +111,12 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     public var seed: UInt64
     public var training: TrainingConfig
 
-    public var defenseLabel: String { defense.map { "p2p(rho=\($0.ratio))" } ?? "none" }
+    public var defenseLabel: String {
+      defense.map { "p2p(rho=\($0.ratio)\($0.excludePoisonedFromBenign == true ? ", oracle: benign rows clean" : ""))" } ?? "none"
+    }
     /// File-system-safe identifier.
     public var key: String {
-      let d = defense.map { "p2p-\($0.ratio)" } ?? "none"
+      let d = defense.map { "p2p\($0.excludePoisonedFromBenign == true ? "-oracle" : "")-\($0.ratio)" } ?? "none"
       return "\(dataset)_\(attackLabel)_\(d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" }.reduce("") { $0 + String($1) }
     }
   }
@@ -155,17 +158,18 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
             var defense: P2PConfig?
             if d == "none" {
               defense = nil
-            } else if d == "p2p" || d.hasPrefix("p2p:") {
+            } else if d == "p2p" || d.hasPrefix("p2p:") || d == "p2p-oracle" {
               var ratio = p2p?.ratio ?? 0.2
               if d.hasPrefix("p2p:") {
                 guard let r = Double(d.dropFirst(4)) else { throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "p2p:RATIO") }
                 ratio = r
               }
               defense = P2PConfig(benignTrigger: p2p?.benignTrigger ?? P2PConfig.defaultBenignTrigger, ratio: ratio,
-                                  mode: p2p?.mode ?? .union, labels: labels, unrestricted: p2p?.unrestricted ?? false, seed: seed)
+                                  mode: p2p?.mode ?? .union, labels: labels, unrestricted: p2p?.unrestricted ?? false, seed: seed,
+                                  excludePoisonedFromBenign: d == "p2p-oracle" ? true : nil)
               try defense!.validate()
             } else {
-              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p or p2p:RATIO")
+              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p, p2p:RATIO or p2p-oracle")
             }
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
                             training: try trainingConfig(seed: seed)))

@@ -39,6 +39,16 @@ struct P2PReconstructionTests {
     #expect(other.manifest.benignSourceRows != m.benignSourceRows)
   }
 
+  @Test func theOracleDiagnosticDrawsBenignRowsFromCleanRowsOnly() throws {
+    var config = P2PConfig(ratio: 0.5, mode: .union, seed: 3)
+    config.excludePoisonedFromBenign = true
+    let (rows, m) = try P2PReconstruction.apply(Self.train, config: config)
+    #expect(m.benignSourceRows.count == 25 && m.benignPoisonedRows == 0)
+    #expect(rows.filter(\.benign).allSatisfy { !$0.poisoned })
+    config.ratio = 0.95  // 48 rows wanted, 45 clean rows exist
+    #expect(throws: DefenseError.self) { try P2PReconstruction.apply(Self.train, config: config) }
+  }
+
   @Test func fourClassLabelsMapToTheNextDigits() throws {
     let rows4 = (0..<8).map { Example(text: "t\($0)", label: $0 % 4, sourceIndex: $0) }
     let (rows, _) = try P2PReconstruction.apply(rows4, config: P2PConfig(ratio: 1, mode: .replace, labels: 4))

@@ -44,7 +44,7 @@ struct ExperimentPlanTests {
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(rate) }
     let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [strip]\n")
     do { _ = try ExperimentPlan.load(defense); Issue.record("expected an error") } catch {
-      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p or p2p:RATIO"))
+      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p, p2p:RATIO or p2p-oracle"))
     }
     let dup = try Self.write("attacks:\n  - {attack: badnets}\n  - {attack: badnets, rate: 0.2}\n")
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(dup) }
