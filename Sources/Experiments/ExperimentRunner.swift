@@ -18,12 +18,31 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var trainingSeconds: Double
   public var finalLoss: Double
   public var evaluation: ClassificationResult
+  /// P2P cells: benign rows whose input also carried the attack trigger (the defender cannot
+  /// tell them apart; they teach the backdoor in the safe label space).
+  public var benignPoisonedRows: Int?
 
   public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
               training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
     self.key = key; self.dataset = dataset; self.attack = attack; self.defense = defense; self.seed = seed
     self.attackConfig = attackConfig; self.p2p = p2p; self.training = training; self.trainRows = trainRows
     self.trainingSeconds = trainingSeconds; self.finalLoss = finalLoss; self.evaluation = evaluation
+  }
+
+  func with(benignPoisonedRows n: Int?) -> CellResult {
+    var r = self
+    r.benignPoisonedRows = n
+    return r
+  }
+
+  /// Reads a finished cell, filling what older result files lack from the cell's files.
+  public static func load(cellDirectory dir: String) throws -> CellResult {
+    var r = try JSONOutput.read(CellResult.self, from: dir + "/result.json")
+    if r.p2p != nil, r.benignPoisonedRows == nil,
+       let m = try? JSONOutput.read(P2PManifest.self, from: dir + "/model/manifest.json") {
+      r.benignPoisonedRows = m.benignPoisonedRows
+    }
+    return r
   }
 }
 
@@ -62,7 +81,7 @@ public final class ExperimentRunner {
       let dir = directory + "/cells/" + cell.key
       let resultPath = dir + "/result.json"
       if fm.fileExists(atPath: resultPath) {
-        results.append(try JSONOutput.read(CellResult.self, from: resultPath))
+        results.append(try CellResult.load(cellDirectory: dir))
         progress(.cellSkipped(index: i + 1, total: cells.count, key: cell.key))
         continue
       }
@@ -93,6 +112,7 @@ public final class ExperimentRunner {
     let labels = DatasetCatalog.named(cell.dataset)?.labelNames.count ?? max(2, (data.train.map(\.label).max() ?? 1) + 1)
     let modelDir = dir + "/model"
     let pairs: [PromptCompletion], spec: ClassifierSpec
+    var benignPoisoned: Int?
     if let p2p = cell.defense {
       var (rows, manifest) = try P2PReconstruction.apply(data.train, config: p2p)
       manifest.dataset = dataDir
@@ -100,6 +120,7 @@ public final class ExperimentRunner {
       try P2PRowsFile.write(rows, to: modelDir + "/train.jsonl")
       try JSONOutput.write(manifest, to: modelDir + "/manifest.json")
       pairs = ClassifierTraining.pairs(rows); spec = .defended(p2p)
+      benignPoisoned = manifest.benignPoisonedRows
     } else {
       let template = P2PConfig(labels: labels).originalPrompt
       pairs = try ClassifierTraining.plainPairs(data.train, template: template); spec = .plain(template)
@@ -126,6 +147,17 @@ public final class ExperimentRunner {
     return CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel, seed: cell.seed,
                       attackConfig: cell.attack, p2p: cell.defense, training: cell.training, trainRows: pairs.count,
                       trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
+      .with(benignPoisonedRows: benignPoisoned)
+  }
+
+  /// Rewrites results.json and the reports from the cells finished so far, running nothing.
+  public func writeReportsOnly() throws -> [CellResult] {
+    let results = try plan.cells().compactMap { cell -> CellResult? in
+      let dir = directory + "/cells/" + cell.key
+      return FileManager.default.fileExists(atPath: dir + "/result.json") ? try CellResult.load(cellDirectory: dir) : nil
+    }
+    try writeReports(results)
+    return results
   }
 
   func writeReports(_ results: [CellResult]) throws {

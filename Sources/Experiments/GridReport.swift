@@ -30,7 +30,11 @@ public enum GridReport {
     s += "\nSettings of each cell:\n\n"
     for r in results {
       s += "- `\(r.key)`: \(ReportWriter.describe(r.evaluation.poisoning))"
-      if let p = r.p2p { s += "; P2P \(p.mode.rawValue), rho \(p.ratio), trigger \"\(p.benignTrigger)\"" }
+      if let p = r.p2p {
+        s += "; P2P \(p.mode.rawValue), rho \(p.ratio), trigger \"\(p.benignTrigger)\""
+        if p.excludePoisonedFromBenign == true { s += " (oracle: benign rows drawn from known-clean rows)" }
+        if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
+      }
       let t = r.training
       s += String(format: "; LoRA r=%d alpha=%g dropout %g on %@, %d epochs, batch %d, lr %.1e, final loss %.4f\n", t.lora.rank,
                   t.lora.alpha, t.lora.dropout, t.lora.targets.map(\.rawValue).joined(separator: ","), t.epochs, t.batchSize,

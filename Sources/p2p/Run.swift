@@ -13,6 +13,7 @@ struct Run: ParsableCommand {
   @Argument(help: "Experiment file (YAML).") var experiment: String
   @Option(help: "Output directory (default: runs/<experiment name>).") var out: String?
   @Flag(help: "No progress line.") var quiet = false
+  @Flag(help: "Only rewrite results.json and the reports from the finished cells.") var reportOnly = false
 
   func run() throws {
     let plan = try ExperimentPlan.load(experiment)
@@ -24,6 +25,12 @@ struct Run: ParsableCommand {
     let bar = ProgressLine(enabled: !quiet)
     let start = Date()
     let runner = ExperimentRunner(plan: plan, directory: dir, dataRoot: DatasetCatalog.dataRoot())
+    if reportOnly {
+      let done = try runner.writeReportsOnly()
+      print(GridReport.markdown(done, title: name))
+      printError("\(done.count) of \(cells.count) cells finished; reports rewritten in \(dir)")
+      return
+    }
     var prefix = ""
     let results: [CellResult]
     do { results = try runner.run { event in
