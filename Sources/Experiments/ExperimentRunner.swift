@@ -152,6 +152,7 @@ public final class ExperimentRunner {
 
   /// Rewrites results.json and the reports from the cells finished so far, running nothing.
   public func writeReportsOnly() throws -> [CellResult] {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let results = try plan.cells().compactMap { cell -> CellResult? in
       let dir = directory + "/cells/" + cell.key
       return FileManager.default.fileExists(atPath: dir + "/result.json") ? try CellResult.load(cellDirectory: dir) : nil
