@@ -73,6 +73,30 @@ public enum JSONOutput {
     do { return try dec.decode(type, from: data) } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
   }
 
+  /// JSON Lines (one sorted-key object a line), atomically.
+  public static func writeLines<T: Encodable>(_ rows: [T], to path: String) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var d = Data()
+    for r in rows { d.append(try enc.encode(r)); d.append(0x0A) }
+    try d.write(to: URL(fileURLWithPath: path), options: .atomic)
+  }
+
+  /// Reads JSON Lines; an unreadable line is reported as `path:line` with `expected`.
+  public static func readLines<T: Decodable>(_ type: T.Type, from path: String, expected: String) throws -> [T] {
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+      throw ExperimentError.badFile(path: path, reason: "cannot read as UTF-8 text")
+    }
+    var rows: [T] = []
+    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+      do { rows.append(try JSONDecoder().decode(T.self, from: Data(line.utf8))) } catch {
+        throw ExperimentError.badFile(path: "\(path):\(i + 1)", reason: "not \(expected): \(error)")
+      }
+    }
+    guard !rows.isEmpty else { throw ExperimentError.badFile(path: path, reason: "no rows") }
+    return rows
+  }
+
   /// Text files, atomically.
   public static func write(text: String, to path: String) throws {
     try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)

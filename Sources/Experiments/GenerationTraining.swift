@@ -91,25 +91,9 @@ public enum GenerationTraining {
 
 /// The reconstructed training rows of `defend --task ...` as JSONL, one `GenerationPair` a line.
 public enum GenerationPairsFile {
-  public static func write(_ pairs: [GenerationPair], to path: String) throws {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    var d = Data()
-    for p in pairs { d.append(try enc.encode(p)); d.append(0x0A) }
-    try d.write(to: URL(fileURLWithPath: path), options: .atomic)
-  }
+  public static func write(_ pairs: [GenerationPair], to path: String) throws { try JSONOutput.writeLines(pairs, to: path) }
 
   public static func read(_ path: String) throws -> [GenerationPair] {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-      throw ExperimentError.badFile(path: path, reason: "cannot read as UTF-8 text")
-    }
-    var out: [GenerationPair] = []
-    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-      do { out.append(try JSONDecoder().decode(GenerationPair.self, from: Data(line.utf8))) } catch {
-        throw ExperimentError.badFile(path: "\(path):\(i + 1)", reason: "not a generation row {prompt, prefix, output, benign, poisoned}: \(error)")
-      }
-    }
-    guard !out.isEmpty else { throw ExperimentError.badFile(path: path, reason: "no rows") }
-    return out
+    try JSONOutput.readLines(GenerationPair.self, from: path, expected: "a generation row {prompt, prefix, output, benign, poisoned}")
   }
 }
