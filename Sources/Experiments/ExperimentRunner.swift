@@ -125,7 +125,8 @@ public final class ExperimentRunner {
       let template = P2PConfig(labels: labels).originalPrompt
       pairs = try ClassifierTraining.plainPairs(data.train, template: template); spec = .plain(template)
     }
-    var bundle = try ModelBundle.load(model)
+    // Training reads the base weights only; the adapter is merged into them for evaluation.
+    let bundle = try ModelBundle.load(model)
     let summaryPath = modelDir + "/training_summary.json"
     let summary: TrainingSummary
     if fm.fileExists(atPath: summaryPath) && fm.fileExists(atPath: modelDir + "/" + ClassifierSpec.fileName) {
@@ -135,7 +136,6 @@ public final class ExperimentRunner {
       let resume = fm.fileExists(atPath: modelDir + "/checkpoint")
       summary = try ClassifierTraining.train(bundle: bundle, pairs: pairs, spec: spec, config: cell.training, directory: modelDir,
                                              resume: resume) { progress(.training($0)) }
-      bundle = try ModelBundle.load(model)
     }
     try PEFTAdapter.load(from: modelDir, model: bundle.model.config).merge(into: bundle.model)
     progress(.phase("evaluating"))

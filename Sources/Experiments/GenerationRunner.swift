@@ -98,7 +98,8 @@ public final class GenerationRunner {
     } else {
       pairs = GenerationTraining.plainPairs(data.train, task: plan.task)
     }
-    var bundle = try ModelBundle.load(model)
+    // Training reads the base weights only; the adapter is merged into them for evaluation.
+    let bundle = try ModelBundle.load(model)
     let summaryPath = modelDir + "/training_summary.json"
     let summary: TrainingSummary
     if fm.fileExists(atPath: summaryPath) && fm.fileExists(atPath: modelDir + "/" + GenerationSpec.fileName) {
@@ -108,7 +109,6 @@ public final class GenerationRunner {
       let resume = fm.fileExists(atPath: modelDir + "/checkpoint")
       summary = try GenerationTraining.train(bundle: bundle, pairs: pairs, spec: cell.spec, config: cell.training, directory: modelDir,
                                              resume: resume) { progress(.training($0)) }
-      bundle = try ModelBundle.load(model)
     }
     try PEFTAdapter.load(from: modelDir, model: bundle.model.config).merge(into: bundle.model)
     progress(.phase("evaluating"))
