@@ -33,19 +33,28 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// known to be clean (what the official code's file-order selection amounts to, since its
   /// poisoned rows come from the start of the file and its benign rows from the second half).
   public var excludePoisonedFromBenign: Bool?
+  /// How the benign rows are chosen (nil: random, the paper).
+  public var selection: BenignSelection?
+  /// The zero-shot prompt of `agreement` selection (template with `{sentence}`, one label word
+  /// per original label); filled in by whoever scores the rows, kept here for the record.
+  public var selectionPrompt: PromptTemplate?
 
   public static let defaultBenignTrigger = "The query currently entered is: "
 
   public init(benignTrigger: String = P2PConfig.defaultBenignTrigger, ratio: Double = 0.2, mode: P2PMode = .union,
               originalTemplate: String = "{sentence}\nOutput: ", benignTemplate: String = "{sentence}\nAnswer: ",
               labels: Int = 2, labelWords: [String]? = nil, safeLabelWords: [String]? = nil, unrestricted: Bool = false,
-              seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil) {
+              seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil, selection: BenignSelection? = nil) {
     self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode
     self.originalTemplate = originalTemplate; self.benignTemplate = benignTemplate
     self.labelWords = labelWords ?? (0..<labels).map(String.init)
     self.safeLabelWords = safeLabelWords ?? (labels..<(2 * labels)).map(String.init)
     self.unrestricted = unrestricted; self.seed = seed; self.excludePoisonedFromBenign = excludePoisonedFromBenign
+    self.selection = selection
   }
+
+  /// Whether benign rows are chosen by zero-shot label agreement.
+  public var selectsByAgreement: Bool { selection == .agreement }
 
   public var labels: Int { labelWords.count }
 
@@ -67,6 +76,15 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     guard safeLabelWords.count == labelWords.count else {
       throw .invalidConfig(key: "safe label words", value: safeLabelWords.joined(separator: ","),
                            expected: "\(labelWords.count) words, one per original label")
+    }
+    if selectsByAgreement && excludePoisonedFromBenign == true {
+      throw .invalidConfig(key: "selection", value: "agreement", expected: "either agreement selection or the oracle diagnostic, not both")
+    }
+    if let p = selectionPrompt {
+      guard p.labelWords.count == labelWords.count else {
+        throw .invalidConfig(key: "selection prompt", value: p.labelWords.joined(separator: ","), expected: "\(labelWords.count) label words")
+      }
+      do { try p.validate() } catch { throw .invalidConfig(key: "selection prompt", value: p.template, expected: "\(error)") }
     }
     do {
       try originalPrompt.validate()

@@ -29,26 +29,37 @@ public struct P2PManifest: Codable, Sendable, Equatable {
   public var dataset: String?
 }
 
-/// Builds the P2P training set: round(ρ·N) rows drawn uniformly (seeded) get the benign trigger,
-/// the benign cue and the label h(i) = i + n; union adds them to the N original rows, replace
-/// substitutes them. The result is shuffled with the same seed.
+/// Builds the P2P training set: round(ρ·N) rows get the benign trigger, the benign cue and the
+/// label h(i) = i + n; union adds them to the N original rows, replace substitutes them. The rows
+/// are drawn uniformly (seeded), or with `agreement` selection the per-label rows of largest
+/// zero-shot margin (`margins`, one per training row; see `LabelAgreement`). The result is
+/// shuffled with the seed.
 public enum P2PReconstruction {
-  public static func apply(_ train: [Example], config: P2PConfig) throws(DefenseError) -> (rows: [P2PRow], manifest: P2PManifest) {
+  public static func apply(_ train: [Example], config: P2PConfig,
+                           margins: [Float]? = nil) throws(DefenseError) -> (rows: [P2PRow], manifest: P2PManifest) {
     try config.validate()
     for (i, e) in train.enumerated() where e.label < 0 || e.label >= config.labels {
       throw .badLabel(row: i, label: e.label, labels: config.labels)
     }
     var rng = SeededRNG(seed: config.seed)
-    let k = Int((config.ratio * Double(train.count)).rounded())
-    var order = config.excludePoisonedFromBenign == true ? train.indices.filter { !train[$0].poisoned } : Array(train.indices)
-    guard k <= order.count else {
-      throw .invalidConfig(key: "ratio", value: "\(config.ratio)", expected: "at most \(order.count) rows to choose from")
+    let chosen: [Int]
+    if config.selectsByAgreement {
+      guard let margins else {
+        throw .invalidConfig(key: "selection", value: "agreement", expected: "zero-shot agreement margins for the training rows")
+      }
+      chosen = try LabelAgreement.select(labels: train.map(\.label), margins: margins, ratio: config.ratio)
+    } else {
+      let k = Int((config.ratio * Double(train.count)).rounded())
+      var order = config.excludePoisonedFromBenign == true ? train.indices.filter { !train[$0].poisoned } : Array(train.indices)
+      guard k <= order.count else {
+        throw .invalidConfig(key: "ratio", value: "\(config.ratio)", expected: "at most \(order.count) rows to choose from")
+      }
+      for i in 0..<k {
+        let j = i + Int(rng.next() % UInt64(order.count - i))
+        order.swapAt(i, j)
+      }
+      chosen = Array(order.prefix(k)).sorted()
     }
-    for i in 0..<k {
-      let j = i + Int(rng.next() % UInt64(order.count - i))
-      order.swapAt(i, j)
-    }
-    let chosen = Array(order.prefix(k)).sorted()
     let chosenSet = Set(chosen)
     let original = config.originalPrompt, benign = config.benignPrompt
     func originalRow(_ e: Example) -> P2PRow {

@@ -17,8 +17,9 @@ import Yams
 ///   - {name: clean, attack: badnets, rate: 0}
 ///   - {attack: badnets, rate: 0.1, target: 1}
 ///   - {attack: addsent, rate: 0.1, target: 1}
-/// defenses: [none, p2p]    # p2p uses p2p.ratio; "p2p:0.1" overrides the ratio; "p2p-oracle"
-///                          # draws benign rows from known-clean rows only (a diagnostic)
+/// defenses: [none, p2p]    # p2p uses p2p.ratio; "p2p:0.1" overrides the ratio; "p2p-agree"
+///                          # picks benign rows by the base model's zero-shot label agreement;
+///                          # "p2p-oracle" draws them from known-clean rows only (a diagnostic)
 /// seeds: [42]
 /// p2p: {ratio: 0.2, mode: union}
 /// training: {epochs: 3, batch_size: 32, lr: 2.0e-4}
@@ -112,11 +113,12 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     public var training: TrainingConfig
 
     public var defenseLabel: String {
-      defense.map { "p2p(rho=\($0.ratio)\($0.excludePoisonedFromBenign == true ? ", oracle: benign rows clean" : ""))" } ?? "none"
+      defense.map { "p2p(rho=\($0.ratio)\($0.excludePoisonedFromBenign == true ? ", oracle: benign rows clean" : "")"
+        + "\($0.selectsByAgreement ? ", benign rows by zero-shot agreement" : ""))" } ?? "none"
     }
     /// File-system-safe identifier.
     public var key: String {
-      let d = defense.map { "p2p\($0.excludePoisonedFromBenign == true ? "-oracle" : "")-\($0.ratio)" } ?? "none"
+      let d = defense.map { "p2p\($0.excludePoisonedFromBenign == true ? "-oracle" : "")\($0.selectsByAgreement ? "-agree" : "")-\($0.ratio)" } ?? "none"
       return "\(dataset)_\(attackLabel)_\(d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" }.reduce("") { $0 + String($1) }
     }
   }
@@ -136,6 +138,16 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     c.checkpointEvery = 25
     try c.validate()
     return c
+  }
+
+  /// "p2p", "p2p-agree", "p2p-oracle", optionally followed by ":RATIO"; nil when not a P2P defense
+  /// or the ratio is not a number.
+  static func parseDefense(_ d: String) -> (variant: String, ratio: Double?)? {
+    let parts = d.split(separator: ":", maxSplits: 1).map(String.init)
+    guard let variant = parts.first, ["p2p", "p2p-agree", "p2p-oracle"].contains(variant) else { return nil }
+    guard parts.count == 2 else { return (variant, nil) }
+    guard let r = Double(parts[1]) else { return nil }
+    return (variant, r)
   }
 
   /// The grid in run order: dataset, attack, seed, defense.
@@ -158,18 +170,16 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
             var defense: P2PConfig?
             if d == "none" {
               defense = nil
-            } else if d == "p2p" || d.hasPrefix("p2p:") || d == "p2p-oracle" {
-              var ratio = p2p?.ratio ?? 0.2
-              if d.hasPrefix("p2p:") {
-                guard let r = Double(d.dropFirst(4)) else { throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "p2p:RATIO") }
-                ratio = r
-              }
+            } else if let (variant, r) = Self.parseDefense(d) {
+              let ratio = r ?? p2p?.ratio ?? 0.2
               defense = P2PConfig(benignTrigger: p2p?.benignTrigger ?? P2PConfig.defaultBenignTrigger, ratio: ratio,
                                   mode: p2p?.mode ?? .union, labels: labels, unrestricted: p2p?.unrestricted ?? false, seed: seed,
-                                  excludePoisonedFromBenign: d == "p2p-oracle" ? true : nil)
+                                  excludePoisonedFromBenign: variant == "p2p-oracle" ? true : nil,
+                                  selection: variant == "p2p-agree" ? .agreement : nil)
               try defense!.validate()
             } else {
-              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p, p2p:RATIO or p2p-oracle")
+              throw ExperimentError.invalid(key: "defenses '\(d)'",
+                                            expected: "none, p2p, p2p-agree or p2p-oracle, each optionally with :RATIO (p2p:0.3)")
             }
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
                             training: try trainingConfig(seed: seed)))

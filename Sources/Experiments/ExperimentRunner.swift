@@ -111,12 +111,24 @@ public final class ExperimentRunner {
     }
     let labels = DatasetCatalog.named(cell.dataset)?.labelNames.count ?? max(2, (data.train.map(\.label).max() ?? 1) + 1)
     let modelDir = dir + "/model"
+    // Training reads the base weights only; the adapter is merged into them for evaluation.
+    let bundle = try ModelBundle.load(model)
     let pairs: [PromptCompletion], spec: ClassifierSpec
     var benignPoisoned: Int?
-    if let p2p = cell.defense {
-      var (rows, manifest) = try P2PReconstruction.apply(data.train, config: p2p)
-      manifest.dataset = dataDir
+    var defense = cell.defense
+    if var p2p = cell.defense {
       try fm.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
+      var margins: [Float]?
+      if p2p.selectsByAgreement {
+        p2p = try AgreementScoring.resolve(p2p, labelNames: DatasetCatalog.named(cell.dataset)?.labelNames, bundle: bundle)
+        progress(.phase("scoring \(data.train.count) rows zero-shot for benign selection"))
+        margins = try AgreementScoring.margins(data.train, config: p2p, bundle: bundle, cachePath: modelDir + "/agreement.json") {
+          progress(.evaluating("agreement", $0, data.train.count))
+        }
+        defense = p2p
+      }
+      var (rows, manifest) = try P2PReconstruction.apply(data.train, config: p2p, margins: margins)
+      manifest.dataset = dataDir
       try P2PRowsFile.write(rows, to: modelDir + "/train.jsonl")
       try JSONOutput.write(manifest, to: modelDir + "/manifest.json")
       pairs = ClassifierTraining.pairs(rows); spec = .defended(p2p)
@@ -125,8 +137,6 @@ public final class ExperimentRunner {
       let template = P2PConfig(labels: labels).originalPrompt
       pairs = try ClassifierTraining.plainPairs(data.train, template: template); spec = .plain(template)
     }
-    // Training reads the base weights only; the adapter is merged into them for evaluation.
-    let bundle = try ModelBundle.load(model)
     let summaryPath = modelDir + "/training_summary.json"
     let summary: TrainingSummary
     if fm.fileExists(atPath: summaryPath) && fm.fileExists(atPath: modelDir + "/" + ClassifierSpec.fileName) {
@@ -145,7 +155,7 @@ public final class ExperimentRunner {
     try JSONOutput.write(evaluation, to: dir + "/evaluation.json")
     try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: dir + "/evaluation.md")
     return CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel, seed: cell.seed,
-                      attackConfig: cell.attack, p2p: cell.defense, training: cell.training, trainRows: pairs.count,
+                      attackConfig: cell.attack, p2p: defense, training: cell.training, trainRows: pairs.count,
                       trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
       .with(benignPoisonedRows: benignPoisoned)
   }

@@ -33,6 +33,7 @@ public enum GridReport {
       if let p = r.p2p {
         s += "; P2P \(p.mode.rawValue), rho \(p.ratio), trigger \"\(p.benignTrigger)\""
         if p.excludePoisonedFromBenign == true { s += " (oracle: benign rows drawn from known-clean rows)" }
+        if p.selectsByAgreement { s += " (benign rows: per label, the largest zero-shot label agreement of the base model)" }
         if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
       }
       let t = r.training

@@ -3,6 +3,7 @@ import Backdoor
 import Defense
 import Experiments
 import Foundation
+import Llama
 
 struct Defend: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -23,6 +24,12 @@ struct Defend: ParsableCommand {
   @Option(help: "Template of benign rows and of inference, after the benign trigger.") var benignTemplate = "{sentence}\nAnswer: "
   @Option(help: "Original label words, comma-separated (default digits 0..n-1).") var labelWords: String?
   @Option(help: "Safe label words h(i), comma-separated (default digits n..2n-1).") var safeLabelWords: String?
+  @Option(help: """
+    How benign rows are chosen: random (the paper) or agreement (per label, the rows whose label the base model agrees with \
+    most zero-shot; filters dirty-label poison out of the benign set).
+    """) var selection = "random"
+  @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
+  var labelNames: String?
   @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
   @OptionGroup var training: TrainingOptions
   @OptionGroup(title: "Generation tasks") var generation: GenerationTrainOptions
@@ -30,28 +37,45 @@ struct Defend: ParsableCommand {
   func validate() throws {
     guard P2PMode(rawValue: mode) != nil else { throw ValidationError("--mode must be union or replace") }
     guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") }
+    guard BenignSelection(rawValue: selection) != nil else { throw ValidationError("--selection must be random or agreement") }
   }
 
   func run() throws {
     if let task = try TaskKind.parse(generation.task) { try GenerationCommands.defend(self, task: task); return }
     let ds = try PoisonedDataset.read(from: data)
     let n = max(2, (ds.train.map(\.label).max() ?? 1) + 1)
-    let config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: P2PMode(rawValue: mode)!, originalTemplate: template,
+    var config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: P2PMode(rawValue: mode)!, originalTemplate: template,
                            benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },
-                           safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed)
-    var (rows, manifest) = try P2PReconstruction.apply(ds.train, config: config)
+                           safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
+                           selection: BenignSelection(rawValue: selection))
+    var margins: [Float]?
+    var loaded: ModelBundle?
+    if config.selectsByAgreement {
+      let bundle = try modelOptions.load()
+      loaded = bundle
+      let names = labelNames.map { $0.split(separator: ",").map(String.init) }
+        ?? ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames }
+      config = try AgreementScoring.resolve(config, labelNames: names, bundle: bundle)
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      let line = ProgressLine(enabled: !training.quiet)
+      margins = try AgreementScoring.margins(ds.train, config: config, bundle: bundle, cachePath: out + "/agreement.json") {
+        line.update("scoring zero-shot label agreement \($0)/\(ds.train.count)")
+      }
+      line.finishLine()
+    }
+    var (rows, manifest) = try P2PReconstruction.apply(ds.train, config: config, margins: margins)
     manifest.dataset = data
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     try P2PRowsFile.write(rows, to: out + "/train.jsonl")
     try JSONOutput.write(manifest, to: out + "/manifest.json")
-    printError("P2P (\(config.mode.rawValue), rho \(config.ratio)): \(manifest.inputRows) rows -> \(manifest.outputRows) "
+    printError("P2P (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
       + "(\(manifest.benignSourceRows.count) benign, \(manifest.benignPoisonedRows) of them carry the attack trigger); labels "
       + "\(config.labelWords.joined(separator: ",")) -> safe \(config.safeLabelWords.joined(separator: ","))")
     if prepareOnly {
       print("wrote \(out)/train.jsonl and \(out)/manifest.json")
       return
     }
-    let bundle = try modelOptions.load()
+    let bundle = try loaded ?? modelOptions.load()
     let summary = try ClassifierTraining.train(bundle: bundle, pairs: ClassifierTraining.pairs(rows), spec: .defended(config),
                                                config: try training.config(defaultBatch: 32), directory: out,
                                                resume: training.resume, progress: training.reporter())

@@ -64,6 +64,43 @@ struct P2PReconstructionTests {
     }
   }
 
+  @Test func agreementMarginsAreTheOwnLabelMinusTheBestOther() throws {
+    let m = try LabelAgreement.margins(scores: [[1, 3], [2, 0.5], [0, 1, 4], [5, 5]], labels: [0, 0, 1, 1])
+    #expect(m == [-2, 1.5, -3, 0])
+    #expect(throws: DefenseError.badLabel(row: 1, label: 2, labels: 2)) { try LabelAgreement.margins(scores: [[0, 1], [0, 1]], labels: [0, 2]) }
+    #expect(throws: DefenseError.self) { try LabelAgreement.margins(scores: [[0, 1]], labels: [0, 1]) }
+  }
+
+  @Test func agreementSelectionTakesTheTopRowsOfEachLabel() throws {
+    // label 0: rows 0, 2, 4, 6 (margins 0.5, 3, -1, 2); label 1: rows 1, 3, 5, 7, 8, 9 (1, 1, 4, -2, 0, 5)
+    let labels = [0, 1, 0, 1, 0, 1, 0, 1, 1, 1]
+    let margins: [Float] = [0.5, 1, 3, 1, -1, 4, 2, -2, 0, 5]
+    // rho 0.5: round(2) = 2 of label 0 -> rows 2, 6; round(3) = 3 of label 1 -> rows 9, 5, then 1 (tie with 3, lower index)
+    #expect(try LabelAgreement.select(labels: labels, margins: margins, ratio: 0.5) == [1, 2, 5, 6, 9])
+    #expect(try LabelAgreement.select(labels: labels, margins: margins, ratio: 1) == Array(0..<10))
+    #expect(throws: DefenseError.self) { try LabelAgreement.select(labels: labels, margins: [1], ratio: 0.5) }
+  }
+
+  @Test func agreementReconstructionKeepsContradictingRowsOutOfTheBenignSet() throws {
+    // Rows 0..<5 are poisoned; give them the lowest margins, as dirty labels get from a zero-shot model.
+    let margins = (0..<50).map { Float($0 < 5 ? -10 + $0 : $0 % 7) }
+    let config = P2PConfig(ratio: 0.4, mode: .union, seed: 7, selection: .agreement)
+    let (rows, m) = try P2PReconstruction.apply(Self.train, config: config, margins: margins)
+    #expect(m.benignSourceRows.count == 20 && m.benignPoisonedRows == 0 && rows.count == 70)
+    #expect(m.benignSourceRows == (try LabelAgreement.select(labels: Self.train.map(\.label), margins: margins, ratio: 0.4)))
+    #expect(rows.filter(\.benign).allSatisfy { $0.label == Self.train[$0.sourceIndex!].label + 2 })
+    #expect(throws: DefenseError.self) { try P2PReconstruction.apply(Self.train, config: config) }  // no margins
+    var both = config
+    both.excludePoisonedFromBenign = true
+    #expect(throws: DefenseError.self) { try P2PReconstruction.apply(Self.train, config: both, margins: margins) }
+  }
+
+  @Test func theZeroShotInstructionNamesTheLabels() {
+    #expect(LabelAgreement.instruction(labelNames: ["negative", "positive"])
+      == "Which label fits this text: negative or positive? Answer with one word.\nText: {sentence}")
+    #expect(LabelAgreement.instruction(labelNames: ["a", "b", "c"]).hasPrefix("Which label fits this text: a, b or c?"))
+  }
+
   @Test func safePredictionMapsBack() {
     let f = DefendedClassifier.safePrediction(n: 2)
     #expect(f([9, 9, 0.1, 0.2]) == 1)  // original words are ignored

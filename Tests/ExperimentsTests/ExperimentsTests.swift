@@ -3,6 +3,7 @@ import Defense
 import Evaluation
 import Experiments
 import Foundation
+import Llama
 import TestSupport
 import Testing
 
@@ -37,6 +38,15 @@ struct ExperimentPlanTests {
     #expect(cells[3].seed == 2 && cells[3].training.seed == 2 && cells[3].attack.seed == 2)
   }
 
+  @Test func defenseVariantsTakeAnOptionalRatio() throws {
+    let path = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [p2p-agree, \"p2p-agree:0.3\", p2p-oracle]\n")
+    let cells = try ExperimentPlan.load(path).cells()
+    #expect(cells.map(\.key) == ["sst2_badnets_p2p-agree-0.2_s42", "sst2_badnets_p2p-agree-0.3_s42", "sst2_badnets_p2p-oracle-0.2_s42"])
+    #expect(cells[0].defense?.selection == .agreement && cells[1].defense?.ratio == 0.3)
+    #expect(cells[2].defense?.excludePoisonedFromBenign == true && cells[2].defense?.selectsByAgreement == false)
+    #expect(cells[0].defenseLabel.contains("zero-shot agreement"))
+  }
+
   @Test func badPlansNameTheFileAndProblem() throws {
     let unknown = try Self.write("attacks:\n  - {attack: nosuch}\n")
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(unknown) }
@@ -44,8 +54,10 @@ struct ExperimentPlanTests {
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(rate) }
     let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [strip]\n")
     do { _ = try ExperimentPlan.load(defense); Issue.record("expected an error") } catch {
-      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p, p2p:RATIO or p2p-oracle"))
+      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p, p2p-agree or p2p-oracle"))
     }
+    let ratio = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [\"p2p-agree:x\"]\n")
+    #expect(throws: ExperimentError.self) { try ExperimentPlan.load(ratio) }
     let dup = try Self.write("attacks:\n  - {attack: badnets}\n  - {attack: badnets, rate: 0.2}\n")
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(dup) }
   }
@@ -106,13 +118,16 @@ struct ExperimentRunnerTests {
       train_limit: 24
       test_limit: 16
       attacks: [{attack: badnets, rate: 0.25, target: 1}]
-      defenses: [none, p2p]
+      defenses: [none, p2p, p2p-agree]
       training: {epochs: 1, batch_size: 8}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
     let first = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run()
-    #expect(first.count == 2)
+    #expect(first.count == 3)
     #expect(first[0].trainRows == 24 && first[1].trainRows == 24 + 5)  // union adds round(0.2 * 24) = 5 rows
+    // Agreement selection: round(0.2 * n_label) rows per label, and the resolved zero-shot prompt is recorded.
+    #expect(first[2].p2p?.selectionPrompt?.labelWords == ["negative", "positive"])
+    #expect(FileManager.default.fileExists(atPath: out + "/cells/sst2_badnets_p2p-agree-0.2_s42/model/agreement.json"))
     #expect(first[0].evaluation.metrics.cleanAccuracy.total == 16)
     #expect(first[1].evaluation.p2p?.withoutWrapper.cleanAccuracy.total == 16)
     for f in ["results.json", "report.md", "report.html", "chart.svg", "cells/sst2_badnets_none_s42/model/adapter_model.safetensors",
@@ -121,6 +136,40 @@ struct ExperimentRunnerTests {
     }
     var skipped = 0
     let second = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run { if case .cellSkipped = $0 { skipped += 1 } }
-    #expect(skipped == 2 && second == first)
+    #expect(skipped == 3 && second == first)
+  }
+}
+
+@Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
+struct AgreementScoringTests {
+  @Test func theZeroShotPromptUsesTheChatTemplateAndFirstTokens() throws {
+    let bundle = try ModelBundle.load(RealModel.path)
+    let p = try AgreementScoring.defaultPrompt(labelNames: ["negative", "positive"], tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
+    #expect(p.labelWords == ["negative", "positive"])
+    #expect(p.template.contains("<|im_start|>user\nWhich label fits this text: negative or positive?"))
+    #expect(p.template.hasSuffix("<|im_start|>assistant\n"))
+    let ag = try AgreementScoring.defaultPrompt(labelNames: ["world", "sports", "business", "sci/tech"], tokenizer: bundle.tokenizer,
+                                                chatTemplate: bundle.chatTemplate)
+    #expect(ag.labelWords.count == 4 && ag.labelWords[3] != "sci/tech" && Set(ag.labelWords).count == 4)
+    #expect(throws: ExperimentError.self) {
+      try AgreementScoring.defaultPrompt(labelNames: ["good movie", "good film"], tokenizer: bundle.tokenizer, chatTemplate: nil)
+    }
+  }
+
+  @Test func marginsAreAntisymmetricForTwoLabelsAndCached() throws {
+    let bundle = try ModelBundle.load(RealModel.path)
+    let config = try AgreementScoring.resolve(P2PConfig(selection: .agreement), labelNames: ["negative", "positive"], bundle: bundle)
+    let texts = ["a wonderful , moving and funny film", "a dull , lifeless and painfully bad movie"]
+    let rows = texts.map { Example(text: $0, label: 1) } + texts.map { Example(text: $0, label: 0) }
+    let cache = FileManager.default.temporaryDirectory.appendingPathComponent("agree-\(UUID().uuidString).json").path
+    let m = try AgreementScoring.margins(rows, config: config, bundle: bundle, cachePath: cache)
+    // Same prompt, packed at other positions of the pass: equal up to float32 rounding.
+    #expect(abs(m[0] + m[2]) < 1e-3 && abs(m[1] + m[3]) < 1e-3, "\(m)")
+    // The base model reads the obvious cases right: the positive text agrees more with "positive".
+    #expect(m[0] > m[1])
+    var calls = 0
+    let again = try AgreementScoring.margins(rows, config: config, bundle: bundle, cachePath: cache) { _ in calls += 1 }
+    #expect(again == m && calls == 0)
+    #expect(throws: ExperimentError.self) { try AgreementScoring.resolve(P2PConfig(selection: .agreement), labelNames: nil, bundle: bundle) }
   }
 }
