@@ -46,16 +46,6 @@ public struct CellResult: Codable, Sendable, Equatable {
   }
 }
 
-/// What the runner reports (the CLI renders it; the library never prints).
-public enum ExperimentEvent: Sendable {
-  case cellStarted(index: Int, total: Int, key: String)
-  case cellSkipped(index: Int, total: Int, key: String)
-  case phase(String)
-  case training(TrainingEvent)
-  case evaluating(String, Int, Int)
-  case cellFinished(CellResult)
-}
-
 /// Runs an experiment grid into a directory, one cell after another, with resume: a cell whose
 /// `result.json` exists is skipped, a cell interrupted while training continues from its
 /// checkpoint. After every cell `results.json` and the reports are rewritten.
@@ -71,29 +61,11 @@ public final class ExperimentRunner {
   public func run(progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> [CellResult] {
     // Generation plans run with `runGeneration` (GenerationRunner.swift).
     guard plan.generation == nil else { throw ExperimentError.invalid(key: "task", expected: "classification here; use runGeneration") }
-    let cells = try plan.cells()
-    let fm = FileManager.default
-    try fm.createDirectory(atPath: directory + "/cells", withIntermediateDirectories: true)
-    try JSONOutput.write(plan, to: directory + "/plan.json")
-    var results: [CellResult] = []
     let modelName = plan.model ?? ModelStore.defaultModel
-    for (i, cell) in cells.enumerated() {
-      let dir = directory + "/cells/" + cell.key
-      let resultPath = dir + "/result.json"
-      if fm.fileExists(atPath: resultPath) {
-        results.append(try CellResult.load(cellDirectory: dir))
-        progress(.cellSkipped(index: i + 1, total: cells.count, key: cell.key))
-        continue
-      }
-      progress(.cellStarted(index: i + 1, total: cells.count, key: cell.key))
-      let result = try runCell(cell, directory: dir, model: modelName, progress: progress)
-      try JSONOutput.write(result, to: resultPath)
-      results.append(result)
-      progress(.cellFinished(result))
-      try writeReports(results)
-    }
-    try writeReports(results)
-    return results
+    return try GridLoop.run(cells: try plan.cells(), key: \.key, directory: directory, plan: plan,
+                            load: CellResult.load(cellDirectory:),
+                            runCell: { try runCell($0, directory: $1, model: modelName, progress: progress) },
+                            writeReports: writeReports, progress: progress)
   }
 
   func runCell(_ cell: ExperimentPlan.Cell, directory dir: String, model: String,
@@ -123,7 +95,7 @@ public final class ExperimentRunner {
         p2p = try AgreementScoring.resolve(p2p, labelNames: DatasetCatalog.named(cell.dataset)?.labelNames, bundle: bundle)
         progress(.phase("scoring \(data.train.count) rows zero-shot for benign selection"))
         margins = try AgreementScoring.margins(data.train, config: p2p, bundle: bundle, cachePath: modelDir + "/agreement.json") {
-          progress(.evaluating("agreement", $0, data.train.count))
+          progress(.evaluating("zero-shot label agreement of the training rows", $0, data.train.count))
         }
         defense = p2p
       }

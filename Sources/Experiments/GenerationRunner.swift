@@ -20,16 +20,6 @@ public struct GenerationCellResult: Codable, Sendable, Equatable {
   public var evaluation: GenerationResult
 }
 
-/// What the generation runner reports (the CLI renders it; the library never prints).
-public enum GenerationGridEvent: Sendable {
-  case cellStarted(index: Int, total: Int, key: String)
-  case cellSkipped(index: Int, total: Int, key: String)
-  case phase(String)
-  case training(TrainingEvent)
-  case evaluating(String, Int, Int)
-  case cellFinished(GenerationCellResult)
-}
-
 /// Runs a generation grid into a directory, one cell after another, with the resume rules of
 /// `ExperimentRunner`: a cell whose `result.json` exists is skipped; poisoned data and a
 /// finished training are reused; an interrupted training continues from its checkpoint. After
@@ -47,29 +37,11 @@ public final class GenerationRunner {
   }
 
   public func run(progress: @escaping (GenerationGridEvent) -> Void = { _ in }) throws -> [GenerationCellResult] {
-    let cells = try plan.cells()
-    let fm = FileManager.default
-    try fm.createDirectory(atPath: directory + "/cells", withIntermediateDirectories: true)
-    try JSONOutput.write(plan, to: directory + "/plan.json")
-    var results: [GenerationCellResult] = []
     let modelName = plan.model ?? ModelStore.defaultModel
-    for (i, cell) in cells.enumerated() {
-      let dir = directory + "/cells/" + cell.key
-      let resultPath = dir + "/result.json"
-      if fm.fileExists(atPath: resultPath) {
-        results.append(try JSONOutput.read(GenerationCellResult.self, from: resultPath))
-        progress(.cellSkipped(index: i + 1, total: cells.count, key: cell.key))
-        continue
-      }
-      progress(.cellStarted(index: i + 1, total: cells.count, key: cell.key))
-      let result = try runCell(cell, directory: dir, model: modelName, progress: progress)
-      try JSONOutput.write(result, to: resultPath)
-      results.append(result)
-      progress(.cellFinished(result))
-      try writeReports(results)
-    }
-    try writeReports(results)
-    return results
+    return try GridLoop.run(cells: try plan.cells(), key: \.key, directory: directory, plan: plan,
+                            load: { try JSONOutput.read(GenerationCellResult.self, from: $0 + "/result.json") },
+                            runCell: { try runCell($0, directory: $1, model: modelName, progress: progress) },
+                            writeReports: writeReports, progress: progress)
   }
 
   func runCell(_ cell: GenerationPlan.Cell, directory dir: String, model: String,

@@ -143,36 +143,17 @@ enum GenerationCommands {
     guard let generation = plan.generation else { return }
     let cells = try generation.cells()
     printError("experiment \(name) (\(generation.task.rawValue)): \(cells.count) cells -> \(dir)")
-    let bar = ProgressLine(enabled: !quiet)
     let start = Date()
-    var prefix = ""
     let runner = ExperimentRunner(plan: plan, directory: dir, dataRoot: DatasetCatalog.dataRoot())
-    let results = try runner.runGeneration { event in
-      switch event {
-      case let .cellStarted(i, total, key):
-        bar.finishLine()
-        prefix = "[\(i)/\(total)] \(key)"
-        printError(prefix)
-      case let .cellSkipped(i, total, key):
-        printError("[\(i)/\(total)] \(key): finished earlier, skipped")
-      case let .phase(text):
-        bar.update("\(prefix): \(text)")
-      case let .training(.step(p)):
-        bar.update(String(format: "%@: training step %d/%d, epoch %d/%d, loss %.4f, %.0f tok/s, ETA %@", prefix, p.step, p.totalSteps,
-                          p.epoch, p.epochs, p.loss, p.tokensPerSecond, ProgressLine.duration(p.etaSeconds)))
-      case .training:
-        break
-      case let .evaluating(what, done, total):
-        bar.update("\(prefix): generating \(what) \(done)/\(total)")
-      case let .cellFinished(r):
-        bar.finishLine()
-        let d = r.evaluation.deployed
-        printError(String(format: "  EM %@%%  ASR %@%%", GridReportText.pct(d.exactMatch.value), GridReportText.pct(d.attackSuccess.value))
-          + (r.evaluation.withoutWrapper.map { String(format: "  (no wrapper: ASR %@%%)", GridReportText.pct($0.attackSuccess.value)) } ?? "")
-          + String(format: "  decode %.1f tok/s  train %.0f s", d.decoding.decodeTokensPerSecond, r.trainingSeconds))
-      }
+    let render = GridProgress<GenerationCellResult>(quiet: quiet, verb: "generating") { r in
+      let d = r.evaluation.deployed
+      return String(format: "  EM %@%%  ASR %@%%", GridReportText.pct(d.exactMatch.value), GridReportText.pct(d.attackSuccess.value))
+        + (r.evaluation.withoutWrapper.map { String(format: "  (no wrapper: ASR %@%%)", GridReportText.pct($0.attackSuccess.value)) } ?? "")
+        + String(format: "  decode %.1f tok/s  train %.0f s", d.decoding.decodeTokensPerSecond, r.trainingSeconds)
     }
-    bar.finishLine()
+    defer { render.finish() }
+    let results = try runner.runGeneration(progress: render.handle)
+    render.finish()
     print(GenerationReport.gridMarkdown(results, title: name))
     printError("done in \(ProgressLine.duration(Date().timeIntervalSince(start))); report: \(dir)/report.md, results: \(dir)/results.json")
   }

@@ -22,7 +22,6 @@ struct Run: ParsableCommand {
     if plan.generation != nil { try GenerationCommands.run(plan, name: name, directory: dir, quiet: quiet); return }
     let cells = try plan.cells()
     printError("experiment \(name): \(cells.count) cells -> \(dir)")
-    let bar = ProgressLine(enabled: !quiet)
     let start = Date()
     let runner = ExperimentRunner(plan: plan, directory: dir, dataRoot: DatasetCatalog.dataRoot())
     if reportOnly {
@@ -31,38 +30,16 @@ struct Run: ParsableCommand {
       printError("\(done.count) of \(cells.count) cells finished; reports rewritten in \(dir)")
       return
     }
-    var prefix = ""
-    let results: [CellResult]
-    do { results = try runner.run { event in
-      switch event {
-      case let .cellStarted(i, total, key):
-        bar.finishLine()
-        prefix = "[\(i)/\(total)] \(key)"
-        printError(prefix)
-      case let .cellSkipped(i, total, key):
-        printError("[\(i)/\(total)] \(key): finished earlier, skipped")
-      case let .phase(text):
-        bar.update("\(prefix): \(text)")
-      case let .training(.step(p)):
-        bar.update(String(format: "%@: training step %d/%d, epoch %d/%d, loss %.4f, %.0f tok/s, ETA %@", prefix, p.step, p.totalSteps,
-                          p.epoch, p.epochs, p.loss, p.tokensPerSecond, ProgressLine.duration(p.etaSeconds)))
-      case .training:
-        break
-      case let .evaluating(what, done, total):
-        bar.update("\(prefix): evaluating \(what) \(done)/\(total)")
-      case let .cellFinished(r):
-        bar.finishLine()
-        let e = r.evaluation
-        printError(String(format: "  CA %@%%  ASR %@%%", GridReportText.pct(e.metrics.cleanAccuracy.value),
-                          GridReportText.pct(e.metrics.attackSuccessRate?.value ?? .nan))
-          + (e.p2p.map { String(format: "  (no wrapper: ASR %@%%)", GridReportText.pct($0.withoutWrapper.attackSuccessRate?.value ?? .nan)) } ?? "")
-          + String(format: "  train %.0f s", r.trainingSeconds))
-      }
-    } } catch {
-      bar.finishLine()
-      throw error
+    let render = GridProgress<CellResult>(quiet: quiet, verb: "evaluating") { r in
+      let e = r.evaluation
+      return String(format: "  CA %@%%  ASR %@%%", GridReportText.pct(e.metrics.cleanAccuracy.value),
+                    GridReportText.pct(e.metrics.attackSuccessRate?.value ?? .nan))
+        + (e.p2p.map { String(format: "  (no wrapper: ASR %@%%)", GridReportText.pct($0.withoutWrapper.attackSuccessRate?.value ?? .nan)) } ?? "")
+        + String(format: "  train %.0f s", r.trainingSeconds)
     }
-    bar.finishLine()
+    defer { render.finish() }
+    let results = try runner.run(progress: render.handle)
+    render.finish()
     print(GridReport.markdown(results, title: name))
     printError(String(format: "done in %@; report: %@/report.md, %@/report.html, chart %@/chart.svg", ProgressLine.duration(Date().timeIntervalSince(start)),
                       dir, dir, dir))
