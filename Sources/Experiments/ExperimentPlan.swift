@@ -63,6 +63,23 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
       case epochs, lr, batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", loraRank = "lora_rank"
       case loraAlpha = "lora_alpha", loraDropout = "lora_dropout", loraTargets = "lora_targets", maxLength = "max_length"
     }
+
+    /// `base` with these keys over it (LoRA defaults r=16, alpha 16, dropout 0.1 on q,v), the
+    /// cell's seed and a checkpoint every 25 steps; validated.
+    public func applied(to base: TrainingConfig, seed: UInt64) throws -> TrainingConfig {
+      var c = base
+      if let v = epochs { c.epochs = v }
+      if let v = batchSize { c.batchSize = v }
+      if let v = gradientAccumulation { c.gradientAccumulation = v }
+      if let v = lr { c.learningRate = v }
+      if let v = maxLength { c.maxLength = v }
+      c.lora = LoRAConfig(rank: loraRank ?? 16, alpha: loraAlpha ?? 16, dropout: loraDropout ?? 0.1,
+                          targets: try LoRATarget.parseList(loraTargets ?? "q,v"))
+      c.seed = seed
+      c.checkpointEvery = 25
+      try c.validate()
+      return c
+    }
   }
 
   public var name: String?
@@ -126,18 +143,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
   public func trainingConfig(seed: UInt64) throws -> TrainingConfig {
     var c = TrainingConfig()
     c.batchSize = 32
-    let t = training ?? Training()
-    if let v = t.epochs { c.epochs = v }
-    if let v = t.batchSize { c.batchSize = v }
-    if let v = t.gradientAccumulation { c.gradientAccumulation = v }
-    if let v = t.lr { c.learningRate = v }
-    if let v = t.maxLength { c.maxLength = v }
-    c.lora = LoRAConfig(rank: t.loraRank ?? 16, alpha: t.loraAlpha ?? 16, dropout: t.loraDropout ?? 0.1,
-                        targets: try LoRATarget.parseList(t.loraTargets ?? "q,v"))
-    c.seed = seed
-    c.checkpointEvery = 25
-    try c.validate()
-    return c
+    return try (training ?? Training()).applied(to: c, seed: seed)
   }
 
   /// "p2p", "p2p-agree", "p2p-oracle", optionally followed by ":RATIO"; nil when not a P2P defense

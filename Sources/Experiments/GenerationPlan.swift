@@ -113,18 +113,7 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
     var c = TrainingConfig()
     c.batchSize = 8
     c.maxLength = Self.defaultMaxLength(for: task)
-    let t = training ?? ExperimentPlan.Training()
-    if let v = t.epochs { c.epochs = v }
-    if let v = t.batchSize { c.batchSize = v }
-    if let v = t.gradientAccumulation { c.gradientAccumulation = v }
-    if let v = t.lr { c.learningRate = v }
-    if let v = t.maxLength { c.maxLength = v }
-    c.lora = LoRAConfig(rank: t.loraRank ?? 16, alpha: t.loraAlpha ?? 16, dropout: t.loraDropout ?? 0.1,
-                        targets: try LoRATarget.parseList(t.loraTargets ?? "q,v"))
-    c.seed = seed
-    c.checkpointEvery = 25
-    try c.validate()
-    return c
+    return try (training ?? ExperimentPlan.Training()).applied(to: c, seed: seed)
   }
 
   /// One cell of the grid.
