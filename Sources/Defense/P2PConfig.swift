@@ -77,9 +77,6 @@ public struct P2PConfig: Codable, Sendable, Equatable {
       throw .invalidConfig(key: "safe label words", value: safeLabelWords.joined(separator: ","),
                            expected: "\(labelWords.count) words, one per original label")
     }
-    if selectsByAgreement && excludePoisonedFromBenign == true {
-      throw .invalidConfig(key: "selection", value: "agreement", expected: "either agreement selection or the oracle diagnostic, not both")
-    }
     if let p = selectionPrompt {
       guard p.labelWords.count == labelWords.count else {
         throw .invalidConfig(key: "selection prompt", value: p.labelWords.joined(separator: ","), expected: "\(labelWords.count) label words")

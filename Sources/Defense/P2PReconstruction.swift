@@ -47,7 +47,10 @@ public enum P2PReconstruction {
       guard let margins else {
         throw .invalidConfig(key: "selection", value: "agreement", expected: "zero-shot agreement margins for the training rows")
       }
-      chosen = try LabelAgreement.select(labels: train.map(\.label), margins: margins, ratio: config.ratio)
+      // With the oracle diagnostic as well, rows known to be poisoned rank last.
+      let ranked = config.excludePoisonedFromBenign == true && margins.count == train.count
+        ? zip(margins, train).map { $1.poisoned ? -Float.infinity : $0 } : margins
+      chosen = try LabelAgreement.select(labels: train.map(\.label), margins: ranked, ratio: config.ratio)
     } else {
       let k = Int((config.ratio * Double(train.count)).rounded())
       var order = config.excludePoisonedFromBenign == true ? train.indices.filter { !train[$0].poisoned } : Array(train.indices)

@@ -146,11 +146,12 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     return try (training ?? Training()).applied(to: c, seed: seed)
   }
 
-  /// "p2p", "p2p-agree", "p2p-oracle", optionally followed by ":RATIO"; nil when not a P2P defense
-  /// or the ratio is not a number.
+  /// "p2p", "p2p-agree", "p2p-oracle" or "p2p-agree-oracle" (agreement selection among the rows
+  /// known to be clean: a diagnostic), optionally followed by ":RATIO"; nil when not a P2P
+  /// defense or the ratio is not a number.
   static func parseDefense(_ d: String) -> (variant: String, ratio: Double?)? {
     let parts = d.split(separator: ":", maxSplits: 1).map(String.init)
-    guard let variant = parts.first, ["p2p", "p2p-agree", "p2p-oracle"].contains(variant) else { return nil }
+    guard let variant = parts.first, ["p2p", "p2p-agree", "p2p-oracle", "p2p-agree-oracle"].contains(variant) else { return nil }
     guard parts.count == 2 else { return (variant, nil) }
     guard let r = Double(parts[1]) else { return nil }
     return (variant, r)
@@ -180,12 +181,12 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
               let ratio = r ?? p2p?.ratio ?? 0.2
               defense = P2PConfig(benignTrigger: p2p?.benignTrigger ?? P2PConfig.defaultBenignTrigger, ratio: ratio,
                                   mode: p2p?.mode ?? .union, labels: labels, unrestricted: p2p?.unrestricted ?? false, seed: seed,
-                                  excludePoisonedFromBenign: variant == "p2p-oracle" ? true : nil,
-                                  selection: variant == "p2p-agree" ? .agreement : nil)
+                                  excludePoisonedFromBenign: variant.hasSuffix("-oracle") ? true : nil,
+                                  selection: variant.hasPrefix("p2p-agree") ? .agreement : nil)
               try defense!.validate()
             } else {
               throw ExperimentError.invalid(key: "defenses '\(d)'",
-                                            expected: "none, p2p, p2p-agree or p2p-oracle, each optionally with :RATIO (p2p:0.3)")
+                                            expected: "none, p2p, p2p-agree, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3)")
             }
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
                             training: try trainingConfig(seed: seed)))

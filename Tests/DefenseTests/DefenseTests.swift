@@ -90,9 +90,12 @@ struct P2PReconstructionTests {
     #expect(m.benignSourceRows == (try LabelAgreement.select(labels: Self.train.map(\.label), margins: margins, ratio: 0.4)))
     #expect(rows.filter(\.benign).allSatisfy { $0.label == Self.train[$0.sourceIndex!].label + 2 })
     #expect(throws: DefenseError.self) { try P2PReconstruction.apply(Self.train, config: config) }  // no margins
+    // With the oracle diagnostic too, known-poisoned rows rank last even with the best margins.
     var both = config
     both.excludePoisonedFromBenign = true
-    #expect(throws: DefenseError.self) { try P2PReconstruction.apply(Self.train, config: both, margins: margins) }
+    let best = (0..<50).map { Float($0 < 5 ? 100 : $0 % 7) }
+    #expect(try P2PReconstruction.apply(Self.train, config: config, margins: best).manifest.benignPoisonedRows == 5)
+    #expect(try P2PReconstruction.apply(Self.train, config: both, margins: best).manifest.benignPoisonedRows == 0)
   }
 
   @Test func theZeroShotInstructionNamesTheLabels() {
