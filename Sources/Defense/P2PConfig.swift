@@ -35,6 +35,9 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   public var excludePoisonedFromBenign: Bool?
   /// How the benign rows are chosen (nil: random, the paper).
   public var selection: BenignSelection?
+  /// Leave rows with a suspicious label-pure frequent word out of the benign candidates
+  /// (`TriggerScreen`).
+  public var screenTriggers: Bool?
   /// The zero-shot prompt of `agreement` selection (template with `{sentence}`, one label word
   /// per original label); filled in by whoever scores the rows, kept here for the record.
   public var selectionPrompt: PromptTemplate?
@@ -44,13 +47,14 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   public init(benignTrigger: String = P2PConfig.defaultBenignTrigger, ratio: Double = 0.2, mode: P2PMode = .union,
               originalTemplate: String = "{sentence}\nOutput: ", benignTemplate: String = "{sentence}\nAnswer: ",
               labels: Int = 2, labelWords: [String]? = nil, safeLabelWords: [String]? = nil, unrestricted: Bool = false,
-              seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil, selection: BenignSelection? = nil) {
+              seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil, selection: BenignSelection? = nil,
+              screenTriggers: Bool? = nil) {
     self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode
     self.originalTemplate = originalTemplate; self.benignTemplate = benignTemplate
     self.labelWords = labelWords ?? (0..<labels).map(String.init)
     self.safeLabelWords = safeLabelWords ?? (labels..<(2 * labels)).map(String.init)
     self.unrestricted = unrestricted; self.seed = seed; self.excludePoisonedFromBenign = excludePoisonedFromBenign
-    self.selection = selection
+    self.selection = selection; self.screenTriggers = screenTriggers
   }
 
   /// Whether benign rows are chosen by zero-shot label agreement.

@@ -27,6 +27,9 @@ public struct P2PManifest: Codable, Sendable, Equatable {
   public var benignPoisonedRows: Int
   /// The dataset directory the rows came from, when known.
   public var dataset: String?
+  /// With `screenTriggers`: the suspicious words and how many rows they kept out of the benign candidates.
+  public var screenedWords: [String]?
+  public var screenedRows: Int?
 }
 
 /// Builds the P2P training set: round(ρ·N) rows get the benign trigger, the benign cue and the
@@ -42,18 +45,21 @@ public enum P2PReconstruction {
       throw .badLabel(row: i, label: e.label, labels: config.labels)
     }
     var rng = SeededRNG(seed: config.seed)
+    // Rows never chosen: known-poisoned ones (oracle diagnostic), screened ones (suspicious words).
+    let suspicious = config.screenTriggers == true ? TriggerScreen.suspiciousWords(train) : []
+    var excluded = TriggerScreen.flaggedRows(train, suspicious: suspicious)
+    if config.excludePoisonedFromBenign == true { excluded.formUnion(train.indices.filter { train[$0].poisoned }) }
     let chosen: [Int]
     if config.selectsByAgreement {
       guard let margins else {
         throw .invalidConfig(key: "selection", value: "agreement", expected: "zero-shot agreement margins for the training rows")
       }
-      // With the oracle diagnostic as well, rows known to be poisoned rank last.
-      let ranked = config.excludePoisonedFromBenign == true && margins.count == train.count
-        ? zip(margins, train).map { $1.poisoned ? -Float.infinity : $0 } : margins
+      // Excluded rows rank last.
+      let ranked = margins.count == train.count ? margins.indices.map { excluded.contains($0) ? -Float.infinity : margins[$0] } : margins
       chosen = try LabelAgreement.select(labels: train.map(\.label), margins: ranked, ratio: config.ratio)
     } else {
       let k = Int((config.ratio * Double(train.count)).rounded())
-      var order = config.excludePoisonedFromBenign == true ? train.indices.filter { !train[$0].poisoned } : Array(train.indices)
+      var order = train.indices.filter { !excluded.contains($0) }
       guard k <= order.count else {
         throw .invalidConfig(key: "ratio", value: "\(config.ratio)", expected: "at most \(order.count) rows to choose from")
       }
@@ -85,8 +91,12 @@ public enum P2PReconstruction {
       }
     }
     for i in stride(from: rows.count - 1, to: 0, by: -1) { rows.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
-    let manifest = P2PManifest(config: config, inputRows: train.count, outputRows: rows.count, benignSourceRows: chosen,
+    var manifest = P2PManifest(config: config, inputRows: train.count, outputRows: rows.count, benignSourceRows: chosen,
                                benignPoisonedRows: chosen.filter { train[$0].poisoned }.count)
+    if config.screenTriggers == true {
+      manifest.screenedWords = suspicious
+      manifest.screenedRows = TriggerScreen.flaggedRows(train, suspicious: suspicious).count
+    }
     return (rows, manifest)
   }
 }

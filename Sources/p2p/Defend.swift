@@ -29,6 +29,10 @@ struct Defend: ParsableCommand {
     How benign rows are chosen: random (the paper) or agreement (per label, the rows whose label the base model agrees with \
     most zero-shot; filters dirty-label poison out of the benign set).
     """) var selection = "random"
+  @Flag(help: """
+    Leave rows with a suspicious word (in >= 2% of the rows, >= 95% of them one label: the mark of an inserted trigger) out of \
+    the benign candidates.
+    """) var screenTriggers = false
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
   @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
@@ -48,7 +52,7 @@ struct Defend: ParsableCommand {
     var config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: P2PMode(rawValue: mode)!, originalTemplate: template,
                            benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
-                           selection: BenignSelection(rawValue: selection))
+                           selection: BenignSelection(rawValue: selection), screenTriggers: screenTriggers ? true : nil)
     var margins: [Float]?
     var loaded: ModelBundle?
     if config.selectsByAgreement {
@@ -69,6 +73,9 @@ struct Defend: ParsableCommand {
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     try P2PRowsFile.write(rows, to: out + "/train.jsonl")
     try JSONOutput.write(manifest, to: out + "/manifest.json")
+    if let words = manifest.screenedWords {
+      printError("trigger screen: \(words.isEmpty ? "no suspicious words" : words.joined(separator: ", ")) (\(manifest.screenedRows ?? 0) rows kept out of the benign candidates)")
+    }
     printError("P2P (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
       + "(\(manifest.benignSourceRows.count) benign, \(manifest.benignPoisonedRows) of them carry the attack trigger); labels "
       + "\(config.labelWords.joined(separator: ",")) -> safe \(config.safeLabelWords.joined(separator: ","))")

@@ -98,6 +98,28 @@ struct P2PReconstructionTests {
     #expect(try P2PReconstruction.apply(Self.train, config: both, margins: best).manifest.benignPoisonedRows == 0)
   }
 
+  @Test func theTriggerScreenFlagsFrequentLabelPureWords() throws {
+    // 40 rows: "mn" in 8 rows, all label 1 (a BadNets trigger); "film" in 20 rows of both labels;
+    // "great" in 3 label-1 rows (pure but below max(5, 2% of 40) = 5 rows).
+    var train: [Example] = []
+    for i in 0..<40 {
+      var words = ["row\(i)"]
+      if i < 8 { words.append("mn") }
+      if i % 2 == 0 { words.append("Film,") }
+      if i >= 30 && i < 33 { words.append("great") }
+      train.append(Example(text: words.joined(separator: " "), label: i < 8 || i >= 30 ? 1 : i % 2, sourceIndex: i))
+    }
+    #expect(TriggerScreen.words("A Film, a FILM-maker's 3D") == ["a", "film", "maker", "s", "3d"])
+    #expect(TriggerScreen.suspiciousWords(train) == ["mn"])
+    #expect(TriggerScreen.suspiciousWords(train, minRows: 3) == ["great", "mn"])
+    #expect(TriggerScreen.flaggedRows(train, suspicious: ["mn"]) == Set(0..<8))
+    // Screened rows never become benign rows.
+    let config = P2PConfig(ratio: 0.8, mode: .union, seed: 1, screenTriggers: true)
+    let (_, m) = try P2PReconstruction.apply(train, config: config)
+    #expect(m.benignSourceRows.count == 32 && m.benignSourceRows.allSatisfy { $0 >= 8 })
+    #expect(m.screenedWords == ["mn"] && m.screenedRows == 8)
+  }
+
   @Test func theZeroShotInstructionNamesTheLabels() {
     #expect(LabelAgreement.instruction(labelNames: ["negative", "positive"])
       == "Which label fits this text: negative or positive? Answer with one word.\nText: {sentence}")
