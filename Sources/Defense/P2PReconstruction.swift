@@ -47,7 +47,8 @@ public enum P2PReconstruction {
     var rng = SeededRNG(seed: config.seed)
     // Rows never chosen: known-poisoned ones (oracle diagnostic), screened ones (suspicious words).
     let suspicious = config.screenTriggers == true ? TriggerScreen.suspiciousWords(train) : []
-    var excluded = TriggerScreen.flaggedRows(train, suspicious: suspicious)
+    let screened = TriggerScreen.flaggedRows(train, suspicious: suspicious)
+    var excluded = screened
     if config.excludePoisonedFromBenign == true { excluded.formUnion(train.indices.filter { train[$0].poisoned }) }
     let chosen: [Int]
     if config.selectsByAgreement {
@@ -95,7 +96,7 @@ public enum P2PReconstruction {
                                benignPoisonedRows: chosen.filter { train[$0].poisoned }.count)
     if config.screenTriggers == true {
       manifest.screenedWords = suspicious
-      manifest.screenedRows = TriggerScreen.flaggedRows(train, suspicious: suspicious).count
+      manifest.screenedRows = screened.count
     }
     return (rows, manifest)
   }

@@ -10,7 +10,7 @@ struct Defend: ParsableCommand {
     abstract: "Train a P2P-defended classifier on a (possibly poisoned) dataset directory.",
     discussion: """
       Poison-to-Poison (arXiv 2510.04503): a seeded, shuffled rho fraction of the training rows gets the benign trigger before the input, the benign cue ("Answer: ") and the label h(i) = i + n; --mode union adds these rows to the original ones (the paper), replace substitutes them (the official code). The model is LoRA-fine-tuned on the result with the loss on the label token. Evaluate it with `p2p evaluate --adapter DIR --data POISONED_DIR`: inference always goes through the P2P wrapper (benign trigger prepended, prediction read among the safe label words and mapped back).
-      --selection agreement picks the benign rows per label by the base model's zero-shot agreement with their label instead of at random, which keeps dirty-label poison out of the safe label space (one extra forward pass over the training set, cached in agreement.json).
+      --selection agreement picks the benign rows per label by the base model's zero-shot agreement with their label instead of at random, which ranks dirty-label poison last and so lets fewer poisoned rows into the safe label space (measured on SST-2: 2 instead of 16 of 200; one extra forward pass over the training set, cached in agreement.json).
       Writes to --out: train.jsonl (the reconstructed rows: prompt, completion, label, benign, poisoned), manifest.json (the P2P configuration and which rows became benign); unless --prepare-only, also the adapter, classifier.json and the training logs.
       """)
 
@@ -27,7 +27,7 @@ struct Defend: ParsableCommand {
   @Option(help: "Safe label words h(i), comma-separated (default digits n..2n-1).") var safeLabelWords: String?
   @Option(help: """
     How benign rows are chosen: random (the paper) or agreement (per label, the rows whose label the base model agrees with \
-    most zero-shot; filters dirty-label poison out of the benign set).
+    most zero-shot; ranks dirty-label poison last).
     """) var selection = "random"
   @Flag(help: """
     Leave rows with a suspicious word (in >= 2% of the rows, >= 95% of them one label: the mark of an inserted trigger) out of \
