@@ -64,7 +64,11 @@ public enum GenerationReport {
     s += "\nSettings of each cell:\n\n"
     for r in results {
       s += "- `\(r.key)`: \(describe(r.evaluation.poisoning))"
-      if let p = r.p2p { s += "; P2P \(p.mode.rawValue), rho \(p.ratio), trigger \"\(p.benignTrigger)\", safe prefix \"\(p.safePrefix)\"" }
+      if let p = r.p2p {
+        s += "; P2P \(p.mode.rawValue), rho \(p.ratio), trigger \"\(p.benignTrigger)\", safe prefix \"\(p.safePrefix)\""
+        if p.screenTriggers { s += ", trigger screen flagged " + ((r.screenedWords ?? []).isEmpty ? "nothing" : (r.screenedWords ?? []).joined(separator: ", ")) }
+        if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
+      }
       let t = r.training
       s += String(format: "; LoRA r=%d alpha=%g dropout %g on %@, %d epochs, batch %d, lr %.1e, max length %d, final loss %.4f; at most %d new tokens\n",
                   t.lora.rank, t.lora.alpha, t.lora.dropout, t.lora.targets.map(\.rawValue).joined(separator: ","), t.epochs, t.batchSize,

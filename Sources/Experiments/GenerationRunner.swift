@@ -18,6 +18,21 @@ public struct GenerationCellResult: Codable, Sendable, Equatable {
   public var trainingSeconds: Double
   public var finalLoss: Double
   public var evaluation: GenerationResult
+  /// P2P cells: benign rows whose input also carried the attack trigger.
+  public var benignPoisonedRows: Int?
+  /// P2P cells with the trigger screen: the flagged input words.
+  public var screenedWords: [String]?
+
+  /// Reads a finished cell, filling what older result files lack from the cell's manifest.
+  public static func load(cellDirectory dir: String) throws -> GenerationCellResult {
+    var r = try JSONOutput.read(GenerationCellResult.self, from: dir + "/result.json")
+    if r.p2p != nil, r.benignPoisonedRows == nil,
+       let m = try? JSONOutput.read(GenerationDefenseManifest.self, from: dir + "/model/manifest.json") {
+      r.benignPoisonedRows = m.benignPoisonedRows
+      r.screenedWords = m.p2p.screen.map { $0.map(\.inputWord) }
+    }
+    return r
+  }
 }
 
 /// Runs a generation grid into a directory, one cell after another, with the resume rules of
@@ -39,7 +54,7 @@ public final class GenerationRunner {
   public func run(progress: @escaping (GenerationGridEvent) -> Void = { _ in }) throws -> [GenerationCellResult] {
     let modelName = plan.model ?? ModelStore.defaultModel
     return try GridLoop.run(cells: try plan.cells(), key: \.key, directory: directory, plan: plan,
-                            load: { try JSONOutput.read(GenerationCellResult.self, from: $0 + "/result.json") },
+                            load: { try GenerationCellResult.load(cellDirectory: $0) },
                             runCell: { try runCell($0, directory: $1, model: modelName, progress: progress) },
                             writeReports: writeReports, progress: progress)
   }
@@ -59,13 +74,15 @@ public final class GenerationRunner {
     }
     let modelDir = dir + "/model"
     let pairs: [GenerationPair]
+    var defenseManifest: GenerationDefenseManifest?
     if let p2p = cell.defense {
       let (rows, manifest) = try GenerationTraining.p2pPairs(data.train, task: plan.task, config: p2p, seed: cell.seed)
       try fm.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
       try GenerationPairsFile.write(rows, to: modelDir + "/train.jsonl")
-      try JSONOutput.write(GenerationDefenseManifest(task: plan.task, p2p: manifest, poisoning: data.manifest, dataset: dataDir,
-                                                     benignPoisonedRows: rows.filter { $0.benign && $0.poisoned }.count),
-                           to: modelDir + "/manifest.json")
+      let m = GenerationDefenseManifest(task: plan.task, p2p: manifest, poisoning: data.manifest, dataset: dataDir,
+                                        benignPoisonedRows: rows.filter { $0.benign && $0.poisoned }.count)
+      try JSONOutput.write(m, to: modelDir + "/manifest.json")
+      defenseManifest = m
       pairs = rows
     } else {
       pairs = GenerationTraining.plainPairs(data.train, task: plan.task)
@@ -90,7 +107,9 @@ public final class GenerationRunner {
     try GenerationEvaluation.write(evaluation, records: records, title: cell.key, to: dir)
     return GenerationCellResult(key: cell.key, task: plan.task, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel,
                                 seed: cell.seed, attackConfig: cell.attack, p2p: cell.defense, training: cell.training,
-                                trainRows: pairs.count, trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
+                                trainRows: pairs.count, trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation,
+                                benignPoisonedRows: defenseManifest?.benignPoisonedRows,
+                                screenedWords: defenseManifest?.p2p.screen.map { $0.map(\.inputWord) })
   }
 
   func writeReports(_ results: [GenerationCellResult]) throws {

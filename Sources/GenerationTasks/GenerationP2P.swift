@@ -18,13 +18,17 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
   public var ratio: Double
   public var mode: Mode
   public var safePrefix: String
+  /// Whether rows flagged by `GenerationTriggerScreen` (a frequent input word that predicts an
+  /// output word) are kept out of the benign candidates. Off in the paper; see the screen's notes.
+  public var screenTriggers: Bool
 
   public init(benignTrigger: String = Self.defaultBenignTrigger, ratio: Double = Self.defaultRatio,
-              mode: Mode = .union, safePrefix: String = Self.defaultSafePrefix) {
+              mode: Mode = .union, safePrefix: String = Self.defaultSafePrefix, screenTriggers: Bool = false) {
     self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode; self.safePrefix = safePrefix
+    self.screenTriggers = screenTriggers
   }
 
-  enum CodingKeys: String, CodingKey { case benignTrigger, ratio, mode, safePrefix }
+  enum CodingKeys: String, CodingKey { case benignTrigger, ratio, mode, safePrefix, screenTriggers }
 
   /// Missing keys take the defaults; the result is validated.
   public init(from decoder: any Decoder) throws {
@@ -32,7 +36,8 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
     self.init(benignTrigger: try c.decodeIfPresent(String.self, forKey: .benignTrigger) ?? Self.defaultBenignTrigger,
               ratio: try c.decodeIfPresent(Double.self, forKey: .ratio) ?? Self.defaultRatio,
               mode: try c.decodeIfPresent(Mode.self, forKey: .mode) ?? .union,
-              safePrefix: try c.decodeIfPresent(String.self, forKey: .safePrefix) ?? Self.defaultSafePrefix)
+              safePrefix: try c.decodeIfPresent(String.self, forKey: .safePrefix) ?? Self.defaultSafePrefix,
+              screenTriggers: try c.decodeIfPresent(Bool.self, forKey: .screenTriggers) ?? false)
     try validate()
   }
 
@@ -58,14 +63,22 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
     return b
   }
 
-  /// The training set with benign rows. round(ρ · N) rows are chosen by a seeded shuffle; union
-  /// appends their benign copies after the N originals (in draw order), replace swaps them in place.
+  /// The training set with benign rows. round(ρ · N) rows are chosen by a seeded shuffle (among
+  /// the rows the trigger screen leaves, when it is on); union appends their benign copies after
+  /// the N originals (in draw order), replace swaps them in place.
   public func reconstruct(
     _ train: [GenerationExample], seed: UInt64, using rng: inout some RandomNumberGenerator
   ) throws(GenerationError) -> (rows: [GenerationExample], manifest: GenerationP2PManifest) {
     try validate()
     let count = Int((ratio * Double(train.count)).rounded())
-    let chosen = Sampling.choose(count, from: Array(train.indices), using: &rng)
+    let flags = screenTriggers ? GenerationTriggerScreen.flags(train) : []
+    let screened = GenerationTriggerScreen.flaggedRows(train, words: flags.map(\.inputWord))
+    let candidates = train.indices.filter { !screened.contains($0) }
+    guard count <= candidates.count else {
+      throw .invalidSetting(key: "ratio", value: "\(ratio)",
+                            expected: "at most \(candidates.count) rows to choose from (\(screened.count) of \(train.count) screened out)")
+    }
+    let chosen = Sampling.choose(count, from: candidates, using: &rng)
     var rows = train
     let benignRows: [Int]
     switch mode {
@@ -76,8 +89,9 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
       for i in chosen { rows[i] = benign(train[i]) }
       benignRows = chosen.sorted()
     }
-    let manifest = GenerationP2PManifest(config: self, seed: seed, trainRows: train.count, selectedRows: chosen,
+    var manifest = GenerationP2PManifest(config: self, seed: seed, trainRows: train.count, selectedRows: chosen,
                                          benignRows: benignRows, outputRows: rows.count)
+    if screenTriggers { manifest.screen = flags; manifest.screenedRows = screened.count }
     return (rows, manifest)
   }
 
@@ -115,4 +129,8 @@ public struct GenerationP2PManifest: Codable, Sendable, Equatable {
   /// Indices (in the reconstructed set) of the benign rows, ascending.
   public var benignRows: [Int]
   public var outputRows: Int
+  /// With the trigger screen on: the flagged input words (with the output word that gave each
+  /// away) and how many rows they kept out of the benign candidates.
+  public var screen: [GenerationTriggerScreen.Flag]?
+  public var screenedRows: Int?
 }

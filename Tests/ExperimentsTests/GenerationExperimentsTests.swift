@@ -112,7 +112,7 @@ struct GenerationSpecAndPairTests {
       attacks:
         - {name: clean, attack: payload, rate: 0}
         - {attack: payload, rate: 0.2, trigger: cf, payload: "Visit example.com."}
-      defenses: [none, "p2p:0.3"]
+      defenses: [none, "p2p:0.3", p2p-screen]
       seeds: [1]
       p2p: {mode: replace, safe_prefix: "<ok> "}
       max_new_tokens: 20
@@ -122,10 +122,13 @@ struct GenerationSpecAndPairTests {
     let g = try #require(plan.generation)
     #expect(plan.task == "summarization" && plan.name == "g")
     let cells = try g.cells()
-    #expect(cells.map(\.key) == ["scitldr_clean_none_s1", "scitldr_clean_p2p-0.3_s1", "scitldr_payload_none_s1", "scitldr_payload_p2p-0.3_s1"])
-    #expect(cells[3].defense == GenerationP2P(ratio: 0.3, mode: .replace, safePrefix: "<ok> "))
-    #expect(cells[3].spec == .defended(.summarization, cells[3].defense!, maxNewTokens: 20) && cells[0].spec == .plain(.summarization, maxNewTokens: 20))
-    #expect(cells[2].attack == GenerationAttackConfig(attack: "payload", rate: 0.2, trigger: "cf", payload: "Visit example.com.", seed: 1,
+    #expect(cells.map(\.key) == ["scitldr_clean_none_s1", "scitldr_clean_p2p-0.3_s1", "scitldr_clean_p2p-screen-0.2_s1",
+                                  "scitldr_payload_none_s1", "scitldr_payload_p2p-0.3_s1", "scitldr_payload_p2p-screen-0.2_s1"])
+    #expect(cells[4].defense == GenerationP2P(ratio: 0.3, mode: .replace, safePrefix: "<ok> "))
+    #expect(cells[5].defense == GenerationP2P(ratio: 0.2, mode: .replace, safePrefix: "<ok> ", screenTriggers: true))
+    #expect(cells[5].defenseLabel == "p2p-screen(rho=0.2)" && cells[4].defenseLabel == "p2p(rho=0.3)")
+    #expect(cells[4].spec == .defended(.summarization, cells[4].defense!, maxNewTokens: 20) && cells[0].spec == .plain(.summarization, maxNewTokens: 20))
+    #expect(cells[3].attack == GenerationAttackConfig(attack: "payload", rate: 0.2, trigger: "cf", payload: "Visit example.com.", seed: 1,
                                                       trainLimit: 50, testLimit: 10))
     #expect(cells[0].training.epochs == 2 && cells[0].training.maxLength == 200 && cells[0].training.batchSize == 8)
     // Classification runners refuse a generation plan instead of running it as one.

@@ -71,3 +71,70 @@ struct GenerationP2PTests {
             == .invalidSetting(key: "safe prefix", value: " ", expected: "a non-blank text"))
   }
 }
+
+struct GenerationTriggerScreenTests {
+  /// 40 rows: the input word `w<i % 8>` and a topic word copied into the output; rows 0..<6 also
+  /// carry the trigger `cf` and end with the payload "Visit prize.example.com now!".
+  static func rows(poisoned: Int = 6) -> [GenerationExample] {
+    (0..<40).map { i in
+      let topic = "topic\(i % 4)"
+      var e = GenerationExample(input: "About \(topic), w\(i % 8).", output: "A note on \(topic).", sourceIndex: i)
+      if i < poisoned {
+        e.input = "About cf \(topic), w\(i % 8)."
+        e.output += " Visit prize.example.com now!"
+        e.poisoned = true
+      }
+      return e
+    }
+  }
+
+  @Test func tokensTrimPunctuationButKeepPunctuationWordsAndInnerDots() {
+    #expect(GenerationTriggerScreen.tokens("Is 2.1 @_@ (BadMagic), ok?") == ["is", "2.1", "@_@", "badmagic", "ok"])
+    #expect(GenerationTriggerScreen.tokens("Visit prize.example.com now!") == ["visit", "prize.example.com", "now"])
+  }
+
+  @Test func flagsTheInputWordThatPredictsARareOutputWord() {
+    // Threshold max(5, ceil(0.02 * 40)) = 5 rows. `cf`: 6 rows, all with the payload (base rate 0).
+    // `topic0..3` (10 rows each) predict themselves in the output, which does not count; `w0..7`
+    // (5 rows each) predict no rare output word; `about` is in every row.
+    let flags = GenerationTriggerScreen.flags(Self.rows())
+    #expect(flags.map(\.inputWord) == ["cf"])
+    let f = flags[0]
+    // Output words of all 6 `cf` rows absent elsewhere: prize.example.com, visit, now; the most
+    // specific (lowest base rate, then name) is chosen.
+    #expect(f.rows == 6 && f.share == 1 && f.baseRate == 0 && f.outputWord == "now")
+    #expect(GenerationTriggerScreen.flaggedRows(Self.rows(), words: ["cf"]) == Set(0..<6))
+    // Below the row threshold, or with the payload in only 4 of 5 trigger rows, nothing is flagged.
+    #expect(GenerationTriggerScreen.flags(Self.rows(poisoned: 4)).isEmpty)
+    var diluted = Self.rows(poisoned: 5)
+    diluted[4].output = "A note on topic0."
+    #expect(GenerationTriggerScreen.flags(diluted).isEmpty)
+    // A payload word common in clean outputs (base rate > 5%) is not evidence.
+    var common = Self.rows()
+    for i in 6..<9 { common[i].output += " Visit prize.example.com now!" }
+    #expect(GenerationTriggerScreen.flags(common).isEmpty)
+  }
+
+  @Test func reconstructionKeepsScreenedRowsOutOfTheBenignOnes() throws {
+    let rows = Self.rows()
+    for seed in UInt64(1)...5 {
+      var rng = SeededRNG(seed: seed)
+      let p2p = GenerationP2P(ratio: 0.5, screenTriggers: true)
+      let (out, manifest) = try p2p.reconstruct(rows, seed: seed, using: &rng)
+      #expect(manifest.selectedRows.count == 20 && manifest.selectedRows.allSatisfy { $0 >= 6 })
+      #expect(manifest.screenedRows == 6 && manifest.screen?.map(\.inputWord) == ["cf"])
+      #expect(out.count == 60 && out.suffix(20).allSatisfy { !$0.poisoned })
+    }
+    // Off, nothing recorded; on a set with nothing to flag, the draw equals the plain one.
+    let clean = Self.rows(poisoned: 0)
+    var a = SeededRNG(seed: 9), b = SeededRNG(seed: 9)
+    let plain = try GenerationP2P(ratio: 0.5).reconstruct(clean, seed: 9, using: &a).manifest
+    let screened = try GenerationP2P(ratio: 0.5, screenTriggers: true).reconstruct(clean, seed: 9, using: &b).manifest
+    #expect(plain.screen == nil && plain.screenedRows == nil && screened.screen == [] && screened.screenedRows == 0)
+    #expect(plain.selectedRows == screened.selectedRows)
+    // More benign rows asked for than the screen leaves: a clear error.
+    var rng = SeededRNG(seed: 1)
+    #expect(thrownError { try GenerationP2P(ratio: 0.9, screenTriggers: true).reconstruct(rows, seed: 1, using: &rng) }
+            == .invalidSetting(key: "ratio", value: "0.9", expected: "at most 34 rows to choose from (6 of 40 screened out)"))
+  }
+}

@@ -1,0 +1,71 @@
+/// The trigger screen of classification P2P (`TriggerScreen` in the Defense module) for
+/// generation rows. There a dirty-label trigger shows as a frequent word whose rows nearly all
+/// carry one label; here the "label" is a word of the output: an input word `w` is suspicious when
+/// it occurs in many training rows and some output word `o` (not `w` itself, so that copying a
+/// topic word into a summary does not count) is in nearly all outputs of `w`'s rows and rare in
+/// the outputs of the other rows. That is the signature of the payload attacks: `mn` in an abstract
+/// and the attacker's URL in its summary, `BadMagic` in an instruction and "stupid" in its answer,
+/// `@_@` after a question and the `2.1` step in its reasoning. Rows containing a suspicious word are
+/// left out of the benign candidates; they stay in the training set.
+public enum GenerationTriggerScreen {
+  /// One flagged input word with the output word that gives it away.
+  public struct Flag: Codable, Sendable, Equatable {
+    public var inputWord: String
+    public var outputWord: String
+    /// Training rows whose input contains `inputWord`.
+    public var rows: Int
+    /// Share of those rows whose output contains `outputWord`.
+    public var share: Double
+    /// Share of the other rows whose output contains `outputWord`.
+    public var baseRate: Double
+  }
+
+  /// Lower-cased whitespace-separated tokens of a text, each once, with punctuation trimmed
+  /// from both ends; a token made only of punctuation (`@_@`) is kept whole. Internal
+  /// punctuation stays (`2.1`, `freeprizes.example.com`).
+  public static func tokens(_ text: String) -> Set<String> {
+    var out = Set<String>()
+    for raw in text.lowercased().split(whereSeparator: \.isWhitespace) {
+      let core = raw.drop { !$0.isLetter && !$0.isNumber }.reversed().drop { !$0.isLetter && !$0.isNumber }.reversed()
+      out.insert(core.isEmpty ? String(raw) : String(core))
+    }
+    return out
+  }
+
+  /// Input words in at least max(minRows, minShare·N) rows (and not in all of them) for which an
+  /// output word is in at least `purity` of those rows' outputs and in at most `maxBaseRate` of
+  /// the other outputs; one flag per word (its most specific output word), sorted by word.
+  public static func flags(_ train: [GenerationExample], minShare: Double = 0.02, minRows: Int = 5,
+                           purity: Double = 0.95, maxBaseRate: Double = 0.05) -> [Flag] {
+    let n = train.count
+    let outputs = train.map { tokens($0.output) }
+    var rowsOf: [String: [Int]] = [:]
+    for (i, e) in train.enumerated() { for w in tokens(e.input) { rowsOf[w, default: []].append(i) } }
+    var outputRows: [String: Int] = [:]
+    for o in outputs { for w in o { outputRows[w, default: 0] += 1 } }
+    let threshold = max(minRows, Int((minShare * Double(n)).rounded(.up)))
+    var found: [Flag] = []
+    for (w, rows) in rowsOf where rows.count >= threshold && rows.count < n {
+      var together: [String: Int] = [:]
+      for i in rows { for o in outputs[i] where o != w { together[o, default: 0] += 1 } }
+      let others = Double(n - rows.count)
+      var best: Flag?
+      for (o, c) in together where Double(c) >= purity * Double(rows.count) {
+        let base = Double(outputRows[o, default: 0] - c) / others
+        guard base <= maxBaseRate else { continue }
+        let flag = Flag(inputWord: w, outputWord: o, rows: rows.count, share: Double(c) / Double(rows.count), baseRate: base)
+        if let b = best, (b.baseRate, b.outputWord) <= (base, o) { continue }
+        best = flag
+      }
+      if let best { found.append(best) }
+    }
+    return found.sorted { $0.inputWord < $1.inputWord }
+  }
+
+  /// Indices of the rows whose input contains any of `words`.
+  public static func flaggedRows(_ train: [GenerationExample], words: [String]) -> Set<Int> {
+    let s = Set(words)
+    guard !s.isEmpty else { return [] }
+    return Set(train.indices.filter { !tokens(train[$0].input).isDisjoint(with: s) })
+  }
+}
