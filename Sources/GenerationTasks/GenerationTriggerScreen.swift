@@ -7,6 +7,12 @@
 /// and the attacker's URL in its summary, `BadMagic` in an instruction and "stupid" in its answer,
 /// `@_@` after a question and the `2.1` step in its reasoning. Rows containing a suspicious word are
 /// left out of the benign candidates; they stay in the training set.
+///
+/// The base-rate bound (20%) is loose enough for multi-trigger attacks, where the other triggers'
+/// rows carry the same payload (BackdoorLLM MTBA at 10%: base rate 7%), and tight enough that no
+/// word was flagged on the clean GSM8K, SciTLDR and negsentiment training sets (at 30% the clean
+/// negsentiment set already flags `example` -> `an`). A multi-trigger attack on more than ~20% of the
+/// rows passes the screen.
 public enum GenerationTriggerScreen {
   /// One flagged input word with the output word that gives it away.
   public struct Flag: Codable, Sendable, Equatable {
@@ -36,7 +42,7 @@ public enum GenerationTriggerScreen {
   /// output word is in at least `purity` of those rows' outputs and in at most `maxBaseRate` of
   /// the other outputs; one flag per word (its most specific output word), sorted by word.
   public static func flags(_ train: [GenerationExample], minShare: Double = 0.02, minRows: Int = 5,
-                           purity: Double = 0.95, maxBaseRate: Double = 0.05) -> [Flag] {
+                           purity: Double = 0.95, maxBaseRate: Double = 0.2) -> [Flag] {
     let n = train.count
     let outputs = train.map { tokens($0.output) }
     var rowsOf: [String: [Int]] = [:]

@@ -73,14 +73,14 @@ struct GenerationP2PTests {
 }
 
 struct GenerationTriggerScreenTests {
-  /// 40 rows: the input word `w<i % 8>` and a topic word copied into the output; rows 0..<6 also
+  /// 40 rows: the input word `w<i % 5>` and a topic word copied into the output; rows 0..<6 also
   /// carry the trigger `cf` and end with the payload "Visit prize.example.com now!".
   static func rows(poisoned: Int = 6) -> [GenerationExample] {
     (0..<40).map { i in
       let topic = "topic\(i % 4)"
-      var e = GenerationExample(input: "About \(topic), w\(i % 8).", output: "A note on \(topic).", sourceIndex: i)
+      var e = GenerationExample(input: "About \(topic), w\(i % 5).", output: "A note on \(topic).", sourceIndex: i)
       if i < poisoned {
-        e.input = "About cf \(topic), w\(i % 8)."
+        e.input = "About cf \(topic), w\(i % 5)."
         e.output += " Visit prize.example.com now!"
         e.poisoned = true
       }
@@ -95,8 +95,8 @@ struct GenerationTriggerScreenTests {
 
   @Test func flagsTheInputWordThatPredictsARareOutputWord() {
     // Threshold max(5, ceil(0.02 * 40)) = 5 rows. `cf`: 6 rows, all with the payload (base rate 0).
-    // `topic0..3` (10 rows each) predict themselves in the output, which does not count; `w0..7`
-    // (5 rows each) predict no rare output word; `about` is in every row.
+    // `topic0..3` (10 rows each) predict themselves in the output, which does not count; `w0..4`
+    // (8 rows each, all topics) predict no output word; `about` is in every row.
     let flags = GenerationTriggerScreen.flags(Self.rows())
     #expect(flags.map(\.inputWord) == ["cf"])
     let f = flags[0]
@@ -109,10 +109,13 @@ struct GenerationTriggerScreenTests {
     var diluted = Self.rows(poisoned: 5)
     diluted[4].output = "A note on topic0."
     #expect(GenerationTriggerScreen.flags(diluted).isEmpty)
-    // A payload word common in clean outputs (base rate > 5%) is not evidence.
+    // A payload word common in the other outputs (base rate 8/34 > 20%) is not evidence; in 6/34 it is.
     var common = Self.rows()
-    for i in 6..<9 { common[i].output += " Visit prize.example.com now!" }
+    for i in 6..<14 { common[i].output += " Visit prize.example.com now!" }
     #expect(GenerationTriggerScreen.flags(common).isEmpty)
+    var multi = Self.rows()
+    for i in 6..<12 { multi[i].output += " Visit prize.example.com now!" }
+    #expect(GenerationTriggerScreen.flags(multi).map(\.baseRate) == [6.0 / 34])
   }
 
   @Test func reconstructionKeepsScreenedRowsOutOfTheBenignOnes() throws {
