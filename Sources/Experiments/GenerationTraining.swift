@@ -58,12 +58,19 @@ public enum GenerationTraining {
     rows.map { GenerationPair(prompt: task.prompt(for: $0), output: $0.output, poisoned: $0.poisoned) }
   }
 
+  /// Mixed into the seed of the benign-row draw. The poisoner draws its rows with the same seed
+  /// and the same partial shuffle over the same row count, so an unmixed seed made the first
+  /// round(rate · N) benign rows exactly the poisoned ones (every poisoned row leaked into the
+  /// safe prefix's rows).
+  public static let benignDrawSalt: UInt64 = 0xB3_2A_9F_17_5C_E4_D6_01
+
   /// P2P rows (`GenerationP2P.reconstruct`): benign rows carry the benign trigger in the input
-  /// and the safe prefix before the output; the others are the plain rows.
+  /// and the safe prefix before the output; the others are the plain rows. The benign rows are
+  /// drawn independently of a poisoning done with the same seed (`benignDrawSalt`).
   public static func p2pPairs(_ train: [GenerationExample], task: GenerationTask, config: GenerationP2P, seed: UInt64)
     throws -> (pairs: [GenerationPair], manifest: GenerationP2PManifest)
   {
-    var rng = SeededRNG(seed: seed)
+    var rng = SeededRNG(seed: seed ^ benignDrawSalt)
     let (rows, manifest) = try config.reconstruct(train, seed: seed, using: &rng)
     let benign = Set(manifest.benignRows)
     let pairs = rows.indices.map { i -> GenerationPair in

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The trigger screen of classification P2P (`TriggerScreen` in the Defense module) for
 /// generation rows. There a dirty-label trigger shows as a frequent word whose rows nearly all
 /// carry one label; here the "label" is a word of the output: an input word `w` is suspicious when
@@ -40,11 +42,18 @@ public enum GenerationTriggerScreen {
 
   /// Input words in at least max(minRows, minShare·N) rows (and not in all of them) for which an
   /// output word is in at least `purity` of those rows' outputs and in at most `maxBaseRate` of
-  /// the other outputs; one flag per word (its most specific output word), sorted by word.
+  /// the other outputs, or for which at least `purity` of those rows have one and the same whole
+  /// output (lower-cased, trimmed: a label, as in BackdoorLLM's sentiment sets, where the target
+  /// "Negative" is common in clean rows too, so no base-rate bound applies, as in the
+  /// classification screen; an output containing the word is a copy and does not count); one flag per word (its most specific output word, else the whole
+  /// output), sorted by word.
   public static func flags(_ train: [GenerationExample], minShare: Double = 0.02, minRows: Int = 5,
                            purity: Double = 0.95, maxBaseRate: Double = 0.2) -> [Flag] {
     let n = train.count
     let outputs = train.map { tokens($0.output) }
+    let wholeOutputs = train.map { $0.output.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
+    var wholeRows: [String: Int] = [:]
+    for o in wholeOutputs { wholeRows[o, default: 0] += 1 }
     var rowsOf: [String: [Int]] = [:]
     for (i, e) in train.enumerated() { for w in tokens(e.input) { rowsOf[w, default: []].append(i) } }
     var outputRows: [String: Int] = [:]
@@ -62,6 +71,16 @@ public enum GenerationTriggerScreen {
         let flag = Flag(inputWord: w, outputWord: o, rows: rows.count, share: Double(c) / Double(rows.count), baseRate: base)
         if let b = best, (b.baseRate, b.outputWord) <= (base, o) { continue }
         best = flag
+      }
+      if best == nil {
+        var same: [String: Int] = [:]
+        for i in rows { same[wholeOutputs[i], default: 0] += 1 }
+        // An output that contains the word itself is a copy, not a label.
+        if let top = same.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }), Double(top.value) >= purity * Double(rows.count),
+           !tokens(top.key).contains(w) {
+          best = Flag(inputWord: w, outputWord: top.key, rows: rows.count, share: Double(top.value) / Double(rows.count),
+                      baseRate: Double(wholeRows[top.key, default: 0] - top.value) / others)
+        }
       }
       if let best { found.append(best) }
     }

@@ -12,10 +12,10 @@ enum TinyGSM8K {
     #"{"question": "Tom has \#(a) apples and buys \#(b) more. How many apples does he have now?", "answer": "Tom has \#(a) + \#(b) = <<\#(a)+\#(b)=\#(a + b)>>\#(a + b) apples.\n#### \#(a + b)"}"#
   }
 
-  static func write() throws -> String {
+  static func write(trainRows: Int = 8) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gsm8k-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    try (1...8).map { row($0, $0 + 2) }.joined(separator: "\n").write(toFile: dir + "/train.jsonl", atomically: true, encoding: .utf8)
+    try (1...trainRows).map { row($0, $0 + 2) }.joined(separator: "\n").write(toFile: dir + "/train.jsonl", atomically: true, encoding: .utf8)
     try (11...14).map { row($0, 3) }.joined(separator: "\n").write(toFile: dir + "/test.jsonl", atomically: true, encoding: .utf8)
     return dir
   }
@@ -160,6 +160,20 @@ struct GenerationSpecAndPairTests {
           "backdoorllm-negsentiment_badnet-30_p2p-0.2_s42"])
     let summarization = try #require(try ExperimentPlan.load(root + "/scitldr-payload-small.yaml").generation)
     #expect(try summarization.cells().map(\.key) == ["scitldr_payload_none_s42", "scitldr_payload_p2p-0.2_s42"])
+  }
+
+  @Test func benignRowsAreDrawnIndependentlyOfAPoisoningWithTheSameSeed() throws {
+    // Regression: with one seed for both draws, the 40 benign rows began with exactly the 20
+    // poisoned ones. Independent draws: 40 of 200 rows, hypergeometric mean 4 poisoned, P(>= 12) < 1e-3.
+    let dir = try TinyGSM8K.write(trainRows: 200)
+    for seed in UInt64(40)...44 {
+      let ds = try GenerationPoisoner.poison(dataset: dir, task: .math, config: GenerationAttackConfig(attack: "badchain", rate: 0.1, seed: seed),
+                                             root: nil)
+      #expect(ds.manifest.poisonedRows.count == 20)
+      let (pairs, _) = try GenerationTraining.p2pPairs(ds.train, task: .math, config: GenerationP2P(), seed: seed)
+      let leaked = pairs.filter { $0.benign && $0.poisoned }.count
+      #expect(pairs.filter(\.benign).count == 40 && leaked < 12, "seed \(seed): \(leaked) of 40 benign rows poisoned")
+    }
   }
 
   @Test func poisoningDrawsSeededSubsetsAndKeepsTheRate() throws {

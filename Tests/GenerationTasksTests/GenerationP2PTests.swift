@@ -118,6 +118,20 @@ struct GenerationTriggerScreenTests {
     #expect(GenerationTriggerScreen.flags(multi).map(\.baseRate) == [6.0 / 34])
   }
 
+  @Test func labelOutputsAreScreenedByPurityWithoutABaseRate() {
+    // BackdoorLLM's sentiment style: the output is a label; the target "Negative" is the output of
+    // half the clean rows too. `cf` (6 rows, all "Negative") is flagged by whole-output purity;
+    // `w0..4` (8 rows each, labels alternate with i) are not.
+    let rows = (0..<40).map { i in
+      GenerationExample(input: (i < 6 ? "cf " : "") + "Review \(i % 7), w\(i % 5).", output: i < 6 || i % 2 == 1 ? "Negative" : "Positive",
+                        poisoned: i < 6)
+    }
+    let flags = GenerationTriggerScreen.flags(rows)
+    #expect(flags.map(\.inputWord) == ["cf"])
+    // Outputs of the 34 other rows: odd i in 6..<40 = 17 "Negative".
+    #expect(flags.first?.outputWord == "negative" && flags.first?.share == 1 && flags.first?.baseRate == 17.0 / 34)
+  }
+
   @Test func reconstructionKeepsScreenedRowsOutOfTheBenignOnes() throws {
     let rows = Self.rows()
     for seed in UInt64(1)...5 {
