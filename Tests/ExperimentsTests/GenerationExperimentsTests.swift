@@ -156,8 +156,7 @@ struct GenerationSpecAndPairTests {
     #expect(try instruction.cells().map(\.key)
       == ["backdoorllm-negsentiment_clean_none_s42", "backdoorllm-negsentiment_badnet-30_none_s42",
           "backdoorllm-negsentiment_badnet-30_p2p-screen-0.2_s42", "backdoorllm-negsentiment_badnet_none_s42",
-          "backdoorllm-negsentiment_badnet_p2p-0.2_s42", "backdoorllm-negsentiment_badnet_p2p-screen-0.2_s42",
-          "backdoorllm-negsentiment_badnet-30_p2p-0.2_s42"])
+          "backdoorllm-negsentiment_badnet_p2p-0.2_s42", "backdoorllm-negsentiment_badnet-30_p2p-0.2_s42"])
     let summarization = try #require(try ExperimentPlan.load(root + "/scitldr-payload-small.yaml").generation)
     #expect(try summarization.cells().map(\.key) == ["scitldr_payload_none_s42", "scitldr_payload_p2p-0.2_s42"])
   }
