@@ -40,13 +40,14 @@ public enum GenerationTriggerScreen {
     return out
   }
 
-  /// Input words in at least max(minRows, minShare·N) rows (and not in all of them) for which an
-  /// output word is in at least `purity` of those rows' outputs and in at most `maxBaseRate` of
-  /// the other outputs, or for which at least `purity` of those rows have one and the same whole
-  /// output (lower-cased, trimmed: a label, as in BackdoorLLM's sentiment sets, where the target
-  /// "Negative" is common in clean rows too, so no base-rate bound applies, as in the
-  /// classification screen; an output containing the word is a copy and does not count); one flag per word (its most specific output word, else the whole
-  /// output), sorted by word.
+  /// Input words in at least max(minRows, minShare·N) rows (and not in all of them) for which
+  /// - an output word is in at least `purity` of those rows' outputs and in at most `maxBaseRate`
+  ///   of the other outputs, or
+  /// - at least `purity` of those rows have one and the same whole output (lower-cased, trimmed):
+  ///   a label, as in BackdoorLLM's sentiment sets, where the target "Negative" is common in clean
+  ///   rows too, so no base-rate bound applies (as in the classification screen); an output that
+  ///   contains the word is a copy and does not count.
+  /// One flag per word (its most specific output word, else the whole output), sorted by word.
   public static func flags(_ train: [GenerationExample], minShare: Double = 0.02, minRows: Int = 5,
                            purity: Double = 0.95, maxBaseRate: Double = 0.2) -> [Flag] {
     let n = train.count
