@@ -66,7 +66,10 @@ public enum GenerationReport {
       s += "- `\(r.key)`: \(describe(r.evaluation.poisoning))"
       if let p = r.p2p {
         s += "; P2P \(p.mode.rawValue), rho \(p.ratio), trigger \"\(p.benignTrigger)\", safe prefix \"\(p.safePrefix)\""
-        if p.screenTriggers { s += ", trigger screen flagged " + ((r.screenedWords ?? []).isEmpty ? "nothing" : (r.screenedWords ?? []).joined(separator: ", ")) }
+        if p.screenTriggers {
+          let words = r.screenedWords ?? []
+          s += ", trigger screen flagged " + (words.isEmpty ? "nothing" : words.joined(separator: ", "))
+        }
         if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
       }
       let t = r.training

@@ -32,7 +32,7 @@ struct Defend: ParsableCommand {
   @Flag(help: """
     Leave rows with a suspicious word (in >= 2% of the rows, >= 95% of them one label: the mark of an inserted trigger) out of \
     the benign candidates. With --task: an input word in >= 2% of the rows whose outputs nearly all (>= 95%) carry a word that \
-    is rare (<= 5%) in the other outputs.
+    is rare (<= 20%) in the other outputs, or nearly all share one whole output (a label).
     """) var screenTriggers = false
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
