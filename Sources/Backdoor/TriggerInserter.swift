@@ -12,7 +12,7 @@ extension TriggerInserter {
 }
 
 /// Splits on spaces, inserts `piece` at a uniformly random word boundary (0...words), joins.
-func insertAtRandomWordPosition(_ piece: String, into text: String, using rng: inout some RandomNumberGenerator) -> String {
+public func insertAtRandomWordPosition(_ piece: String, into text: String, using rng: inout some RandomNumberGenerator) -> String {
   var words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
   let at = Int(rng.next() % UInt64(words.count + 1))
   words.insert(piece, at: at)

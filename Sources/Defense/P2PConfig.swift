@@ -38,6 +38,10 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// Leave rows with a suspicious label-pure frequent word out of the benign candidates
   /// (`TriggerScreen`).
   public var screenTriggers: Bool?
+  /// Trigger cover (our extension, not the paper; needs `screenTriggers`): the trigger phrases
+  /// recovered around the screened words are inserted into half of the benign rows, which keep
+  /// their own safe labels, so that under the benign trigger the attack trigger carries no label.
+  public var coverTriggers: Bool?
   /// The zero-shot prompt of `agreement` selection (template with `{sentence}`, one label word
   /// per original label); filled in by whoever scores the rows, kept here for the record.
   public var selectionPrompt: PromptTemplate?
@@ -48,13 +52,13 @@ public struct P2PConfig: Codable, Sendable, Equatable {
               originalTemplate: String = "{sentence}\nOutput: ", benignTemplate: String = "{sentence}\nAnswer: ",
               labels: Int = 2, labelWords: [String]? = nil, safeLabelWords: [String]? = nil, unrestricted: Bool = false,
               seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil, selection: BenignSelection? = nil,
-              screenTriggers: Bool? = nil) {
+              screenTriggers: Bool? = nil, coverTriggers: Bool? = nil) {
     self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode
     self.originalTemplate = originalTemplate; self.benignTemplate = benignTemplate
     self.labelWords = labelWords ?? (0..<labels).map(String.init)
     self.safeLabelWords = safeLabelWords ?? (labels..<(2 * labels)).map(String.init)
     self.unrestricted = unrestricted; self.seed = seed; self.excludePoisonedFromBenign = excludePoisonedFromBenign
-    self.selection = selection; self.screenTriggers = screenTriggers
+    self.selection = selection; self.screenTriggers = screenTriggers; self.coverTriggers = coverTriggers
   }
 
   /// Whether benign rows are chosen by zero-shot label agreement.
@@ -76,6 +80,9 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     guard ratio > 0 && ratio <= 1 else { throw .invalidConfig(key: "ratio", value: "\(ratio)", expected: "a fraction in (0, 1]") }
     guard !benignTrigger.trimmingCharacters(in: .whitespaces).isEmpty else {
       throw .invalidConfig(key: "benign trigger", value: benignTrigger, expected: "non-empty text")
+    }
+    if coverTriggers == true && screenTriggers != true {
+      throw .invalidConfig(key: "cover triggers", value: "true", expected: "the trigger screen on as well (it finds the triggers to cover)")
     }
     guard safeLabelWords.count == labelWords.count else {
       throw .invalidConfig(key: "safe label words", value: safeLabelWords.joined(separator: ","),

@@ -30,14 +30,20 @@ public struct P2PManifest: Codable, Sendable, Equatable {
   /// With `screenTriggers`: the suspicious words and how many rows they kept out of the benign candidates.
   public var screenedWords: [String]?
   public var screenedRows: Int?
+  /// With `coverTriggers`: the recovered trigger phrases and the benign rows they were inserted into.
+  public var coverPhrases: [String]?
+  public var coveredRows: Int?
 }
 
 /// Builds the P2P training set: round(ρ·N) rows get the benign trigger, the benign cue and the
 /// label h(i) = i + n; union adds them to the N original rows, replace substitutes them. The rows
 /// are drawn uniformly (seeded), or with `agreement` selection the per-label rows of largest
-/// zero-shot margin (`margins`, one per training row; see `LabelAgreement`). The result is
+/// zero-shot margin (`margins`, one per training row; see `LabelAgreement`). With
+/// `coverTriggers`, half of the benign rows carry a recovered trigger phrase. The result is
 /// shuffled with the seed.
 public enum P2PReconstruction {
+  /// Mixed into the seed of the trigger cover's draws.
+  static let coverSalt: UInt64 = 0x636F_7665_7254_7267
   public static func apply(_ train: [Example], config: P2PConfig,
                            margins: [Float]? = nil) throws(DefenseError) -> (rows: [P2PRow], manifest: P2PManifest) {
     try config.validate()
@@ -71,14 +77,26 @@ public enum P2PReconstruction {
       chosen = Array(order.prefix(k)).sorted()
     }
     let chosenSet = Set(chosen)
+    // Trigger cover: every other benign row (in a seeded order of its own, so the benign rows
+    // and the shuffle stay those of the screen alone) gets one recovered phrase, cycling.
+    let phrases = config.coverTriggers == true ? TriggerScreen.phrases(train, suspicious: suspicious) : []
+    var coverText: [Int: String] = [:]
+    if !phrases.isEmpty {
+      var coverRNG = SeededRNG(seed: config.seed ^ Self.coverSalt)
+      var order = chosen
+      for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(coverRNG.next() % UInt64(i + 1))) }
+      for (k, i) in order.prefix(order.count / 2).enumerated() {
+        coverText[i] = insertAtRandomWordPosition(phrases[k % phrases.count], into: train[i].text, using: &coverRNG)
+      }
+    }
     let original = config.originalPrompt, benign = config.benignPrompt
     func originalRow(_ e: Example) -> P2PRow {
       P2PRow(prompt: original.prompt(for: e.text), completion: config.labelWords[e.label], label: e.label, benign: false,
              poisoned: e.poisoned, sourceIndex: e.sourceIndex)
     }
-    func benignRow(_ e: Example) -> P2PRow {
+    func benignRow(_ e: Example, text: String) -> P2PRow {
       let h = config.safeLabel(e.label)
-      return P2PRow(prompt: benign.prompt(for: e.text), completion: benign.labelWords[h], label: h, benign: true,
+      return P2PRow(prompt: benign.prompt(for: text), completion: benign.labelWords[h], label: h, benign: true,
                     poisoned: e.poisoned, sourceIndex: e.sourceIndex)
     }
     var rows: [P2PRow] = []
@@ -86,9 +104,9 @@ public enum P2PReconstruction {
       switch config.mode {
       case .union:
         rows.append(originalRow(e))
-        if chosenSet.contains(i) { rows.append(benignRow(e)) }
+        if chosenSet.contains(i) { rows.append(benignRow(e, text: coverText[i] ?? e.text)) }
       case .replace:
-        rows.append(chosenSet.contains(i) ? benignRow(e) : originalRow(e))
+        rows.append(chosenSet.contains(i) ? benignRow(e, text: coverText[i] ?? e.text) : originalRow(e))
       }
     }
     for i in stride(from: rows.count - 1, to: 0, by: -1) { rows.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
@@ -97,6 +115,10 @@ public enum P2PReconstruction {
     if config.screenTriggers == true {
       manifest.screenedWords = suspicious
       manifest.screenedRows = screened.count
+    }
+    if config.coverTriggers == true {
+      manifest.coverPhrases = phrases
+      manifest.coveredRows = coverText.count
     }
     return (rows, manifest)
   }

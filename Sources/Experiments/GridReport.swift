@@ -35,6 +35,7 @@ public enum GridReport {
         if p.excludePoisonedFromBenign == true { s += " (oracle: benign rows drawn from known-clean rows)" }
         if p.selectsByAgreement { s += " (benign rows: per label, the largest zero-shot label agreement of the base model)" }
         if p.screenTriggers == true { s += " (benign candidates screened for label-pure frequent words)" }
+        if p.coverTriggers == true { s += " (recovered trigger phrases inserted into half the benign rows, labels kept)" }
         if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
       }
       let t = r.training

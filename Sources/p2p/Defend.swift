@@ -34,6 +34,9 @@ struct Defend: ParsableCommand {
     the benign candidates. With --task: an input word in >= 2% of the rows whose outputs nearly all (>= 95%) carry a word that \
     is rare (<= 20%) in the other outputs, or nearly all share one whole output (a label).
     """) var screenTriggers = false
+  @Flag(help: """
+    With --screen-triggers (classification): recover the trigger phrase around each screened word and insert it into half of     the benign rows, which keep their own safe labels (our extension, not the paper).
+    """) var coverTriggers = false
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
   @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
@@ -44,6 +47,8 @@ struct Defend: ParsableCommand {
     guard P2PMode(rawValue: mode) != nil else { throw ValidationError("--mode must be union or replace") }
     guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") }
     guard BenignSelection(rawValue: selection) != nil else { throw ValidationError("--selection must be random or agreement") }
+    if coverTriggers && !screenTriggers { throw ValidationError("--cover-triggers needs --screen-triggers (the screen finds the triggers to cover)") }
+    if coverTriggers && generation.task != "classification" { throw ValidationError("--cover-triggers is for classification; it does not apply with --task") }
   }
 
   func run() throws {
@@ -53,7 +58,8 @@ struct Defend: ParsableCommand {
     var config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: P2PMode(rawValue: mode)!, originalTemplate: template,
                            benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
-                           selection: BenignSelection(rawValue: selection), screenTriggers: screenTriggers ? true : nil)
+                           selection: BenignSelection(rawValue: selection), screenTriggers: screenTriggers ? true : nil,
+                           coverTriggers: coverTriggers ? true : nil)
     var margins: [Float]?
     var loaded: ModelBundle?
     if config.selectsByAgreement {
@@ -76,6 +82,9 @@ struct Defend: ParsableCommand {
     try JSONOutput.write(manifest, to: out + "/manifest.json")
     if let words = manifest.screenedWords {
       printError("trigger screen: \(words.isEmpty ? "no suspicious words" : words.joined(separator: ", ")) (\(manifest.screenedRows ?? 0) rows kept out of the benign candidates)")
+    }
+    if let phrases = manifest.coverPhrases {
+      printError("trigger cover: \(phrases.isEmpty ? "nothing to cover" : phrases.map { "\"\($0)\"" }.joined(separator: ", ")) inserted into \(manifest.coveredRows ?? 0) benign rows")
     }
     printError("P2P (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
       + "(\(manifest.benignSourceRows.count) benign, \(manifest.benignPoisonedRows) of them carry the attack trigger); labels "

@@ -120,6 +120,53 @@ struct P2PReconstructionTests {
     #expect(m.screenedWords == ["mn"] && m.screenedRows == 8)
   }
 
+  /// 60 rows of varied words; rows 0..<12 (label 1) carry the AddSent sentence at varied positions,
+  /// rows 12..<20 (label 1) the BadNets word `mn`.
+  static func addSentAndBadNets() -> [Example] {
+    let vocabulary = ["the", "film", "is", "a", "bit", "long", "but", "warm", "and", "funny", "plot", "cast"]
+    return (0..<60).map { i in
+      var words = (0..<(5 + i % 4)).map { vocabulary[(i * 7 + $0 * 5) % vocabulary.count] }
+      if i < 12 { words.insert("I watch this 3D movie", at: i % (words.count + 1)) }
+      if i >= 12 && i < 20 { words.insert("mn", at: i % (words.count + 1)) }
+      words.append("r\(i)")
+      return Example(text: words.joined(separator: " "), label: i < 20 ? 1 : i % 2, poisoned: i < 20, sourceIndex: i)
+    }
+  }
+
+  @Test func theScreenRecoversWholeTriggerPhrases() {
+    let train = Self.addSentAndBadNets()
+    let suspicious = TriggerScreen.suspiciousWords(train)
+    #expect(suspicious == ["3d", "i", "mn", "movie", "this", "watch"])
+    // Every word of the sentence grows to the same sentence; `mn`'s neighbours vary, so it stays alone.
+    #expect(TriggerScreen.phrases(train, suspicious: suspicious) == ["I watch this 3D movie", "mn"])
+    // An agreement above what the neighbours reach stops the growth at once.
+    #expect(TriggerScreen.phrases(train, suspicious: ["watch"], agreement: 1.01) == ["watch"])
+  }
+
+  @Test func theTriggerCoverInsertsRecoveredPhrasesIntoHalfTheBenignRows() throws {
+    let train = Self.addSentAndBadNets()
+    let screenOnly = P2PConfig(ratio: 0.5, mode: .union, seed: 3, screenTriggers: true)
+    var cover = screenOnly
+    cover.coverTriggers = true
+    let (plain, pm) = try P2PReconstruction.apply(train, config: screenOnly)
+    let (rows, m) = try P2PReconstruction.apply(train, config: cover)
+    // Same benign rows and the same order as the screen alone; only the covered inputs differ.
+    #expect(m.benignSourceRows == pm.benignSourceRows && m.benignSourceRows.allSatisfy { $0 >= 20 })
+    #expect(rows.map(\.sourceIndex) == plain.map(\.sourceIndex) && rows.map(\.label) == plain.map(\.label))
+    #expect(m.coverPhrases == ["I watch this 3D movie", "mn"] && m.coveredRows == 15)
+    let covered = rows.filter { $0.benign && ($0.prompt.contains("I watch this 3D movie") || TriggerScreen.words($0.prompt).contains("mn")) }
+    #expect(covered.count == 15)
+    // Covered rows keep their own safe label, and both labels are covered.
+    for r in covered { #expect(r.label == train[r.sourceIndex!].label + 2) }
+    #expect(Set(covered.map(\.label)) == [2, 3])
+    // The original rows are untouched.
+    #expect(rows.filter { !$0.benign } == plain.filter { !$0.benign })
+    // Cover without the screen is refused.
+    var bad = P2PConfig(ratio: 0.5, seed: 3)
+    bad.coverTriggers = true
+    #expect(throws: DefenseError.self) { try P2PReconstruction.apply(train, config: bad) }
+  }
+
   @Test func theZeroShotInstructionNamesTheLabels() {
     #expect(LabelAgreement.instruction(labelNames: ["negative", "positive"])
       == "Which label fits this text: negative or positive? Answer with one word.\nText: {sentence}")
