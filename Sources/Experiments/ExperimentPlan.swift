@@ -19,6 +19,8 @@ import Yams
 ///   - {attack: addsent, rate: 0.1, target: 1}
 /// defenses: [none, p2p]    # p2p uses p2p.ratio; "p2p:0.1" overrides the ratio; "p2p-agree"
 ///                          # picks benign rows by the base model's zero-shot label agreement;
+///                          # "p2p-screen" skips rows with a suspicious trigger word; "p2p-cover"
+///                          # also inserts the recovered triggers into half the benign rows;
 ///                          # "p2p-oracle" draws them from known-clean rows only (a diagnostic)
 /// seeds: [42]
 /// p2p: {ratio: 0.2, mode: union}
