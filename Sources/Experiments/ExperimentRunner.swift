@@ -21,6 +21,9 @@ public struct CellResult: Codable, Sendable, Equatable {
   /// P2P cells: benign rows whose input also carried the attack trigger (the defender cannot
   /// tell them apart; they teach the backdoor in the safe label space).
   public var benignPoisonedRows: Int?
+  /// Trigger-cover cells: the recovered trigger phrases and the benign rows they were inserted into.
+  public var coverPhrases: [String]?
+  public var coveredRows: Int?
 
   public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
               training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
@@ -29,18 +32,21 @@ public struct CellResult: Codable, Sendable, Equatable {
     self.trainingSeconds = trainingSeconds; self.finalLoss = finalLoss; self.evaluation = evaluation
   }
 
-  func with(benignPoisonedRows n: Int?) -> CellResult {
+  /// The same result with what the P2P manifest says about the benign rows.
+  func with(manifest m: P2PManifest?) -> CellResult {
     var r = self
-    r.benignPoisonedRows = n
+    r.benignPoisonedRows = m?.benignPoisonedRows
+    r.coverPhrases = m?.coverPhrases
+    r.coveredRows = m?.coveredRows
     return r
   }
 
   /// Reads a finished cell, filling what older result files lack from the cell's files.
   public static func load(cellDirectory dir: String) throws -> CellResult {
     var r = try JSONOutput.read(CellResult.self, from: dir + "/result.json")
-    if r.p2p != nil, r.benignPoisonedRows == nil,
+    if r.p2p != nil, r.benignPoisonedRows == nil || (r.p2p?.coverTriggers == true && r.coveredRows == nil),
        let m = try? JSONOutput.read(P2PManifest.self, from: dir + "/model/manifest.json") {
-      r.benignPoisonedRows = m.benignPoisonedRows
+      r = r.with(manifest: m)
     }
     return r
   }
@@ -86,7 +92,7 @@ public final class ExperimentRunner {
     // Training reads the base weights only; the adapter is merged into them for evaluation.
     let bundle = try ModelBundle.load(model)
     let pairs: [PromptCompletion], spec: ClassifierSpec
-    var benignPoisoned: Int?
+    var p2pManifest: P2PManifest?
     var defense = cell.defense
     if var p2p = cell.defense {
       try fm.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
@@ -104,7 +110,7 @@ public final class ExperimentRunner {
       try P2PRowsFile.write(rows, to: modelDir + "/train.jsonl")
       try JSONOutput.write(manifest, to: modelDir + "/manifest.json")
       pairs = ClassifierTraining.pairs(rows); spec = .defended(p2p)
-      benignPoisoned = manifest.benignPoisonedRows
+      p2pManifest = manifest
     } else {
       let template = P2PConfig(labels: labels).originalPrompt
       pairs = try ClassifierTraining.plainPairs(data.train, template: template); spec = .plain(template)
@@ -129,7 +135,7 @@ public final class ExperimentRunner {
     return CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel, seed: cell.seed,
                       attackConfig: cell.attack, p2p: defense, training: cell.training, trainRows: pairs.count,
                       trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
-      .with(benignPoisonedRows: benignPoisoned)
+      .with(manifest: p2pManifest)
   }
 
   /// Rewrites results.json and the reports from the cells finished so far, running nothing.

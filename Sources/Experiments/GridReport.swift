@@ -37,6 +37,9 @@ public enum GridReport {
         if p.screenTriggers == true { s += " (benign candidates screened for label-pure frequent words)" }
         if p.coverTriggers == true { s += " (recovered trigger phrases inserted into half the benign rows, labels kept)" }
         if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
+        if let c = r.coveredRows, let phrases = r.coverPhrases {
+          s += ", \(c) benign rows covered with \(phrases.map { "\"\($0)\"" }.joined(separator: ", "))"
+        }
       }
       let t = r.training
       s += String(format: "; LoRA r=%d alpha=%g dropout %g on %@, %d epochs, batch %d, lr %.1e, final loss %.4f\n", t.lora.rank,

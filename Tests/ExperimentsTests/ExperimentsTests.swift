@@ -94,6 +94,17 @@ struct ReportTests {
     #expect(GridReport.html(rs, title: "T <x>").contains("T &lt;x&gt;"))
   }
 
+  @Test func theSettingsLineNamesLeakedAndCoveredBenignRows() {
+    var cover = Self.result(attack: "addsent", defense: "p2p-cover", ca: 88, asr: 4)
+    cover.p2p = P2PConfig(screenTriggers: true, coverTriggers: true)
+    cover.benignPoisonedRows = 0
+    cover.coverPhrases = ["I watch this 3D movie"]
+    cover.coveredRows = 10
+    let md = GridReport.markdown([cover], title: "T")
+    #expect(md.contains("0 benign rows carry the attack trigger, 10 benign rows covered with \"I watch this 3D movie\""))
+    #expect(md.contains("(recovered trigger phrases inserted into half the benign rows, labels kept)"))
+  }
+
   @Test func p2pRowsRoundTripAndBadLinesAreNamed() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
