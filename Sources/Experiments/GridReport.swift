@@ -14,17 +14,30 @@ public enum GridReport {
     return String(format: "%.1f (%d/%d; %.1f–%.1f)", 100 * p.value, p.successes, p.total, 100 * p.lower95, 100 * p.upper95)
   }
 
+  /// Clean non-target test rows predicted as the target: the rate the triggered copies of the same
+  /// rows would show if the trigger did nothing (the floor of ASR for this model); nil without
+  /// non-target rows.
+  public static func cleanTargetRate(_ e: ClassificationResult) -> Proportion? {
+    let t = e.poisoning.target, c = e.metrics.confusion
+    guard t >= 0 && t < c.count else { return nil }
+    let rows = c.indices.filter { $0 != t }
+    let total = rows.reduce(0) { $0 + c[$1].reduce(0, +) }
+    guard total > 0 else { return nil }
+    return Proportion(successes: rows.reduce(0) { $0 + c[$1][t] }, total: total)
+  }
+
   public static func markdown(_ results: [CellResult], title: String) -> String {
     var s = "# \(title)\n\n"
     s += "CA: accuracy on the clean test rows; ASR: triggered non-target test rows predicted as the target (counts and Wilson 95% CI). "
     s += "P2P rows are evaluated through the P2P wrapper as deployed; \"no wrapper\" is the ablation with the plain prompt; "
-    s += "\"ext. only\" and \"orig. or ext.\" count the target under an argmax over all 2n label words.\n\n"
-    s += "| dataset | attack | defense | train rows | CA % | ASR % | ASR no wrapper % | CA no wrapper % | ASR ext. only % | ASR orig. or ext. % | train s |\n"
-    s += "|---|---|---|---:|---|---|---|---:|---:|---:|---:|\n"
+    s += "\"ext. only\" and \"orig. or ext.\" count the target under an argmax over all 2n label words; "
+    s += "\"clean -> target\" is the share of clean non-target test rows predicted as the target, the ASR a trigger with no effect would show.\n\n"
+    s += "| dataset | attack | defense | train rows | CA % | ASR % | clean -> target % | ASR no wrapper % | CA no wrapper % | ASR ext. only % | ASR orig. or ext. % | train s |\n"
+    s += "|---|---|---|---:|---|---|---:|---|---:|---:|---:|---:|\n"
     for r in results {
       let e = r.evaluation
       s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.trainRows) | \(pctCI(e.metrics.cleanAccuracy)) | \(pctCI(e.metrics.attackSuccessRate)) | "
-      s += "\(pctCI(e.p2p?.withoutWrapper.attackSuccessRate)) | \(pct(e.p2p?.withoutWrapper.cleanAccuracy)) | "
+      s += "\(pct(cleanTargetRate(e))) | \(pctCI(e.p2p?.withoutWrapper.attackSuccessRate)) | \(pct(e.p2p?.withoutWrapper.cleanAccuracy)) | "
       s += "\(pct(e.p2p?.asrExtendedTargetOnly)) | \(pct(e.p2p?.asrOriginalOrExtended)) | \(String(format: "%.0f", r.trainingSeconds)) |\n"
     }
     s += "\nSettings of each cell:\n\n"

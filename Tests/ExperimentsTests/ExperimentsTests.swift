@@ -105,6 +105,17 @@ struct ReportTests {
     #expect(md.contains("(recovered trigger phrases inserted into half the benign rows, labels kept)"))
   }
 
+  @Test func theCleanTargetRateCountsNonTargetRowsPredictedAsTheTarget() {
+    var r = Self.result(attack: "badnets", defense: "none", ca: 85, asr: 10)
+    // 30 negatives (6 called positive), 70 positives; target 1.
+    r.evaluation.metrics.confusion = [[24, 6], [5, 65]]
+    let p = GridReport.cleanTargetRate(r.evaluation)
+    #expect(p?.successes == 6 && p?.total == 30)
+    #expect(GridReport.markdown([r], title: "T").contains("| 20.0 (10/50; 11.2–33.0) | 20.0 |"))
+    r.evaluation.metrics.confusion = [[0, 0], [15, 85]]
+    #expect(GridReport.cleanTargetRate(r.evaluation) == nil)
+  }
+
   @Test func p2pRowsRoundTripAndBadLinesAreNamed() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
