@@ -42,6 +42,15 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// recovered around the screened words are inserted into half of the benign rows, which keep
   /// their own safe labels, so that under the benign trigger the attack trigger carries no label.
   public var coverTriggers: Bool?
+  /// Probe screen with flip cover (our extension, not the paper; for triggers no word screen
+  /// finds, such as paraphrases): a probe classifier is fine-tuned on the training set as it
+  /// is, its hidden states are clustered per label (`ActivationClustering`), and the rows of a
+  /// cluster judged to be poison (`ProbeScreen`) stay out of the benign candidates; the most
+  /// atypical of them, up to half as many as there are benign rows, are added to the safe label
+  /// space with the label
+  /// the probe ranks next to their own (their text's label under a dirty-label attack), so that
+  /// under the benign trigger the attack trigger is seen with a non-target label.
+  public var probeScreen: Bool?
   /// The zero-shot prompt of `agreement` selection (template with `{sentence}`, one label word
   /// per original label); filled in by whoever scores the rows, kept here for the record.
   public var selectionPrompt: PromptTemplate?
@@ -52,13 +61,14 @@ public struct P2PConfig: Codable, Sendable, Equatable {
               originalTemplate: String = "{sentence}\nOutput: ", benignTemplate: String = "{sentence}\nAnswer: ",
               labels: Int = 2, labelWords: [String]? = nil, safeLabelWords: [String]? = nil, unrestricted: Bool = false,
               seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil, selection: BenignSelection? = nil,
-              screenTriggers: Bool? = nil, coverTriggers: Bool? = nil) {
+              screenTriggers: Bool? = nil, coverTriggers: Bool? = nil, probeScreen: Bool? = nil) {
     self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode
     self.originalTemplate = originalTemplate; self.benignTemplate = benignTemplate
     self.labelWords = labelWords ?? (0..<labels).map(String.init)
     self.safeLabelWords = safeLabelWords ?? (labels..<(2 * labels)).map(String.init)
     self.unrestricted = unrestricted; self.seed = seed; self.excludePoisonedFromBenign = excludePoisonedFromBenign
     self.selection = selection; self.screenTriggers = screenTriggers; self.coverTriggers = coverTriggers
+    self.probeScreen = probeScreen
   }
 
   /// Whether benign rows are chosen by zero-shot label agreement.

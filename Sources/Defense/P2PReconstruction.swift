@@ -33,6 +33,13 @@ public struct P2PManifest: Codable, Sendable, Equatable {
   /// With `coverTriggers`: the recovered trigger phrases and the benign rows they were inserted into.
   public var coverPhrases: [String]?
   public var coveredRows: Int?
+  /// With `probeScreen`: the labels judged poisoned, the rows flagged in them, and the flagged
+  /// rows added to the safe space with the probe's next label (how many of those carry the
+  /// attack trigger: experiments only).
+  public var probePoisonedLabels: [Int]?
+  public var probeFlaggedRows: Int?
+  public var flippedRows: [Int]?
+  public var flippedPoisonedRows: Int?
 }
 
 /// Builds the P2P training set: round(ρ·N) rows get the benign trigger, the benign cue and the
@@ -44,8 +51,8 @@ public struct P2PManifest: Codable, Sendable, Equatable {
 public enum P2PReconstruction {
   /// Mixed into the seed of the trigger cover's draws.
   static let coverSalt: UInt64 = 0x636F_7665_7254_7267
-  public static func apply(_ train: [Example], config: P2PConfig,
-                           margins: [Float]? = nil) throws(DefenseError) -> (rows: [P2PRow], manifest: P2PManifest) {
+  public static func apply(_ train: [Example], config: P2PConfig, margins: [Float]? = nil,
+                           probe: ProbeScreenResult? = nil) throws(DefenseError) -> (rows: [P2PRow], manifest: P2PManifest) {
     try config.validate()
     for (i, e) in train.enumerated() where e.label < 0 || e.label >= config.labels {
       throw .badLabel(row: i, label: e.label, labels: config.labels)
@@ -55,6 +62,17 @@ public enum P2PReconstruction {
     let suspicious = config.screenTriggers == true ? TriggerScreen.suspiciousWords(train) : []
     let screened = TriggerScreen.flaggedRows(train, suspicious: suspicious)
     var excluded = screened
+    if config.probeScreen == true {
+      guard let probe else {
+        throw .invalidConfig(key: "probe screen", value: "true", expected: "the probe screen's result for the training rows")
+      }
+      guard probe.flaggedRows.allSatisfy({ train.indices.contains($0) }), probe.flipLabels.count == probe.flaggedRows.count,
+            probe.flipLabels.allSatisfy({ $0 >= 0 && $0 < config.labels }) else {
+        throw .invalidConfig(key: "probe screen", value: "\(probe.flaggedRows.count) flagged rows",
+                             expected: "rows of this training set with a flip label each in 0..<\(config.labels)")
+      }
+      excluded.formUnion(probe.flaggedRows)
+    }
     if config.excludePoisonedFromBenign == true { excluded.formUnion(train.indices.filter { train[$0].poisoned }) }
     let chosen: [Int]
     if config.selectsByAgreement {
@@ -89,13 +107,19 @@ public enum P2PReconstruction {
         coverText[i] = insertAtRandomWordPosition(phrases[k % phrases.count], into: train[i].text, using: &coverRNG)
       }
     }
+    // Flip cover: the most atypical flagged rows, up to half as many as there are benign rows,
+    // go to the safe space with the probe's next label.
+    var flipLabel: [Int: Int] = [:]
+    if config.probeScreen == true, let probe {
+      for k in probe.flaggedRows.indices.prefix(chosen.count / 2) { flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k] }
+    }
     let original = config.originalPrompt, benign = config.benignPrompt
     func originalRow(_ e: Example) -> P2PRow {
       P2PRow(prompt: original.prompt(for: e.text), completion: config.labelWords[e.label], label: e.label, benign: false,
              poisoned: e.poisoned, sourceIndex: e.sourceIndex)
     }
-    func benignRow(_ e: Example, text: String) -> P2PRow {
-      let h = config.safeLabel(e.label)
+    func benignRow(_ e: Example, text: String, label: Int? = nil) -> P2PRow {
+      let h = config.safeLabel(label ?? e.label)
       return P2PRow(prompt: benign.prompt(for: text), completion: benign.labelWords[h], label: h, benign: true,
                     poisoned: e.poisoned, sourceIndex: e.sourceIndex)
     }
@@ -105,8 +129,13 @@ public enum P2PReconstruction {
       case .union:
         rows.append(originalRow(e))
         if chosenSet.contains(i) { rows.append(benignRow(e, text: coverText[i] ?? e.text)) }
+        if let f = flipLabel[i] { rows.append(benignRow(e, text: e.text, label: f)) }
       case .replace:
-        rows.append(chosenSet.contains(i) ? benignRow(e, text: coverText[i] ?? e.text) : originalRow(e))
+        if let f = flipLabel[i] {
+          rows.append(benignRow(e, text: e.text, label: f))
+        } else {
+          rows.append(chosenSet.contains(i) ? benignRow(e, text: coverText[i] ?? e.text) : originalRow(e))
+        }
       }
     }
     for i in stride(from: rows.count - 1, to: 0, by: -1) { rows.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
@@ -119,6 +148,13 @@ public enum P2PReconstruction {
     if config.coverTriggers == true {
       manifest.coverPhrases = phrases
       manifest.coveredRows = coverText.count
+    }
+    if config.probeScreen == true, let probe {
+      let flipped = flipLabel.keys.sorted()
+      manifest.probePoisonedLabels = probe.poisonedLabels
+      manifest.probeFlaggedRows = probe.flaggedRows.count
+      manifest.flippedRows = flipped
+      manifest.flippedPoisonedRows = flipped.filter { train[$0].poisoned }.count
     }
     return (rows, manifest)
   }

@@ -21,6 +21,8 @@ import Yams
 ///                          # picks benign rows by the base model's zero-shot label agreement;
 ///                          # "p2p-screen" skips rows with a suspicious trigger word; "p2p-cover"
 ///                          # also inserts the recovered triggers into half the benign rows;
+///                          # "p2p-probe" trains a probe, clusters its hidden states and puts
+///                          # the poison-like rows into the safe space with the other label;
 ///                          # "p2p-oracle" draws them from known-clean rows only (a diagnostic)
 /// seeds: [42]
 /// p2p: {ratio: 0.2, mode: union}
@@ -134,11 +136,12 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     public var defenseLabel: String {
       defense.map { "p2p(rho=\($0.ratio)\($0.excludePoisonedFromBenign == true ? ", oracle: benign rows clean" : "")"
         + "\($0.selectsByAgreement ? ", benign rows by zero-shot agreement" : "")"
-        + "\($0.screenTriggers == true ? ", trigger-word screen" : "")\($0.coverTriggers == true ? ", trigger cover" : ""))" } ?? "none"
+        + "\($0.screenTriggers == true ? ", trigger-word screen" : "")\($0.coverTriggers == true ? ", trigger cover" : "")"
+        + "\($0.probeScreen == true ? ", probe screen + flip cover" : ""))" } ?? "none"
     }
     /// File-system-safe identifier.
     public var key: String {
-      let d = defense.map { "p2p\($0.excludePoisonedFromBenign == true ? "-oracle" : "")\($0.selectsByAgreement ? "-agree" : "")\($0.screenTriggers == true ? "-screen" : "")\($0.coverTriggers == true ? "-cover" : "")-\($0.ratio)" } ?? "none"
+      let d = defense.map { "p2p\($0.excludePoisonedFromBenign == true ? "-oracle" : "")\($0.selectsByAgreement ? "-agree" : "")\($0.screenTriggers == true ? "-screen" : "")\($0.coverTriggers == true ? "-cover" : "")\($0.probeScreen == true ? "-probe" : "")-\($0.ratio)" } ?? "none"
       return "\(dataset)_\(attackLabel)_\(d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" }.reduce("") { $0 + String($1) }
     }
   }
@@ -151,12 +154,13 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
 
   /// "p2p", "p2p-agree", "p2p-screen" (random among rows without a suspicious trigger word),
   /// "p2p-cover" (p2p-screen with the recovered triggers inserted into half the benign rows),
+  /// "p2p-probe" (probe screen with flip cover, `P2PConfig.probeScreen`),
   /// "p2p-oracle" or "p2p-agree-oracle" (agreement selection among the rows
   /// known to be clean: a diagnostic), optionally followed by ":RATIO"; nil when not a P2P
   /// defense or the ratio is not a number.
   static func parseDefense(_ d: String) -> (variant: String, ratio: Double?)? {
     let parts = d.split(separator: ":", maxSplits: 1).map(String.init)
-    guard let variant = parts.first, ["p2p", "p2p-agree", "p2p-screen", "p2p-cover", "p2p-oracle", "p2p-agree-oracle"].contains(variant) else { return nil }
+    guard let variant = parts.first, ["p2p", "p2p-agree", "p2p-screen", "p2p-cover", "p2p-probe", "p2p-oracle", "p2p-agree-oracle"].contains(variant) else { return nil }
     guard parts.count == 2 else { return (variant, nil) }
     guard let r = Double(parts[1]) else { return nil }
     return (variant, r)
@@ -189,11 +193,12 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
                                   excludePoisonedFromBenign: variant.hasSuffix("-oracle") ? true : nil,
                                   selection: variant.hasPrefix("p2p-agree") ? .agreement : nil,
                                   screenTriggers: ["p2p-screen", "p2p-cover"].contains(variant) ? true : nil,
-                                  coverTriggers: variant == "p2p-cover" ? true : nil)
+                                  coverTriggers: variant == "p2p-cover" ? true : nil,
+                                  probeScreen: variant == "p2p-probe" ? true : nil)
               try defense!.validate()
             } else {
               throw ExperimentError.invalid(key: "defenses '\(d)'",
-                                            expected: "none, p2p, p2p-agree, p2p-screen, p2p-cover, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3)")
+                                            expected: "none, p2p, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3)")
             }
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
                             training: try trainingConfig(seed: seed)))

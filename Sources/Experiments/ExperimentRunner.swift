@@ -24,6 +24,11 @@ public struct CellResult: Codable, Sendable, Equatable {
   /// Trigger-cover cells: the recovered trigger phrases and the benign rows they were inserted into.
   public var coverPhrases: [String]?
   public var coveredRows: Int?
+  /// Probe-screen cells: the rows flagged, and the flagged rows put into the safe space with the
+  /// next label (and how many of those carried the trigger).
+  public var probeFlaggedRows: Int?
+  public var flippedRows: Int?
+  public var flippedPoisonedRows: Int?
 
   public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
               training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
@@ -38,6 +43,9 @@ public struct CellResult: Codable, Sendable, Equatable {
     r.benignPoisonedRows = m?.benignPoisonedRows
     r.coverPhrases = m?.coverPhrases
     r.coveredRows = m?.coveredRows
+    r.probeFlaggedRows = m?.probeFlaggedRows
+    r.flippedRows = m?.flippedRows?.count
+    r.flippedPoisonedRows = m?.flippedPoisonedRows
     return r
   }
 
@@ -105,7 +113,12 @@ public final class ExperimentRunner {
         }
         defense = p2p
       }
-      var (rows, manifest) = try P2PReconstruction.apply(data.train, config: p2p, margins: margins)
+      var probe: ProbeScreenResult?
+      if p2p.probeScreen == true {
+        probe = try ProbeScreening.run(data.train, config: p2p, modelName: model, bundle: bundle, training: cell.training,
+                                       directory: modelDir + "/probe", progress: progress)
+      }
+      var (rows, manifest) = try P2PReconstruction.apply(data.train, config: p2p, margins: margins, probe: probe)
       manifest.dataset = dataDir
       try P2PRowsFile.write(rows, to: modelDir + "/train.jsonl")
       try JSONOutput.write(manifest, to: modelDir + "/manifest.json")

@@ -49,7 +49,14 @@ public enum GridReport {
         if p.selectsByAgreement { s += " (benign rows: per label, the largest zero-shot label agreement of the base model)" }
         if p.screenTriggers == true { s += " (benign candidates screened for label-pure frequent words)" }
         if p.coverTriggers == true { s += " (recovered trigger phrases inserted into half the benign rows, labels kept)" }
+        if p.probeScreen == true {
+          s += " (probe screen: a probe fine-tuned on the training set, its hidden states clustered per label; the flagged rows"
+            + " kept out of the benign candidates and the most atypical put into the safe space with the probe's next label)"
+        }
         if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
+        if let f = r.probeFlaggedRows, let n = r.flippedRows {
+          s += ", \(f) rows flagged by the probe screen, \(n) flipped into the safe space (\(r.flippedPoisonedRows ?? 0) of them poisoned)"
+        }
         if let c = r.coveredRows, let phrases = r.coverPhrases {
           s += ", \(c) benign rows covered with \(phrases.map { "\"\($0)\"" }.joined(separator: ", "))"
         }

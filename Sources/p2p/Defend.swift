@@ -37,6 +37,13 @@ struct Defend: ParsableCommand {
   @Flag(help: """
     With --screen-triggers (classification): recover the trigger phrase around each screened word and insert it into half of     the benign rows, which keep their own safe labels (our extension, not the paper).
     """) var coverTriggers = false
+  @Flag(help: """
+    Probe screen with flip cover (our extension, not the paper; for paraphrase triggers): fine-tune a probe classifier on the \
+    training set (the same training settings), cluster its hidden states per label (activation clustering), judge each label's minority cluster \
+    by exclusionary reclassification (a ridge classifier on the base model's sentence representations, trained without the \
+    cluster, assigns >= 40% of it to another label), keep a judged cluster out of the benign candidates and add its most atypical rows (up to half the benign count) to the safe \
+    label space with the probe's next label. Costs a second training run; the probe stays in --out/probe.
+    """) var probeScreen = false
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
   @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
@@ -48,6 +55,7 @@ struct Defend: ParsableCommand {
     guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") }
     guard BenignSelection(rawValue: selection) != nil else { throw ValidationError("--selection must be random or agreement") }
     if coverTriggers && !screenTriggers { throw ValidationError("--cover-triggers needs --screen-triggers (the screen finds the triggers to cover)") }
+    if probeScreen && generation.task != "classification" { throw ValidationError("--probe-screen is for classification; it does not apply with --task") }
     if coverTriggers && generation.task != "classification" { throw ValidationError("--cover-triggers is for classification; it does not apply with --task") }
   }
 
@@ -59,7 +67,7 @@ struct Defend: ParsableCommand {
                            benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
                            selection: BenignSelection(rawValue: selection), screenTriggers: screenTriggers ? true : nil,
-                           coverTriggers: coverTriggers ? true : nil)
+                           coverTriggers: coverTriggers ? true : nil, probeScreen: probeScreen ? true : nil)
     var margins: [Float]?
     var loaded: ModelBundle?
     if config.selectsByAgreement {
@@ -75,7 +83,23 @@ struct Defend: ParsableCommand {
       }
       line.finishLine()
     }
-    var (rows, manifest) = try P2PReconstruction.apply(ds.train, config: config, margins: margins)
+    var probe: ProbeScreenResult?
+    if probeScreen {
+      let bundle = try loaded ?? modelOptions.load()
+      loaded = bundle
+      let report = training.reporter(), line = ProgressLine(enabled: !training.quiet)
+      probe = try ProbeScreening.run(ds.train, config: config, modelName: modelOptions.model, bundle: bundle,
+                                     training: try training.config(defaultBatch: 32), directory: out + "/probe") { event in
+        switch event {
+        case .training(let e): report(e)
+        case let .evaluating(what, done, total): line.update("\(what): \(done)/\(total)")
+        case .phase(let text): printError(text)
+        default: break
+        }
+      }
+      line.finishLine()
+    }
+    var (rows, manifest) = try P2PReconstruction.apply(ds.train, config: config, margins: margins, probe: probe)
     manifest.dataset = data
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     try P2PRowsFile.write(rows, to: out + "/train.jsonl")
@@ -85,6 +109,10 @@ struct Defend: ParsableCommand {
     }
     if let phrases = manifest.coverPhrases {
       printError("trigger cover: \(phrases.isEmpty ? "nothing to cover" : phrases.map { "\"\($0)\"" }.joined(separator: ", ")) inserted into \(manifest.coveredRows ?? 0) benign rows")
+    }
+    if let f = manifest.probeFlaggedRows, let flipped = manifest.flippedRows {
+      printError("probe screen: \(f) rows flagged in label(s) \(manifest.probePoisonedLabels ?? []), \(flipped.count) of them added to the safe space with the next label"
+        + " (\(manifest.flippedPoisonedRows ?? 0) carry the attack trigger)")
     }
     printError("P2P (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
       + "(\(manifest.benignSourceRows.count) benign, \(manifest.benignPoisonedRows) of them carry the attack trigger); labels "

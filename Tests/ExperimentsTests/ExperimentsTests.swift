@@ -39,11 +39,11 @@ struct ExperimentPlanTests {
   }
 
   @Test func defenseVariantsTakeAnOptionalRatio() throws {
-    let path = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [p2p-agree, \"p2p-agree:0.3\", p2p-oracle, p2p-agree-oracle, p2p-screen, \"p2p-cover:0.3\"]\n")
+    let path = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [p2p-agree, \"p2p-agree:0.3\", p2p-oracle, p2p-agree-oracle, p2p-screen, \"p2p-cover:0.3\", p2p-probe]\n")
     let cells = try ExperimentPlan.load(path).cells()
     #expect(cells.map(\.key) == ["sst2_badnets_p2p-agree-0.2_s42", "sst2_badnets_p2p-agree-0.3_s42", "sst2_badnets_p2p-oracle-0.2_s42",
                                   "sst2_badnets_p2p-oracle-agree-0.2_s42", "sst2_badnets_p2p-screen-0.2_s42",
-                                  "sst2_badnets_p2p-screen-cover-0.3_s42"])
+                                  "sst2_badnets_p2p-screen-cover-0.3_s42", "sst2_badnets_p2p-probe-0.2_s42"])
     #expect(cells[0].defense?.selection == .agreement && cells[1].defense?.ratio == 0.3)
     #expect(cells[2].defense?.excludePoisonedFromBenign == true && cells[2].defense?.selectsByAgreement == false)
     #expect(cells[0].defenseLabel.contains("zero-shot agreement"))
@@ -51,6 +51,7 @@ struct ExperimentPlanTests {
     #expect(cells[4].defense?.screenTriggers == true && cells[4].defense?.selection == nil && cells[4].defense?.coverTriggers == nil)
     #expect(cells[5].defense?.screenTriggers == true && cells[5].defense?.coverTriggers == true && cells[5].defense?.ratio == 0.3)
     #expect(cells[5].defenseLabel.contains("trigger cover"))
+    #expect(cells[6].defense?.probeScreen == true && cells[6].defense?.screenTriggers == nil && cells[6].defenseLabel.contains("probe screen"))
   }
 
   @Test func badPlansNameTheFileAndProblem() throws {
@@ -60,7 +61,7 @@ struct ExperimentPlanTests {
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(rate) }
     let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [strip]\n")
     do { _ = try ExperimentPlan.load(defense); Issue.record("expected an error") } catch {
-      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p, p2p-agree, p2p-screen, p2p-cover, p2p-oracle or p2p-agree-oracle"))
+      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle"))
     }
     let ratio = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [\"p2p-agree:x\"]\n")
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(ratio) }

@@ -1,0 +1,85 @@
+/// A one-vs-rest ridge (regularised least-squares) classifier without intercept: for each class c,
+/// w_c minimises ‖X·w_c − t_c‖² + λ‖w_c‖² with t_c = +1 for rows of class c and −1 otherwise, and
+/// a row goes to the class of largest x·w_c. Meant for standardized features (`standardized`);
+/// having no intercept, it does not take over the class priors of the rows it is fitted on (the
+/// probe screen fits it without a candidate cluster, which shifts them). Used by the probe
+/// screen's exclusionary reclassification.
+public struct RidgeClassifier: Sendable, Equatable {
+  /// (classes, d).
+  public var weights: [[Double]]
+
+  /// Columns scaled to zero mean and unit variance (a constant column becomes 0).
+  public static func standardized(_ x: [[Float]]) -> [[Float]] {
+    guard let d = x.first?.count, !x.isEmpty else { return x }
+    var mean = [Double](repeating: 0, count: d), sq = [Double](repeating: 0, count: d)
+    for r in x { for j in 0..<d { mean[j] += Double(r[j]); sq[j] += Double(r[j]) * Double(r[j]) } }
+    let n = Double(x.count)
+    let scale = (0..<d).map { j -> Double in
+      mean[j] /= n
+      let v = sq[j] / n - mean[j] * mean[j]
+      return v > 1e-12 ? 1 / v.squareRoot() : 0
+    }
+    return x.map { r in (0..<d).map { Float((Double(r[$0]) - mean[$0]) * scale[$0]) } }
+  }
+
+  /// Fits on rows `x` (n × d) with labels in 0..<classes.
+  public static func fit(_ x: [[Float]], labels: [Int], classes: Int, ridge: Double) -> RidgeClassifier {
+    let d = x.first?.count ?? 0
+    // Gram matrix G = XᵀX + λI (d, d) and right-hand sides B = XᵀT (classes, d).
+    var g = [Double](repeating: 0, count: d * d)
+    var rhs = [[Double]](repeating: [Double](repeating: 0, count: d), count: classes)
+    for (i, r) in x.enumerated() {
+      for a in 0..<d where r[a] != 0 {
+        let va = Double(r[a])
+        for b in a..<d { g[a * d + b] += va * Double(r[b]) }
+      }
+      for c in 0..<classes {
+        let t = labels[i] == c ? 1.0 : -1.0
+        for j in 0..<d { rhs[c][j] += Double(r[j]) * t }
+      }
+    }
+    for a in 0..<d {
+      g[a * d + a] += ridge
+      for b in 0..<a { g[a * d + b] = g[b * d + a] }
+    }
+    let l = cholesky(g, d)
+    return RidgeClassifier(weights: rhs.map { solve(l, d, $0) })
+  }
+
+  /// Scores x·w_c of each class for one row.
+  public func scores(_ row: [Float]) -> [Double] {
+    weights.map { w in var s = 0.0; for j in w.indices { s += w[j] * Double(row[j]) }; return s }
+  }
+
+  public func predict(_ row: [Float]) -> Int {
+    let s = scores(row)
+    return s.indices.max { s[$0] < s[$1] } ?? 0
+  }
+
+  /// Lower-triangular L with L·Lᵀ = A (A symmetric positive definite, d × d row-major).
+  static func cholesky(_ a: [Double], _ d: Int) -> [Double] {
+    var l = [Double](repeating: 0, count: d * d)
+    for i in 0..<d {
+      for j in 0...i {
+        var s = a[i * d + j]
+        for k in 0..<j { s -= l[i * d + k] * l[j * d + k] }
+        l[i * d + j] = i == j ? max(s, 1e-300).squareRoot() : s / l[j * d + j]
+      }
+    }
+    return l
+  }
+
+  /// x with L·Lᵀ·x = b.
+  static func solve(_ l: [Double], _ d: Int, _ b: [Double]) -> [Double] {
+    var y = b
+    for i in 0..<d {
+      for k in 0..<i { y[i] -= l[i * d + k] * y[k] }
+      y[i] /= l[i * d + i]
+    }
+    for i in stride(from: d - 1, through: 0, by: -1) {
+      for k in (i + 1)..<d { y[i] -= l[k * d + i] * y[k] }
+      y[i] /= l[i * d + i]
+    }
+    return y
+  }
+}

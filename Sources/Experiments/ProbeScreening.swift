@@ -1,0 +1,107 @@
+import Backdoor
+import Defense
+import Evaluation
+import Foundation
+import Llama
+import TensorCore
+import Training
+
+/// Runs P2P's probe screen (`P2PConfig.probeScreen`) on a model: fine-tunes a plain prompt-based
+/// probe classifier on the training set as it is (in `directory`, resumable like any training),
+/// reads its hidden state and label-word logits at the answer position of every training row and
+/// the base model's mean sentence representation of each row, and judges them with
+/// `ProbeScreen`. The result is cached in `directory/screen.json`.
+public enum ProbeScreening {
+  public static let resultFile = "screen.json"
+
+  public static func run(_ train: [Example], config: P2PConfig, modelName: String, bundle: ModelBundle,
+                         training: TrainingConfig, directory: String,
+                         progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> ProbeScreenResult {
+    let fm = FileManager.default
+    let cache = directory + "/" + resultFile
+    if fm.fileExists(atPath: cache) {
+      let r = try JSONOutput.read(ProbeScreenResult.self, from: cache)
+      if r.splits.reduce(0, { $0 + $1.rows.count }) == train.count { return r }
+    }
+    let template = config.originalPrompt
+    if !(fm.fileExists(atPath: directory + "/training_summary.json") && fm.fileExists(atPath: directory + "/" + PEFTAdapter.weightsFile)) {
+      // The probe is the undefended classifier with the cell's own training settings.
+      progress(.phase("training the probe classifier on \(train.count) rows (probe screen)"))
+      _ = try ClassifierTraining.train(bundle: bundle, pairs: try ClassifierTraining.plainPairs(train, template: template),
+                                       spec: .plain(template), config: training, directory: directory,
+                                       resume: fm.fileExists(atPath: directory + "/checkpoint")) { progress(.training($0)) }
+    }
+    let base = try meanStates(train.map(\.text), bundle: bundle) {
+      progress(.evaluating("base-model representations of the training rows", $0, train.count))
+    }
+    // A second copy of the weights takes the probe's adapter; the caller's stays the base model.
+    let probe = try ModelBundle.load(modelName)
+    try PEFTAdapter.load(from: directory, model: probe.model.config).merge(into: probe.model)
+    let (features, scores) = try answerStates(train.map { template.prompt(for: $0.text) }, bundle: probe,
+                                              labelIDs: try template.labelTokenIDs(probe.tokenizer)) {
+      progress(.evaluating("probe hidden states of the training rows", $0, train.count))
+    }
+    let result = try ProbeScreen.judge(features: features, scores: scores, baseFeatures: base, labels: train.map(\.label),
+                                       seed: config.seed)
+    try JSONOutput.write(result, to: cache)
+    return result
+  }
+
+  /// Final-norm hidden states averaged over each text's tokens (rows × C), ~1024 tokens a pass.
+  static func meanStates(_ texts: [String], bundle: ModelBundle, progress: (Int) -> Void) throws -> [[Float]] {
+    let model = bundle.model, c = model.config.hiddenSize
+    var out: [[Float]] = []
+    var group: [[Int]] = [], tokens = 0
+    func flush() throws {
+      guard !group.isEmpty else { return }
+      let h = try model.hiddenStates(group, lastOnly: false)
+      for (s, seq) in group.enumerated() {
+        var mean = [Float](repeating: 0, count: c)
+        for r in h.rowStart[s]..<(h.rowStart[s] + seq.count) {
+          let p = h.states.pointer + r * c
+          for j in 0..<c { mean[j] += p[j] }
+        }
+        out.append(mean.map { $0 / Float(seq.count) })
+      }
+      group = []; tokens = 0
+      progress(out.count)
+    }
+    for (i, t) in texts.enumerated() {
+      let ids = bundle.tokenizer.encode(t, parseSpecial: false)
+      guard !ids.isEmpty else { throw ExperimentError.invalid(key: "training row \(i)", expected: "a text with at least one token") }
+      if tokens + ids.count > PromptScorer.tokensPerPass { try flush() }
+      group.append(ids); tokens += ids.count
+    }
+    try flush()
+    return out
+  }
+
+  /// Final-norm hidden states at the last prompt position (rows × C) and the label words' logits
+  /// there (rows × labels), ~1024 packed tokens a pass.
+  static func answerStates(_ prompts: [String], bundle: ModelBundle, labelIDs: [Int],
+                           progress: (Int) -> Void) throws -> (features: [[Float]], scores: [[Float]]) {
+    let model = bundle.model, c = model.config.hiddenSize
+    var features: [[Float]] = [], scores: [[Float]] = []
+    var group: [[Int]] = [], tokens = 0
+    func flush() throws {
+      guard !group.isEmpty else { return }
+      let h = try model.hiddenStates(group, lastOnly: true)
+      let logits = model.projectLogits(h.states, rows: h.rows, rowStart: h.rowStart,
+                                       request: LogitsRequest(positions: .last, tokens: labelIDs))
+      for s in 0..<group.count {
+        features.append(Array(UnsafeBufferPointer(start: h.states.pointer + s * c, count: c)))
+        scores.append(Array(logits.row(s)))
+      }
+      group = []; tokens = 0
+      progress(features.count)
+    }
+    for p in prompts {
+      let ids = bundle.tokenizer.encode(p)
+      guard !ids.isEmpty else { throw ExperimentError.invalid(key: "probe prompt", expected: "a prompt with at least one token") }
+      if tokens + ids.count > PromptScorer.tokensPerPass { try flush() }
+      group.append(ids); tokens += ids.count
+    }
+    try flush()
+    return (features, scores)
+  }
+}
