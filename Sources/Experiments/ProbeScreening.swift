@@ -48,7 +48,7 @@ public enum ProbeScreening {
   }
 
   /// Final-norm hidden states averaged over each text's tokens (rows × C), ~1024 tokens a pass.
-  static func meanStates(_ texts: [String], bundle: ModelBundle, progress: (Int) -> Void) throws -> [[Float]] {
+  public static func meanStates(_ texts: [String], bundle: ModelBundle, progress: (Int) -> Void) throws -> [[Float]] {
     let model = bundle.model, c = model.config.hiddenSize
     var out: [[Float]] = []
     var group: [[Int]] = [], tokens = 0
@@ -78,7 +78,7 @@ public enum ProbeScreening {
 
   /// Final-norm hidden states at the last prompt position (rows × C) and the label words' logits
   /// there (rows × labels), ~1024 packed tokens a pass.
-  static func answerStates(_ prompts: [String], bundle: ModelBundle, labelIDs: [Int],
+  public static func answerStates(_ prompts: [String], bundle: ModelBundle, labelIDs: [Int],
                            progress: (Int) -> Void) throws -> (features: [[Float]], scores: [[Float]]) {
     let model = bundle.model, c = model.config.hiddenSize
     var features: [[Float]] = [], scores: [[Float]] = []

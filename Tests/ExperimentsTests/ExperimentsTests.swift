@@ -147,25 +147,32 @@ struct ExperimentRunnerTests {
       train_limit: 24
       test_limit: 16
       attacks: [{attack: badnets, rate: 0.25, target: 1}]
-      defenses: [none, p2p, p2p-agree]
+      defenses: [none, p2p, p2p-agree, p2p-probe]
       training: {epochs: 1, batch_size: 8}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
     let first = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run()
-    #expect(first.count == 3)
+    #expect(first.count == 4)
     #expect(first[0].trainRows == 24 && first[1].trainRows == 24 + 5)  // union adds round(0.2 * 24) = 5 rows
     // Agreement selection: round(0.2 * n_label) rows per label, and the resolved zero-shot prompt is recorded.
     #expect(first[2].p2p?.selectionPrompt?.labelWords == ["negative", "positive"])
     #expect(FileManager.default.fileExists(atPath: out + "/cells/sst2_badnets_p2p-agree-0.2_s42/model/agreement.json"))
     #expect(first[0].evaluation.metrics.cleanAccuracy.total == 16)
     #expect(first[1].evaluation.p2p?.withoutWrapper.cleanAccuracy.total == 16)
+    // Probe screen: the probe trained and judged in the cell's model/probe; flipped rows are
+    // added to the 5 benign ones (at most half as many) and counted in the result.
+    let probe = try JSONOutput.read(ProbeScreenResult.self, from: out + "/cells/sst2_badnets_p2p-probe-0.2_s42/model/probe/screen.json")
+    #expect(probe.splits.map(\.label) == [0, 1] && probe.splits.reduce(0) { $0 + $1.rows.count } == 24)
+    #expect(probe.splits.allSatisfy { $0.reclassified != nil })
+    #expect(first[3].probeFlaggedRows == probe.flaggedRows.count && (first[3].flippedRows ?? -1) <= 2)
+    #expect(first[3].trainRows == 24 + 5 + (first[3].flippedRows ?? 0))
     for f in ["results.json", "report.md", "report.html", "chart.svg", "cells/sst2_badnets_none_s42/model/adapter_model.safetensors",
               "cells/sst2_badnets_p2p-0.2_s42/model/classifier.json", "cells/sst2_badnets_p2p-0.2_s42/model/train.jsonl"] {
       #expect(FileManager.default.fileExists(atPath: out + "/" + f), "missing \(f)")
     }
     var skipped = 0
     let second = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run { if case .cellSkipped = $0 { skipped += 1 } }
-    #expect(skipped == 3 && second == first)
+    #expect(skipped == 4 && second == first)
   }
 }
 
@@ -200,5 +207,29 @@ struct AgreementScoringTests {
     let again = try AgreementScoring.margins(rows, config: config, bundle: bundle, cachePath: cache) { _ in calls += 1 }
     #expect(again == m && calls == 0)
     #expect(throws: ExperimentError.self) { try AgreementScoring.resolve(P2PConfig(selection: .agreement), labelNames: nil, bundle: bundle) }
+  }
+}
+
+@Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
+struct ProbeScreeningTests {
+  /// The probe's answer-position label scores are the classifier's scores (same prompt, packed
+  /// differently), and the mean sentence state is the average of the per-position states.
+  @Test func answerStatesAgreeWithTheClassifierAndMeansWithTheirPositions() throws {
+    let bundle = try ModelBundle.load(RealModel.path)
+    let template = P2PConfig().originalPrompt
+    let texts = ["a wonderful , moving and funny film", "dull", "a dull , lifeless and painfully bad movie"]
+    let ids = try template.labelTokenIDs(bundle.tokenizer)
+    let (features, scores) = try ProbeScreening.answerStates(texts.map { template.prompt(for: $0) }, bundle: bundle, labelIDs: ids) { _ in }
+    let reference = try VerbalizerClassifier(model: bundle.model, tokenizer: bundle.tokenizer, template: template).scores(texts)
+    #expect(features.count == 3 && features.allSatisfy { $0.count == bundle.model.config.hiddenSize })
+    for (a, b) in zip(scores, reference) { #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-3 }, "\(a) vs \(b)") }
+    let means = try ProbeScreening.meanStates(texts, bundle: bundle) { _ in }
+    let seq = bundle.tokenizer.encode(texts[0], parseSpecial: false)
+    let h = try bundle.model.hiddenStates([seq], lastOnly: false)
+    let c = bundle.model.config.hiddenSize
+    for j in [0, 7, c - 1] {
+      let expected = (0..<seq.count).reduce(Float(0)) { $0 + h.states.pointer[$1 * c + j] } / Float(seq.count)
+      #expect(abs(means[0][j] - expected) < 1e-3)
+    }
   }
 }
