@@ -51,9 +51,8 @@ public enum ProbeScreening {
   public static func meanStates(_ texts: [String], bundle: ModelBundle, progress: (Int) -> Void) throws -> [[Float]] {
     let model = bundle.model, c = model.config.hiddenSize
     var out: [[Float]] = []
-    var group: [[Int]] = [], tokens = 0
-    func flush() throws {
-      guard !group.isEmpty else { return }
+    let ids = texts.map { bundle.tokenizer.encode($0, parseSpecial: false) }
+    try packedPasses(ids, what: "training row") { group in
       let h = try model.hiddenStates(group, lastOnly: false)
       for (s, seq) in group.enumerated() {
         var mean = [Float](repeating: 0, count: c)
@@ -63,28 +62,18 @@ public enum ProbeScreening {
         }
         out.append(mean.map { $0 / Float(seq.count) })
       }
-      group = []; tokens = 0
       progress(out.count)
     }
-    for (i, t) in texts.enumerated() {
-      let ids = bundle.tokenizer.encode(t, parseSpecial: false)
-      guard !ids.isEmpty else { throw ExperimentError.invalid(key: "training row \(i)", expected: "a text with at least one token") }
-      if tokens + ids.count > PromptScorer.tokensPerPass { try flush() }
-      group.append(ids); tokens += ids.count
-    }
-    try flush()
     return out
   }
 
   /// Final-norm hidden states at the last prompt position (rows × C) and the label words' logits
   /// there (rows × labels), ~1024 packed tokens a pass.
   public static func answerStates(_ prompts: [String], bundle: ModelBundle, labelIDs: [Int],
-                           progress: (Int) -> Void) throws -> (features: [[Float]], scores: [[Float]]) {
+                                  progress: (Int) -> Void) throws -> (features: [[Float]], scores: [[Float]]) {
     let model = bundle.model, c = model.config.hiddenSize
     var features: [[Float]] = [], scores: [[Float]] = []
-    var group: [[Int]] = [], tokens = 0
-    func flush() throws {
-      guard !group.isEmpty else { return }
+    try packedPasses(prompts.map { bundle.tokenizer.encode($0) }, what: "probe prompt") { group in
       let h = try model.hiddenStates(group, lastOnly: true)
       let logits = model.projectLogits(h.states, rows: h.rows, rowStart: h.rowStart,
                                        request: LogitsRequest(positions: .last, tokens: labelIDs))
@@ -92,16 +81,23 @@ public enum ProbeScreening {
         features.append(Array(UnsafeBufferPointer(start: h.states.pointer + s * c, count: c)))
         scores.append(Array(logits.row(s)))
       }
-      group = []; tokens = 0
       progress(features.count)
     }
-    for p in prompts {
-      let ids = bundle.tokenizer.encode(p)
-      guard !ids.isEmpty else { throw ExperimentError.invalid(key: "probe prompt", expected: "a prompt with at least one token") }
-      if tokens + ids.count > PromptScorer.tokensPerPass { try flush() }
+    return (features, scores)
+  }
+
+  /// Calls `pass` on consecutive groups of `sequences` of at most `PromptScorer.tokensPerPass`
+  /// tokens together (a longer sequence alone), in order.
+  static func packedPasses(_ sequences: [[Int]], what: String, _ pass: ([[Int]]) throws -> Void) throws {
+    var group: [[Int]] = [], tokens = 0
+    for (i, ids) in sequences.enumerated() {
+      guard !ids.isEmpty else { throw ExperimentError.invalid(key: "\(what) \(i)", expected: "at least one token") }
+      if tokens + ids.count > PromptScorer.tokensPerPass && !group.isEmpty {
+        try pass(group)
+        group = []; tokens = 0
+      }
       group.append(ids); tokens += ids.count
     }
-    try flush()
-    return (features, scores)
+    if !group.isEmpty { try pass(group) }
   }
 }
