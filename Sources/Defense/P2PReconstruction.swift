@@ -46,8 +46,10 @@ public struct P2PManifest: Codable, Sendable, Equatable {
 /// label h(i) = i + n; union adds them to the N original rows, replace substitutes them. The rows
 /// are drawn uniformly (seeded), or with `agreement` selection the per-label rows of largest
 /// zero-shot margin (`margins`, one per training row; see `LabelAgreement`). With
-/// `coverTriggers`, half of the benign rows carry a recovered trigger phrase. The result is
-/// shuffled with the seed.
+/// `coverTriggers`, half of the benign rows carry a recovered trigger phrase; with `probeScreen`,
+/// the probe's flagged rows are no benign candidates and the most atypical of them (up to half the
+/// benign count) are added to the safe space with their flip label. The result is shuffled with
+/// the seed.
 public enum P2PReconstruction {
   /// Mixed into the seed of the trigger cover's draws.
   static let coverSalt: UInt64 = 0x636F_7665_7254_7267
