@@ -5,7 +5,7 @@ import TensorCore
 /// paths, the task's features for clean rows and the trigger's for poisoned ones, so the hidden
 /// states of one label's rows split into two clusters, the smaller one the poison. Per label: the
 /// centred states are projected on their top principal components and split by 2-means.
-/// Pure math on given features; `RepresentationScreen` decides which splits are poison.
+/// Pure math on given features; `ProbeScreen` decides which splits are poison.
 public enum ActivationClustering {
   /// The 2-means split of one label's rows.
   public struct Split: Codable, Sendable, Equatable {
