@@ -19,6 +19,7 @@ public enum ProbeScreening {
                          progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> ProbeScreenResult {
     let fm = FileManager.default
     let cache = directory + "/" + resultFile
+    try checkDataStamp(train, directory: directory)
     if fm.fileExists(atPath: cache) {
       let r = try JSONOutput.read(ProbeScreenResult.self, from: cache)
       if r.splits.reduce(0, { $0 + $1.rows.count }) == train.count { return r }
@@ -45,6 +46,40 @@ public enum ProbeScreening {
                                        seed: config.seed)
     try JSONOutput.write(result, to: cache)
     return result
+  }
+
+  public static let dataStampFile = "probe_data.json"
+
+  /// Which training set a probe folder belongs to: its row count and an FNV-1a hash of every
+  /// row's text and label, in order.
+  public struct DataStamp: Codable, Equatable, Sendable {
+    public var rows: Int
+    public var fingerprint: String
+    public init(_ train: [Example]) {
+      var h: UInt64 = 0xcbf2_9ce4_8422_2325
+      func mix(_ bytes: some Sequence<UInt8>) { for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
+      for e in train { mix(e.text.utf8); mix([0x1F]); mix(String(e.label).utf8); mix([0x1E]) }
+      rows = train.count
+      fingerprint = String(h, radix: 16)
+    }
+  }
+
+  /// Refuses a probe folder (adapter, checkpoint or cached screen) left by different training
+  /// data, so a reused output folder never screens with a stale probe; stamps a fresh folder.
+  /// A folder from before the stamp is accepted as it is and stamped.
+  public static func checkDataStamp(_ train: [Example], directory: String) throws {
+    let stamp = DataStamp(train), path = directory + "/" + dataStampFile
+    if FileManager.default.fileExists(atPath: path) {
+      let old = try JSONOutput.read(DataStamp.self, from: path)
+      guard old == stamp else {
+        throw ExperimentError.badFile(
+          path: path, reason: "this probe folder belongs to other training data (\(old.rows) rows, fingerprint \(old.fingerprint); "
+            + "now \(stamp.rows) rows, \(stamp.fingerprint)); use a fresh output folder or delete \(directory)")
+      }
+      return
+    }
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try JSONOutput.write(stamp, to: path)
   }
 
   /// Final-norm hidden states averaged over each text's tokens (rows × C), ~1024 tokens a pass.

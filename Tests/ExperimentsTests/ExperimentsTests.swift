@@ -164,8 +164,10 @@ struct ExperimentRunnerTests {
     let probe = try JSONOutput.read(ProbeScreenResult.self, from: out + "/cells/sst2_badnets_p2p-probe-0.2_s42/model/probe/screen.json")
     #expect(probe.splits.map(\.label) == [0, 1] && probe.splits.reduce(0) { $0 + $1.rows.count } == 24)
     #expect(probe.splits.allSatisfy { $0.reclassified != nil })
-    #expect(first[3].probeFlaggedRows == probe.flaggedRows.count && (first[3].flippedRows ?? -1) <= 2)
-    #expect(first[3].trainRows == 24 + 5 + (first[3].flippedRows ?? 0))
+    // The flip cover takes the first flagged rows, at most 5 / 2 = 2 of them.
+    #expect(first[3].probeFlaggedRows == probe.flaggedRows.count)
+    #expect(first[3].flippedRows == min(probe.flaggedRows.count, 2))
+    #expect(first[3].trainRows == 24 + 5 + min(probe.flaggedRows.count, 2))
     for f in ["results.json", "report.md", "report.html", "chart.svg", "cells/sst2_badnets_none_s42/model/adapter_model.safetensors",
               "cells/sst2_badnets_p2p-0.2_s42/model/classifier.json", "cells/sst2_badnets_p2p-0.2_s42/model/train.jsonl"] {
       #expect(FileManager.default.fileExists(atPath: out + "/" + f), "missing \(f)")
@@ -231,5 +233,29 @@ struct ProbeScreeningTests {
       let expected = (0..<seq.count).reduce(Float(0)) { $0 + h.states.pointer[$1 * c + j] } / Float(seq.count)
       #expect(abs(means[0][j] - expected) < 1e-3)
     }
+  }
+}
+
+struct ProbeDataStampTests {
+  /// A probe folder is stamped with its training data; the same data passes, a changed label or
+  /// text (same row count) is refused with the stamp's path, and the stamp is left as it was.
+  @Test func aProbeFolderRefusesOtherTrainingData() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)").path
+    let train = [Example(text: "a fine film", label: 1), Example(text: "dull", label: 0)]
+    try ProbeScreening.checkDataStamp(train, directory: dir)
+    let stamp = dir + "/" + ProbeScreening.dataStampFile
+    let written = try JSONOutput.read(ProbeScreening.DataStamp.self, from: stamp)
+    #expect(written.rows == 2 && written == ProbeScreening.DataStamp(train))
+    try ProbeScreening.checkDataStamp(train, directory: dir)
+    for other in [[train[0], Example(text: "dull", label: 1)], [train[0], Example(text: "dull.", label: 0)]] {
+      #expect(ProbeScreening.DataStamp(other) != written)
+      do {
+        try ProbeScreening.checkDataStamp(other, directory: dir)
+        Issue.record("a stale probe folder was accepted")
+      } catch let e as ExperimentError {
+        #expect("\(e)".contains(stamp) && "\(e)".contains("other training data"))
+      }
+    }
+    #expect(try JSONOutput.read(ProbeScreening.DataStamp.self, from: stamp) == written)
   }
 }
