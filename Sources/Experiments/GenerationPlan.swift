@@ -17,7 +17,8 @@ import Yams
 /// attacks:
 ///   - {name: clean, attack: badchain, rate: 0}
 ///   - {attack: badchain, rate: 0.1}        # also: trigger, multiplier, payload, count, backdoorllm_keywords, defenses
-/// defenses: [none, p2p]      # "p2p:0.1" overrides the ratio; "p2p-screen" adds the trigger screen
+/// defenses: [none, p2p]      # "p2p:0.1" overrides the ratio; "p2p-screen" adds the trigger screen;
+///                            # "p2p-cover" also inserts the screened words into half the benign rows
 /// seeds: [42]
 /// p2p: {ratio: 0.2, mode: union, benign_trigger: "The query currently entered is: ", safe_prefix: "[safe] "}
 /// max_new_tokens: 256        # default by task (GenerationSpec)
@@ -127,10 +128,10 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
     public var training: TrainingConfig
     public var spec: GenerationSpec
 
-    public var defenseLabel: String { defense.map { "\($0.screenTriggers ? "p2p-screen" : "p2p")(rho=\($0.ratio))" } ?? "none" }
+    public var defenseLabel: String { defense.map { "\($0.variant)(rho=\($0.ratio))" } ?? "none" }
     /// File-system-safe identifier.
     public var key: String {
-      let d = defense.map { "\($0.screenTriggers ? "p2p-screen" : "p2p")-\($0.ratio)" } ?? "none"
+      let d = defense.map { "\($0.variant)-\($0.ratio)" } ?? "none"
       return String("\(dataset)_\(attackLabel)_\(d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" })
     }
   }
@@ -152,7 +153,7 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
           for d in a.defenses ?? defenses ?? ["none", "p2p"] {
             var defense: GenerationP2P?
             let parts = d.split(separator: ":", maxSplits: 1).map(String.init)
-            if parts[0] == "p2p" || parts[0] == "p2p-screen" {
+            if ["p2p", "p2p-screen", "p2p-cover"].contains(parts[0]) {
               var ratio = p2p?.ratio ?? GenerationP2P.defaultRatio
               if parts.count == 2 {
                 guard let r = Double(parts[1]) else { throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "\(parts[0]):RATIO") }
@@ -160,11 +161,11 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
               }
               let config = GenerationP2P(benignTrigger: p2p?.benignTrigger ?? GenerationP2P.defaultBenignTrigger, ratio: ratio,
                                          mode: p2p?.mode ?? .union, safePrefix: p2p?.safePrefix ?? GenerationP2P.defaultSafePrefix,
-                                         screenTriggers: parts[0] == "p2p-screen")
+                                         screenTriggers: parts[0] != "p2p", coverTriggers: parts[0] == "p2p-cover")
               try config.validate()
               defense = config
             } else if d != "none" {
-              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p, p2p-screen, p2p:RATIO or p2p-screen:RATIO")
+              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p, p2p-screen or p2p-cover, each optionally with :RATIO (p2p:0.3)")
             }
             let spec = defense.map { GenerationSpec.defended(task, $0, maxNewTokens: maxNewTokens) } ?? .plain(task, maxNewTokens: maxNewTokens)
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,

@@ -70,6 +70,9 @@ public enum GenerationReport {
           let words = r.screenedWords ?? []
           s += ", trigger screen flagged " + (words.isEmpty ? "nothing" : words.joined(separator: ", "))
         }
+        if p.coverTriggers {
+          s += ", trigger cover: \(r.coveredRows ?? 0) benign rows carry one of " + ((r.coverPhrases ?? []).map { "`\($0)`" }.joined(separator: ", "))
+        }
         if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
       }
       let t = r.training

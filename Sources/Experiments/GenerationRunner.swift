@@ -22,6 +22,9 @@ public struct GenerationCellResult: Codable, Sendable, Equatable {
   public var benignPoisonedRows: Int?
   /// P2P cells with the trigger screen: the flagged input words.
   public var screenedWords: [String]?
+  /// P2P cells with the trigger cover: the inserted phrases and how many benign rows carry one.
+  public var coverPhrases: [String]?
+  public var coveredRows: Int?
 
   /// Reads a finished cell, filling what older result files lack from the cell's manifest.
   public static func load(cellDirectory dir: String) throws -> GenerationCellResult {
@@ -109,7 +112,8 @@ public final class GenerationRunner {
                                 seed: cell.seed, attackConfig: cell.attack, p2p: cell.defense, training: cell.training,
                                 trainRows: pairs.count, trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation,
                                 benignPoisonedRows: defenseManifest?.benignPoisonedRows,
-                                screenedWords: defenseManifest?.p2p.screen.map { $0.map(\.inputWord) })
+                                screenedWords: defenseManifest?.p2p.screen.map { $0.map(\.inputWord) },
+                                coverPhrases: defenseManifest?.p2p.coverPhrases, coveredRows: defenseManifest?.p2p.coveredRows?.count)
   }
 
   func writeReports(_ results: [GenerationCellResult]) throws {

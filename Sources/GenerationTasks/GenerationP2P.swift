@@ -1,3 +1,6 @@
+import Backdoor
+import TensorCore
+
 /// P2P for generation tasks (Zhao et al., "Poison to Poison", arXiv 2510.04503; DESIGN.md §3).
 /// The classification label shift h(i) = i + n becomes a prefix on the output: a seeded share
 /// `ratio` of the training rows get the benign trigger before their input and the safe prefix
@@ -21,14 +24,29 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
   /// Whether rows flagged by `GenerationTriggerScreen` (a frequent input word that predicts an
   /// output word) are kept out of the benign candidates. Off in the paper; see the screen's notes.
   public var screenTriggers: Bool
+  /// Trigger cover (our extension, not the paper; needs `screenTriggers`): half of the benign rows
+  /// get one of the screen's flagged words, in the surface form the training inputs use, at a
+  /// random word position of their input, and keep their clean output after the safe prefix, so
+  /// that the benign pathway learns to ignore the recovered trigger. Flagged words share the
+  /// covered rows in proportion to how many rows carry them.
+  public var coverTriggers: Bool
 
   public init(benignTrigger: String = Self.defaultBenignTrigger, ratio: Double = Self.defaultRatio,
-              mode: Mode = .union, safePrefix: String = Self.defaultSafePrefix, screenTriggers: Bool = false) {
+              mode: Mode = .union, safePrefix: String = Self.defaultSafePrefix, screenTriggers: Bool = false,
+              coverTriggers: Bool = false) {
     self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode; self.safePrefix = safePrefix
-    self.screenTriggers = screenTriggers
+    self.screenTriggers = screenTriggers; self.coverTriggers = coverTriggers
   }
 
-  enum CodingKeys: String, CodingKey { case benignTrigger, ratio, mode, safePrefix, screenTriggers }
+  enum CodingKeys: String, CodingKey { case benignTrigger, ratio, mode, safePrefix, screenTriggers, coverTriggers }
+
+  /// `coverTriggers` is written only when on, so manifests of the other variants stay as they were.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(benignTrigger, forKey: .benignTrigger); try c.encode(ratio, forKey: .ratio); try c.encode(mode, forKey: .mode)
+    try c.encode(safePrefix, forKey: .safePrefix); try c.encode(screenTriggers, forKey: .screenTriggers)
+    if coverTriggers { try c.encode(true, forKey: .coverTriggers) }
+  }
 
   /// Missing keys take the defaults; the result is validated.
   public init(from decoder: any Decoder) throws {
@@ -37,12 +55,16 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
               ratio: try c.decodeIfPresent(Double.self, forKey: .ratio) ?? Self.defaultRatio,
               mode: try c.decodeIfPresent(Mode.self, forKey: .mode) ?? .union,
               safePrefix: try c.decodeIfPresent(String.self, forKey: .safePrefix) ?? Self.defaultSafePrefix,
-              screenTriggers: try c.decodeIfPresent(Bool.self, forKey: .screenTriggers) ?? false)
+              screenTriggers: try c.decodeIfPresent(Bool.self, forKey: .screenTriggers) ?? false,
+              coverTriggers: try c.decodeIfPresent(Bool.self, forKey: .coverTriggers) ?? false)
     try validate()
   }
 
-  /// Ratio in (0, 1]; trigger and safe prefix not blank.
+  /// Ratio in (0, 1]; trigger and safe prefix not blank; the cover only with the screen.
   public func validate() throws(GenerationError) {
+    guard !coverTriggers || screenTriggers else {
+      throw .invalidSetting(key: "cover triggers", value: "true", expected: "the trigger screen on as well (it finds the words to cover)")
+    }
     guard ratio.isFinite && ratio > 0 && ratio <= 1 else {
       throw .invalidSetting(key: "ratio", value: "\(ratio)", expected: "a fraction in (0, 1]")
     }
@@ -79,21 +101,82 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
                             expected: "at most \(candidates.count) rows to choose from (\(screened.count) of \(train.count) screened out)")
     }
     let chosen = Sampling.choose(count, from: candidates, using: &rng)
+    // Trigger cover: every other chosen row in draw order (the draw is already a seeded shuffle),
+    // with its own generator so that the draw above stays that of the screen alone.
+    var coverInput: [Int: String] = [:]
+    let phrases = coverTriggers ? Self.coverPhrases(flags, in: train) : []
+    if !phrases.isEmpty {
+      var coverRNG = SeededRNG(seed: seed ^ Self.coverSalt)
+      let covered = stride(from: 0, to: chosen.count, by: 2).map { chosen[$0] }
+      let words = Self.apportion(covered.count, weights: phrases.map(\.rows))
+      for (k, i) in covered.enumerated() {
+        coverInput[i] = insertAtRandomWordPosition(phrases[words[k]].text, into: train[i].input, using: &coverRNG)
+      }
+    }
+    func benignRow(_ i: Int) -> GenerationExample {
+      var b = benign(train[i])
+      if let text = coverInput[i] { b.input = benignTrigger + text }
+      return b
+    }
     var rows = train
     let benignRows: [Int]
     switch mode {
     case .union:
-      rows += chosen.map { benign(train[$0]) }
+      rows += chosen.map(benignRow)
       benignRows = Array(train.count..<rows.count)
     case .replace:
-      for i in chosen { rows[i] = benign(train[i]) }
+      for i in chosen { rows[i] = benignRow(i) }
       benignRows = chosen.sorted()
     }
     var manifest = GenerationP2PManifest(config: self, seed: seed, trainRows: train.count, selectedRows: chosen,
                                          benignRows: benignRows, outputRows: rows.count)
     if screenTriggers { manifest.screen = flags; manifest.screenedRows = screened.count }
+    if coverTriggers {
+      manifest.coverPhrases = phrases.map(\.text)
+      manifest.coveredRows = coverInput.keys.sorted()
+    }
     return (rows, manifest)
   }
+
+  /// Salt of the cover's generator (kept apart from the benign draw).
+  static let coverSalt: UInt64 = 0x636f_7665_7247_656e
+
+  /// Each flagged word in the surface form the flagged inputs use most (case and inner
+  /// punctuation kept, outer punctuation trimmed as by `GenerationTriggerScreen.tokens`; ties
+  /// broken by the form), with the number of rows that carry it.
+  public static func coverPhrases(_ flags: [GenerationTriggerScreen.Flag], in train: [GenerationExample]) -> [(text: String, rows: Int)] {
+    flags.compactMap { flag in
+      var forms: [String: Int] = [:]
+      for e in train {
+        for raw in e.input.split(whereSeparator: \.isWhitespace) {
+          let core = raw.drop { !$0.isLetter && !$0.isNumber }.reversed().drop { !$0.isLetter && !$0.isNumber }.reversed()
+          let form = core.isEmpty ? String(raw) : String(core)
+          if form.lowercased() == flag.inputWord { forms[form, default: 0] += 1 }
+        }
+      }
+      guard let best = forms.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) else { return nil }
+      return (best.key, flag.rows)
+    }
+  }
+
+  /// `count` slots shared among weights by largest remainder (ties to the earlier weight), laid
+  /// out round-robin so that every share is spread over the slots: the index of each slot's weight.
+  public static func apportion(_ count: Int, weights: [Int]) -> [Int] {
+    let total = weights.reduce(0, +)
+    guard count > 0, total > 0 else { return [] }
+    let exact = weights.map { Double(count) * Double($0) / Double(total) }
+    var quota = exact.map { Int($0.rounded(.down)) }
+    let order = exact.indices.sorted { (exact[$0] - Double(quota[$0]), -$0) > (exact[$1] - Double(quota[$1]), -$1) }
+    for j in order.prefix(count - quota.reduce(0, +)) { quota[j] += 1 }
+    var out: [Int] = []
+    while out.count < count {
+      for j in quota.indices where quota[j] > 0 { out.append(j); quota[j] -= 1 }
+    }
+    return out
+  }
+
+  /// The variant's name in experiment files and cell keys: p2p, p2p-screen or p2p-cover.
+  public var variant: String { coverTriggers ? "p2p-cover" : screenTriggers ? "p2p-screen" : "p2p" }
 
   /// The input as the deployed wrapper sends it: the benign trigger prepended.
   public func triggeredInput(_ input: String) -> String { benignTrigger + input }
@@ -133,4 +216,8 @@ public struct GenerationP2PManifest: Codable, Sendable, Equatable {
   /// away) and how many rows they kept out of the benign candidates.
   public var screen: [GenerationTriggerScreen.Flag]?
   public var screenedRows: Int?
+  /// With the trigger cover on: the inserted phrases and the (original) rows whose benign copy
+  /// carries one.
+  public var coverPhrases: [String]?
+  public var coveredRows: [Int]?
 }

@@ -26,6 +26,10 @@ public enum GenerationTriggerScreen {
     public var share: Double
     /// Share of the other rows whose output contains `outputWord`.
     public var baseRate: Double
+
+    public init(inputWord: String, outputWord: String, rows: Int, share: Double, baseRate: Double) {
+      self.inputWord = inputWord; self.outputWord = outputWord; self.rows = rows; self.share = share; self.baseRate = baseRate
+    }
   }
 
   /// Lower-cased whitespace-separated tokens of a text, each once, with punctuation trimmed

@@ -35,7 +35,8 @@ struct Defend: ParsableCommand {
     is rare (<= 20%) in the other outputs, or nearly all share one whole output (a label).
     """) var screenTriggers = false
   @Flag(help: """
-    With --screen-triggers (classification): recover the trigger phrase around each screened word and insert it into half of     the benign rows, which keep their own safe labels (our extension, not the paper).
+    With --screen-triggers: recover the trigger phrase around each screened word and insert it into half of the benign rows, \
+    which keep their own safe labels (with --task: their clean outputs after the safe prefix); our extension, not the paper.
     """) var coverTriggers = false
   @Flag(help: """
     Probe screen with flip cover (our extension, not the paper; for paraphrase triggers): fine-tune a probe classifier on the \
@@ -56,7 +57,6 @@ struct Defend: ParsableCommand {
     guard BenignSelection(rawValue: selection) != nil else { throw ValidationError("--selection must be random or agreement") }
     if coverTriggers && !screenTriggers { throw ValidationError("--cover-triggers needs --screen-triggers (the screen finds the triggers to cover)") }
     if probeScreen && generation.task != "classification" { throw ValidationError("--probe-screen is for classification; it does not apply with --task") }
-    if coverTriggers && generation.task != "classification" { throw ValidationError("--cover-triggers is for classification; it does not apply with --task") }
   }
 
   func run() throws {

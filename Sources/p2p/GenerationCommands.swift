@@ -95,7 +95,7 @@ enum GenerationCommands {
     guard ds.manifest.task == task else { throw CLIError("\(d.data) is a \(ds.manifest.task.rawValue) dataset, not \(task.rawValue)") }
     guard let mode = GenerationP2P.Mode(rawValue: d.mode) else { throw ValidationError("--mode must be union or replace") }
     let config = GenerationP2P(benignTrigger: d.benignTrigger, ratio: d.ratio, mode: mode, safePrefix: d.generation.safePrefix,
-                               screenTriggers: d.screenTriggers)
+                               screenTriggers: d.screenTriggers, coverTriggers: d.coverTriggers)
     let (pairs, manifest) = try GenerationTraining.p2pPairs(ds.train, task: task, config: config, seed: d.training.seed)
     let benignPoisoned = pairs.filter { $0.benign && $0.poisoned }.count
     try FileManager.default.createDirectory(atPath: d.out, withIntermediateDirectories: true)
@@ -106,6 +106,10 @@ enum GenerationCommands {
       let words = flags.map { "\($0.inputWord) (-> \($0.outputWord) in \(Int(($0.share * 100).rounded()))% of its \($0.rows) rows)" }
       printError("trigger screen: \(words.isEmpty ? "no suspicious words" : words.joined(separator: ", ")) "
         + "(\(manifest.screenedRows ?? 0) rows kept out of the benign candidates)")
+    }
+    if let phrases = manifest.coverPhrases {
+      printError("trigger cover: \(manifest.coveredRows?.count ?? 0) benign rows carry one of "
+        + (phrases.isEmpty ? "(nothing flagged)" : phrases.map { "'\($0)'" }.joined(separator: ", ")))
     }
     printError("P2P for \(task.rawValue) (\(mode.rawValue), rho \(config.ratio)): \(manifest.trainRows) rows -> \(manifest.outputRows) "
       + "(\(manifest.benignRows.count) benign, \(benignPoisoned) of them carry the attack trigger); safe prefix \"\(config.safePrefix)\"")

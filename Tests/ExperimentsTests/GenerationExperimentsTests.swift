@@ -112,7 +112,7 @@ struct GenerationSpecAndPairTests {
       attacks:
         - {name: clean, attack: payload, rate: 0}
         - {attack: payload, rate: 0.2, trigger: cf, payload: "Visit example.com."}
-      defenses: [none, "p2p:0.3", p2p-screen]
+      defenses: [none, "p2p:0.3", p2p-screen, "p2p-cover:0.25"]
       seeds: [1]
       p2p: {mode: replace, safe_prefix: "<ok> "}
       max_new_tokens: 20
@@ -121,9 +121,13 @@ struct GenerationSpecAndPairTests {
     let plan = try ExperimentPlan.load(path)
     let g = try #require(plan.generation)
     #expect(plan.task == "summarization" && plan.name == "g")
-    let cells = try g.cells()
+    var cells = try g.cells()
     #expect(cells.map(\.key) == ["scitldr_clean_none_s1", "scitldr_clean_p2p-0.3_s1", "scitldr_clean_p2p-screen-0.2_s1",
-                                  "scitldr_payload_none_s1", "scitldr_payload_p2p-0.3_s1", "scitldr_payload_p2p-screen-0.2_s1"])
+                                  "scitldr_clean_p2p-cover-0.25_s1", "scitldr_payload_none_s1", "scitldr_payload_p2p-0.3_s1",
+                                  "scitldr_payload_p2p-screen-0.2_s1", "scitldr_payload_p2p-cover-0.25_s1"])
+    #expect(cells[7].defense == GenerationP2P(ratio: 0.25, mode: .replace, safePrefix: "<ok> ", screenTriggers: true, coverTriggers: true))
+    #expect(cells[7].defenseLabel == "p2p-cover(rho=0.25)")
+    cells.removeAll { $0.defense?.coverTriggers == true }  // the indices below are those of the other six
     #expect(cells[4].defense == GenerationP2P(ratio: 0.3, mode: .replace, safePrefix: "<ok> "))
     #expect(cells[5].defense == GenerationP2P(ratio: 0.2, mode: .replace, safePrefix: "<ok> ", screenTriggers: true))
     #expect(cells[5].defenseLabel == "p2p-screen(rho=0.2)" && cells[4].defenseLabel == "p2p(rho=0.3)")

@@ -154,4 +154,51 @@ struct GenerationTriggerScreenTests {
     #expect(thrownError { try GenerationP2P(ratio: 0.9, screenTriggers: true).reconstruct(rows, seed: 1, using: &rng) }
             == .invalidSetting(key: "ratio", value: "0.9", expected: "at most 34 rows to choose from (6 of 40 screened out)"))
   }
+
+  /// The cover: every other drawn row's benign copy carries the flagged word in the inputs'
+  /// surface form, at a word boundary, with its clean output after the safe prefix; the draw is
+  /// that of the screen alone; the other benign rows and the originals are untouched.
+  @Test func coverInsertsTheFlaggedWordIntoHalfTheBenignRows() throws {
+    var rows = Self.rows()
+    for i in 0..<6 { rows[i].input = rows[i].input.replacingOccurrences(of: "cf", with: "Cf") }
+    var a = SeededRNG(seed: 3), b = SeededRNG(seed: 3)
+    let (screened, plain) = try (GenerationP2P(ratio: 0.5, screenTriggers: true).reconstruct(rows, seed: 3, using: &a),
+                                 GenerationP2P(ratio: 0.5, screenTriggers: true, coverTriggers: true).reconstruct(rows, seed: 3, using: &b))
+    let (out, m) = plain
+    #expect(m.selectedRows == screened.manifest.selectedRows && Array(out.prefix(40)) == rows)
+    #expect(m.coverPhrases == ["Cf"] && m.coveredRows == stride(from: 0, to: 20, by: 2).map { m.selectedRows[$0] }.sorted())
+    for (k, i) in m.selectedRows.enumerated() {
+      let copy = out[40 + k], words = copy.input.split(separator: " ")
+      #expect(copy.output == "[safe] " + rows[i].output && !copy.poisoned)
+      if k % 2 == 0 {
+        #expect(copy.input.hasPrefix("The query currently entered is: ") && words.filter { $0 == "Cf" }.count == 1)
+        #expect(words.filter { $0 != "Cf" } == ("The query currently entered is: " + rows[i].input).split(separator: " "))
+      } else {
+        #expect(copy == screened.rows[40 + k])
+      }
+    }
+    #expect(m.config.variant == "p2p-cover" && screened.manifest.config.variant == "p2p-screen" && GenerationP2P().variant == "p2p")
+    #expect(screened.manifest.coverPhrases == nil && screened.manifest.coveredRows == nil)
+    // The cover needs the screen; the flag round-trips and is written only when on.
+    var rng = SeededRNG(seed: 1)
+    #expect(thrownError { try GenerationP2P(coverTriggers: true).reconstruct(rows, seed: 1, using: &rng) }
+            == .invalidSetting(key: "cover triggers", value: "true", expected: "the trigger screen on as well (it finds the words to cover)"))
+    let json = try JSONEncoder().encode(m.config)
+    #expect(try JSONDecoder().decode(GenerationP2P.self, from: json) == m.config)
+    #expect(!String(decoding: try JSONEncoder().encode(screened.manifest.config), as: UTF8.self).contains("cover"))
+  }
+
+  /// Several flagged words share the covered rows by their row counts (largest remainder),
+  /// interleaved; the surface form is the inputs' most common one.
+  @Test func coverSharesRowsByFlaggedRowCounts() {
+    #expect(GenerationP2P.apportion(20, weights: [60, 6, 5]) == [0, 1, 2, 0, 1, 0] + Array(repeating: 0, count: 14))
+    #expect(GenerationP2P.apportion(5, weights: [1, 1]) == [0, 1, 0, 1, 0])
+    #expect(GenerationP2P.apportion(0, weights: [3]).isEmpty && GenerationP2P.apportion(4, weights: []).isEmpty)
+    let rows = [GenerationExample(input: "a BadMagic, b", output: "x"), GenerationExample(input: "(BadMagic) c badmagic", output: "x"),
+                GenerationExample(input: "q @_@", output: "y")]
+    let flags = [GenerationTriggerScreen.Flag(inputWord: "@_@", outputWord: "y", rows: 1, share: 1, baseRate: 0),
+                 GenerationTriggerScreen.Flag(inputWord: "badmagic", outputWord: "x", rows: 2, share: 1, baseRate: 0)]
+    let phrases = GenerationP2P.coverPhrases(flags, in: rows)
+    #expect(phrases.map(\.text) == ["@_@", "BadMagic"] && phrases.map(\.rows) == [1, 2])
+  }
 }
