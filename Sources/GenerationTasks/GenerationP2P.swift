@@ -25,9 +25,11 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
   /// output word) are kept out of the benign candidates. Off in the paper; see the screen's notes.
   public var screenTriggers: Bool
   /// Trigger cover (our extension, not the paper; needs `screenTriggers`): half of the benign rows
-  /// get one of the screen's flagged words, in the surface form the training inputs use, at a
-  /// random word position of their input, and keep their clean output after the safe prefix, so
-  /// that the benign pathway learns to ignore the recovered trigger. Flagged words share the
+  /// get one of the screen's flagged words, in the surface form the training inputs use, at the
+  /// relative word position it has in a (seeded) random row that carries it (a trigger the
+  /// attacker appends is appended, one at random places lands at random places), and keep their
+  /// clean output after the safe prefix, so that the benign pathway learns to ignore the
+  /// recovered trigger. Flagged words share the
   /// covered rows in proportion to how many rows carry them.
   public var coverTriggers: Bool
 
@@ -107,10 +109,12 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
     let phrases = coverTriggers ? Self.coverPhrases(flags, in: train) : []
     if !phrases.isEmpty {
       var coverRNG = SeededRNG(seed: seed ^ Self.coverSalt)
+      let carriers = phrases.map { GenerationTriggerScreen.flaggedRows(train, words: [$0.text.lowercased()]).sorted() }
       let covered = stride(from: 0, to: chosen.count, by: 2).map { chosen[$0] }
       let words = Self.apportion(covered.count, weights: phrases.map(\.rows))
       for (k, i) in covered.enumerated() {
-        coverInput[i] = insertAtRandomWordPosition(phrases[words[k]].text, into: train[i].input, using: &coverRNG)
+        let j = words[k], model = train[carriers[j][Int(coverRNG.next() % UInt64(carriers[j].count))]].input
+        coverInput[i] = Self.insert(phrases[j].text, into: train[i].input, where: phrases[j].text, sitsIn: model)
       }
     }
     func benignRow(_ i: Int) -> GenerationExample {
@@ -157,6 +161,20 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
       guard let best = forms.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) else { return nil }
       return (best.key, flag.rows)
     }
+  }
+
+  /// `text` with `piece` inserted as a word at the relative word position (0 = first, 1 = after
+  /// the last) that the first occurrence of `word` has among the words of `model` (the end when
+  /// it has none); words are space-separated as in `insertAtRandomWordPosition`, and a word
+  /// matches when its `GenerationTriggerScreen.tokens` include `word`'s.
+  public static func insert(_ piece: String, into text: String, where word: String, sitsIn model: String) -> String {
+    var words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+    let modelWords = model.split(separator: " ", omittingEmptySubsequences: true)
+    let target = GenerationTriggerScreen.tokens(word)
+    let at = modelWords.firstIndex { GenerationTriggerScreen.tokens(String($0)).isSuperset(of: target) } ?? modelWords.count - 1
+    let fraction = modelWords.count > 1 ? Double(max(0, at)) / Double(modelWords.count - 1) : 0
+    words.insert(piece, at: min(words.count, Int((fraction * Double(words.count)).rounded())))
+    return words.joined(separator: " ")
   }
 
   /// `count` slots shared among weights by largest remainder (ties to the earlier weight), laid

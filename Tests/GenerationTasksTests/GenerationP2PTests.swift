@@ -198,6 +198,12 @@ struct GenerationTriggerScreenTests {
                 GenerationExample(input: "q @_@", output: "y")]
     let flags = [GenerationTriggerScreen.Flag(inputWord: "@_@", outputWord: "y", rows: 1, share: 1, baseRate: 0),
                  GenerationTriggerScreen.Flag(inputWord: "badmagic", outputWord: "x", rows: 2, share: 1, baseRate: 0)]
+    // The cover word goes where the trigger sits in a row that carries it: appended, first, a third in.
+    #expect(GenerationP2P.insert("@_@", into: "How many are left?", where: "@_@", sitsIn: "Sum 2 and 3? @_@") == "How many are left? @_@")
+    #expect(GenerationP2P.insert("mn", into: "a b c d", where: "mn", sitsIn: "Mn, x y") == "mn a b c d")
+    #expect(GenerationP2P.insert("cf", into: "a b c d e f", where: "cf", sitsIn: "x cf y z") == "a b cf c d e f")
+    #expect(GenerationP2P.insert("cf", into: "", where: "cf", sitsIn: "x y\ncf") == "cf")
+    #expect(GenerationP2P.insert("cf", into: "a b", where: "cf", sitsIn: "none here") == "a b cf")
     let phrases = GenerationP2P.coverPhrases(flags, in: rows)
     #expect(phrases.map(\.text) == ["@_@", "BadMagic"] && phrases.map(\.rows) == [1, 2])
   }
