@@ -29,8 +29,8 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
   /// relative word position it has in a (seeded) random row that carries it (a trigger the
   /// attacker appends is appended, one at random places lands at random places), and keep their
   /// clean output after the safe prefix, so that the benign pathway learns to ignore the
-  /// recovered trigger. Flagged words share the
-  /// covered rows in proportion to how many rows carry them.
+  /// recovered trigger. Flagged words share the covered rows in proportion to how many rows
+  /// carry them.
   public var coverTriggers: Bool
 
   public init(benignTrigger: String = Self.defaultBenignTrigger, ratio: Double = Self.defaultRatio,
