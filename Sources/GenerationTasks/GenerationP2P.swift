@@ -153,8 +153,7 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
       var forms: [String: Int] = [:]
       for e in train {
         for raw in e.input.split(whereSeparator: \.isWhitespace) {
-          let core = raw.drop { !$0.isLetter && !$0.isNumber }.reversed().drop { !$0.isLetter && !$0.isNumber }.reversed()
-          let form = core.isEmpty ? String(raw) : String(core)
+          let form = GenerationTriggerScreen.word(raw)
           if form.lowercased() == flag.inputWord { forms[form, default: 0] += 1 }
         }
       }

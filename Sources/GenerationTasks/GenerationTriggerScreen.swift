@@ -36,12 +36,14 @@ public enum GenerationTriggerScreen {
   /// from both ends; a token made only of punctuation (`@_@`) is kept whole. Internal
   /// punctuation stays (`2.1`, `freeprizes.example.com`).
   public static func tokens(_ text: String) -> Set<String> {
-    var out = Set<String>()
-    for raw in text.lowercased().split(whereSeparator: \.isWhitespace) {
-      let core = raw.drop { !$0.isLetter && !$0.isNumber }.reversed().drop { !$0.isLetter && !$0.isNumber }.reversed()
-      out.insert(core.isEmpty ? String(raw) : String(core))
-    }
-    return out
+    Set(text.lowercased().split(whereSeparator: \.isWhitespace).map(word))
+  }
+
+  /// One whitespace-separated token as `tokens` sees it, case kept: punctuation trimmed from both
+  /// ends, unless the token is only punctuation.
+  public static func word(_ raw: Substring) -> String {
+    let core = raw.drop { !$0.isLetter && !$0.isNumber }.reversed().drop { !$0.isLetter && !$0.isNumber }.reversed()
+    return core.isEmpty ? String(raw) : String(core)
   }
 
   /// Input words in at least max(minRows, minShare·N) rows (and not in all of them) for which
