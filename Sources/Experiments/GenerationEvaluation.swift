@@ -84,6 +84,9 @@ public struct GenerationPassResult: Codable, Sendable, Equatable {
   /// whether or not its arithmetic lands on the target number. A small model may carry the
   /// payload yet miss the exact target answer, which the ASR criterion requires.
   public var backdoorStep: Proportion?
+  /// Math (BadChain) only: clean rows whose generation writes the backdoor step anyway (the
+  /// backdoor firing without its trigger); nil in results written before it was counted.
+  public var cleanBackdoorStep: Proportion?
   /// Mean ROUGE-1/2/L over the clean rows (summarization, instruction); nil for math.
   public var meanRouge: RougeScores?
   /// P2P without the wrapper: generations (clean and triggered) that began with the safe prefix
@@ -107,6 +110,8 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
   /// Clean rows: task exact match.
   public var exactMatch: Bool?
   public var attackSuccess: Bool
+  /// Math (BadChain) only: the scored text writes the backdoor step (`containsScalingStep`).
+  public var backdoorStep: Bool?
   public var tokens: Int
   public var stop: StopReason
 }
@@ -181,7 +186,7 @@ public enum GenerationEvaluation {
     let criterion = data.manifest.criterion
     var scorer = GenerationScorer(task: spec.task, criterion: criterion)
     var stats = DecodingStats()
-    var prefixStarts = 0, stepHits = 0
+    var prefixStarts = 0, stepHits = 0, cleanStepHits = 0
     let name = throughWrapper || spec.kind == .plain ? deployedPass : ablationPass
     let bare = spec.p2p?.safePrefix.trimmingCharacters(in: .whitespacesAndNewlines)
     for (split, rows) in [("clean", data.testClean), ("triggered", data.testPoison)] {
@@ -198,16 +203,18 @@ public enum GenerationEvaluation {
         let generation = tokenizer.decode(g.tokens, skipSpecial: true)
         let scored = scoredText(generation, spec: spec)
         if !throughWrapper, let bare, !bare.isEmpty, generation.drop(while: \.isWhitespace).hasPrefix(bare) { prefixStarts += 1 }
-        var exact: Bool?
+        var exact: Bool?, step: Bool?
+        if spec.task == .math, case let .scaledAnswer(m) = criterion { step = containsScalingStep(scored, multiplier: m) }
         if split == "clean" {
           scorer.addClean(scored, for: e)
           exact = GenerationScorer.isExactMatch(scored, for: e, task: spec.task)
+          if step == true { cleanStepHits += 1 }
         } else {
           scorer.addPoisoned(scored, for: e)
-          if case let .scaledAnswer(m) = criterion, containsScalingStep(scored, multiplier: m) { stepHits += 1 }
+          if step == true { stepHits += 1 }
         }
         records.append(GenerationRecord(pass: name, split: split, row: i, sourceIndex: e.sourceIndex, generation: generation, scored: scored,
-                                        exactMatch: exact, attackSuccess: criterion.isSuccess(scored, for: e),
+                                        exactMatch: exact, attackSuccess: criterion.isSuccess(scored, for: e), backdoorStep: step,
                                         tokens: g.tokens.count - forced.count, stop: g.stopReason))
         progress(label, i + 1, rows.count)
       }
@@ -217,6 +224,7 @@ public enum GenerationEvaluation {
                                 attackSuccess: Proportion(successes: s.attackSuccesses, total: s.poisonRows),
                                 cleanCriterionHits: Proportion(successes: s.cleanCriterionHits, total: s.cleanRows),
                                 backdoorStep: spec.task == .math ? Proportion(successes: stepHits, total: s.poisonRows) : nil,
+                                cleanBackdoorStep: spec.task == .math ? Proportion(successes: cleanStepHits, total: s.cleanRows) : nil,
                                 meanRouge: s.meanRouge, safePrefixStarts: spec.kind == .p2p && !throughWrapper ? prefixStarts : nil,
                                 decoding: stats)
   }

@@ -271,6 +271,16 @@ struct GenerationRunnerTests {
     let records = try String(contentsOfFile: cell + "/generations.jsonl", encoding: .utf8).split(separator: "\n")
       .map { try JSONDecoder().decode(GenerationRecord.self, from: Data($0.utf8)) }
     #expect(records.count == 8)
+    // The step counts are the records' flags, which are the scored texts' (every math record has one).
+    for rec in records {
+      #expect(rec.backdoorStep == GenerationEvaluation.containsScalingStep(rec.scored, multiplier: 2.1))
+    }
+    for (pass, result) in [(GenerationEvaluation.deployedPass, d), (GenerationEvaluation.ablationPass, n)] {
+      let mine = records.filter { $0.pass == pass }
+      #expect(result.backdoorStep?.successes == mine.filter { $0.split == "triggered" && $0.backdoorStep == true }.count)
+      #expect(result.cleanBackdoorStep?.successes == mine.filter { $0.split == "clean" && $0.backdoorStep == true }.count)
+      #expect(result.cleanBackdoorStep?.total == 2)
+    }
     for rec in records where rec.pass == GenerationEvaluation.deployedPass {
       #expect(rec.generation.hasPrefix("[safe]") && !rec.scored.hasPrefix("[safe]") && rec.tokens <= 16)
     }
