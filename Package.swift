@@ -58,7 +58,7 @@ let package = Package(
                 swiftSettings: cpuFlags),
     .testTarget(name: "GenerationTasksTests", dependencies: ["GenerationTasks", "Backdoor", "TensorCore"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
-    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Backdoor", "Evaluation", "Defense", "TestSupport"],
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Backdoor", "Evaluation", "Defense", "Training", "TestSupport"],
                 swiftSettings: cpuFlags),
     .testTarget(name: "BackdoorTests", dependencies: ["Backdoor", "TensorCore"], swiftSettings: cpuFlags),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "TensorCore", "GGUF", "TestSupport"],

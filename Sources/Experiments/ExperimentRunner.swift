@@ -115,6 +115,11 @@ public final class ExperimentRunner {
       }
       var probe: ProbeScreenResult?
       if p2p.probeScreen == true {
+        if let twin = try finishedUndefendedTwin(of: cell),
+           try ProbeScreening.adoptProbe(data.train, config: p2p, trainedModel: twin + "/model",
+                                         trainedOn: try PoisonedDataset.read(from: twin + "/data").train, directory: modelDir + "/probe") {
+          progress(.phase("probe screen: the probe is the finished undefended cell's model (\(twin))"))
+        }
         probe = try ProbeScreening.run(data.train, config: p2p, modelName: model, bundle: bundle, training: cell.training,
                                        directory: modelDir + "/probe", progress: progress)
       }
@@ -149,6 +154,16 @@ public final class ExperimentRunner {
                       attackConfig: cell.attack, p2p: defense, training: cell.training, trainRows: pairs.count,
                       trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
       .with(manifest: p2pManifest)
+  }
+
+  /// The folder of the finished undefended cell with `cell`'s dataset, attack, seed and training
+  /// settings (whose model is the probe a probe-screen cell would train), if the grid has one.
+  func finishedUndefendedTwin(of cell: ExperimentPlan.Cell) throws -> String? {
+    guard let twin = try plan.cells().first(where: {
+      $0.defense == nil && $0.dataset == cell.dataset && $0.attack == cell.attack && $0.seed == cell.seed && $0.training == cell.training
+    }) else { return nil }
+    let dir = directory + "/cells/" + twin.key
+    return FileManager.default.fileExists(atPath: dir + "/result.json") ? dir : nil
   }
 
   /// Rewrites results.json and the reports from the cells finished so far, running nothing.

@@ -48,6 +48,30 @@ public enum ProbeScreening {
     return result
   }
 
+  /// The files of a finished training that the screen reads, the summary last (with the weights
+  /// it marks a finished probe, so an interrupted copy reads as an unfinished one).
+  static let adoptedFiles = [PEFTAdapter.configFile, PEFTAdapter.weightsFile, ClassifierSpec.fileName, "training_summary.json"]
+
+  /// Takes a finished undefended model (`trainedModel`, an adapter folder, trained on
+  /// `trainedOn`) as the probe in `directory` when it is the probe `run` would train: the same
+  /// rows in the same order (data stamp) under the same prompt template. The caller vouches for
+  /// the same training settings and seed. Returns whether it did; a probe folder with a finished,
+  /// cached or partly trained probe of its own is left alone.
+  public static func adoptProbe(_ train: [Example], config: P2PConfig, trainedModel: String, trainedOn: [Example],
+                                directory: String) throws -> Bool {
+    let fm = FileManager.default
+    try checkDataStamp(train, directory: directory)
+    for own in ["training_summary.json", "checkpoint", resultFile] where fm.fileExists(atPath: directory + "/" + own) { return false }
+    guard DataStamp(trainedOn) == DataStamp(train), fm.fileExists(atPath: trainedModel + "/training_summary.json"),
+          try ClassifierSpec.load(from: trainedModel) == .plain(config.originalPrompt) else { return false }
+    for file in adoptedFiles {
+      let from = trainedModel + "/" + file
+      guard let bytes = fm.contents(atPath: from) else { throw ExperimentError.badFile(path: from, reason: "no such file (a finished training writes it)") }
+      try bytes.write(to: URL(fileURLWithPath: directory + "/" + file), options: .atomic)
+    }
+    return true
+  }
+
   public static let dataStampFile = "probe_data.json"
 
   /// Which training set a probe folder belongs to: its row count and an FNV-1a hash of every

@@ -5,6 +5,7 @@ import Experiments
 import Foundation
 import Llama
 import TestSupport
+import Training
 import Testing
 
 struct ExperimentPlanTests {
@@ -168,6 +169,11 @@ struct ExperimentRunnerTests {
     #expect(first[3].probeFlaggedRows == probe.flaggedRows.count)
     #expect(first[3].flippedRows == min(probe.flaggedRows.count, 2))
     #expect(first[3].trainRows == 24 + 5 + min(probe.flaggedRows.count, 2))
+    // The undefended cell ran first with the same rows and settings: its model is the probe, not trained again.
+    let probeDir = out + "/cells/sst2_badnets_p2p-probe-0.2_s42/model/probe/"
+    #expect(FileManager.default.contents(atPath: probeDir + PEFTAdapter.weightsFile)
+      == FileManager.default.contents(atPath: out + "/cells/sst2_badnets_none_s42/model/" + PEFTAdapter.weightsFile))
+    #expect(!FileManager.default.fileExists(atPath: probeDir + "checkpoint") && !FileManager.default.fileExists(atPath: probeDir + "training_log.json"))
     for f in ["results.json", "report.md", "report.html", "chart.svg", "cells/sst2_badnets_none_s42/model/adapter_model.safetensors",
               "cells/sst2_badnets_p2p-0.2_s42/model/classifier.json", "cells/sst2_badnets_p2p-0.2_s42/model/train.jsonl"] {
       #expect(FileManager.default.fileExists(atPath: out + "/" + f), "missing \(f)")
@@ -257,5 +263,41 @@ struct ProbeDataStampTests {
       }
     }
     #expect(try JSONOutput.read(ProbeScreening.DataStamp.self, from: stamp) == written)
+  }
+
+  /// A finished undefended model is taken as the probe only when it was trained on the same rows
+  /// under the probe's template, and never over a probe folder's own training.
+  @Test func aProbeAdoptsOnlyTheMatchingFinishedUndefendedModel() throws {
+    let fm = FileManager.default
+    let tmp = fm.temporaryDirectory.appendingPathComponent("adopt-\(UUID().uuidString)").path
+    let train = [Example(text: "a fine film", label: 1), Example(text: "dull", label: 0)]
+    let config = P2PConfig()
+    func trained(_ name: String, template: PromptTemplate) throws -> String {
+      let dir = tmp + "/" + name
+      try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      for file in [PEFTAdapter.configFile, PEFTAdapter.weightsFile, "training_summary.json"] {
+        try Data((name + file).utf8).write(to: URL(fileURLWithPath: dir + "/" + file))
+      }
+      try ClassifierSpec.plain(template).save(in: dir)
+      return dir
+    }
+    let model = try trained("none", template: config.originalPrompt)
+    // Other rows, another template: refused, nothing copied.
+    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: [train[0]], directory: tmp + "/p1"))
+    var other = config.originalPrompt
+    other.template += " "
+    let otherModel = try trained("other", template: other)
+    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: otherModel, trainedOn: train, directory: tmp + "/p1"))
+    #expect(!fm.fileExists(atPath: tmp + "/p1/" + PEFTAdapter.weightsFile))
+    // The match: every file the screen reads, byte for byte.
+    #expect(try ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: train, directory: tmp + "/p1"))
+    for file in [PEFTAdapter.configFile, PEFTAdapter.weightsFile, "training_summary.json", ClassifierSpec.fileName] {
+      #expect(fm.contents(atPath: tmp + "/p1/" + file) == fm.contents(atPath: model + "/" + file), "\(file)")
+    }
+    // A folder with a probe of its own (finished or interrupted) keeps it.
+    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: train, directory: tmp + "/p1"))
+    try fm.createDirectory(atPath: tmp + "/p2/checkpoint", withIntermediateDirectories: true)
+    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: train, directory: tmp + "/p2"))
+    #expect(!fm.fileExists(atPath: tmp + "/p2/" + PEFTAdapter.weightsFile))
   }
 }
