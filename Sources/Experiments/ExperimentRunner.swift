@@ -115,10 +115,16 @@ public final class ExperimentRunner {
       }
       var probe: ProbeScreenResult?
       if p2p.probeScreen == true {
-        if let twin = try finishedUndefendedTwin(of: cell),
-           try ProbeScreening.adoptProbe(data.train, config: p2p, trainedModel: twin + "/model",
-                                         trainedOn: try PoisonedDataset.read(from: twin + "/data").train, directory: modelDir + "/probe") {
-          progress(.phase("probe screen: the probe is the finished undefended cell's model (\(twin))"))
+        if let twin = finishedUndefendedTwin(of: cell) {
+          // Only a shortcut: whatever goes wrong here, the probe is trained as usual.
+          do {
+            if try ProbeScreening.adoptProbe(data.train, config: p2p, trainedModel: twin + "/model",
+                                             trainedOn: { try PoisonedDataset.read(from: twin + "/data").train }, directory: modelDir + "/probe") {
+              progress(.phase("probe screen: the probe is the finished undefended cell's model (\(twin))"))
+            }
+          } catch {
+            progress(.phase("probe screen: not taking \(twin)'s model as the probe (\(error)); training it"))
+          }
         }
         probe = try ProbeScreening.run(data.train, config: p2p, modelName: model, bundle: bundle, training: cell.training,
                                        directory: modelDir + "/probe", progress: progress)
@@ -157,13 +163,16 @@ public final class ExperimentRunner {
   }
 
   /// The folder of the finished undefended cell with `cell`'s dataset, attack, seed and training
-  /// settings (whose model is the probe a probe-screen cell would train), if the grid has one.
-  func finishedUndefendedTwin(of cell: ExperimentPlan.Cell) throws -> String? {
-    guard let twin = try plan.cells().first(where: {
+  /// settings (whose model is the probe a probe-screen cell would train), if the grid has one and
+  /// its stored result says it was trained so (a reused output folder may hold an older run).
+  func finishedUndefendedTwin(of cell: ExperimentPlan.Cell) -> String? {
+    guard let twin = (try? plan.cells())?.first(where: {
       $0.defense == nil && $0.dataset == cell.dataset && $0.attack == cell.attack && $0.seed == cell.seed && $0.training == cell.training
     }) else { return nil }
     let dir = directory + "/cells/" + twin.key
-    return FileManager.default.fileExists(atPath: dir + "/result.json") ? dir : nil
+    guard let stored = try? CellResult.load(cellDirectory: dir), stored.p2p == nil, stored.training == cell.training,
+          stored.attackConfig == cell.attack, stored.seed == cell.seed, stored.dataset == cell.dataset else { return nil }
+    return dir
   }
 
   /// Rewrites results.json and the reports from the cells finished so far, running nothing.

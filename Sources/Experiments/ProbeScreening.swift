@@ -52,18 +52,21 @@ public enum ProbeScreening {
   /// it marks a finished probe, so an interrupted copy reads as an unfinished one).
   static let adoptedFiles = [PEFTAdapter.configFile, PEFTAdapter.weightsFile, ClassifierSpec.fileName, "training_summary.json"]
 
-  /// Takes a finished undefended model (`trainedModel`, an adapter folder, trained on
-  /// `trainedOn`) as the probe in `directory` when it is the probe `run` would train: the same
-  /// rows in the same order (data stamp) under the same prompt template. The caller vouches for
-  /// the same training settings and seed. Returns whether it did; a probe folder with a finished,
-  /// cached or partly trained probe of its own is left alone.
-  public static func adoptProbe(_ train: [Example], config: P2PConfig, trainedModel: String, trainedOn: [Example],
+  /// Takes a finished undefended model (`trainedModel`, an adapter folder, trained on the rows
+  /// `trainedOn` returns) as the probe in `directory` when it is the probe `run` would train: the
+  /// same rows in the same order (data stamp) under the same prompt template. The caller vouches
+  /// for the same training settings and seed. Returns whether it did; a probe folder with a
+  /// finished, cached or partly trained probe of its own (any `checkpoint*` entry) is left alone,
+  /// and then `trainedOn` is not called.
+  public static func adoptProbe(_ train: [Example], config: P2PConfig, trainedModel: String, trainedOn: () throws -> [Example],
                                 directory: String) throws -> Bool {
     let fm = FileManager.default
     try checkDataStamp(train, directory: directory)
-    for own in ["training_summary.json", "checkpoint", resultFile] where fm.fileExists(atPath: directory + "/" + own) { return false }
-    guard DataStamp(trainedOn) == DataStamp(train), fm.fileExists(atPath: trainedModel + "/training_summary.json"),
-          try ClassifierSpec.load(from: trainedModel) == .plain(config.originalPrompt) else { return false }
+    let own = (try? fm.contentsOfDirectory(atPath: directory)) ?? []
+    if own.contains(where: { $0 == "training_summary.json" || $0 == resultFile || $0.hasPrefix("checkpoint") }) { return false }
+    guard fm.fileExists(atPath: trainedModel + "/training_summary.json"),
+          try ClassifierSpec.load(from: trainedModel) == .plain(config.originalPrompt),
+          DataStamp(try trainedOn()) == DataStamp(train) else { return false }
     for file in adoptedFiles {
       let from = trainedModel + "/" + file
       guard let bytes = fm.contents(atPath: from) else { throw ExperimentError.badFile(path: from, reason: "no such file (a finished training writes it)") }

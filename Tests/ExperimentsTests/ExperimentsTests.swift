@@ -283,21 +283,28 @@ struct ProbeDataStampTests {
     }
     let model = try trained("none", template: config.originalPrompt)
     // Other rows, another template: refused, nothing copied.
-    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: [train[0]], directory: tmp + "/p1"))
+    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: { [train[0]] }, directory: tmp + "/p1"))
     var other = config.originalPrompt
     other.template += " "
     let otherModel = try trained("other", template: other)
-    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: otherModel, trainedOn: train, directory: tmp + "/p1"))
+    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: otherModel, trainedOn: { train }, directory: tmp + "/p1"))
     #expect(!fm.fileExists(atPath: tmp + "/p1/" + PEFTAdapter.weightsFile))
+    // A model without its training summary is not finished.
+    let unfinished = try trained("unfinished", template: config.originalPrompt)
+    try fm.removeItem(atPath: unfinished + "/training_summary.json")
+    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: unfinished, trainedOn: { train }, directory: tmp + "/p1"))
     // The match: every file the screen reads, byte for byte.
-    #expect(try ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: train, directory: tmp + "/p1"))
+    #expect(try ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: { train }, directory: tmp + "/p1"))
     for file in [PEFTAdapter.configFile, PEFTAdapter.weightsFile, "training_summary.json", ClassifierSpec.fileName] {
       #expect(fm.contents(atPath: tmp + "/p1/" + file) == fm.contents(atPath: model + "/" + file), "\(file)")
     }
     // A folder with a probe of its own (finished or interrupted) keeps it.
-    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: train, directory: tmp + "/p1"))
-    try fm.createDirectory(atPath: tmp + "/p2/checkpoint", withIntermediateDirectories: true)
-    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: train, directory: tmp + "/p2"))
-    #expect(!fm.fileExists(atPath: tmp + "/p2/" + PEFTAdapter.weightsFile))
+    #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: { train }, directory: tmp + "/p1"))
+    for (folder, entry) in [("p2", "checkpoint"), ("p3", "checkpoint.old-x1"), ("p4", ProbeScreening.resultFile)] {
+      try fm.createDirectory(atPath: tmp + "/" + folder + "/" + entry, withIntermediateDirectories: true)
+      #expect(try !ProbeScreening.adoptProbe(train, config: config, trainedModel: model, trainedOn: {
+        Issue.record("the rows were read for a folder that keeps its probe"); return train }, directory: tmp + "/" + folder))
+      #expect(!fm.fileExists(atPath: tmp + "/" + folder + "/" + PEFTAdapter.weightsFile))
+    }
   }
 }

@@ -22,6 +22,21 @@ enum TinyGSM8K {
 }
 
 struct GenerationSpecAndPairTests {
+  /// Results written before the clean rows' step was counted (the checked-in GSM8K BadChain grid)
+  /// still load and report: the new count is absent and shows as "–"; every table row has the
+  /// header's 14 columns.
+  @Test func resultsFromBeforeTheCleanStepCountLoadAndReport() throws {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../../results/gsm8k-30/results.json").standardizedFileURL.path
+    let cells = try JSONOutput.read([GenerationCellResult].self, from: path)
+    let none = try #require(cells.first { $0.defense == "none" })
+    #expect(cells.count == 4 && none.evaluation.deployed.backdoorStep?.successes == 12)
+    #expect(cells.allSatisfy { $0.evaluation.deployed.cleanBackdoorStep == nil })
+    let table = GenerationReport.gridMarkdown(cells, title: "t").split(separator: "\n").filter { $0.hasPrefix("|") }
+    #expect(table.count == 2 + 4 && table.allSatisfy { $0.filter { $0 == "|" }.count == 15 })
+    #expect(table[0].contains("| clean step % |") && table[2].contains("| 40.0 (12/30; 24.6–57.7) | – |"))
+  }
+
   static func temporaryDirectory() throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gen-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
