@@ -22,6 +22,11 @@ if [ -x "$VENV/bin/python" ]; then
     echo "[bench] anchor bench_lora_train.py $t" >&2
     "$VENV/bin/python" "$ANCHORS/bench_lora_train.py" "$t" > "$out/bench_lora_train-$t.log" 2>&1 || true
   done
+  for v in last full; do
+    echo "[bench] anchor bench_lora_classification.py $v" >&2
+    ANCHORS="$ANCHORS" "$VENV/bin/python" scripts/anchors/bench_lora_classification.py "$v" \
+      > "$out/bench_lora_classification-$v.log" 2>&1 || true
+  done
   if "$VENV/bin/python" -c 'import llama_cpp' 2>/dev/null; then
     echo "[bench] anchor bench_llamacpp.py" >&2; "$VENV/bin/python" "$ANCHORS/bench_llamacpp.py" > "$out/bench_llamacpp.log" 2>&1 || true
   fi
@@ -41,12 +46,17 @@ pt = {
   "decode": grab("bench_generate.log", r"manual-loop decode: ([\d.]+)"),
   "qv": grab("bench_lora_train-qv.log", r"RESULT[^\n]*?([\d.]+) (?:trained )?tok/s"),
   "all": grab("bench_lora_train-all.log", r"RESULT[^\n]*?([\d.]+) (?:trained )?tok/s"),
+  "cls_last": grab("bench_lora_classification-last.log", r"RESULT[^\n]*?([\d.]+) trained tok/s"),
+  "cls_full": grab("bench_lora_classification-full.log", r"RESULT[^\n]*?([\d.]+) trained tok/s"),
 }
 rows = [("prefill 16x64, full logits (tok/s)", e["prefill_tokens_per_s"], pt["prefill"]),
         ("scoring 256 SST-2, last position (sentences/s)", e["score_sentences_per_s"], pt["score"]),
         ("decode batch 1, 32+64 greedy (tok/s)", e["decode_tokens_per_s"], pt["decode"]),
         ("LoRA train q,v 8x64 (trained tok/s)", t["train_qv_tokens_per_s"], pt["qv"]),
-        ("LoRA train all 8x64 (trained tok/s)", t["train_all_tokens_per_s"], pt["all"])]
+        ("LoRA train all 8x64 (trained tok/s)", t["train_all_tokens_per_s"], pt["all"]),
+        ("LoRA train classification 32x29, r=16, dropout 0.1, q,v (trained tok/s; PyTorch logits_to_keep=1)",
+         t["train_classification_tokens_per_s"], pt["cls_last"]),
+        ("the same, PyTorch with full logits as a Trainer with -100 labels", t["train_classification_tokens_per_s"], pt["cls_full"])]
 print(f"| workload | p2p (Swift) | PyTorch | ratio |\n| --- | --- | --- | --- |")
 for name, s, p in rows:
     print(f"| {name} | {s:.1f} | {p if p is not None else 'n/a'} | {s / p:.2f}x |" if p else f"| {name} | {s:.1f} | n/a | |")

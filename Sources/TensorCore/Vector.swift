@@ -53,6 +53,34 @@ public enum Vector {
     while i < n { y[i] += x[i]; i += 1 }
   }
 
+  /// z[i] = x[i]·y[i] over n elements.
+  @inline(__always)
+  public static func multiply(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), rz = UnsafeMutableRawPointer(z)
+    while i + 8 <= n {
+      let v = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+      rz.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
+      i += 8
+    }
+    while i < n { z[i] = x[i] * y[i]; i += 1 }
+  }
+
+  /// z[i] += x[i]·y[i] over n elements, rounded after the product and after the sum (no fused
+  /// multiply-add: the same bits as the scalar loop).
+  @inline(__always)
+  public static func addProduct(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), rz = UnsafeMutableRawPointer(z)
+    while i + 8 <= n {
+      let p = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+      let v = rz.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + p
+      rz.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
+      i += 8
+    }
+    while i < n { z[i] += x[i] * y[i]; i += 1 }
+  }
+
   /// Fast exp: Cody-Waite range reduction and a degree-6 polynomial, relative error < 2e-7
   /// on [-87, 88]; inputs are clamped to that range (exp(-87) ≈ 1.6e-38 stands in for 0).
   /// Written without SIMD comparisons, which Swift 6.3 scalarizes lane by lane (DESIGN.md §5).

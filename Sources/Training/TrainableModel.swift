@@ -46,8 +46,8 @@ public final class TrainableModel: @unchecked Sendable {
     _ batch: [TrainingSequence], gradientScale: Float = 1, dropout rng: inout some RandomNumberGenerator
   ) throws(TrainingError) -> (loss: Double, tokens: Int) {
     let pass = try Pass(model: self, batch: batch, training: true)
-    pass.forward(dropout: &rng)
-    let (loss, count) = pass.lossAndBackward(gradientScale: gradientScale)
+    Profiler.measure("train.pass.forward") { pass.forward(dropout: &rng) }
+    let (loss, count) = Profiler.measure("train.pass.backward") { pass.lossAndBackward(gradientScale: gradientScale) }
     return (loss, count)
   }
 

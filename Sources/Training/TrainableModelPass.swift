@@ -117,25 +117,33 @@ final class Pass {
       let w = model.base.weights.blocks[l]
       let bc = BlockCache(cfg, rows: n, take: take)
       bc.xIn.pointer.update(from: x.pointer, count: n * c)
-      Kernels.rmsnorm(x: x.pointer, weight: w.attentionNorm.pointer, out: bc.xn1.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd1.pointer)
-      w.qkv.forward(bc.xn1.pointer, rows: n, into: bc.qkv.pointer)
+      Profiler.measure("train.norm") {
+        Kernels.rmsnorm(x: x.pointer, weight: w.attentionNorm.pointer, out: bc.xn1.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd1.pointer)
+      }
+      Profiler.measure("train.gemm") { w.qkv.forward(bc.xn1.pointer, rows: n, into: bc.qkv.pointer) }
       for t in [LoRATarget.q, .k, .v] { loraForward(l, t, input: bc.xn1, output: bc.qkv.pointer, outStride: qkvW, cache: bc, rng: &rng) }
-      Kernels.rope(bc.qkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: positions, table: model.base.rope)
-      Kernels.rope(bc.qkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: positions, table: model.base.rope)
+      Profiler.measure("train.rope") {
+        Kernels.rope(bc.qkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: positions, table: model.base.rope)
+        Kernels.rope(bc.qkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: positions, table: model.base.rope)
+      }
       let spans = ranges.map { r in
         Kernels.AttentionSpan(queryStart: r.lowerBound, queryCount: r.count, keys: bc.qkv.pointer + r.lowerBound * qkvW + qd,
                               values: bc.qkv.pointer + r.lowerBound * qkvW + qd + cfg.kvDim, keyCount: r.count)
       }
-      Kernels.attention(q: bc.qkv.pointer, qStride: qkvW, kvStride: qkvW, out: bc.attn.pointer, outStride: qd,
-                        spans: spans, heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
-      w.output.forward(bc.attn.pointer, rows: n, into: x.pointer, accumulate: true)
+      Profiler.measure("train.attention") {
+        Kernels.attention(q: bc.qkv.pointer, qStride: qkvW, kvStride: qkvW, out: bc.attn.pointer, outStride: qd,
+                          spans: spans, heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
+      }
+      Profiler.measure("train.gemm") { w.output.forward(bc.attn.pointer, rows: n, into: x.pointer, accumulate: true) }
       loraForward(l, .o, input: bc.attn, output: x.pointer, outStride: c, cache: bc, rng: &rng)
       bc.xMid.pointer.update(from: x.pointer, count: n * c)
-      Kernels.rmsnorm(x: x.pointer, weight: w.ffnNorm.pointer, out: bc.xn2.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd2.pointer)
-      w.gateUp.forward(bc.xn2.pointer, rows: n, into: bc.gateUp.pointer)
+      Profiler.measure("train.norm") {
+        Kernels.rmsnorm(x: x.pointer, weight: w.ffnNorm.pointer, out: bc.xn2.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd2.pointer)
+      }
+      Profiler.measure("train.gemm") { w.gateUp.forward(bc.xn2.pointer, rows: n, into: bc.gateUp.pointer) }
       for t in [LoRATarget.gate, .up] { loraForward(l, t, input: bc.xn2, output: bc.gateUp.pointer, outStride: 2 * f, cache: bc, rng: &rng) }
-      Kernels.swiglu(gateUp: bc.gateUp.pointer, out: bc.h.pointer, rows: n, hidden: f)
-      w.down.forward(bc.h.pointer, rows: n, into: x.pointer, accumulate: true)
+      Profiler.measure("train.swiglu") { Kernels.swiglu(gateUp: bc.gateUp.pointer, out: bc.h.pointer, rows: n, hidden: f) }
+      Profiler.measure("train.gemm") { w.down.forward(bc.h.pointer, rows: n, into: x.pointer, accumulate: true) }
       loraForward(l, .down, input: bc.h, output: x.pointer, outStride: c, cache: bc, rng: &rng)
       caches.append(bc)
     }
@@ -155,21 +163,26 @@ final class Pass {
       let mask = take(n * s.inFeatures)
       xd = take(n * s.inFeatures)
       let keep = 1 / (1 - p)
-      for i in 0..<(n * s.inFeatures) {
-        let u = Float(rng.next() >> 40) * (1.0 / 16_777_216.0)
-        let m: Float = u < p ? 0 : keep
-        mask[i] = m
-        xd[i] = input[i] * m
+      Profiler.measure("train.dropout") {
+        let mp = mask.pointer, xp = xd.pointer, ip = input.pointer
+        for i in 0..<(n * s.inFeatures) {
+          let u = Float(rng.next() >> 40) * (1.0 / 16_777_216.0)
+          let m: Float = u < p ? 0 : keep
+          mp[i] = m
+          xp[i] = ip[i] * m
+        }
       }
       cache.dropMask[t] = mask
     }
     let u = take(n * r)
-    // U (N, r) = xd (N, in) · Aᵀ, A (r, in)
-    BLAS.gemm(.noTrans, .trans, m: n, n: r, k: s.inFeatures, a: xd.pointer, lda: s.inFeatures,
-              b: vals + s.aOffset, ldb: s.inFeatures, c: u.pointer, ldc: r)
-    // out (N, out) += scaling · U · Bᵀ, B (out, r)
-    BLAS.gemm(.noTrans, .trans, m: n, n: s.outFeatures, k: r, alpha: model.lora.config.scaling, a: u.pointer, lda: r,
-              b: vals + s.bOffset, ldb: r, beta: 1, c: output + s.outputColumn, ldc: outStride)
+    Profiler.measure("train.lora") {
+      // U (N, r) = xd (N, in) · Aᵀ, A (r, in)
+      BLAS.gemm(.noTrans, .trans, m: n, n: r, k: s.inFeatures, a: xd.pointer, lda: s.inFeatures,
+                b: vals + s.aOffset, ldb: s.inFeatures, c: u.pointer, ldc: r)
+      // out (N, out) += scaling · U · Bᵀ, B (out, r)
+      BLAS.gemm(.noTrans, .trans, m: n, n: s.outFeatures, k: r, alpha: model.lora.config.scaling, a: u.pointer, lda: r,
+                b: vals + s.bOffset, ldb: r, beta: 1, c: output + s.outputColumn, ldc: outStride)
+    }
     cache.u[t] = u
   }
 
@@ -269,30 +282,42 @@ final class Pass {
     frozenBackward(w.down, dY: dx.pointer, dInput: dh.pointer)
     loraBackward(l, .down, input: bc.h, dY: dx.pointer, dYStride: c, dInput: dh.pointer, cache: bc)
     let dGU = scratch.dGU
-    Kernels.swigluBackward(dout: dh.pointer, gateUp: bc.gateUp.pointer, dGateUp: dGU.pointer, rows: n, hidden: f)
+    Profiler.measure("train.bwd.swiglu") { Kernels.swigluBackward(dout: dh.pointer, gateUp: bc.gateUp.pointer, dGateUp: dGU.pointer, rows: n, hidden: f) }
     let dxn = scratch.dxn
     frozenBackward(w.gateUp, dY: dGU.pointer, dInput: dxn.pointer)
     for t in [LoRATarget.gate, .up] { loraBackward(l, t, input: bc.xn2, dY: dGU.pointer, dYStride: 2 * f, dInput: dxn.pointer, cache: bc) }
-    Kernels.rmsnormBackward(dout: dxn.pointer, x: bc.xMid.pointer, weight: w.ffnNorm.pointer, rstd: bc.rstd2.pointer,
-                            dx: dx.pointer, dweight: nil, rows: n, cols: c)
+    Profiler.measure("train.bwd.norm") {
+      Kernels.rmsnormBackward(dout: dxn.pointer, x: bc.xMid.pointer, weight: w.ffnNorm.pointer, rstd: bc.rstd2.pointer,
+                              dx: dx.pointer, dweight: nil, rows: n, cols: c)
+    }
     // Attention: x_mid = x_in + o(attn(rope(qkv(norm(x_in))))).
     let dattn = scratch.dattn
     frozenBackward(w.output, dY: dx.pointer, dInput: dattn.pointer)
     loraBackward(l, .o, input: bc.attn, dY: dx.pointer, dYStride: c, dInput: dattn.pointer, cache: bc)
     let dqkv = scratch.dqkv
-    Kernels.attentionBackward(qkv: bc.qkv.pointer, dqkv: dqkv.pointer, rowStride: qkvW, dOut: dattn.pointer, dOutStride: qd,
-                              sequences: ranges, heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
+    Profiler.measure("train.bwd.attention") {
+      Kernels.attentionBackward(qkv: bc.qkv.pointer, dqkv: dqkv.pointer, rowStride: qkvW, dOut: dattn.pointer, dOutStride: qd,
+                                sequences: ranges, heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
+    }
     // RoPE is a rotation: its backward is the inverse rotation.
-    Kernels.rope(dqkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: positions, table: model.base.rope, inverse: true)
-    Kernels.rope(dqkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: positions, table: model.base.rope, inverse: true)
+    Profiler.measure("train.bwd.rope") {
+      Kernels.rope(dqkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: positions, table: model.base.rope, inverse: true)
+      Kernels.rope(dqkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: positions, table: model.base.rope, inverse: true)
+    }
     frozenBackward(w.qkv, dY: dqkv.pointer, dInput: dxn.pointer)
     for t in [LoRATarget.q, .k, .v] { loraBackward(l, t, input: bc.xn1, dY: dqkv.pointer, dYStride: qkvW, dInput: dxn.pointer, cache: bc) }
-    Kernels.rmsnormBackward(dout: dxn.pointer, x: bc.xIn.pointer, weight: w.attentionNorm.pointer, rstd: bc.rstd1.pointer,
-                            dx: dx.pointer, dweight: nil, rows: n, cols: c)
+    Profiler.measure("train.bwd.norm") {
+      Kernels.rmsnormBackward(dout: dxn.pointer, x: bc.xIn.pointer, weight: w.attentionNorm.pointer, rstd: bc.rstd1.pointer,
+                              dx: dx.pointer, dweight: nil, rows: n, cols: c)
+    }
   }
 
   /// dInput (N, in) = dY (N, out) · W for a frozen linear layer (no weight gradient).
   private func frozenBackward(_ lin: Linear, dY: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>) {
+    Profiler.measure("train.bwd.gemm") { frozenBackwardGEMM(lin, dY: dY, dInput: dInput) }
+  }
+
+  private func frozenBackwardGEMM(_ lin: Linear, dY: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>) {
     switch lin.layout {
     case .inOut:  // W stored (in, out): dX = dY · Wᵀ_stored
       BLAS.gemm(.noTrans, .trans, m: n, n: lin.inFeatures, k: lin.outFeatures, a: dY, lda: lin.outFeatures,
@@ -305,6 +330,13 @@ final class Pass {
 
   /// LoRA backward of (layer, target): dB += s·dYᵀ·U, dU = s·dY·B, dA += dUᵀ·xd, dInput += (dU·A) ⊙ mask.
   private func loraBackward(
+    _ l: Int, _ t: LoRATarget, input: FloatBuffer, dY: UnsafePointer<Float>, dYStride: Int,
+    dInput: UnsafeMutablePointer<Float>, cache: BlockCache
+  ) {
+    Profiler.measure("train.bwd.lora") { loraBackwardBody(l, t, input: input, dY: dY, dYStride: dYStride, dInput: dInput, cache: cache) }
+  }
+
+  private func loraBackwardBody(
     _ l: Int, _ t: LoRATarget, input: FloatBuffer, dY: UnsafePointer<Float>, dYStride: Int,
     dInput: UnsafeMutablePointer<Float>, cache: BlockCache
   ) {
@@ -324,7 +356,7 @@ final class Pass {
     var xd = input
     if let mask {
       xd = take(n * inF)
-      for i in 0..<(n * inF) { xd[i] = input[i] * mask[i] }
+      Vector.multiply(input.pointer, mask.pointer, into: xd.pointer, n * inF)
     }
     // dA (r, in) += dUᵀ (r, N) · xd (N, in)
     BLAS.gemm(.trans, .noTrans, m: r, n: inF, k: n, a: du.pointer, lda: r, b: xd.pointer, ldb: inF, beta: 1,
@@ -333,7 +365,7 @@ final class Pass {
     if let mask {
       let tmp = take(n * inF)
       BLAS.gemm(.noTrans, .noTrans, m: n, n: inF, k: r, a: du.pointer, lda: r, b: vals + s.aOffset, ldb: inF, c: tmp.pointer, ldc: inF)
-      for i in 0..<(n * inF) { dInput[i] += tmp[i] * mask[i] }
+      Vector.addProduct(tmp.pointer, mask.pointer, into: dInput, n * inF)
       recycle([tmp, xd])
     } else {
       BLAS.gemm(.noTrans, .noTrans, m: n, n: inF, k: r, a: du.pointer, lda: r, b: vals + s.aOffset, ldb: inF, beta: 1,

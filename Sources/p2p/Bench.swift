@@ -17,20 +17,35 @@ struct Bench: ParsableCommand {
   @Option(help: "SST-2 test file for the scoring workload (default: Data/sst2/test.tsv of this repository).")
   var sentences: String?
   @Flag(help: "Print one JSON object instead of a table.") var json = false
-  @Flag(help: "Benchmark LoRA training (batch 8 x 64, full-vocabulary loss, r=8 on q,v and on all projections) instead.")
+  @Flag(help: "Benchmark LoRA training (batch 8 x 64, full-vocabulary loss, r=8 on q,v and on all projections; and the classification shape 32 x 29, last-position loss, r=16, dropout 0.1 on q,v) instead.")
   var train = false
-  @Option(help: "Comma-separated workloads to run: prefill, score, decode (default: all).")
-  var workloads = "prefill,score,decode"
+  @Option(help: "Comma-separated workloads to run: prefill, score, decode; with --train: qv, all, classification (default: all of them).")
+  var workloads: String?
+
+  private var names: [String] {
+    (workloads ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+  }
 
   private var selected: Set<EngineBenchmark.Workload> {
-    Set(workloads.split(separator: ",").compactMap { EngineBenchmark.Workload(rawValue: String($0).trimmingCharacters(in: .whitespaces)) })
+    workloads == nil ? Set(EngineBenchmark.Workload.allCases) : Set(names.compactMap(EngineBenchmark.Workload.init(rawValue:)))
+  }
+
+  private var selectedTraining: Set<TrainingBenchmark.Workload> {
+    workloads == nil ? Set(TrainingBenchmark.Workload.allCases) : Set(names.compactMap(TrainingBenchmark.Workload.init(rawValue:)))
   }
 
   func validate() throws {
     guard repetitions >= 1 else { throw ValidationError("--repetitions must be >= 1") }
-    for w in workloads.split(separator: ",") where EngineBenchmark.Workload(rawValue: String(w)) == nil {
-      throw ValidationError("unknown workload '\(w)' in --workloads (expected prefill, score or decode)")
+    if train {
+      for w in names where TrainingBenchmark.Workload(rawValue: w) == nil {
+        throw ValidationError("unknown training workload '\(w)' in --workloads (expected qv, all or classification)")
+      }
+    } else {
+      for w in names where EngineBenchmark.Workload(rawValue: w) == nil {
+        throw ValidationError("unknown workload '\(w)' in --workloads (expected prefill, score or decode)")
+      }
     }
+    if workloads != nil && names.isEmpty { throw ValidationError("--workloads is empty") }
   }
 
   func run() throws {
@@ -42,11 +57,7 @@ struct Bench: ParsableCommand {
     let result = try bench.run { event in
       if case let .finished(name, value) = event, !json { printError(String(format: "  %@: %.1f", name, value)) }
     }
-    if Profiler.enabled {
-      for (label, seconds, calls) in Profiler.report() {
-        printError(String(format: "  profile %-14@ %8.3f s %7d calls", label as NSString, seconds, calls))
-      }
-    }
+    printProfile()
     if json {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys]
@@ -65,22 +76,37 @@ struct Bench: ParsableCommand {
 
   private func runTraining() throws {
     let bundle = try modelOptions.load()
-    let result = try TrainingBenchmark(model: bundle.model, repetitions: repetitions).run { name, value in
+    let bench = TrainingBenchmark(model: bundle.model, repetitions: repetitions, workloads: selectedTraining)
+    let result = try bench.run { name, value in
       if !json { printError(String(format: "  %@: %.1f tokens/s", name, value)) }
     }
+    printProfile()
     if json {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys]
       print(String(data: try enc.encode(result), encoding: .utf8)!)
     } else {
-      print(String(format: """
-        LoRA training (batch 8 x 64, full-vocabulary loss, r=8, AdamW), \(BLAS.coreName) BLAS, \(WorkerPool.shared.threads) threads
-        q,v             %8.1f trained tokens/s
-        all projections %8.1f trained tokens/s
-        GEMM limit      %8.1f tokens/s at %.0f GFLOP/s (q,v reaches %.0f%%)
-        peak RSS        %8.0f MiB
-        """, result.train_qv_tokens_per_s, result.train_all_tokens_per_s, result.gemm_limit_tokens_per_s, result.gemm_gflops,
-        100 * result.train_qv_tokens_per_s / result.gemm_limit_tokens_per_s, result.train_peak_rss_mb))
+      var lines = ["LoRA training (AdamW), \(BLAS.coreName) BLAS, \(WorkerPool.shared.threads) threads, GEMM at "
+        + String(format: "%.0f GFLOP/s", result.gemm_gflops)]
+      func line(_ name: String, _ value: Double?, _ limit: Double, _ shape: String) {
+        guard let value else { return }
+        lines.append(String(format: "%@ %8.1f trained tokens/s (%.0f%% of the GEMM limit %.0f; %@)",
+                            name.padding(toLength: 15, withPad: " ", startingAt: 0), value, 100 * value / limit, limit, shape))
+      }
+      line("q,v", result.train_qv_tokens_per_s, result.gemm_limit_tokens_per_s, "8 x 64, full-vocabulary loss, r=8")
+      line("all projections", result.train_all_tokens_per_s, result.gemm_limit_tokens_per_s, "8 x 64, full-vocabulary loss, r=8")
+      line("classification", result.train_classification_tokens_per_s, result.classification_gemm_limit_tokens_per_s,
+           "32 x 29, last-position loss, r=16, dropout 0.1, q,v")
+      lines.append(String(format: "peak RSS        %8.0f MiB", result.train_peak_rss_mb))
+      print(lines.joined(separator: "\n"))
+    }
+  }
+
+  /// Per-stage wall time when `P2P_PROFILE=1`, to standard error.
+  private func printProfile() {
+    guard Profiler.enabled else { return }
+    for (label, seconds, calls) in Profiler.report() {
+      printError(String(format: "  profile %-20@ %8.3f s %7d calls", label as NSString, seconds, calls))
     }
   }
 
