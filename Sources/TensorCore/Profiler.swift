@@ -7,9 +7,16 @@ public enum Profiler {
   public static let enabled = ProcessInfo.processInfo.environment["P2P_PROFILE"] == "1"
   private static let table = Mutex<[String: (seconds: Double, calls: Int)]>([:])
 
-  @inline(__always)
+  /// Inlinable, so that the disabled path is the body itself (a generic closure body, such as
+  /// the dropout loop's random draws, is specialized and inlined at the call site).
+  @inlinable @inline(__always)
   public static func measure<T>(_ label: String, _ body: () throws -> T) rethrows -> T {
     if !enabled { return try body() }
+    return try measureEnabled(label, body)
+  }
+
+  @usableFromInline
+  static func measureEnabled<T>(_ label: String, _ body: () throws -> T) rethrows -> T {
     let t0 = DispatchTime.now().uptimeNanoseconds
     let r = try body()
     let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
