@@ -121,6 +121,44 @@ struct TrainableModelTests {
     }
   }
 
+  /// With dropout on, the masks are a function of the seed, so the training loss is a smooth
+  /// function of the LoRA parameters for a fixed seed: its gradient (through the masked LoRA
+  /// input in the forward, and the masked dU·A added to the layer input's gradient, which reaches
+  /// the lower layers' adapters) must match central differences.
+  @Test func dropoutGradientsMatchFiniteDifferences() throws {
+    let (fx, model, lora0) = try Tiny.load()
+    let lora = LoRAParameters(model: model.config, lora: LoRAConfig(rank: lora0.config.rank, alpha: lora0.config.alpha,
+                                                                    dropout: 0.3, targets: lora0.config.targets))
+    lora.values.pointer.update(from: lora0.values.pointer, count: lora.count)
+    let trainable = TrainableModel(base: model, lora: lora)
+    let batch = Tiny.batch(fx)
+    func loss(_ x: [Float]) -> Double {
+      lora.values.pointer.update(from: x, count: x.count)
+      var rng = SeededRNG(seed: 7)
+      return (try? trainable.accumulateGradients(batch, dropout: &rng).loss) ?? .nan
+    }
+    let x0 = Array(UnsafeBufferPointer(start: lora.values.pointer, count: lora.count))
+    lora.gradients.zero()
+    _ = loss(x0)
+    let analytic = Array(UnsafeBufferPointer(start: lora.gradients.pointer, count: lora.count))
+    // A and B entries of the lowest and the highest adapters (the lowest get their gradient through
+    // every masked layer above them).
+    let slots = [lora.slots.first!, lora.slots.last!]
+    let indices = slots.flatMap { s in (0..<4).flatMap { [s.aOffset + 3 * $0, s.bOffset + 5 * $0] } }
+    let numeric = FiniteDifference.gradient(of: loss, at: x0, step: 1e-2, indices: indices)
+    let err = FiniteDifference.relativeError(analytic: analytic, numeric: numeric)
+    #expect(err <= 2e-3, "relative error \(err)")
+    #expect(numeric.values.contains { abs($0) > 1e-3 })  // the check is live
+    // Without the masks in the backward, the same check fails by far.
+    var rng = SeededRNG(seed: 7)
+    let plain = TrainableModel(base: model, lora: LoRAParameters(model: model.config, lora: lora0.config))
+    plain.lora.values.pointer.update(from: x0, count: x0.count)
+    plain.lora.gradients.zero()
+    _ = try plain.accumulateGradients(batch, dropout: &rng)
+    let unmasked = Array(UnsafeBufferPointer(start: plain.lora.gradients.pointer, count: lora.count))
+    #expect(FiniteDifference.relativeError(analytic: unmasked, numeric: numeric) > 20 * err)
+  }
+
   @Test func dropoutIsSeededAndOffAtEvaluation() throws {
     let (fx, model, lora0) = try Tiny.load()
     let lora = LoRAParameters(model: model.config, lora: LoRAConfig(rank: 4, alpha: 8, dropout: 0.3, targets: lora0.config.targets))
