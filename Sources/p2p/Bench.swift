@@ -7,7 +7,7 @@ import Training
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure prefill, scoring and decoding speed on a model.",
+    abstract: "Measure prefill, scoring and decoding speed on a model (with --train: LoRA training steps).",
     discussion: """
       Workloads mirror ../shared/anchors: prefill of 16 x 64 tokens with full logits; last-position logits of the first 256 SST-2 test sentences as "Review: <s>\\nSentiment:"; greedy decoding of 64 tokens after a 32-token prompt (batch 1). Reports medians over --repetitions runs.
       """)
@@ -42,7 +42,7 @@ struct Bench: ParsableCommand {
       }
     } else {
       for w in names where EngineBenchmark.Workload(rawValue: w) == nil {
-        throw ValidationError("unknown workload '\(w)' in --workloads (expected prefill, score or decode)")
+        throw ValidationError("unknown workload '\(w)' in --workloads (expected prefill, score or decode; qv, all and classification need --train)")
       }
     }
     if workloads != nil && names.isEmpty { throw ValidationError("--workloads is empty") }

@@ -158,4 +158,33 @@ struct KernelTests {
     #expect(xa == xb)
     #expect(xa != xc)
   }
+
+  /// The checkpoint format `{"state": [4 words]}`, and xoshiro256**'s known outputs from the
+  /// state (1, 2, 3, 4): 11520, 0, 1509978240, 1215971899390074240 (the reference C code).
+  @Test func seededRNGDecodesTheCheckpointFormatAndFollowsTheReference() throws {
+    var rng = try JSONDecoder().decode(SeededRNG.self, from: Data(#"{"state":[1,2,3,4]}"#.utf8))
+    #expect(rng.state == [1, 2, 3, 4])
+    #expect(String(data: try JSONEncoder().encode(rng), encoding: .utf8) == #"{"state":[1,2,3,4]}"#)
+    #expect((0..<4).map { _ in rng.next() } == [11520, 0, 1_509_978_240, 1_215_971_899_390_074_240])
+    for bad in [#"{"state":[0,0,0,0]}"#, #"{"state":[1,2,3]}"#, #"{"state":[1,2,3,4,5]}"#] {
+      #expect(throws: DecodingError.self, "\(bad)") { try JSONDecoder().decode(SeededRNG.self, from: Data(bad.utf8)) }
+    }
+  }
+
+  /// The SIMD loops give the bits of the scalar loops (no fused multiply-add), tails included.
+  @Test(arguments: [13, 64, 7])
+  func vectorProductsMatchTheScalarLoopBitForBit(n: Int) {
+    var rng = SeededRNG(seed: UInt64(n))
+    let x = (0..<n).map { _ in rng.nextFloat() * 2 - 1 }, y = (0..<n).map { _ in rng.nextFloat() * 3 }
+    let z0 = (0..<n).map { _ in rng.nextFloat() - 0.5 }
+    var product = [Float](repeating: .nan, count: n), sum = z0
+    Vector.multiply(x, y, into: &product, n)
+    Vector.addProduct(x, y, into: &sum, n)
+    for i in 0..<n {
+      #expect(product[i].bitPattern == (x[i] * y[i]).bitPattern)
+      var scalar = z0[i]
+      scalar += x[i] * y[i]
+      #expect(sum[i].bitPattern == scalar.bitPattern)
+    }
+  }
 }

@@ -149,14 +149,18 @@ struct TrainableModelTests {
     let err = FiniteDifference.relativeError(analytic: analytic, numeric: numeric)
     #expect(err <= 2e-3, "relative error \(err)")
     #expect(numeric.values.contains { abs($0) > 1e-3 })  // the check is live
-    // Without the masks in the backward, the same check fails by far.
-    var rng = SeededRNG(seed: 7)
-    let plain = TrainableModel(base: model, lora: LoRAParameters(model: model.config, lora: lora0.config))
-    plain.lora.values.pointer.update(from: x0, count: x0.count)
-    plain.lora.gradients.zero()
-    _ = try plain.accumulateGradients(batch, dropout: &rng)
-    let unmasked = Array(UnsafeBufferPointer(start: plain.lora.gradients.pointer, count: lora.count))
-    #expect(FiniteDifference.relativeError(analytic: unmasked, numeric: numeric) > 20 * err)
+    // The check resolves the masks: the gradient under other masks (seed 8), and the one without
+    // dropout, are both far from the seed-7 numeric gradient.
+    for (seed, dropout) in [(UInt64(8), Float(0.3)), (7, 0)] {
+      var rng = SeededRNG(seed: seed)
+      let other = TrainableModel(base: model, lora: LoRAParameters(model: model.config, lora: LoRAConfig(
+        rank: lora0.config.rank, alpha: lora0.config.alpha, dropout: dropout, targets: lora0.config.targets)))
+      other.lora.values.pointer.update(from: x0, count: x0.count)
+      other.lora.gradients.zero()
+      _ = try other.accumulateGradients(batch, dropout: &rng)
+      let g = Array(UnsafeBufferPointer(start: other.lora.gradients.pointer, count: lora.count))
+      #expect(FiniteDifference.relativeError(analytic: g, numeric: numeric) > 20 * err, "seed \(seed), dropout \(dropout)")
+    }
   }
 
   @Test func dropoutIsSeededAndOffAtEvaluation() throws {
