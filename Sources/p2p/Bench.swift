@@ -22,30 +22,24 @@ struct Bench: ParsableCommand {
   @Option(help: "Comma-separated workloads to run: prefill, score, decode; with --train: qv, all, classification (default: all of them).")
   var workloads: String?
 
-  private var names: [String] {
-    (workloads ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-  }
-
-  private var selected: Set<EngineBenchmark.Workload> {
-    workloads == nil ? Set(EngineBenchmark.Workload.allCases) : Set(names.compactMap(EngineBenchmark.Workload.init(rawValue:)))
-  }
-
-  private var selectedTraining: Set<TrainingBenchmark.Workload> {
-    workloads == nil ? Set(TrainingBenchmark.Workload.allCases) : Set(names.compactMap(TrainingBenchmark.Workload.init(rawValue:)))
+  /// The workloads of kind W named in --workloads (all of them when it is absent) and the first
+  /// name that is not one of them.
+  private func chosen<W: CaseIterable & Hashable & RawRepresentable>(_: W.Type) -> (workloads: Set<W>, unknown: String?)
+  where W.RawValue == String {
+    guard let workloads else { return (Set(W.allCases), nil) }
+    let names = workloads.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+    return (Set(names.compactMap(W.init(rawValue:))), names.first { W(rawValue: $0) == nil })
   }
 
   func validate() throws {
     guard repetitions >= 1 else { throw ValidationError("--repetitions must be >= 1") }
-    if train {
-      for w in names where TrainingBenchmark.Workload(rawValue: w) == nil {
-        throw ValidationError("unknown training workload '\(w)' in --workloads (expected qv, all or classification)")
-      }
-    } else {
-      for w in names where EngineBenchmark.Workload(rawValue: w) == nil {
-        throw ValidationError("unknown workload '\(w)' in --workloads (expected prefill, score or decode; qv, all and classification need --train)")
-      }
+    if let w = train ? chosen(TrainingBenchmark.Workload.self).unknown : chosen(EngineBenchmark.Workload.self).unknown {
+      throw ValidationError(train ? "unknown training workload '\(w)' in --workloads (expected qv, all or classification)"
+        : "unknown workload '\(w)' in --workloads (expected prefill, score or decode; qv, all and classification need --train)")
     }
-    if workloads != nil && names.isEmpty { throw ValidationError("--workloads is empty") }
+    if train ? chosen(TrainingBenchmark.Workload.self).workloads.isEmpty : chosen(EngineBenchmark.Workload.self).workloads.isEmpty {
+      throw ValidationError("--workloads is empty")
+    }
   }
 
   func run() throws {
@@ -53,7 +47,7 @@ struct Bench: ParsableCommand {
     let path = try sentences ?? DataLocator.path("sst2/test.tsv")
     let rows = try readSentences(path)
     let bundle = try modelOptions.load()
-    let bench = EngineBenchmark(bundle: bundle, sentences: rows, repetitions: repetitions, workloads: selected)
+    let bench = EngineBenchmark(bundle: bundle, sentences: rows, repetitions: repetitions, workloads: chosen(EngineBenchmark.Workload.self).workloads)
     let result = try bench.run { event in
       if case let .finished(name, value) = event, !json { printError(String(format: "  %@: %.1f", name, value)) }
     }
@@ -76,7 +70,7 @@ struct Bench: ParsableCommand {
 
   private func runTraining() throws {
     let bundle = try modelOptions.load()
-    let bench = TrainingBenchmark(model: bundle.model, repetitions: repetitions, workloads: selectedTraining)
+    let bench = TrainingBenchmark(model: bundle.model, repetitions: repetitions, workloads: chosen(TrainingBenchmark.Workload.self).workloads)
     let result = try bench.run { name, value in
       if !json { printError(String(format: "  %@: %.1f tokens/s", name, value)) }
     }
