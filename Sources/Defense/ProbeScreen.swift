@@ -10,9 +10,13 @@ public struct ProbeScreenResult: Codable, Sendable, Equatable {
   public var flaggedRows: [Int]
   /// One per flagged row: the label of largest probe score other than the row's own.
   public var flipLabels: [Int]
+  /// Wall-clock seconds the screen took (reading the representations and judging them; not the
+  /// probe's training), when the caller recorded it.
+  public var seconds: Double?
 
-  public init(splits: [ActivationClustering.Split], poisonedLabels: [Int], flaggedRows: [Int], flipLabels: [Int]) {
+  public init(splits: [ActivationClustering.Split], poisonedLabels: [Int], flaggedRows: [Int], flipLabels: [Int], seconds: Double? = nil) {
     self.splits = splits; self.poisonedLabels = poisonedLabels; self.flaggedRows = flaggedRows; self.flipLabels = flipLabels
+    self.seconds = seconds
   }
 }
 

@@ -15,7 +15,11 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var p2p: P2PConfig?
   public var training: TrainingConfig
   public var trainRows: Int
+  /// Training time of the cell's model, summed over resumed runs (`TrainingSummary.seconds`),
+  /// counted from step `trainingTimedFromStep` (0: every step; nil: a result of an older build,
+  /// whose time covers the last run only).
   public var trainingSeconds: Double
+  public var trainingTimedFromStep: Int?
   public var finalLoss: Double
   public var evaluation: ClassificationResult
   /// P2P cells: benign rows whose input also carried the attack trigger (the defender cannot
@@ -29,6 +33,8 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var probeFlaggedRows: Int?
   public var flippedRows: Int?
   public var flippedPoisonedRows: Int?
+  /// Probe-screen cells: seconds the screen took (its probe is trained separately or adopted).
+  public var screeningSeconds: Double?
 
   public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
               training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
@@ -101,6 +107,7 @@ public final class ExperimentRunner {
     let bundle = try ModelBundle.load(model)
     let pairs: [PromptCompletion], spec: ClassifierSpec
     var p2pManifest: P2PManifest?
+    var probe: ProbeScreenResult?
     var defense = cell.defense
     if var p2p = cell.defense {
       try fm.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
@@ -113,7 +120,6 @@ public final class ExperimentRunner {
         }
         defense = p2p
       }
-      var probe: ProbeScreenResult?
       if p2p.probeScreen == true {
         if let twin = finishedUndefendedTwin(of: cell) {
           // Only a shortcut: whatever goes wrong here, the probe is trained as usual.
@@ -156,10 +162,13 @@ public final class ExperimentRunner {
     }
     try JSONOutput.write(evaluation, to: dir + "/evaluation.json")
     try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: dir + "/evaluation.md")
-    return CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel, seed: cell.seed,
-                      attackConfig: cell.attack, p2p: defense, training: cell.training, trainRows: pairs.count,
-                      trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
+    var result = CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel, seed: cell.seed,
+                            attackConfig: cell.attack, p2p: defense, training: cell.training, trainRows: pairs.count,
+                            trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
       .with(manifest: p2pManifest)
+    result.trainingTimedFromStep = summary.timedFromStep
+    result.screeningSeconds = probe?.seconds
+    return result
   }
 
   /// The folder of the finished undefended cell with `cell`'s dataset, attack, seed and training

@@ -26,20 +26,55 @@ public enum GridReport {
     return Proportion(successes: rows.reduce(0) { $0 + c[$1][t] }, total: total)
   }
 
+  /// A cell's training seconds, marked where they do not cover every step: "from step N" after a
+  /// resume from a checkpoint of an older build, "†" for a result of an older build (the last
+  /// run's time only).
+  static func trainingTime(_ r: CellResult) -> String {
+    let t = String(format: "%.0f", r.trainingSeconds)
+    switch r.trainingTimedFromStep {
+    case nil: return t + "†"
+    case 0?: return t
+    case let n?: return t + " (from step \(n))"
+    }
+  }
+
+  /// The grid's run time: training, evaluation and probe screens summed over the cells, with
+  /// what the sum leaves out.
+  public static func runTime(_ results: [CellResult]) -> String {
+    guard !results.isEmpty else { return "" }
+    let training = results.reduce(0) { $0 + $1.trainingSeconds }, evaluation = results.reduce(0) { $0 + $1.evaluation.seconds }
+    let screening = results.reduce(0) { $0 + ($1.screeningSeconds ?? 0) }
+    var s = String(format: "Run time of these %d cells: training %.0f s, evaluation %.0f s", results.count, training, evaluation)
+    if screening > 0 { s += String(format: ", probe screens %.0f s", screening) }
+    s += String(format: "; %.2f h in all.", (training + evaluation + screening) / 3600)
+    let partial = results.filter { ($0.trainingTimedFromStep ?? 1) != 0 }
+    if !partial.isEmpty {
+      s += " Training time not counted for every step in \(partial.count) cell(s) (\(partial.map(\.key).joined(separator: ", "))): "
+        + "\"from step N\" is a training resumed from a checkpoint without a recorded time, † a result of an older build "
+        + "(its last run only)."
+    }
+    if results.contains(where: { $0.p2p?.probeScreen == true && $0.screeningSeconds == nil }) {
+      s += " Probe screens of older builds have no recorded time."
+    }
+    return s + "\n"
+  }
+
   public static func markdown(_ results: [CellResult], title: String) -> String {
     var s = "# \(title)\n\n"
     s += "CA: accuracy on the clean test rows; ASR: triggered non-target test rows predicted as the target (counts and Wilson 95% CI). "
     s += "P2P rows are evaluated through the P2P wrapper as deployed; \"no wrapper\" is the ablation with the plain prompt; "
     s += "\"ext. only\" and \"orig. or ext.\" count the target under an argmax over all 2n label words; "
     s += "\"clean -> target\" is the share of clean non-target test rows predicted as the target, the ASR a trigger with no effect would show.\n\n"
-    s += "| dataset | attack | defense | train rows | CA % | ASR % | clean -> target % | ASR no wrapper % | CA no wrapper % | ASR ext. only % | ASR orig. or ext. % | train s |\n"
-    s += "|---|---|---|---:|---|---|---:|---|---:|---:|---:|---:|\n"
+    s += "| dataset | attack | defense | train rows | CA % | ASR % | clean -> target % | ASR no wrapper % | CA no wrapper % | ASR ext. only % | ASR orig. or ext. % | train s | eval s |\n"
+    s += "|---|---|---|---:|---|---|---:|---|---:|---:|---:|---:|---:|\n"
     for r in results {
       let e = r.evaluation
       s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.trainRows) | \(pctCI(e.metrics.cleanAccuracy)) | \(pctCI(e.metrics.attackSuccessRate)) | "
       s += "\(pct(cleanTargetRate(e))) | \(pctCI(e.p2p?.withoutWrapper.attackSuccessRate)) | \(pct(e.p2p?.withoutWrapper.cleanAccuracy)) | "
-      s += "\(pct(e.p2p?.asrExtendedTargetOnly)) | \(pct(e.p2p?.asrOriginalOrExtended)) | \(String(format: "%.0f", r.trainingSeconds)) |\n"
+      s += "\(pct(e.p2p?.asrExtendedTargetOnly)) | \(pct(e.p2p?.asrOriginalOrExtended)) | \(trainingTime(r)) | "
+      s += String(format: "%.0f |\n", e.seconds)
     }
+    s += "\n" + runTime(results)
     s += "\nSettings of each cell:\n\n"
     for r in results {
       s += "- `\(r.key)`: \(ReportWriter.describe(r.evaluation.poisoning))"
@@ -143,7 +178,7 @@ public enum GridReport {
       rows += "<tr><td>\(escape(r.dataset))</td><td>\(escape(r.attack))</td><td>\(escape(r.defense))</td><td>\(r.trainRows)</td>"
       rows += "<td>\(pctCI(e.metrics.cleanAccuracy))</td><td>\(pctCI(e.metrics.attackSuccessRate))</td>"
       rows += "<td>\(pctCI(e.p2p?.withoutWrapper.attackSuccessRate))</td><td>\(pct(e.p2p?.asrExtendedTargetOnly))</td>"
-      rows += "<td>\(pct(e.p2p?.asrOriginalOrExtended))</td><td>\(String(format: "%.0f", r.trainingSeconds))</td></tr>\n"
+      rows += "<td>\(pct(e.p2p?.asrOriginalOrExtended))</td><td>\(escape(trainingTime(r)))</td><td>\(String(format: "%.0f", e.seconds))</td></tr>\n"
     }
     return """
       <!doctype html>
@@ -153,8 +188,9 @@ public enum GridReport {
       <h1>\(escape(title))</h1>
       <p>CA: accuracy on the clean test rows. ASR: triggered non-target test rows predicted as the target (percent, counts, Wilson 95% interval). P2P cells are evaluated through the P2P wrapper, as deployed; "no wrapper" is the ablation with the plain prompt.</p>
       \(svg(results))
-      <table><tr><th>dataset</th><th>attack</th><th>defense</th><th>train rows</th><th>CA %</th><th>ASR %</th><th>ASR no wrapper %</th><th>ASR ext. only %</th><th>ASR orig. or ext. %</th><th>train s</th></tr>
+      <table><tr><th>dataset</th><th>attack</th><th>defense</th><th>train rows</th><th>CA %</th><th>ASR %</th><th>ASR no wrapper %</th><th>ASR ext. only %</th><th>ASR orig. or ext. %</th><th>train s</th><th>eval s</th></tr>
       \(rows)</table>
+      <p>\(escape(runTime(results)))</p>
       </body></html>
 
       """

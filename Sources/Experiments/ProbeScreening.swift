@@ -10,7 +10,8 @@ import Training
 /// probe classifier on the training set as it is (in `directory`, resumable like any training),
 /// reads its hidden state and label-word logits at the answer position of every training row and
 /// the base model's mean sentence representation of each row, and judges them with
-/// `ProbeScreen`. The result is cached in `directory/screen.json`.
+/// `ProbeScreen`. The result, with the seconds the screen took (the probe's training not counted),
+/// is cached in `directory/screen.json`.
 public enum ProbeScreening {
   public static let resultFile = "screen.json"
 
@@ -32,6 +33,7 @@ public enum ProbeScreening {
                                        spec: .plain(template), config: training, directory: directory,
                                        resume: fm.fileExists(atPath: directory + "/checkpoint")) { progress(.training($0)) }
     }
+    let clock = ContinuousClock(), start = clock.now
     let base = try meanStates(train.map(\.text), bundle: bundle) {
       progress(.evaluating("base-model representations of the training rows", $0, train.count))
     }
@@ -42,8 +44,9 @@ public enum ProbeScreening {
                                               labelIDs: try template.labelTokenIDs(probe.tokenizer)) {
       progress(.evaluating("probe hidden states of the training rows", $0, train.count))
     }
-    let result = try ProbeScreen.judge(features: features, scores: scores, baseFeatures: base, labels: train.map(\.label),
+    var result = try ProbeScreen.judge(features: features, scores: scores, baseFeatures: base, labels: train.map(\.label),
                                        seed: config.seed)
+    result.seconds = (clock.now - start).seconds
     try JSONOutput.write(result, to: cache)
     return result
   }

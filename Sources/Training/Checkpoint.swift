@@ -34,14 +34,24 @@ public struct CheckpointState<Configuration: Codable & Sendable & Equatable>: Co
   public var rng: SeededRNG
   public var configuration: Configuration
   public var lossHistory: [LossRecord]
+  /// Training time and tokens up to this checkpoint, summed over every run that trained the
+  /// steps it holds, counted from step `timedFromStep` (0 unless an earlier step came from a
+  /// checkpoint that did not record its time). Absent in checkpoints of older builds.
+  public var trainingSeconds: Double?
+  public var trainedTokens: Int?
+  public var timedFromStep: Int?
 
-  public init(step: Int, epoch: Int, positionInEpoch: Int, rng: SeededRNG, configuration: Configuration, lossHistory: [LossRecord]) {
+  public init(step: Int, epoch: Int, positionInEpoch: Int, rng: SeededRNG, configuration: Configuration, lossHistory: [LossRecord],
+              trainingSeconds: Double? = nil, trainedTokens: Int? = nil, timedFromStep: Int? = nil) {
     self.step = step
     self.epoch = epoch
     self.positionInEpoch = positionInEpoch
     self.rng = rng
     self.configuration = configuration
     self.lossHistory = lossHistory
+    self.trainingSeconds = trainingSeconds
+    self.trainedTokens = trainedTokens
+    self.timedFromStep = timedFromStep
   }
 }
 

@@ -43,6 +43,7 @@ public final class Trainer {
     var rng = SeededRNG(seed: config.seed &+ 0x5EED)
     var step = 0, epoch = 0, position = 0
     var history: [LossRecord] = []
+    var priorSeconds = 0.0, priorTokens = 0, timedFrom = 0
     if resume, let dir = checkpointDirectory {
       try Checkpoint<TrainingConfig>.recover(dir)
       if Checkpoint<TrainingConfig>.exists(at: dir) {
@@ -53,6 +54,11 @@ public final class Trainer {
         try restore(cp, optimizer: optimizer)
         step = cp.state.step; epoch = cp.state.epoch; position = cp.state.positionInEpoch
         rng = cp.state.rng; history = cp.state.lossHistory
+        if let seconds = cp.state.trainingSeconds {
+          priorSeconds = seconds; priorTokens = cp.state.trainedTokens ?? 0; timedFrom = cp.state.timedFromStep ?? 0
+        } else {
+          timedFrom = step
+        }
       }
     }
     progress(.started(totalSteps: totalSteps, examples: examples.count, parameters: lora.count, resumedAtStep: step))
@@ -60,11 +66,13 @@ public final class Trainer {
     let start = clock.now
     var tokensDone = 0
     let stepsAtStart = step
+    // Time and tokens of the whole training so far (see `TrainingSummary.timedFromStep`).
+    func totals() -> (seconds: Double, tokens: Int) { (priorSeconds + (clock.now - start).seconds, priorTokens + tokensDone) }
     while epoch < config.epochs {
       let batches = plan.batches(epoch: epoch)
       var epochLoss = 0.0, epochSteps = 0
       while position < batches.count {
-        if let stop = stopAfterSteps, step >= stop { return summary(step, history, tokensDone, (clock.now - start).seconds) }
+        if let stop = stopAfterSteps, step >= stop { return summary(step, history, totals(), timedFrom) }
         // One optimizer step = up to `gradientAccumulation` micro-batches.
         lora.gradients.zero()
         let micro = Array(batches[position..<min(batches.count, position + config.gradientAccumulation)])
@@ -93,7 +101,8 @@ public final class Trainer {
         if let dir = checkpointDirectory,
            (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) || endOfEpoch {
           let (e, p) = endOfEpoch ? (epoch + 1, 0) : (epoch, position)
-          try save(dir, step: step, epoch: e, position: p, rng: rng, history: history, optimizer: optimizer)
+          try save(dir, step: step, epoch: e, position: p, rng: rng, history: history, optimizer: optimizer,
+                   totals: totals(), timedFrom: timedFrom)
           progress(.checkpointSaved(path: dir, step: step))
         }
       }
@@ -101,18 +110,20 @@ public final class Trainer {
       epoch += 1
       position = 0
     }
-    return summary(step, history, tokensDone, (clock.now - start).seconds)
+    return summary(step, history, totals(), timedFrom)
   }
 
-  private func summary(_ step: Int, _ history: [LossRecord], _ tokens: Int, _ seconds: Double) -> TrainingSummary {
+  private func summary(_ step: Int, _ history: [LossRecord], _ totals: (seconds: Double, tokens: Int), _ timedFrom: Int) -> TrainingSummary {
     TrainingSummary(steps: step, epochs: config.epochs, finalLoss: Double(history.last?.loss ?? .nan), lossHistory: history,
-                    trainedTokens: tokens, seconds: seconds)
+                    trainedTokens: totals.tokens, seconds: totals.seconds, timedFromStep: timedFrom)
   }
 
-  private func save(_ dir: String, step: Int, epoch: Int, position: Int, rng: SeededRNG, history: [LossRecord], optimizer: AdamW) throws(TrainingError) {
+  private func save(_ dir: String, step: Int, epoch: Int, position: Int, rng: SeededRNG, history: [LossRecord], optimizer: AdamW,
+                    totals: (seconds: Double, tokens: Int), timedFrom: Int) throws(TrainingError) {
     let state = optimizer.state()
     let cp = Checkpoint(
-      state: CheckpointState(step: step, epoch: epoch, positionInEpoch: position, rng: rng, configuration: config, lossHistory: history),
+      state: CheckpointState(step: step, epoch: epoch, positionInEpoch: position, rng: rng, configuration: config, lossHistory: history,
+                             trainingSeconds: totals.seconds, trainedTokens: totals.tokens, timedFromStep: timedFrom),
       tensors: ["lora": FloatTensor(lora.values.array), "adam.m": FloatTensor(state.firstMoment),
                 "adam.v": FloatTensor(state.secondMoment), "adam.step": FloatTensor([Float(state.step)])])
     try cp.write(to: dir)

@@ -62,6 +62,12 @@ public struct TrainingSummary: Codable, Sendable {
   public var epochs: Int
   public var finalLoss: Double
   public var lossHistory: [LossRecord]
+  /// Tokens trained on and training time (seconds) from step `timedFromStep` to the end, summed
+  /// over the runs of a resumed training (steps redone after an interruption count once: the
+  /// time since the last checkpoint of an interrupted run is not counted).
   public var trainedTokens: Int
   public var seconds: Double
+  /// 0 when `seconds` covers every step; the step a resumed run started from when the checkpoint
+  /// it resumed had no time recorded (written by an older build); nil in summaries of older builds.
+  public var timedFromStep: Int?
 }

@@ -96,6 +96,25 @@ struct ReportTests {
     #expect(GridReport.html(rs, title: "T <x>").contains("T &lt;x&gt;"))
   }
 
+  @Test func theRunTimeAddsUpCellsAndNamesPartlyTimedTraining() {
+    var a = Self.result(attack: "badnets", defense: "none", ca: 85, asr: 49)
+    var b = Self.result(attack: "badnets", defense: "p2p-probe", ca: 84, asr: 2)
+    a.trainingTimedFromStep = 0; a.trainingSeconds = 3000; a.evaluation.seconds = 150
+    b.trainingTimedFromStep = 0; b.trainingSeconds = 3600; b.evaluation.seconds = 300; b.screeningSeconds = 150
+    b.p2p?.probeScreen = true
+    // 3000 + 3600 training, 450 evaluation, 150 screening = 7200 s.
+    #expect(GridReport.runTime([a, b]) == "Run time of these 2 cells: training 6600 s, evaluation 450 s, probe screens 150 s; 2.00 h in all.\n")
+    let md = GridReport.markdown([a, b], title: "T")
+    #expect(md.contains("| 3000 | 150 |") && md.contains("| 3600 | 300 |"))
+    b.trainingTimedFromStep = 250
+    a.trainingTimedFromStep = nil
+    b.screeningSeconds = nil
+    let partial = GridReport.runTime([a, b])
+    #expect(partial.contains("in 2 cell(s) (sst2_badnets_none_s42, sst2_badnets_p2p-probe_s42)") && partial.contains("no recorded time"))
+    let md2 = GridReport.markdown([a, b], title: "T")
+    #expect(md2.contains("| 3000† | 150 |") && md2.contains("| 3600 (from step 250) | 300 |"))
+  }
+
   @Test func theSettingsLineNamesLeakedAndCoveredBenignRows() {
     var cover = Self.result(attack: "addsent", defense: "p2p-cover", ca: 88, asr: 4)
     cover.p2p = P2PConfig(screenTriggers: true, coverTriggers: true)

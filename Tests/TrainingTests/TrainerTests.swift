@@ -61,6 +61,36 @@ struct TrainerTests {
     #expect(resumed.steps == full.steps)
     #expect(resumed.finalLoss == full.finalLoss)
     #expect(resumed.lossHistory.map(\.loss) == full.lossHistory.map(\.loss))
+    // Time and tokens add up over the two runs; step 5, trained twice, counts once.
+    #expect(full.timedFromStep == 0 && resumed.timedFromStep == 0)
+    #expect(resumed.trainedTokens == full.trainedTokens)
+    let saved = try Checkpoint<TrainingConfig>.load(from: dirB + "/checkpoint")
+    // The last checkpoint (end of training) is written just before the summary is timed.
+    #expect(saved.state.step == full.steps && saved.state.trainedTokens == full.trainedTokens)
+    #expect(try #require(saved.state.trainingSeconds) <= resumed.seconds && resumed.seconds < 2 * full.seconds + 1)
+  }
+
+  /// A checkpoint of an older build has no time recorded: the resumed run's time and tokens
+  /// count from the checkpoint's step, and the summary says so.
+  @Test func resumeFromAnUntimedCheckpointCountsFromItsStep() throws {
+    let base = try Self.model()
+    let dir = Self.tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let config = Self.config()
+    _ = try Trainer(base: base, examples: Self.examples(), config: config, checkpointDirectory: dir).run(stopAfterSteps: 5)
+    var old = try Checkpoint<TrainingConfig>.load(from: dir + "/checkpoint")
+    #expect(old.state.step == 4 && old.state.timedFromStep == 0 && (old.state.trainedTokens ?? 0) > 0)
+    old.state.trainingSeconds = nil; old.state.trainedTokens = nil; old.state.timedFromStep = nil
+    try old.write(to: dir + "/checkpoint")
+    let resumed = try Trainer(base: base, examples: Self.examples(), config: config, checkpointDirectory: dir).run(resume: true)
+    let full = try Trainer(base: base, examples: Self.examples(), config: config, checkpointDirectory: nil).run()
+    #expect(resumed.timedFromStep == 4)
+    // Tokens of steps 5-9 only: the whole run's minus those of steps 1-4 (steps 1-3 are epoch 0's
+    // five micro-batches, 2+2+1; step 4 is the first two micro-batches of epoch 1).
+    let examples = try Self.examples(), plan = try BatchPlan(exampleCount: examples.count, batchSize: config.batchSize, seed: config.seed)
+    var early = 0
+    for b in plan.batches(epoch: 0) + plan.batches(epoch: 1).prefix(2) { early += b.reduce(0) { $0 + examples[$1].tokens.count } }
+    #expect(resumed.trainedTokens == full.trainedTokens - early)
   }
 
   @Test func resumeWithOtherSettingsIsRefused() throws {
