@@ -39,7 +39,8 @@ public enum GridReport {
   }
 
   /// The grid's run time: training, evaluation and probe screens summed over the cells, with
-  /// what the sum leaves out.
+  /// what the sum leaves out. A probe trained inside its p2p-probe cell (no finished undefended
+  /// cell to adopt) is not counted; an adopted one is its undefended cell's training.
   public static func runTime(_ results: [CellResult]) -> String {
     guard !results.isEmpty else { return "" }
     let training = results.reduce(0) { $0 + $1.trainingSeconds }, evaluation = results.reduce(0) { $0 + $1.evaluation.seconds }
@@ -47,7 +48,7 @@ public enum GridReport {
     var s = String(format: "Run time of these %d cells: training %.0f s, evaluation %.0f s", results.count, training, evaluation)
     if screening > 0 { s += String(format: ", probe screens %.0f s", screening) }
     s += String(format: "; %.2f h in all.", (training + evaluation + screening) / 3600)
-    let partial = results.filter { ($0.trainingTimedFromStep ?? 1) != 0 }
+    let partial = results.filter { $0.trainingTimedFromStep != 0 }
     if !partial.isEmpty {
       s += " Training time not counted for every step in \(partial.count) cell(s) (\(partial.map(\.key).joined(separator: ", "))): "
         + "\"from step N\" is a training resumed from a checkpoint without a recorded time, † a result of an older build "

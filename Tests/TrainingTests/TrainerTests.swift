@@ -67,7 +67,7 @@ struct TrainerTests {
     let saved = try Checkpoint<TrainingConfig>.load(from: dirB + "/checkpoint")
     // The last checkpoint (end of training) is written just before the summary is timed.
     #expect(saved.state.step == full.steps && saved.state.trainedTokens == full.trainedTokens)
-    #expect(try #require(saved.state.trainingSeconds) <= resumed.seconds && resumed.seconds < 2 * full.seconds + 1)
+    #expect(try #require(saved.state.trainingSeconds) <= resumed.seconds)
   }
 
   /// A checkpoint of an older build has no time recorded: the resumed run's time and tokens
