@@ -34,21 +34,32 @@ public enum ProbeScreening {
                                        resume: fm.fileExists(atPath: directory + "/checkpoint")) { progress(.training($0)) }
     }
     let clock = ContinuousClock(), start = clock.now
-    let base = try meanStates(train.map(\.text), bundle: bundle) {
-      progress(.evaluating("base-model representations of the training rows", $0, train.count))
-    }
-    // A second copy of the weights takes the probe's adapter; the caller's stays the base model.
-    let probe = try ModelBundle.load(modelName)
-    try PEFTAdapter.load(from: directory, model: probe.model.config).merge(into: probe.model)
-    let (features, scores) = try answerStates(train.map { template.prompt(for: $0.text) }, bundle: probe,
-                                              labelIDs: try template.labelTokenIDs(probe.tokenizer)) {
-      progress(.evaluating("probe hidden states of the training rows", $0, train.count))
-    }
+    let (base, features, scores) = try inputs(train, template: template, modelName: modelName, bundle: bundle,
+                                              probeDirectory: directory, progress: progress)
     var result = try ProbeScreen.judge(features: features, scores: scores, baseFeatures: base, labels: train.map(\.label),
                                        seed: config.seed)
     result.seconds = (clock.now - start).seconds
     try JSONOutput.write(result, to: cache)
     return result
+  }
+
+  /// What the screen judges, for each training row: the base model's mean sentence state (`bundle`,
+  /// the base model), and the state and label-word logits at the answer position of `template`
+  /// under the probe adapter in `probeDirectory` (merged into a second copy of `modelName`).
+  public static func inputs(_ train: [Example], template: PromptTemplate, modelName: String, bundle: ModelBundle,
+                            probeDirectory: String, progress: @escaping (ExperimentEvent) -> Void = { _ in })
+    throws -> (base: [[Float]], features: [[Float]], scores: [[Float]]) {
+    let base = try meanStates(train.map(\.text), bundle: bundle) {
+      progress(.evaluating("base-model representations of the training rows", $0, train.count))
+    }
+    // A second copy of the weights takes the probe's adapter; the caller's stays the base model.
+    let probe = try ModelBundle.load(modelName)
+    try PEFTAdapter.load(from: probeDirectory, model: probe.model.config).merge(into: probe.model)
+    let (features, scores) = try answerStates(train.map { template.prompt(for: $0.text) }, bundle: probe,
+                                              labelIDs: try template.labelTokenIDs(probe.tokenizer)) {
+      progress(.evaluating("probe hidden states of the training rows", $0, train.count))
+    }
+    return (base, features, scores)
   }
 
   /// The files of a finished training that the screen reads, the summary last (with the weights

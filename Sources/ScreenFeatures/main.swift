@@ -35,18 +35,14 @@ func main() throws {
   guard let probeDir = [cell + "/model/probe", cell + "/model"].first(where: { fm.fileExists(atPath: $0 + "/" + PEFTAdapter.weightsFile) }) else {
     throw ExperimentError.badFile(path: cell + "/model", reason: "no adapter in model/probe or model (a finished p2p-probe or undefended cell has one)")
   }
-  if probeDir.hasSuffix("/model"), try ClassifierSpec.load(from: probeDir) != .plain(P2PConfig().originalPrompt) {
+  let template = P2PConfig().originalPrompt
+  if probeDir.hasSuffix("/model"), try ClassifierSpec.load(from: probeDir) != .plain(template) {
     throw ExperimentError.badFile(path: probeDir, reason: "not an undefended classifier (a defended cell's model is not the screen's probe)")
   }
   let train = try DatasetReader.read(cell + "/data/train.jsonl")
-  let template = P2PConfig().originalPrompt
   try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
-  let bundle = try ModelBundle.load(ModelStore.defaultModel)
-  let base = try ProbeScreening.meanStates(train.map(\.text), bundle: bundle) { _ in }
-  let probe = try ModelBundle.load(ModelStore.defaultModel)
-  try PEFTAdapter.load(from: probeDir, model: probe.model.config).merge(into: probe.model)
-  let (features, scores) = try ProbeScreening.answerStates(train.map { template.prompt(for: $0.text) }, bundle: probe,
-                                                           labelIDs: try template.labelTokenIDs(probe.tokenizer)) { _ in }
+  let (base, features, scores) = try ProbeScreening.inputs(train, template: template, modelName: ModelStore.defaultModel,
+                                                           bundle: try ModelBundle.load(ModelStore.defaultModel), probeDirectory: probeDir)
   let widths = ["base": try write(base, name: "base", to: out), "probe": try write(features, name: "probe", to: out),
                 "scores": try write(scores, name: "scores", to: out)]
   try JSONOutput.write(Meta(rows: train.count, widths: widths, labels: train.map(\.label), cell: cell), to: out + "/meta.json")

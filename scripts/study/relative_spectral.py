@@ -27,10 +27,14 @@ def auc(score, positive):
     return (ranks[positive].sum() - p * (p - 1) / 2) / (p * n)
 
 
-def relative_direction(features, labels, label, d):
+def principal(features):
+    """Centred rows and their principal axes (rows of vt)."""
     x = features - features.mean(0)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    z = x @ vt[:d].T
+    return x, np.linalg.svd(x, full_matrices=False)[2]
+
+
+def relative_direction(centred, axes, labels, label, d):
+    z = centred @ axes[:d].T
     inside, others = z[labels == label], z[labels != label]
     s1, s0 = np.cov(inside.T), np.cov(others.T)
     s0 += 1e-3 * np.trace(s0) / d * np.eye(d)
@@ -83,11 +87,11 @@ def main():
     print(f"rows {rows}, poisoned {poisoned.sum()} (dirty-label {dirty.sum()}, clean-label {(poisoned & ~dirty).sum()})")
     base = load(a.features, "base", rows, meta["widths"]["base"])
     for name in ("base", "probe"):
-        f = load(a.features, name, rows, meta["widths"][name])
+        centred, axes = principal(load(a.features, name, rows, meta["widths"][name]))
         for d in (50, 100, 200):
             for label in sorted(set(y.tolist())):
                 idx = np.where(y == label)[0]
-                values, p = relative_direction(f, y, label, d)
+                values, p = relative_direction(centred, axes, y, label, d)
                 order = idx[np.argsort(-p)][: a.top]
                 has = poisoned[idx].any()
                 line = (f"{name:5s} d={d:3d} label {label}: eigenvalues {np.round(values[:3], 1).tolist()}"
