@@ -11,14 +11,18 @@ let cpuFlags: [SwiftSetting] = {
   return []
   #endif
 }()
-let engine: [SwiftSetting] = cpuFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+/// `P2P_FUZZ=1` (scripts/fuzz-readers.sh only, in its own scratch path `.build-fuzz`) adds the
+/// libFuzzer targets below and keeps the runtime checks `-Ounchecked` would remove, so an overflow
+/// or out-of-range index traps where it happens. The default build graph does not change.
+let fuzzing = Context.environment["P2P_FUZZ"] == "1"
+let engine: [SwiftSetting] = cpuFlags + (fuzzing ? [] : [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))])
 
 let package = Package(
   name: "P2P",
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "p2p", targets: ["p2p"]),
-    .library(name: "P2PKit", targets: ["TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation", "Defense", "GenerationTasks", "Experiments"]),
+    .library(name: "P2PKit", targets: ["FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation", "Defense", "GenerationTasks", "Experiments"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,26 +32,27 @@ let package = Package(
     .systemLibrary(
       name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]),
+    .target(name: "FileIO", swiftSettings: cpuFlags),
     .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: engine),
     .target(name: "GGUF", swiftSettings: engine),
     .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: engine),
     .target(name: "Llama", dependencies: ["TensorCore", "GGUF", "Tokenizer"], swiftSettings: engine),
-    .target(name: "Training", dependencies: ["TensorCore", "GGUF", "Tokenizer", "Llama"], swiftSettings: engine),
-    .target(name: "Backdoor", dependencies: ["TensorCore"], swiftSettings: cpuFlags),
+    .target(name: "Training", dependencies: ["FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama"], swiftSettings: engine),
+    .target(name: "Backdoor", dependencies: ["FileIO", "TensorCore"], swiftSettings: cpuFlags),
     .target(name: "Evaluation", dependencies: ["Backdoor", "Llama", "Tokenizer", "Training"], swiftSettings: cpuFlags),
     .target(name: "Defense", dependencies: ["Backdoor", "Evaluation", "Llama", "Tokenizer", "TensorCore"], swiftSettings: cpuFlags),
-    .target(name: "GenerationTasks", dependencies: ["Backdoor", "TensorCore"], swiftSettings: cpuFlags),
+    .target(name: "GenerationTasks", dependencies: ["Backdoor", "FileIO", "TensorCore"], swiftSettings: cpuFlags),
     .target(
       name: "Experiments",
       dependencies: [
-        "Backdoor", "Evaluation", "Defense", "GenerationTasks", "Llama", "Tokenizer", "Training", "TensorCore",
+        "Backdoor", "Evaluation", "Defense", "FileIO", "GenerationTasks", "Llama", "Tokenizer", "Training", "TensorCore",
         .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: cpuFlags),
     .executableTarget(
       name: "p2p",
       dependencies: [
-        "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation", "Defense",
+        "FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation", "Defense",
         "GenerationTasks", "Experiments",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -61,9 +66,10 @@ let package = Package(
                 swiftSettings: cpuFlags),
     .testTarget(name: "GenerationTasksTests", dependencies: ["GenerationTasks", "Backdoor", "TensorCore"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
-    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Backdoor", "Evaluation", "Defense", "Training", "TestSupport"],
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "FileIO", "Backdoor", "Evaluation", "Defense", "Training", "TestSupport"],
                 swiftSettings: cpuFlags),
-    .testTarget(name: "BackdoorTests", dependencies: ["Backdoor", "TensorCore"], swiftSettings: cpuFlags),
+    .testTarget(name: "BackdoorTests", dependencies: ["Backdoor", "FileIO", "TensorCore"], swiftSettings: cpuFlags),
+    .testTarget(name: "FileIOTests", dependencies: ["FileIO"], swiftSettings: cpuFlags),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "TensorCore", "GGUF", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"], swiftSettings: cpuFlags),
@@ -76,3 +82,19 @@ let package = Package(
   ],
   swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets for the readers of untrusted files (Fuzz/*.swift, scripts/fuzz-readers.sh),
+// built with `-sanitize=fuzzer,address -parse-as-library`; P2PFuzzMain (C) hands `main` to libFuzzer.
+if fuzzing {
+  let fuzzFiles = ["DatasetsFuzz.swift", "ExperimentsFuzz.swift", "SafeTensorsFuzz.swift", "GGUFFuzz.swift"]
+  func fuzzTarget(_ name: String, _ file: String, _ dependencies: [Target.Dependency]) -> Target {
+    .executableTarget(name: name, dependencies: ["P2PFuzzMain"] + dependencies, path: "Fuzz",
+                      exclude: ["Main"] + fuzzFiles.filter { $0 != file }, sources: [file], swiftSettings: cpuFlags)
+  }
+  package.targets += [
+    .target(name: "P2PFuzzMain", path: "Fuzz/Main"),
+    fuzzTarget("p2p-fuzz-datasets", "DatasetsFuzz.swift", ["Backdoor", "FileIO"]),
+    fuzzTarget("p2p-fuzz-experiments", "ExperimentsFuzz.swift", ["Experiments", "Backdoor", "FileIO"]),
+    fuzzTarget("p2p-fuzz-safetensors", "SafeTensorsFuzz.swift", ["Training", "Llama"]),
+  ]
+}

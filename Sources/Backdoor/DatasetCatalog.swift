@@ -88,4 +88,24 @@ public enum DatasetCatalog {
     }
     throw .cannotRead(path: nameOrPath, reason: "expected train.{tsv,csv,jsonl} and test.{tsv,csv,jsonl} in this directory")
   }
+
+  /// The label set of a dataset: the built-in one's label names, else read from its training file.
+  public static func labelSet(of nameOrPath: String, root: String?) throws(DatasetError) -> LabelSet {
+    if let d = named(nameOrPath) { return LabelSet(count: d.labelNames.count) }
+    let resolved = try resolve(nameOrPath, root: root)
+    return LabelSet(train: try DatasetReader.read(resolved.trainPath))
+  }
+
+  /// The files a poisoning of `nameOrPath` with `attack` reads (training and test file, and the
+  /// paraphrase pairs of a paraphrase attack), for fingerprints and output checks.
+  public static func inputFiles(of nameOrPath: String, attack: AttackKind, trigger: String?, root: String?) throws(DatasetError) -> [String] {
+    let r = try resolve(nameOrPath, root: root)
+    var files = [r.trainPath, r.testPath]
+    if attack.isParaphrase, let folder = trigger ?? r.paraphrases[attack] {
+      for name in ["train_pairs.tsv", "test_pairs.tsv"] where FileManager.default.fileExists(atPath: folder + "/" + name) {
+        files.append(folder + "/" + name)
+      }
+    }
+    return files
+  }
 }

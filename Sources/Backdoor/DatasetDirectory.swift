@@ -1,8 +1,26 @@
+import FileIO
 import Foundation
 
-/// Writes a dataset directory atomically: every file goes to a temporary sibling directory that
-/// is then renamed over the target, so a crash never leaves a half-written dataset.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes a dataset directory (the output of `p2p poison`) under `OutputFolder`'s rule: into a new
+/// or empty folder through a temporary sibling that is renamed into place, so a crash never leaves
+/// a half-written dataset; into a folder holding an earlier poisoning only when asked, replacing
+/// just the files a poisoning writes (the manifest, which marks a complete dataset, is removed
+/// first and written last). Nothing else in the folder is touched.
 public enum DatasetDirectory {
+  /// The files of a poisoned dataset, classification or generation.
+  public static let entries = ["train.jsonl", "test-clean.jsonl", "test-poison.jsonl", "manifest.json"]
+
+  /// `p2p poison`'s output: recognised by a manifest that records a poisoning.
+  public static let outputKind = OutputKind(command: "p2p poison", entries: entries) { dir in
+    guard let data = FileManager.default.contents(atPath: dir + "/manifest.json"),
+          let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
+    return ["attack", "poisonedRows", "trainRows", "seed"].allSatisfy { object[$0] != nil }
+  }
+
   /// JSON Lines of `rows`, one sorted-key object a line.
   public static func jsonLines<T: Encodable>(_ rows: [T]) throws -> Data {
     let enc = JSONEncoder()
@@ -19,18 +37,37 @@ public enum DatasetDirectory {
     return try enc.encode(value)
   }
 
-  /// Writes `files` (name → contents) as the directory `directory`, replacing it.
-  public static func write(_ files: [(name: String, contents: () throws -> Data)], to directory: String) throws {
+  /// Writes `files` (name → contents; the last one marks a complete output) as `directory`.
+  /// `replace`: an earlier poisoning there may be replaced; `inputs`: paths the output must not
+  /// equal or contain.
+  public static func write(_ files: [(name: String, contents: () throws -> Data)], to directory: String,
+                           replace: Bool = false, inputs: [String] = []) throws {
     let fm = FileManager.default
-    let tmp = directory + ".tmp-\(UUID().uuidString.prefix(8))"
-    do {
-      try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-      for f in files { try f.contents().write(to: URL(fileURLWithPath: tmp + "/" + f.name)) }
-      if fm.fileExists(atPath: directory) { try fm.removeItem(atPath: directory) }
-      try fm.moveItem(atPath: tmp, toPath: directory)
-    } catch {
-      try? fm.removeItem(atPath: tmp)
-      throw error
+    let out = OutputFolder.normalized(directory)
+    OutputFolder.cleanStaleTemporaries(of: out, kind: outputKind)
+    let state = try OutputFolder.check(out, kind: outputKind, inputs: inputs, replace: replace)
+    let contents = try files.map { (name: $0.name, data: try $0.contents()) }
+    switch state {
+    case .new, .empty:
+      let parent = (out as NSString).deletingLastPathComponent
+      if !parent.isEmpty { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+      let tmp = OutputFolder.temporarySibling(of: out)
+      do {
+        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
+        for f in contents { try f.data.write(to: URL(fileURLWithPath: tmp + "/" + f.name)) }
+        // rename(2) replaces an empty folder in one step; a non-empty one makes it fail.
+        guard rename(tmp, out) == 0 else {
+          throw OutputError.cannotWrite(path: out, reason: String(cString: strerror(errno)))
+        }
+      } catch {
+        try? fm.removeItem(atPath: tmp)
+        throw error
+      }
+    case .own:
+      guard let marker = contents.last else { return }
+      let markerPath = out + "/" + marker.name
+      if fm.fileExists(atPath: markerPath) { try fm.removeItem(atPath: markerPath) }
+      for f in contents { try f.data.write(to: URL(fileURLWithPath: out + "/" + f.name), options: .atomic) }
     }
   }
 }

@@ -1,14 +1,14 @@
+import FileIO
 import Foundation
 
 /// Reads classification datasets: TSV (`sentence<TAB>label` header), CSV (`sentence,label`
 /// header, RFC 4180 quoting) and JSONL (`{"sentence": ..., "label": ...}` per line). Errors name
-/// the file, the 1-based line and what was wrong; nothing is skipped silently.
+/// the file, the 1-based line and what was wrong; nothing is skipped silently. LF or CRLF line
+/// ends and a UTF-8 byte-order mark are accepted (`TextFile`).
 public enum DatasetReader {
   public static func read(_ path: String) throws(DatasetError) -> [Example] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw .cannotRead(path: path, reason: FileManager.default.fileExists(atPath: path) ? "unreadable" : "no such file")
-    }
-    guard let text = String(data: data, encoding: .utf8) else { throw .cannotRead(path: path, reason: "not UTF-8") }
+    let text: String
+    do { text = try TextFile.read(path) } catch { throw .cannotRead(path: path, reason: error.reason) }
     let examples: [Example]
     if path.hasSuffix(".jsonl") || path.hasSuffix(".json") {
       examples = try jsonl(text, path: path)
@@ -21,13 +21,19 @@ public enum DatasetReader {
     return examples
   }
 
-  static func lines(_ text: String) -> [Substring] {
-    text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
-  }
+  /// LF-split lines of text `TextFile` normalised (BOM and CRLF removed).
+  static func lines(_ text: String) -> [Substring] { TextFile.lines(text) }
+
+  /// The largest label a dataset may use: labels are class indices 0..<n, and the label words,
+  /// the safe label space (i + n) and the confusion table grow with n.
+  public static let maxLabel = 255
 
   static func label(_ s: Substring, path: String, line: Int) throws(DatasetError) -> Int {
     let t = s.trimmingCharacters(in: .whitespaces)
     guard let v = Int(t), v >= 0 else { throw .badLabel(path: path, line: line, value: t) }
+    guard v <= maxLabel else {
+      throw .badLine(path: path, line: line, reason: "label \(v) is out of range: labels are class indices 0...\(maxLabel)")
+    }
     return v
   }
 
@@ -91,7 +97,7 @@ public enum DatasetReader {
       }
       guard !sentence.trimmingCharacters(in: .whitespaces).isEmpty else { throw .badLine(path: path, line: line, reason: "empty sentence") }
       let labelValue: Int
-      if let n = obj["label"] as? Int, n >= 0 { labelValue = n }
+      if let n = obj["label"] as? Int, n >= 0 { labelValue = try label("\(n)"[...], path: path, line: line) }
       else if let s = obj["label"] as? String { labelValue = try label(s[...], path: path, line: line) }
       else { throw .badLine(path: path, line: line, reason: "missing non-negative integer field \"label\"") }
       // Files written by `PoisonedDataset` keep each row's index in its source file.

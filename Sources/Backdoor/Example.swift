@@ -1,3 +1,5 @@
+import FileIO
+
 /// One labelled text example of a classification dataset, with its provenance in a
 /// poisoning experiment.
 public struct Example: Codable, Sendable, Equatable, Hashable {
@@ -31,15 +33,20 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, Sendable {
   case badLabel(path: String, line: Int, value: String)
   case empty(path: String)
   case invalidSetting(key: String, value: String, expected: String)
+  case cannotWrite(path: String, reason: String)
+  /// The output path was refused (see `OutputFolder`).
+  case output(OutputError)
 
   public var description: String {
     switch self {
     case let .cannotRead(path, reason): return "cannot read dataset '\(path)': \(reason)"
-    case let .badHeader(path, found, expected): return "\(path):1: header is '\(found)', expected \(expected)"
+    case let .badHeader(path, found, expected): return "\(path):1: header is '\(TextFile.snippet(found))', expected \(expected)"
     case let .badLine(path, line, reason): return "\(path):\(line): \(reason)"
-    case let .badLabel(path, line, value): return "\(path):\(line): label '\(value)' is not a non-negative integer"
+    case let .badLabel(path, line, value): return "\(path):\(line): label '\(TextFile.snippet(value))' is not a non-negative integer"
     case let .empty(path): return "dataset '\(path)' has no examples"
-    case let .invalidSetting(key, value, expected): return "invalid \(key) '\(value)': expected \(expected)"
+    case let .invalidSetting(key, value, expected): return "invalid \(key) '\(TextFile.snippet(value))': expected \(expected)"
+    case let .cannotWrite(path, reason): return "cannot write '\(path)': \(reason)"
+    case let .output(error): return error.description
     }
   }
 }

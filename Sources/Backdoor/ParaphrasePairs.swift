@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 
 /// One row of a published clean<->poisoned pairs file (`<split>_pairs.tsv`).
@@ -15,10 +16,8 @@ public enum ParaphrasePairsReader {
   static let header = ["clean_index", "clean_sentence", "clean_label", "poisoned_index", "poisoned_sentence", "poisoned_label"]
 
   public static func read(_ path: String) throws(DatasetError) -> [ParaphrasePair] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw .cannotRead(path: path, reason: FileManager.default.fileExists(atPath: path) ? "unreadable" : "no such file")
-    }
-    guard let text = String(data: data, encoding: .utf8) else { throw .cannotRead(path: path, reason: "not UTF-8") }
+    let text: String
+    do { text = try TextFile.read(path) } catch { throw .cannotRead(path: path, reason: error.reason) }
     let all = DatasetReader.lines(text)
     guard let first = all.first, first.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) == header else {
       throw .badHeader(path: path, found: String(all.first ?? ""), expected: header.joined(separator: "<TAB>"))

@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 
 /// The output of `p2p poison`: a poisoned training set, the clean test set, the poisoned test
@@ -15,25 +16,29 @@ public struct PoisonedDataset: Sendable {
 
   public static let files = (train: "train.jsonl", testClean: "test-clean.jsonl", testPoison: "test-poison.jsonl", manifest: "manifest.json")
 
-  /// Writes every file to a temporary sibling directory, then renames it over `directory`, so a
-  /// crash never leaves a half-written dataset.
-  public func write(to directory: String) throws(DatasetError) {
+  /// Writes the dataset folder under `DatasetDirectory`'s rule (a new or empty folder, or an
+  /// earlier poisoning when `replace`; never a folder equal to or above one of `inputs`).
+  public func write(to directory: String, replace: Bool = false, inputs: [String] = []) throws(DatasetError) {
     do {
       try DatasetDirectory.write([
         (Self.files.train, { try DatasetDirectory.jsonLines(train) }),
         (Self.files.testClean, { try DatasetDirectory.jsonLines(testClean) }),
         (Self.files.testPoison, { try DatasetDirectory.jsonLines(testPoison) }),
         (Self.files.manifest, { try DatasetDirectory.json(manifest) }),
-      ], to: directory)
+      ], to: directory, replace: replace, inputs: inputs)
+    } catch let error as OutputError {
+      throw .output(error)
     } catch {
-      throw .cannotRead(path: directory, reason: "cannot write: \(error.localizedDescription)")
+      throw .cannotWrite(path: directory, reason: error.localizedDescription)
     }
   }
 
   /// Reads a directory written by `write(to:)`.
   public static func read(from directory: String) throws(DatasetError) -> PoisonedDataset {
     let manifestPath = directory + "/" + files.manifest
-    guard let data = FileManager.default.contents(atPath: manifestPath) else { throw .cannotRead(path: manifestPath, reason: "no such file") }
+    guard let data = FileManager.default.contents(atPath: manifestPath) else {
+      throw .cannotRead(path: directory, reason: missingManifestReason(directory))
+    }
     let manifest: PoisonManifest
     do { manifest = try JSONDecoder().decode(PoisonManifest.self, from: data) } catch {
       throw .badLine(path: manifestPath, line: 1, reason: "not a poisoning manifest: \(error)")
@@ -42,4 +47,14 @@ public struct PoisonedDataset: Sendable {
                            testClean: try DatasetReader.read(directory + "/" + files.testClean),
                            testPoison: try DatasetReader.read(directory + "/" + files.testPoison), manifest: manifest)
   }
+}
+
+/// Why a folder given as a poisoned dataset has no manifest, in the user's terms.
+public func missingManifestReason(_ directory: String) -> String {
+  var isDirectory: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+    return "no such folder; create it with `p2p poison --out \(directory)`"
+  }
+  guard isDirectory.boolValue else { return "a file, expected a folder written by `p2p poison`" }
+  return "no manifest.json here, so this is not a folder written by `p2p poison` (run `p2p poison --out \(directory)` first)"
 }

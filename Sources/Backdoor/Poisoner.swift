@@ -39,9 +39,15 @@ public struct AttackConfig: Codable, Sendable, Equatable {
 /// built-in dataset or a path; a pure function of its inputs and the seed.
 public enum Poisoner {
   public static func poison(dataset: String, config: AttackConfig, root: String?) throws(DatasetError) -> PoisonedDataset {
+    try validate(config)
     let resolved = try DatasetCatalog.resolve(dataset, root: root)
     let train = try DatasetReader.read(resolved.trainPath)
     var test = try DatasetReader.read(resolved.testPath)
+    let labels = LabelSet(train: train, names: resolved.labelNames)
+    try labels.validate(train, path: resolved.trainPath)
+    try labels.validate(test, path: resolved.testPath)
+    try LabelSet.requireTwoLabels(train, path: resolved.trainPath)
+    try labels.validate(target: config.target)
     var rng = SeededRNG(seed: config.seed)
     let (trainTrigger, testTrigger, triggerText) = try triggers(config, resolved: resolved)
     let plan = PoisonPlan(rate: config.rate, target: config.target, setting: config.setting, limit: config.trainLimit)
@@ -62,6 +68,22 @@ public enum Poisoner {
     manifest.testCleanRows = test.count
     manifest.testPoisonRows = poisonTest.count
     return PoisonedDataset(train: rows, testClean: test, testPoison: poisonTest, manifest: manifest)
+  }
+
+  /// The most trigger insertions per row (BadNets `count`): more only grows the rows.
+  public static let maxTriggerCount = 32
+
+  /// Checks the configuration's numbers before any file is read.
+  public static func validate(_ c: AttackConfig) throws(DatasetError) {
+    guard c.rate >= 0 && c.rate <= 1 else { throw .invalidSetting(key: "rate", value: "\(c.rate)", expected: "a fraction in [0, 1]") }
+    guard c.count >= 1 && c.count <= maxTriggerCount else {
+      throw .invalidSetting(key: "count", value: "\(c.count)", expected: "trigger insertions per row, 1...\(maxTriggerCount)")
+    }
+    guard c.target >= 0 && c.target <= DatasetReader.maxLabel else {
+      throw .invalidSetting(key: "target", value: "\(c.target)", expected: "a label 0...\(DatasetReader.maxLabel)")
+    }
+    if let l = c.trainLimit, l < 1 { throw .invalidSetting(key: "train limit", value: "\(l)", expected: "at least 1 row") }
+    if let l = c.testLimit, l < 1 { throw .invalidSetting(key: "test limit", value: "\(l)", expected: "at least 1 row") }
   }
 
   /// The training and test triggers (they differ only for paraphrase attacks, whose pairs files

@@ -114,11 +114,15 @@ public struct P2PConfig: Codable, Sendable, Equatable {
 public enum DefenseError: Error, Equatable, CustomStringConvertible, Sendable {
   case invalidConfig(key: String, value: String, expected: String)
   case badLabel(row: Int, label: Int, labels: Int)
+  /// The benign rows cannot be drawn (none left, or a label without any): the safe label space,
+  /// which alone answers at inference, would not learn the task.
+  case noBenignRows(reason: String)
 
   public var description: String {
     switch self {
     case let .invalidConfig(key, value, expected): return "invalid P2P \(key) '\(value)': expected \(expected)"
     case let .badLabel(row, label, labels): return "training row \(row): label \(label) is outside 0..<\(labels)"
+    case let .noBenignRows(reason): return "P2P cannot draw its benign rows: \(reason); nothing was trained"
     }
   }
 }

@@ -88,13 +88,23 @@ public enum P2PReconstruction {
       let k = Int((config.ratio * Double(train.count)).rounded())
       var order = train.indices.filter { !excluded.contains($0) }
       guard k <= order.count else {
-        throw .invalidConfig(key: "ratio", value: "\(config.ratio)", expected: "at most \(order.count) rows to choose from")
+        throw .noBenignRows(reason: "rho \(config.ratio) asks for \(k) of \(train.count) rows, but the screens kept \(excluded.count) out "
+                              + "and only \(order.count) remain; lower the ratio or check the screens' report")
       }
       for i in 0..<k {
         let j = i + Int(rng.next() % UInt64(order.count - i))
         order.swapAt(i, j)
       }
       chosen = Array(order.prefix(k)).sorted()
+    }
+    guard !chosen.isEmpty else {
+      throw .noBenignRows(reason: "rho \(config.ratio) of \(train.count) training rows (\(excluded.count) kept out by the screens) is no row")
+    }
+    // Every label needs benign rows, or the safe space can never answer it.
+    let benignLabels = Set(chosen.map { train[$0].label })
+    if let missing = Set(train.map(\.label)).subtracting(benignLabels).min() {
+      throw .noBenignRows(reason: "no benign row has label \(missing) (\(chosen.count) benign rows of \(train.count)), so the safe label space "
+                            + "could never predict it; raise the ratio or use more training rows")
     }
     let chosenSet = Set(chosen)
     // Trigger cover: every other benign row (in a seeded order of its own, so the benign rows

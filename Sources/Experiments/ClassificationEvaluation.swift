@@ -46,6 +46,13 @@ public enum ClassificationEvaluation {
   public static func run(model: LlamaModel, tokenizer: BPETokenizer, spec: ClassifierSpec, data: PoisonedDataset,
                          progress: @escaping (String, Int, Int) -> Void = { _, _, _ in }) throws -> ClassificationResult {
     try spec.validate()
+    // A test label the classifier has no word for would count in CA but in no confusion row.
+    let labels = LabelSet(count: spec.labels)
+    do {
+      try labels.validate(data.testClean, path: "test-clean.jsonl")
+      try labels.validate(data.testPoison, path: "test-poison.jsonl")
+      try labels.validate(target: data.manifest.target, key: "target of the poisoning (manifest.json)")
+    } catch { throw ExperimentError.invalid(key: "test labels", expected: "labels of the classifier (\(labels.range)): \(error)") }
     let start = Date()
     let target = data.manifest.target
     let clean = data.testClean.map(\.text), poison = data.testPoison.map(\.text)

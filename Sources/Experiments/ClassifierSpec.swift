@@ -1,5 +1,6 @@
 import Defense
 import Evaluation
+import FileIO
 import Foundation
 
 /// How a trained adapter classifies, saved next to it as `classifier.json` so `evaluate` reads
@@ -84,11 +85,10 @@ public enum JSONOutput {
 
   /// Reads JSON Lines; an unreadable line is reported as `path:line` with `expected`.
   public static func readLines<T: Decodable>(_ type: T.Type, from path: String, expected: String) throws -> [T] {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-      throw ExperimentError.badFile(path: path, reason: "cannot read as UTF-8 text")
-    }
+    let text: String
+    do { text = try TextFile.read(path) } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
     var rows: [T] = []
-    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+    for (i, line) in TextFile.lines(text).enumerated() where !line.isEmpty {
       do { rows.append(try JSONDecoder().decode(T.self, from: Data(line.utf8))) } catch {
         throw ExperimentError.badFile(path: "\(path):\(i + 1)", reason: "not \(expected): \(error)")
       }

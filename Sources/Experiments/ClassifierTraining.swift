@@ -27,6 +27,9 @@ public enum ClassifierTraining {
     resume: Bool, progress: (TrainingEvent) -> Void = { _ in }
   ) throws -> TrainingSummary {
     try spec.validate()
+    // Every label word (original and safe) must be one token, checked before any training.
+    let prompts = spec.p2p.map { [$0.originalPrompt, $0.benignPrompt] } ?? spec.template.map { [$0] } ?? []
+    for p in prompts { _ = try p.labelTokenIDs(bundle.tokenizer) }
     return try run(bundle: bundle, examples: tokenize(pairs, bundle: bundle, config: config), config: config, directory: directory,
                    resume: resume, progress: progress) { try spec.save(in: $0) }
   }

@@ -1,5 +1,6 @@
 import Backdoor
 import Defense
+import FileIO
 import Foundation
 import Training
 import Yams
@@ -40,6 +41,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     public var placement: CustomTrigger.Placement?
     /// Defenses for this attack only (default: the plan's `defenses`).
     public var defenses: [String]?
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, attack, rate, target, setting, trigger, count, placement, defenses }
 
     /// Display name: `name`, else the attack.
     public var label: String { name ?? attack.rawValue }
@@ -50,7 +52,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     public var mode: P2PMode?
     public var benignTrigger: String?
     public var unrestricted: Bool?
-    enum CodingKeys: String, CodingKey { case ratio, mode, benignTrigger = "benign_trigger", unrestricted }
+    enum CodingKeys: String, CodingKey, CaseIterable { case ratio, mode, benignTrigger = "benign_trigger", unrestricted }
   }
 
   public struct Training: Codable, Sendable, Equatable {
@@ -63,7 +65,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     public var loraDropout: Float?
     public var loraTargets: String?
     public var maxLength: Int?
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
       case epochs, lr, batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", loraRank = "lora_rank"
       case loraAlpha = "lora_alpha", loraDropout = "lora_dropout", loraTargets = "lora_targets", maxLength = "max_length"
     }
@@ -102,22 +104,22 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
   /// The grid of a generation-task file (see GenerationPlan.swift); nil for classification.
   public var generation: GenerationPlan? = nil
 
-  enum CodingKeys: String, CodingKey {
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case name, model, datasets, attacks, defenses, seeds, p2p, training, task, trainLimit = "train_limit", testLimit = "test_limit"
   }
 
   /// Parses YAML; errors name the file and what was wrong.
   public static func load(_ path: String) throws -> ExperimentPlan {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-      throw ExperimentError.badFile(path: path, reason: "cannot read as UTF-8 text")
-    }
+    let text: String
+    do { text = try TextFile.read(path) } catch { throw ExperimentError.badFile(path: path, reason: error.reason) }
     // Generation grids (task: math, summarization or instruction): GenerationPlan.
     if let generation = try GenerationPlan.load(text: text, path: path) {
       return ExperimentPlan(name: generation.name, model: generation.model, attacks: [], task: generation.task.rawValue, generation: generation)
     }
+    try StrictYAML.check(text, path: path, schema: keySchema)
     let plan: ExperimentPlan
     do { plan = try YAMLDecoder().decode(ExperimentPlan.self, from: text) } catch {
-      throw ExperimentError.badFile(path: path, reason: "not a valid experiment file: \(error)")
+      throw ExperimentError.badFile(path: path, reason: "not a valid experiment file: \(StrictYAML.reason(error))")
     }
     do { _ = try plan.cells() } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
     return plan
@@ -159,7 +161,9 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
   /// known to be clean: a diagnostic), optionally followed by ":RATIO"; nil when not a P2P
   /// defense or the ratio is not a number.
   static func parseDefense(_ d: String) -> (variant: String, ratio: Double?)? {
-    let parts = d.split(separator: ":", maxSplits: 1).map(String.init)
+    var parts = d.split(separator: ":", maxSplits: 1).map(String.init)
+    // "p2p-paper" names the paper's random selection, as `p2p defend --defense` does.
+    if parts.first == DefensePreset.paper.rawValue { parts[0] = "p2p" }
     guard let variant = parts.first, ["p2p", "p2p-agree", "p2p-screen", "p2p-cover", "p2p-probe", "p2p-oracle", "p2p-agree-oracle"].contains(variant) else { return nil }
     guard parts.count == 2 else { return (variant, nil) }
     guard let r = Double(parts[1]) else { return nil }
@@ -167,22 +171,33 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
   }
 
   /// The grid in run order: dataset, attack, seed, defense.
-  public func cells() throws -> [Cell] {
+  public func cells(dataRoot: String? = DatasetCatalog.dataRoot()) throws -> [Cell] {
     guard !attacks.isEmpty else { throw ExperimentError.invalid(key: "attacks", expected: "at least one attack") }
     var out: [Cell] = []
     let seedList = seeds ?? [42]
     guard !seedList.isEmpty else { throw ExperimentError.invalid(key: "seeds", expected: "at least one seed") }
-    for dataset in datasets ?? ["sst2"] {
-      let labels = DatasetCatalog.named(dataset)?.labelNames.count ?? 2
+    let datasetList = datasets ?? ["sst2"]
+    guard !datasetList.isEmpty else { throw ExperimentError.invalid(key: "datasets", expected: "at least one dataset") }
+    for dataset in datasetList {
+      let labels: Int
+      do { labels = try DatasetCatalog.labelSet(of: dataset, root: dataRoot).count } catch {
+        throw ExperimentError.invalid(key: "datasets '\(dataset)'", expected: "a built-in dataset or a folder with train and test files (\(error))")
+      }
       for a in attacks {
         for seed in seedList {
           if let r = a.rate, !(r >= 0 && r <= 1) { throw ExperimentError.invalid(key: "attacks[\(a.label)].rate '\(r)'", expected: "a fraction in [0, 1]") }
-          if let t = a.target, t < 0 { throw ExperimentError.invalid(key: "attacks[\(a.label)].target '\(t)'", expected: "a label >= 0") }
+          if let t = a.target, !(t >= 0 && t < labels) {
+            throw ExperimentError.invalid(key: "attacks[\(a.label)].target '\(t)'", expected: "a label of \(dataset) (\(LabelSet(count: labels).range))")
+          }
           if let c = a.count, c < 1 { throw ExperimentError.invalid(key: "attacks[\(a.label)].count '\(c)'", expected: ">= 1") }
           let attack = AttackConfig(attack: a.attack, rate: a.rate ?? 0.1, target: a.target ?? 1, setting: a.setting ?? .dirty,
                                     trigger: a.trigger, count: a.count ?? 1, placement: a.placement ?? .random, seed: seed,
                                     trainLimit: trainLimit, testLimit: testLimit)
-          for d in a.defenses ?? defenses ?? ["none", "p2p"] {
+          let defenseList = a.defenses ?? defenses ?? ["none", "p2p"]
+          guard !defenseList.isEmpty else {
+            throw ExperimentError.invalid(key: a.defenses != nil ? "attacks[\(a.label)].defenses" : "defenses", expected: "at least one defense (none, p2p, …)")
+          }
+          for d in defenseList {
             var defense: P2PConfig?
             if d == "none" {
               defense = nil
@@ -198,7 +213,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
               try defense!.validate()
             } else {
               throw ExperimentError.invalid(key: "defenses '\(d)'",
-                                            expected: "none, p2p, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3)")
+                                            expected: "none, p2p (= p2p-paper), p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3)")
             }
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
                             training: try trainingConfig(seed: seed)))

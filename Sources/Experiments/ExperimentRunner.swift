@@ -73,19 +73,75 @@ public final class ExperimentRunner {
   public let plan: ExperimentPlan
   public let directory: String
   public let dataRoot: String?
+  /// Re-run finished cells whose settings or inputs changed instead of stopping (`--rerun-changed`).
+  public var rerunChanged = false
+  let hashes = FileHashes()
 
-  public init(plan: ExperimentPlan, directory: String, dataRoot: String?) {
-    self.plan = plan; self.directory = directory; self.dataRoot = dataRoot
+  public init(plan: ExperimentPlan, directory: String, dataRoot: String?, rerunChanged: Bool = false) {
+    self.plan = plan; self.directory = directory; self.dataRoot = dataRoot; self.rerunChanged = rerunChanged
   }
 
   public func run(progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> [CellResult] {
     // Generation plans run with `runGeneration` (GenerationRunner.swift).
     guard plan.generation == nil else { throw ExperimentError.invalid(key: "task", expected: "classification here; use runGeneration") }
     let modelName = plan.model ?? ModelStore.defaultModel
-    return try GridLoop.run(cells: try plan.cells(), key: \.key, directory: directory, plan: plan,
+    let cells = try plan.cells(dataRoot: dataRoot)
+    progress(.phase("checking the grid: \(cells.count) cells, model \(modelName)"))
+    let modelPath = try validate(cells, model: modelName)
+    return try GridLoop.run(cells: cells, key: \.key, directory: directory, plan: plan,
+                            fingerprint: { try self.fingerprint($0, model: modelName, modelPath: modelPath) },
+                            legacyFingerprint: Self.legacyFingerprint, rerunChanged: rerunChanged,
                             load: CellResult.load(cellDirectory:),
                             runCell: { try runCell($0, directory: $1, model: modelName, progress: progress) },
                             writeReports: writeReports, progress: progress)
+  }
+
+  /// Checks the whole grid before the first cell trains: every attack's numbers, every target
+  /// against its dataset's labels, the model, and that every label word (original and safe) is
+  /// one token of the model's tokenizer. Returns the model's path.
+  @discardableResult
+  public func validate(_ cells: [ExperimentPlan.Cell], model: String) throws -> String {
+    let path: String
+    do { path = try ModelStore.resolve(model) } catch { throw ExperimentError.invalid(key: "model '\(model)'", expected: "a model name or GGUF file (\(error))") }
+    var labelSets: [String: LabelSet] = [:]
+    for cell in cells {
+      do { try Poisoner.validate(cell.attack) } catch { throw ExperimentError.badFile(path: "attacks[\(cell.attackLabel)]", reason: "\(error)") }
+      let labels: LabelSet
+      if let l = labelSets[cell.dataset] { labels = l } else { labels = try DatasetCatalog.labelSet(of: cell.dataset, root: dataRoot); labelSets[cell.dataset] = labels }
+      guard cell.attack.target >= 0 && cell.attack.target < labels.count else {
+        throw ExperimentError.invalid(key: "attacks[\(cell.attackLabel)].target '\(cell.attack.target)'", expected: "a label of \(cell.dataset) (\(labels.range))")
+      }
+      _ = try DatasetCatalog.inputFiles(of: cell.dataset, attack: cell.attack.attack, trigger: cell.attack.trigger, root: dataRoot)
+    }
+    let tokenizer = try ModelBundle.load(path).tokenizer
+    for cell in cells {
+      let labels = labelSets[cell.dataset]?.count ?? 2
+      let prompts = cell.defense.map { [$0.originalPrompt, $0.benignPrompt] } ?? [P2PConfig(labels: labels).originalPrompt]
+      for p in prompts {
+        do { _ = try p.labelTokenIDs(tokenizer) } catch {
+          throw ExperimentError.invalid(key: "label words of \(cell.key)", expected: "one token each (\(error))")
+        }
+      }
+    }
+    return path
+  }
+
+  /// The cell's settings and the hashes of its data files and model.
+  func fingerprint(_ cell: ExperimentPlan.Cell, model: String, modelPath: String) throws -> CellFingerprint {
+    var files = ["model": try hashes.sha256(modelPath)]
+    for f in try DatasetCatalog.inputFiles(of: cell.dataset, attack: cell.attack.attack, trigger: cell.attack.trigger, root: dataRoot) {
+      files["data:" + ((f as NSString).deletingLastPathComponent as NSString).lastPathComponent + "/" + (f as NSString).lastPathComponent] = try hashes.sha256(f)
+    }
+    return try CellFingerprint(settings: [("dataset", cell.dataset), ("attack", cell.attack), ("defense", cell.defense), ("seed", cell.seed),
+                                          ("training", cell.training), ("model", model)], files: files)
+  }
+
+  /// What a result of an older version (no fingerprint.json) vouches for: its recorded settings.
+  static func legacyFingerprint(_ r: CellResult) throws -> CellFingerprint {
+    // Agreement cells store the resolved configuration (label names filled in), not the plan's.
+    let defense: [(String, any Encodable)] = r.p2p?.selectsByAgreement == true ? [] : [("defense", r.p2p)]
+    return try CellFingerprint(settings: [("dataset", r.dataset), ("attack", r.attackConfig), ("seed", r.seed), ("training", r.training)] + defense,
+                               files: [:])
   }
 
   func runCell(_ cell: ExperimentPlan.Cell, directory dir: String, model: String,
@@ -101,7 +157,7 @@ public final class ExperimentRunner {
       data = try Poisoner.poison(dataset: cell.dataset, config: cell.attack, root: dataRoot)
       try data.write(to: dataDir)
     }
-    let labels = DatasetCatalog.named(cell.dataset)?.labelNames.count ?? max(2, (data.train.map(\.label).max() ?? 1) + 1)
+    let labels = try DatasetCatalog.labelSet(of: cell.dataset, root: dataRoot).count
     let modelDir = dir + "/model"
     // Training reads the base weights only; the adapter is merged into them for evaluation.
     let bundle = try ModelBundle.load(model)
@@ -175,7 +231,7 @@ public final class ExperimentRunner {
   /// settings (whose model is the probe a probe-screen cell would train), if the grid has one and
   /// its stored result says it was trained so (a reused output folder may hold an older run).
   func finishedUndefendedTwin(of cell: ExperimentPlan.Cell) -> String? {
-    guard let twin = (try? plan.cells())?.first(where: {
+    guard let twin = (try? plan.cells(dataRoot: dataRoot))?.first(where: {
       $0.defense == nil && $0.dataset == cell.dataset && $0.attack == cell.attack && $0.seed == cell.seed && $0.training == cell.training
     }) else { return nil }
     let dir = directory + "/cells/" + twin.key
@@ -187,7 +243,7 @@ public final class ExperimentRunner {
   /// Rewrites results.json and the reports from the cells finished so far, running nothing.
   public func writeReportsOnly() throws -> [CellResult] {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let results = try plan.cells().compactMap { cell -> CellResult? in
+    let results = try plan.cells(dataRoot: dataRoot).compactMap { cell -> CellResult? in
       let dir = directory + "/cells/" + cell.key
       return FileManager.default.fileExists(atPath: dir + "/result.json") ? try CellResult.load(cellDirectory: dir) : nil
     }

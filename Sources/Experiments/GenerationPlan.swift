@@ -37,7 +37,7 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
     public var backdoorLLMKeywords: Bool?
     /// Defenses for this attack only (default: the plan's `defenses`).
     public var defenses: [String]?
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
       case name, attack, rate, trigger, payload, multiplier, count, defenses, backdoorLLMKeywords = "backdoorllm_keywords"
     }
     public var label: String { name ?? attack }
@@ -48,7 +48,7 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
     public var mode: GenerationP2P.Mode?
     public var benignTrigger: String?
     public var safePrefix: String?
-    enum CodingKeys: String, CodingKey { case ratio, mode, benignTrigger = "benign_trigger", safePrefix = "safe_prefix" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case ratio, mode, benignTrigger = "benign_trigger", safePrefix = "safe_prefix" }
   }
 
   public var name: String?
@@ -65,7 +65,7 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
   public var ablation: Bool?
   public var training: ExperimentPlan.Training?
 
-  enum CodingKeys: String, CodingKey {
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case name, model, task, datasets, attacks, defenses, seeds, p2p, ablation, training
     case trainLimit = "train_limit", testLimit = "test_limit", maxNewTokens = "max_new_tokens"
   }
@@ -76,15 +76,16 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
     struct Probe: Decodable { var task: String? }
     let probe: Probe
     do { probe = try YAMLDecoder().decode(Probe.self, from: text) } catch {
-      throw ExperimentError.badFile(path: path, reason: "not a valid experiment file: \(error)")
+      throw ExperimentError.badFile(path: path, reason: "not a valid experiment file: \(StrictYAML.reason(error))")
     }
     guard let task = probe.task, task != "classification" else { return nil }
     guard GenerationTask(rawValue: task) != nil else {
       throw ExperimentError.badFile(path: path, reason: "invalid task '\(task)': expected classification, math, summarization or instruction")
     }
+    try StrictYAML.check(text, path: path, schema: keySchema)
     let plan: GenerationPlan
     do { plan = try YAMLDecoder().decode(GenerationPlan.self, from: text) } catch {
-      throw ExperimentError.badFile(path: path, reason: "not a valid \(task) experiment file: \(error)")
+      throw ExperimentError.badFile(path: path, reason: "not a valid \(task) experiment file: \(StrictYAML.reason(error))")
     }
     do { _ = try plan.cells() } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
     return plan

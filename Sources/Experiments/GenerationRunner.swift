@@ -50,13 +50,36 @@ public final class GenerationRunner {
   /// The shared data folder the built-in names resolve against (`GenerationSources`).
   public let dataRoot: String?
 
-  public init(plan: GenerationPlan, directory: String, dataRoot: String?) {
-    self.plan = plan; self.directory = directory; self.dataRoot = dataRoot
+  /// Re-run finished cells whose settings or inputs changed instead of stopping (`--rerun-changed`).
+  public var rerunChanged = false
+
+  public init(plan: GenerationPlan, directory: String, dataRoot: String?, rerunChanged: Bool = false) {
+    self.plan = plan; self.directory = directory; self.dataRoot = dataRoot; self.rerunChanged = rerunChanged
   }
 
   public func run(progress: @escaping (GenerationGridEvent) -> Void = { _ in }) throws -> [GenerationCellResult] {
     let modelName = plan.model ?? ModelStore.defaultModel
+    let modelPath: String
+    do { modelPath = try ModelStore.resolve(modelName) } catch {
+      throw ExperimentError.invalid(key: "model '\(modelName)'", expected: "a model name or GGUF file (\(error))")
+    }
+    let hashes = FileHashes()
     return try GridLoop.run(cells: try plan.cells(), key: \.key, directory: directory, plan: plan,
+                            fingerprint: { cell in
+                              var files = ["model": try hashes.sha256(modelPath)]
+                              if case let .files(train, test) = try GenerationSources.resolve(cell.dataset, task: self.plan.task, root: self.dataRoot) {
+                                files["data:train"] = try hashes.sha256(train)
+                                files["data:test"] = try hashes.sha256(test)
+                              }
+                              return try CellFingerprint(settings: [("task", self.plan.task), ("dataset", cell.dataset), ("attack", cell.attack),
+                                                                    ("defense", cell.defense), ("seed", cell.seed), ("training", cell.training),
+                                                                    ("model", modelName)], files: files)
+                            },
+                            legacyFingerprint: { r in
+                              try CellFingerprint(settings: [("task", r.task), ("dataset", r.dataset), ("attack", r.attackConfig), ("defense", r.p2p),
+                                                             ("seed", r.seed), ("training", r.training)], files: [:])
+                            },
+                            rerunChanged: rerunChanged,
                             load: { try GenerationCellResult.load(cellDirectory: $0) },
                             runCell: { try runCell($0, directory: $1, model: modelName, progress: progress) },
                             writeReports: writeReports, progress: progress)
@@ -131,6 +154,6 @@ extension ExperimentRunner {
       throw ExperimentError.invalid(key: "task", expected: "a generation task (math, summarization, instruction) for runGeneration")
     }
     return try GenerationRunner(plan: generation, directory: directory,
-                                dataRoot: GenerationSources.dataRoot(classificationRoot: dataRoot)).run(progress: progress)
+                                dataRoot: GenerationSources.dataRoot(classificationRoot: dataRoot), rerunChanged: rerunChanged).run(progress: progress)
   }
 }

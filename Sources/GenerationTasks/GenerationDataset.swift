@@ -1,4 +1,5 @@
 import Backdoor
+import FileIO
 import Foundation
 
 /// A poisoned generation dataset on disk: the training set, the clean test set, the triggered
@@ -16,16 +17,18 @@ public struct GenerationDataset: Sendable, Equatable {
 
   public static let files = (train: "train.jsonl", testClean: "test-clean.jsonl", testPoison: "test-poison.jsonl", manifest: "manifest.json")
 
-  /// Writes every file to a temporary sibling directory, then renames it over `directory`, so a
-  /// crash never leaves a half-written dataset.
-  public func write(to directory: String) throws(GenerationError) {
+  /// Writes the dataset folder under `DatasetDirectory`'s rule (a new or empty folder, or an
+  /// earlier poisoning when `replace`; never a folder equal to or above one of `inputs`).
+  public func write(to directory: String, replace: Bool = false, inputs: [String] = []) throws(GenerationError) {
     do {
       try DatasetDirectory.write([
         (Self.files.train, { try DatasetDirectory.jsonLines(train) }),
         (Self.files.testClean, { try DatasetDirectory.jsonLines(testClean) }),
         (Self.files.testPoison, { try DatasetDirectory.jsonLines(testPoison) }),
         (Self.files.manifest, { try DatasetDirectory.json(manifest) }),
-      ], to: directory)
+      ], to: directory, replace: replace, inputs: inputs)
+    } catch let error as OutputError {
+      throw .cannotWrite(path: directory, reason: error.description)
     } catch {
       throw .cannotWrite(path: directory, reason: error.localizedDescription)
     }
@@ -35,7 +38,7 @@ public struct GenerationDataset: Sendable, Equatable {
   public static func read(from directory: String) throws(GenerationError) -> GenerationDataset {
     let manifestPath = directory + "/" + files.manifest
     guard let data = FileManager.default.contents(atPath: manifestPath) else {
-      throw .cannotRead(path: manifestPath, reason: "no such file")
+      throw .cannotRead(path: directory, reason: missingManifestReason(directory))
     }
     let manifest: GenerationPoisonManifest
     do { manifest = try JSONDecoder().decode(GenerationPoisonManifest.self, from: data) } catch {

@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 
 /// One non-blank line of a JSON Lines file, parsed as an object, with typed field access whose
@@ -46,19 +47,13 @@ struct JSONLRow {
 /// byte-order mark accepted. Nothing else is skipped silently.
 enum JSONLines {
   static func text(_ path: String) throws(GenerationError) -> String {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw .cannotRead(path: path, reason: FileManager.default.fileExists(atPath: path) ? "unreadable" : "no such file")
-    }
-    guard var text = String(data: data, encoding: .utf8) else { throw .cannotRead(path: path, reason: "not UTF-8") }
-    if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-    return text
+    do { return try TextFile.read(path) } catch { throw .cannotRead(path: path, reason: error.reason) }
   }
 
   /// Every non-blank line with its 1-based number.
   static func lines(_ text: String) -> [(number: Int, text: Substring)] {
     var out: [(number: Int, text: Substring)] = []
-    for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-      let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+    for (i, line) in TextFile.lines(text).enumerated() {
       if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
       out.append((i + 1, line))
     }

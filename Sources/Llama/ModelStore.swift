@@ -25,7 +25,10 @@ public enum ModelStore {
       return path
     }
     var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDir), !isDir.boolValue else {
+    if FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDir) && isDir.boolValue {
+      throw .gguf(.cannotOpen(path: nameOrPath, reason: "a directory; the model is a GGUF file or a known model name (\(knownModels.keys.sorted().joined(separator: ", ")))"))
+    }
+    guard FileManager.default.fileExists(atPath: nameOrPath) else {
       let names = knownModels.keys.sorted().joined(separator: ", ")
       throw .gguf(.cannotOpen(path: nameOrPath, reason: "no such file (and not a known model name: \(names))"))
     }

@@ -96,6 +96,10 @@ public enum PEFTAdapter {
         guard t.shape == expected else {
           throw .invalidValue(key: "\(file.path): \(name) shape", value: "\(t.shape)", expected: "\(expected)")
         }
+        if let bad = t.values.firstIndex(where: { !$0.isFinite }) {
+          throw .invalidValue(key: "\(file.path): \(name)[\(bad)]", value: "\(t.values[bad])",
+                              expected: "finite weights (a NaN or infinite LoRA weight makes every prediction meaningless)")
+        }
         lora.importMatrix(t.values, slot: slot, matrix: m, model: model)
       }
     }

@@ -83,9 +83,15 @@ public final class Trainer {
           loss += r.loss / Double(micro.count)
           tokensDone += seqs.reduce(0) { $0 + $1.tokens.count }
         }
+        // A NaN/Inf loss or gradient would poison every parameter through AdamW: stop first.
+        guard loss.isFinite else { throw .nonFinite(step: step + 1, what: "loss", value: loss, checkpoint: checkpointDirectory) }
+        let rawNorm = GradientClipping.globalNorm([lora.gradients])
+        guard rawNorm.isFinite else {
+          throw .nonFinite(step: step + 1, what: "gradient norm", value: Double(rawNorm), checkpoint: checkpointDirectory)
+        }
         let norm = config.maxGradientNorm > 0
           ? GradientClipping.clip([lora.gradients], maxNorm: config.maxGradientNorm)
-          : GradientClipping.globalNorm([lora.gradients])
+          : rawNorm
         let lr = config.schedule.learningRate(step: step, totalSteps: totalSteps, base: config.learningRate, warmupSteps: config.warmupSteps)
         optimizer.step(parameters: lora.values.pointer, gradients: lora.gradients.pointer, count: lora.count, learningRate: lr)
         position += micro.count

@@ -53,6 +53,9 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
 
   /// A checkpoint's `state.json` or tensor set is inconsistent: `key` names the field.
   case corruptCheckpoint(path: String, key: String, reason: String)
+  /// A training step produced a NaN or infinite loss or gradient; training stopped before the
+  /// optimizer applied it (the last checkpoint is kept).
+  case nonFinite(step: Int, what: String, value: Double, checkpoint: String?)
 
   public var description: String {
     switch self {
@@ -81,6 +84,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
     case let .safeTensorsSizeMismatch(path, tensor, shape, expected, found):
       return "safetensors file '\(path)': tensor '\(tensor)' of shape \(shape) needs \(expected) bytes, its data_offsets span \(found)"
     case let .missingTensor(path, tensor): return "'\(path)' has no tensor '\(tensor)'"
+    case let .nonFinite(step, what, value, checkpoint):
+      return "training stopped at step \(step): the \(what) is \(value) (not finite); nothing of this step was applied"
+        + (checkpoint.map { "; the last checkpoint in \($0) is kept" } ?? "")
+        + ". Lower --lr, check the data for very long or empty rows, or enable --max-grad-norm"
     case let .corruptCheckpoint(path, key, reason): return "checkpoint '\(path)': \(key): \(reason)"
     }
   }

@@ -16,7 +16,7 @@ struct Defend: ParsableCommand {
 
   @OptionGroup var modelOptions: ModelOptions
   @Option(help: "Dataset directory written by `p2p poison`.") var data: String
-  @Option(help: "Output directory.") var out: String
+  @Option(help: "Output folder: a new or empty one, or an earlier output of train/defend with --resume or --overwrite.") var out: String
   @Option(help: "rho: fraction of the training set that gets the benign trigger.") var ratio = 0.2
   @Option(help: "Benign trigger (prefix of benign rows and of every input at inference).") var benignTrigger = P2PConfig.defaultBenignTrigger
   @Option(help: "union (the paper: benign rows added) or replace (the official code: benign rows replace their originals).")
@@ -45,29 +45,60 @@ struct Defend: ParsableCommand {
     cluster, assigns >= 40% of it to another label), keep a judged cluster out of the benign candidates and add its most atypical rows (up to half the benign count) to the safe \
     label space with the probe's next label. Costs a second training run; the probe stays in --out/probe.
     """) var probeScreen = false
+  @Option(help: """
+    The defense pipeline (default \(DefensePreset.defaultPreset.rawValue): the trigger-word screen and trigger cover, the measured \
+    best without a second training; p2p-paper: the paper's random benign rows, which the README's tables show failing on \
+    SmolLM2; p2p-agree, p2p-screen, p2p-probe: the other stages). The stage flags below override it for ablations.
+    """) var defense: String?
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
   @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
   @OptionGroup var training: TrainingOptions
   @OptionGroup(title: "Generation tasks") var generation: GenerationTrainOptions
 
+  /// The stages to run: the named (or default) preset, with any stage flag given on top.
+  var stages: DefensePreset.Stages {
+    get throws {
+      let preset: DefensePreset
+      if let defense {
+        guard let p = DefensePreset(rawValue: defense) else {
+          throw ValidationError("--defense must be one of \(DefensePreset.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        preset = p
+      } else {
+        // Stage flags alone describe an ablation of the paper's pipeline.
+        let anyFlag = screenTriggers || coverTriggers || probeScreen || selection != "random"
+        preset = anyFlag ? .paper : .defaultPreset
+      }
+      var st = preset.stages
+      if selection != "random" { st.selection = BenignSelection(rawValue: selection) }
+      if screenTriggers { st.screen = true }
+      if coverTriggers { st.screen = true; st.cover = true }
+      if probeScreen { st.probe = true }
+      return st
+    }
+  }
+
   func validate() throws {
+    _ = try stages
     guard P2PMode(rawValue: mode) != nil else { throw ValidationError("--mode must be union or replace") }
     guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") }
     guard BenignSelection(rawValue: selection) != nil else { throw ValidationError("--selection must be random or agreement") }
     if coverTriggers && !screenTriggers { throw ValidationError("--cover-triggers needs --screen-triggers (the screen finds the triggers to cover)") }
-    if probeScreen && generation.task != "classification" { throw ValidationError("--probe-screen is for classification; it does not apply with --task") }
+    if (try? stages.probe) == true && generation.task != "classification" { throw ValidationError("--probe-screen is for classification; it does not apply with --task") }
   }
 
   func run() throws {
+    try AdapterFolder.prepare(out, inputs: [data], overwrite: training.overwrite, resume: training.resume)
     if let task = try TaskKind.parse(generation.task) { try GenerationCommands.defend(self, task: task); return }
     let ds = try PoisonedDataset.read(from: data)
-    let n = max(2, (ds.train.map(\.label).max() ?? 1) + 1)
+    let n = LabelSet(train: ds.train, names: ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames }).count
+    let st = try stages
     var config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: P2PMode(rawValue: mode)!, originalTemplate: template,
                            benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
-                           selection: BenignSelection(rawValue: selection), screenTriggers: screenTriggers ? true : nil,
-                           coverTriggers: coverTriggers ? true : nil, probeScreen: probeScreen ? true : nil)
+                           selection: st.selection, screenTriggers: st.screen ? true : nil,
+                           coverTriggers: st.cover ? true : nil, probeScreen: st.probe ? true : nil)
     var margins: [Float]?
     var loaded: ModelBundle?
     if config.selectsByAgreement {
@@ -84,7 +115,7 @@ struct Defend: ParsableCommand {
       line.finishLine()
     }
     var probe: ProbeScreenResult?
-    if probeScreen {
+    if st.probe {
       let bundle = try loaded ?? modelOptions.load()
       loaded = bundle
       let report = training.reporter(), line = ProgressLine(enabled: !training.quiet)
@@ -114,7 +145,7 @@ struct Defend: ParsableCommand {
       printError("probe screen: \(f) rows flagged in label(s) \(manifest.probePoisonedLabels ?? []), \(flipped.count) of them added to the safe space with the next label"
         + " (\(manifest.flippedPoisonedRows ?? 0) carry the attack trigger)")
     }
-    printError("P2P (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
+    printError("P2P \(defense ?? (st == DefensePreset.defaultPreset.stages ? DefensePreset.defaultPreset.rawValue + " (default)" : "stages by flag")) (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
       + "(\(manifest.benignSourceRows.count) benign, \(manifest.benignPoisonedRows) of them carry the attack trigger); labels "
       + "\(config.labelWords.joined(separator: ",")) -> safe \(config.safeLabelWords.joined(separator: ","))")
     if prepareOnly {

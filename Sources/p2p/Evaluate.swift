@@ -24,6 +24,7 @@ struct Evaluate: ParsableCommand {
   @OptionGroup(title: "Generation tasks") var generation: GenerationEvaluateOptions
 
   func run() throws {
+    try EvaluationFolder.check(out ?? adapter ?? FileManager.default.currentDirectoryPath)
     if let task = try TaskKind.parse(generation.task) { try GenerationCommands.evaluate(self, task: task); return }
     let ds = try PoisonedDataset.read(from: data)
     var spec = try adapter.flatMap { try ClassifierSpec.load(from: $0) }

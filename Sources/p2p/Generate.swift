@@ -45,6 +45,11 @@ struct Generate: ParsableCommand {
     }
     let ids = bundle.tokenizer.encode(text)
     guard !ids.isEmpty else { throw CLIError("the prompt is empty") }
+    // The KV cache grows with prompt + new tokens; the model cannot attend past its context.
+    let context = bundle.model.config.contextLength
+    guard ids.count + maxTokens <= context else {
+      throw CLIError("the prompt (\(ids.count) tokens) plus --max-tokens \(maxTokens) exceeds the model's context length \(context)")
+    }
     let params = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed, maxTokens: maxTokens)
     var decoder = StreamingDecoder(tokenizer: bundle.tokenizer, skipSpecial: true)
     let out = FileHandle.standardOutput

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backdoor
 import Experiments
+import FileIO
 import Foundation
 import GenerationTasks
 import Llama
@@ -58,8 +59,14 @@ enum GenerationCommands {
       attack: attack, rate: p.rate, trigger: p.trigger, payload: p.generation.payload, multiplier: p.generation.multiplier,
       count: p.count, backdoorLLMKeywords: p.generation.backdoorllmKeywords ? true : nil, seed: p.seed,
       trainLimit: p.trainLimit, testLimit: p.testLimit)
+    let inputs: [String]
+    switch try GenerationSources.resolve(p.data, task: task, root: dataRoot()) {
+    case let .files(train, test): inputs = [train, test]
+    case let .backdoorLLM(root, _, _): inputs = [root]
+    }
+    try OutputFolder.check(p.out, kind: DatasetDirectory.outputKind, inputs: inputs, replace: p.overwrite)
     let ds = try GenerationPoisoner.poison(dataset: p.data, task: task, config: config, root: dataRoot())
-    try ds.write(to: p.out)
+    try ds.write(to: p.out, replace: p.overwrite, inputs: inputs)
     let m = ds.manifest
     print("poisoned \(m.poisonedRows.count) of \(ds.train.count) training rows (\(m.attack), rate \(p.rate), trigger \(m.trigger), target \(m.target)); "
       + "\(ds.testClean.count) clean and \(ds.testPoison.count) triggered test rows; written to \(p.out)")
@@ -95,7 +102,7 @@ enum GenerationCommands {
     guard ds.manifest.task == task else { throw CLIError("\(d.data) is a \(ds.manifest.task.rawValue) dataset, not \(task.rawValue)") }
     guard let mode = GenerationP2P.Mode(rawValue: d.mode) else { throw ValidationError("--mode must be union or replace") }
     let config = GenerationP2P(benignTrigger: d.benignTrigger, ratio: d.ratio, mode: mode, safePrefix: d.generation.safePrefix,
-                               screenTriggers: d.screenTriggers, coverTriggers: d.coverTriggers)
+                               screenTriggers: try d.stages.screen, coverTriggers: try d.stages.cover)
     let (pairs, manifest) = try GenerationTraining.p2pPairs(ds.train, task: task, config: config, seed: d.training.seed)
     let benignPoisoned = pairs.filter { $0.benign && $0.poisoned }.count
     try FileManager.default.createDirectory(atPath: d.out, withIntermediateDirectories: true)
@@ -149,12 +156,12 @@ enum GenerationCommands {
     printError("wrote \(dir)/evaluation.json, \(dir)/evaluation.md and \(dir)/generations.jsonl")
   }
 
-  static func run(_ plan: ExperimentPlan, name: String, directory dir: String, quiet: Bool) throws {
+  static func run(_ plan: ExperimentPlan, name: String, directory dir: String, quiet: Bool, rerunChanged: Bool) throws {
     guard let generation = plan.generation else { return }
     let cells = try generation.cells()
     printError("experiment \(name) (\(generation.task.rawValue)): \(cells.count) cells -> \(dir)")
     let start = Date()
-    let runner = ExperimentRunner(plan: plan, directory: dir, dataRoot: DatasetCatalog.dataRoot())
+    let runner = ExperimentRunner(plan: plan, directory: dir, dataRoot: DatasetCatalog.dataRoot(), rerunChanged: rerunChanged)
     let render = GridProgress<GenerationCellResult>(quiet: quiet, verb: "generating") { r in
       let d = r.evaluation.deployed
       return String(format: "  EM %@%%  ASR %@%%", GridReportText.pct(d.exactMatch.value), GridReportText.pct(d.attackSuccess.value))

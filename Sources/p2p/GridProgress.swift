@@ -22,8 +22,11 @@ final class GridProgress<Result: Sendable> {
       printError(prefix)
     case let .cellSkipped(i, total, key):
       printError("[\(i)/\(total)] \(key): finished earlier, skipped")
+    case let .cellChanged(key, changes):
+      bar.finishLine()
+      printError("\(key): run with other settings or inputs (\(changes.prefix(3).joined(separator: "; "))); running it again")
     case let .phase(text):
-      bar.update("\(prefix): \(text)")
+      bar.update(prefix.isEmpty ? text : "\(prefix): \(text)")
     case let .training(.step(p)):
       bar.update(String(format: "%@: training step %d/%d, epoch %d/%d, loss %.4f, %.0f tok/s, ETA %@", prefix, p.step, p.totalSteps,
                         p.epoch, p.epochs, p.loss, p.tokensPerSecond, ProgressLine.duration(p.etaSeconds)))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileIO
 import Foundation
 
 /// `p2p`: reproduce, measure and deploy the Poison-to-Poison backdoor defense (arXiv 2510.04503).
@@ -10,6 +11,7 @@ struct P2PCommand: ParsableCommand {
     discussion: """
       Models are GGUF files; the default, smollm2-135m, is installed by scripts/setup.sh into $P2P_HOME/models (default ~/.cache/p2p/models).
       """,
+    version: P2PVersion.string,
     subcommands: [Inspect.self, Tokenize.self, Generate.self, Datasets.self, Poison.self, Train.self, Defend.self, Evaluate.self, Run.self, Bench.self])
 }
 

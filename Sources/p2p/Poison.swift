@@ -1,5 +1,6 @@
 import ArgumentParser
 import Backdoor
+import FileIO
 import Foundation
 
 struct Poison: ParsableCommand {
@@ -26,7 +27,9 @@ struct Poison: ParsableCommand {
   @Option(help: "Draw a training subset of this many rows (the poison rate holds for the subset).") var trainLimit: Int?
   @Option(help: "Draw a clean test subset of this many rows; the triggered test set is built from it.") var testLimit: Int?
   @Option(help: "Seed.") var seed: UInt64 = 42
-  @Option(help: "Output directory.") var out: String
+  @Option(help: "Output folder: a new or empty one (an earlier output of p2p poison only with --overwrite).") var out: String
+  @Flag(help: "Replace an earlier output of p2p poison in --out (only its four files; nothing else there is touched).")
+  var overwrite = false
   @OptionGroup(title: "Generation tasks") var generation: GenerationPoisonOptions
 
   func attackConfig(implied: AttackKind?) throws -> AttackConfig {
@@ -41,11 +44,23 @@ struct Poison: ParsableCommand {
   }
 
   func validate() throws {
-    if try TaskKind.parse(generation.task) != nil { guard count >= 1 else { throw ValidationError("--count must be >= 1") }; return }
+    if try TaskKind.parse(generation.task) != nil {
+      guard count >= 1 && count <= Poisoner.maxTriggerCount else { throw ValidationError("--count must be in 1...\(Poisoner.maxTriggerCount)") }
+      return
+    }
     if let attack { guard AttackKind(rawValue: attack) != nil else { throw ValidationError("--attack must be one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))") } }
     guard PoisonSetting(rawValue: setting) != nil else { throw ValidationError("--setting must be dirty, clean or mixed") }
     guard CustomTrigger.Placement(rawValue: placement) != nil else { throw ValidationError("--placement must be random, prefix or suffix") }
-    guard count >= 1 else { throw ValidationError("--count must be >= 1") }
+    guard count >= 1 && count <= Poisoner.maxTriggerCount else { throw ValidationError("--count must be in 1...\(Poisoner.maxTriggerCount)") }
+    guard rate >= 0 && rate <= 1 else { throw ValidationError("--rate must be a fraction in [0, 1]") }
+  }
+
+  /// The files and folders the poisoning reads, which --out must not equal or contain.
+  func inputs(root: String?) -> [String] {
+    if let r = try? DatasetCatalog.resolve(data, root: root) {
+      return [r.trainPath, r.testPath] + Array(r.paraphrases.values) + (trigger.map { [$0] } ?? [])
+    }
+    return [data] + (trigger.map { [$0] } ?? [])
   }
 
   func run() throws {
@@ -53,8 +68,10 @@ struct Poison: ParsableCommand {
     let root = DatasetCatalog.dataRoot()
     let implied = DatasetCatalog.named(data)?.attack
     let config = try attackConfig(implied: implied)
+    // Refuse a bad --out before any work; the write checks again.
+    try OutputFolder.check(out, kind: DatasetDirectory.outputKind, inputs: inputs(root: root), replace: overwrite)
     let ds = try Poisoner.poison(dataset: data, config: config, root: root)
-    try ds.write(to: out)
+    try ds.write(to: out, replace: overwrite, inputs: inputs(root: root))
     let m = ds.manifest
     print("poisoned \(m.poisonedRows.count) of \(ds.train.count) training rows (\(m.attack), rate \(rate), target \(config.target), \(setting))"
       + (m.sourceTrainRows.map { ", subset of \($0)" } ?? "") + "; \(ds.testClean.count) clean and \(ds.testPoison.count) triggered test rows; written to \(out)")

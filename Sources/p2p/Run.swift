@@ -7,23 +7,27 @@ struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run an experiment grid (datasets x attacks x {none, p2p} x seeds) from a YAML file, with resume.",
     discussion: """
-      Each cell poisons the data, trains (undefended or with P2P) and evaluates; its files go to OUT/cells/<key>/ (data/, model/, evaluation.json, evaluation.md, result.json). After every cell OUT/results.json, OUT/report.md, OUT/report.html and OUT/chart.svg are rewritten. Running the same command again skips finished cells and resumes an interrupted training from its checkpoint. See experiments/*.yaml for examples and ExperimentPlan's documentation for the keys.
+      Each cell poisons the data, trains (undefended or with P2P) and evaluates; its files go to OUT/cells/<key>/ (data/, model/, evaluation.json, evaluation.md, result.json). After every cell OUT/results.json, OUT/report.md, OUT/report.html and OUT/chart.svg are rewritten. Running the same command again skips finished cells and resumes an interrupted training from its checkpoint; a cell is reused only while its fingerprint (cells/<key>/fingerprint.json: the attack, defense, training settings and seed, and the sha256 of the data files and the model) matches, otherwise the run stops before training and names what changed (--rerun-changed runs such cells again). The whole grid (datasets, targets, label words, model) is checked before the first cell; unknown keys in the file are errors. See experiments/*.yaml for examples and ExperimentPlan's documentation for the keys.
       """)
 
   @Argument(help: "Experiment file (YAML).") var experiment: String
   @Option(help: "Output directory (default: runs/<experiment name>).") var out: String?
   @Flag(help: "No progress line.") var quiet = false
   @Flag(help: "Only rewrite results.json and the reports from the finished cells.") var reportOnly = false
+  @Flag(help: """
+    Re-run the finished cells whose settings or inputs (data files, model) changed since they ran; without it such cells stop \
+    the run before anything trains, naming what changed.
+    """) var rerunChanged = false
 
   func run() throws {
     let plan = try ExperimentPlan.load(experiment)
     let name = plan.name ?? ((experiment as NSString).lastPathComponent as NSString).deletingPathExtension
     let dir = out ?? "runs/" + name
-    if plan.generation != nil { try GenerationCommands.run(plan, name: name, directory: dir, quiet: quiet); return }
+    if plan.generation != nil { try GenerationCommands.run(plan, name: name, directory: dir, quiet: quiet, rerunChanged: rerunChanged); return }
     let cells = try plan.cells()
     printError("experiment \(name): \(cells.count) cells -> \(dir)")
     let start = Date()
-    let runner = ExperimentRunner(plan: plan, directory: dir, dataRoot: DatasetCatalog.dataRoot())
+    let runner = ExperimentRunner(plan: plan, directory: dir, dataRoot: DatasetCatalog.dataRoot(), rerunChanged: rerunChanged)
     if reportOnly {
       let done = try runner.writeReportsOnly()
       print(GridReport.markdown(done, title: name))

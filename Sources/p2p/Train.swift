@@ -17,13 +17,14 @@ struct Train: ParsableCommand {
 
   @OptionGroup var modelOptions: ModelOptions
   @Option(help: "A dataset directory (from `poison` or `defend --prepare-only`) or a prompt/completion JSONL file.") var data: String
-  @Option(help: "Output directory.") var out: String
+  @Option(help: "Output folder: a new or empty one, or an earlier output of train/defend with --resume or --overwrite.") var out: String
   @Option(help: "Classification prompt template ({sentence} is replaced by the input).") var template = "{sentence}\nOutput: "
   @Option(help: "Label words, comma-separated, one token each (default: the digits 0..n-1).") var labelWords: String?
   @OptionGroup var training: TrainingOptions
   @OptionGroup(title: "Generation tasks") var generation: GenerationTrainOptions
 
   func run() throws {
+    try AdapterFolder.prepare(out, inputs: [data], overwrite: training.overwrite, resume: training.resume)
     if let task = try TaskKind.parse(generation.task) { try GenerationCommands.train(self, task: task); return }
     let job = try TrainingJob.load(data: data, template: template, labelWords: labelWords)
     let config = try training.config(defaultBatch: job.spec == nil ? 8 : 32)
@@ -70,7 +71,7 @@ struct TrainingJob {
 enum ClassificationOptions {
   /// The template with explicit label words, or the digits 0..n-1 (n = largest label + 1, at least 2).
   static func template(_ template: String, labelWords: String?, train: [Example]) throws -> PromptTemplate {
-    let n = max(2, (train.map(\.label).max() ?? 1) + 1)
+    let n = LabelSet(train: train).count
     let words = labelWords.map { $0.split(separator: ",").map(String.init) } ?? (0..<n).map(String.init)
     guard words.count >= n else { throw CLIError("--label-words has \(words.count) words but the labels go up to \(n - 1)") }
     let t = PromptTemplate(template: template, labelWords: words)

@@ -22,6 +22,8 @@ struct TrainingOptions: ParsableArguments {
   @Option(help: "Seed for LoRA initialisation, data order and dropout.") var seed: UInt64 = 42
   @Option(help: "Checkpoint every N optimizer steps (0 = at epoch ends only).") var checkpointEvery = 50
   @Flag(help: "Continue from the checkpoint in --out.") var resume = false
+  @Flag(help: "Replace an earlier output of train/defend in --out (only the files they write; nothing else there is touched).")
+  var overwrite = false
   @Flag(help: "No progress line, only the summary.") var quiet = false
 
   func config(defaultBatch: Int, defaultMaxLength: Int = 128) throws -> TrainingConfig {

@@ -123,7 +123,8 @@ struct PoisonedDatasetTests {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("p2p-poison-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try ds.write(to: dir)
-    try ds.write(to: dir)  // replacing an existing directory works
+    #expect(throws: DatasetError.self) { try ds.write(to: dir) }  // an earlier poisoning is replaced only when asked
+    try ds.write(to: dir, replace: true)
     let back = try PoisonedDataset.read(from: dir)
     #expect(back.train == ds.train)
     #expect(back.testPoison == ds.testPoison)

@@ -62,7 +62,7 @@ struct ExperimentPlanTests {
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(rate) }
     let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [strip]\n")
     do { _ = try ExperimentPlan.load(defense); Issue.record("expected an error") } catch {
-      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle"))
+      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p (= p2p-paper), p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle"))
     }
     let ratio = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [\"p2p-agree:x\"]\n")
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(ratio) }
@@ -168,33 +168,35 @@ struct ExperimentRunnerTests {
       test_limit: 16
       attacks: [{attack: badnets, rate: 0.25, target: 1}]
       defenses: [none, p2p, p2p-agree, p2p-probe]
+      p2p: {ratio: 0.5}
       training: {epochs: 1, batch_size: 8}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
     let first = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run()
     #expect(first.count == 4)
-    #expect(first[0].trainRows == 24 && first[1].trainRows == 24 + 5)  // union adds round(0.2 * 24) = 5 rows
+    // rho 0.5: with fewer benign rows a label could go without any, which P2P refuses.
+    #expect(first[0].trainRows == 24 && first[1].trainRows == 24 + 12)  // union adds round(0.5 * 24) = 12 rows
     // Agreement selection: round(0.2 * n_label) rows per label, and the resolved zero-shot prompt is recorded.
     #expect(first[2].p2p?.selectionPrompt?.labelWords == ["negative", "positive"])
-    #expect(FileManager.default.fileExists(atPath: out + "/cells/sst2_badnets_p2p-agree-0.2_s42/model/agreement.json"))
+    #expect(FileManager.default.fileExists(atPath: out + "/cells/sst2_badnets_p2p-agree-0.5_s42/model/agreement.json"))
     #expect(first[0].evaluation.metrics.cleanAccuracy.total == 16)
     #expect(first[1].evaluation.p2p?.withoutWrapper.cleanAccuracy.total == 16)
     // Probe screen: the probe trained and judged in the cell's model/probe; flipped rows are
-    // added to the 5 benign ones (at most half as many) and counted in the result.
-    let probe = try JSONOutput.read(ProbeScreenResult.self, from: out + "/cells/sst2_badnets_p2p-probe-0.2_s42/model/probe/screen.json")
+    // added to the 12 benign ones (at most half as many) and counted in the result.
+    let probe = try JSONOutput.read(ProbeScreenResult.self, from: out + "/cells/sst2_badnets_p2p-probe-0.5_s42/model/probe/screen.json")
     #expect(probe.splits.map(\.label) == [0, 1] && probe.splits.reduce(0) { $0 + $1.rows.count } == 24)
     #expect(probe.splits.allSatisfy { $0.reclassified != nil })
-    // The flip cover takes the first flagged rows, at most 5 / 2 = 2 of them.
+    // The flip cover takes the first flagged rows, at most 12 / 2 = 6 of them.
     #expect(first[3].probeFlaggedRows == probe.flaggedRows.count)
-    #expect(first[3].flippedRows == min(probe.flaggedRows.count, 2))
-    #expect(first[3].trainRows == 24 + 5 + min(probe.flaggedRows.count, 2))
+    #expect(first[3].flippedRows == min(probe.flaggedRows.count, 6))
+    #expect(first[3].trainRows == 24 + 12 + min(probe.flaggedRows.count, 6))
     // The undefended cell ran first with the same rows and settings: its model is the probe, not trained again.
-    let probeDir = out + "/cells/sst2_badnets_p2p-probe-0.2_s42/model/probe/"
+    let probeDir = out + "/cells/sst2_badnets_p2p-probe-0.5_s42/model/probe/"
     #expect(FileManager.default.contents(atPath: probeDir + PEFTAdapter.weightsFile)
       == FileManager.default.contents(atPath: out + "/cells/sst2_badnets_none_s42/model/" + PEFTAdapter.weightsFile))
     #expect(!FileManager.default.fileExists(atPath: probeDir + "checkpoint") && !FileManager.default.fileExists(atPath: probeDir + "training_log.json"))
     for f in ["results.json", "report.md", "report.html", "chart.svg", "cells/sst2_badnets_none_s42/model/adapter_model.safetensors",
-              "cells/sst2_badnets_p2p-0.2_s42/model/classifier.json", "cells/sst2_badnets_p2p-0.2_s42/model/train.jsonl"] {
+              "cells/sst2_badnets_p2p-0.5_s42/model/classifier.json", "cells/sst2_badnets_p2p-0.5_s42/model/train.jsonl"] {
       #expect(FileManager.default.fileExists(atPath: out + "/" + f), "missing \(f)")
     }
     var skipped = 0

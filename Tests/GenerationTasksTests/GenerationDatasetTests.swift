@@ -19,7 +19,8 @@ struct GenerationDatasetTests {
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["data"])  // no temporary sibling left
     #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted()
             == ["manifest.json", "test-clean.jsonl", "test-poison.jsonl", "train.jsonl"])
-    try data.write(to: out)  // overwriting an existing dataset works
+    #expect(throws: GenerationError.self) { try data.write(to: out) }  // an earlier poisoning is replaced only when asked
+    try data.write(to: out, replace: true)
     #expect(try GenerationDataset.read(from: out).manifest.poisonedRows.count == 3)
   }
 
@@ -42,7 +43,7 @@ struct GenerationDatasetTests {
     let bad = try dir.write("rows.jsonl", #"{"input": "a", "output": "b"}"# + "\n" + #"{"input": "a"}"# + "\n")
     #expect(thrownError { try GenerationDataset.examples(bad) } == .invalidJSON(path: bad, line: 2, reason: "missing field \"output\""))
     #expect(thrownError { try GenerationDataset.read(from: dir.path) }
-            == .cannotRead(path: dir.path + "/manifest.json", reason: "no such file"))
+            == .cannotRead(path: dir.path, reason: "no manifest.json here, so this is not a folder written by `p2p poison` (run `p2p poison --out \(dir.path)` first)"))
     let typed = try dir.write("typed.jsonl", #"{"input": "a", "output": 3}"#)
     #expect(thrownError { try GenerationDataset.examples(typed) } == .invalidJSON(path: typed, line: 1, reason: "field \"output\" is not String"))
   }

@@ -1,0 +1,39 @@
+/// The named P2P pipelines a user picks with `p2p defend --defense NAME` (and, by the same names,
+/// in experiment files): which stages run before the benign rows are built.
+public enum DefensePreset: String, CaseIterable, Sendable {
+  /// The paper's pipeline: benign rows drawn at random (arXiv 2510.04503 §3). On SmolLM2-135M
+  /// it does not defend, because benign rows carry the trigger (README, results).
+  case paper = "p2p-paper"
+  /// Benign rows per label by the base model's zero-shot agreement (`BenignSelection.agreement`).
+  case agree = "p2p-agree"
+  /// Rows with a suspicious trigger word kept out of the benign candidates (`TriggerScreen`).
+  case screen = "p2p-screen"
+  /// The screen, and the recovered triggers inserted into half of the benign rows.
+  case cover = "p2p-cover"
+  /// A probe model's hidden states clustered per label; the poison-like rows flipped into the
+  /// safe space (`ProbeScreen`; a second training run).
+  case probe = "p2p-probe"
+
+  /// What `p2p defend` runs when no defense is named: the trigger-word screen and cover, the best
+  /// measured pipeline that needs no second training (README, results). The data-driven default
+  /// pipeline of the defense issue will replace it.
+  public static let defaultPreset = DefensePreset.cover
+
+  /// The stages of a pipeline.
+  public struct Stages: Equatable, Sendable {
+    public var selection: BenignSelection?
+    public var screen = false
+    public var cover = false
+    public var probe = false
+  }
+
+  public var stages: Stages {
+    switch self {
+    case .paper: return Stages()
+    case .agree: return Stages(selection: .agreement)
+    case .screen: return Stages(screen: true)
+    case .cover: return Stages(screen: true, cover: true)
+    case .probe: return Stages(probe: true)
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import FileIO
+import Foundation
+
+/// The output folder of `p2p train` and `p2p defend`: the adapter, its spec, the logs, the
+/// checkpoint and (for `defend`) the reconstructed rows, the manifest and the probe. These names
+/// are the only entries the two commands ever replace; an earlier output is recognised by any of
+/// the files only they write.
+public enum AdapterFolder {
+  public static let entries = [
+    "adapter_config.json", "adapter_model.safetensors", "classifier.json", "generator.json", "training_log.json",
+    "training_summary.json", "checkpoint", "train.jsonl", "manifest.json", "agreement.json", "probe", "evaluation.json",
+    "evaluation.md", "evaluation-records.jsonl",
+  ]
+
+  public static let outputKind = OutputKind(command: "p2p train/defend", entries: entries) { dir in
+    let fm = FileManager.default
+    if ["training_summary.json", "adapter_config.json", "classifier.json", "generator.json", "checkpoint/state.json"]
+      .contains(where: { fm.fileExists(atPath: dir + "/" + $0) }) { return true }
+    // `defend --prepare-only`: the P2P manifest and the reconstructed rows.
+    guard let data = fm.contents(atPath: dir + "/manifest.json"),
+          let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
+    return object["config"] != nil && object["benignSourceRows"] != nil
+  }
+
+  /// Checks `directory` before training into it and clears an earlier output when asked to start
+  /// again: `overwrite` replaces the commands' own files (only those), `resume` continues from the
+  /// checkpoint there. Refuses a file, a folder with other files, and a folder equal to or above
+  /// one of `inputs`.
+  public static func prepare(_ directory: String, inputs: [String], overwrite: Bool, resume: Bool) throws {
+    let state = try OutputFolder.check(directory, kind: outputKind, inputs: inputs, replace: overwrite || resume,
+                                       replaceFlag: "--resume (continue its training) or --overwrite (start again)")
+    if state == .own && overwrite && !resume { try OutputFolder.removeOwnEntries(in: directory, kind: outputKind) }
+  }
+}
+
+/// Where `p2p evaluate` writes `evaluation.json`, `evaluation.md` (and, for generation,
+/// `generations.jsonl`): any folder, but an existing file of those names is replaced only when it
+/// is an earlier evaluation (its JSON records the poisoning it was measured on).
+public enum EvaluationFolder {
+  public static func check(_ directory: String) throws {
+    let dir = OutputFolder.normalized(directory)
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), !isDirectory.boolValue {
+      throw OutputError.refused(path: directory, reason: "it is a file, not a folder; evaluate writes evaluation.json and evaluation.md into a folder")
+    }
+    let fm = FileManager.default
+    let json = dir + "/evaluation.json"
+    if fm.fileExists(atPath: json) {
+      guard let data = fm.contents(atPath: json), let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            object["poisoning"] != nil else {
+        throw OutputError.refused(path: json, reason: "the file exists and is not an earlier evaluation of p2p; choose another --out")
+      }
+    } else {
+      for name in ["evaluation.md", "generations.jsonl"] where fm.fileExists(atPath: dir + "/" + name) {
+        throw OutputError.refused(path: dir + "/" + name, reason: "the file exists without an earlier evaluation.json of p2p; choose another --out")
+      }
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import FileIO
+import Foundation
+import Yams
+
+/// The keys a YAML section may hold: its own keys, the sections nested under some of them, and
+/// the schema of the mappings listed under others (`attacks: [{...}, ...]`).
+struct YAMLKeySchema: Sendable {
+  var keys: [String]
+  var nested: [String: YAMLKeySchema] = [:]
+  var items: [String: YAMLKeySchema] = [:]
+}
+
+/// Strict decoding of experiment files: before the `Decodable` pass (which ignores unknown keys),
+/// every mapping key is checked against the schema, so a typo like `epoch: 5` or `learning_rate:`
+/// is an error naming the key, its line and the closest known key, not a silent default.
+enum StrictYAML {
+  static func check(_ text: String, path: String, schema: YAMLKeySchema) throws {
+    let root: Node?
+    do { root = try Yams.compose(yaml: text) } catch {
+      throw ExperimentError.badFile(path: path, reason: "not valid YAML: \(error)")
+    }
+    guard let root else { throw ExperimentError.badFile(path: path, reason: "empty experiment file") }
+    guard root.mapping != nil else {
+      throw ExperimentError.badFile(path: "\(path):\(root.mark?.line ?? 1)", reason: "the file must be a mapping of keys (name:, attacks:, …)")
+    }
+    try check(root, schema: schema, section: "", path: path, top: schema)
+  }
+
+  static func check(_ node: Node, schema: YAMLKeySchema, section: String, path: String, top: YAMLKeySchema) throws {
+    guard let mapping = node.mapping else { return }
+    for (keyNode, value) in mapping {
+      guard let key = keyNode.string else { continue }
+      let line = keyNode.mark?.line ?? 0
+      guard schema.keys.contains(key) else {
+        var reason = "unknown key '\(key)'" + (section.isEmpty ? "" : " in \(section)")
+        if let home = Self.section(holding: key, in: top, prefix: "") { reason += "; '\(key)' belongs under \(home)" }
+        else if let close = closest(key, in: schema.keys) { reason += "; did you mean '\(close)'?" }
+        reason += " (known keys: \(schema.keys.joined(separator: ", ")))"
+        throw ExperimentError.badFile(path: "\(path):\(line)", reason: reason)
+      }
+      let here = section.isEmpty ? key : section + "." + key
+      if let sub = schema.nested[key] {
+        if value.mapping == nil, value.scalar?.string.isEmpty == false {
+          throw ExperimentError.badFile(path: "\(path):\(value.mark?.line ?? line)", reason: "'\(here)' must be a mapping of keys (\(sub.keys.joined(separator: ", ")))")
+        }
+        try check(value, schema: sub, section: here, path: path, top: top)
+      }
+      if let item = schema.items[key], let list = value.sequence {
+        for (i, element) in list.enumerated() {
+          guard element.mapping != nil else {
+            throw ExperimentError.badFile(path: "\(path):\(element.mark?.line ?? line)",
+                                          reason: "\(here)[\(i)] must be a mapping like {attack: badnets, rate: 0.1}")
+          }
+          try check(element, schema: item, section: "\(here)[\(i)]", path: path, top: top)
+        }
+      }
+    }
+  }
+
+  /// A decoding error in the user's terms: the key path and what was expected, without Swift's
+  /// type names and nested contexts.
+  static func reason(_ error: any Error) -> String {
+    func keyPath(_ context: DecodingError.Context) -> String {
+      let parts = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+      return parts.reduce("") { $0.isEmpty || $1.hasPrefix("[") ? $0 + $1 : $0 + "." + $1 }
+    }
+    func name(_ type: Any.Type) -> String {
+      switch "\(type)" {
+      case "Int", "UInt64", "Int32": return "a whole number"
+      case "Double", "Float": return "a number"
+      case "String": return "text"
+      case "Bool": return "true or false"
+      case let t where t.hasPrefix("Array"): return "a list [a, b]"
+      default: return "a valid value"
+      }
+    }
+    switch error {
+    case let DecodingError.typeMismatch(type, ctx): return "'\(keyPath(ctx))' must be \(name(type))"
+    case let DecodingError.valueNotFound(type, ctx): return "'\(keyPath(ctx))' is empty, expected \(name(type))"
+    case let DecodingError.keyNotFound(key, ctx):
+      let at = keyPath(ctx)
+      return "missing key '\(key.stringValue)'" + (at.isEmpty ? "" : " in \(at)")
+    case let DecodingError.dataCorrupted(ctx):
+      let at = keyPath(ctx)
+      return (at.isEmpty ? "" : "'\(at)': ") + TextFile.snippet(ctx.debugDescription, limit: 160)
+    default: return TextFile.snippet("\(error)", limit: 160)
+    }
+  }
+
+  /// Where a key that is unknown here is known ("training:", "each entry of attacks:").
+  static func section(holding key: String, in schema: YAMLKeySchema, prefix: String) -> String? {
+    for (name, sub) in schema.nested.sorted(by: { $0.key < $1.key }) where sub.keys.contains(key) { return "'\(prefix)\(name):'" }
+    for (name, sub) in schema.items.sorted(by: { $0.key < $1.key }) where sub.keys.contains(key) { return "each entry of '\(prefix)\(name):'" }
+    return nil
+  }
+
+  /// The known key nearest to `key` by edit distance, when it is near enough to be a typo.
+  static func closest(_ key: String, in keys: [String]) -> String? {
+    let scored = keys.map { ($0, distance(key.lowercased(), $0)) }.min { $0.1 < $1.1 }
+    guard let (best, d) = scored, d <= max(2, best.count / 3) else { return nil }
+    return best
+  }
+
+  /// Levenshtein distance.
+  static func distance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    guard !a.isEmpty else { return b.count }
+    guard !b.isEmpty else { return a.count }
+    var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+      cur[0] = i
+      for j in 1...b.count { cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)) }
+      swap(&prev, &cur)
+    }
+    return prev[b.count]
+  }
+}
+
+extension ExperimentPlan {
+  /// The keys of a classification experiment file.
+  static let keySchema = YAMLKeySchema(
+    keys: CodingKeys.allCases.map(\.rawValue),
+    nested: ["p2p": YAMLKeySchema(keys: P2P.CodingKeys.allCases.map(\.rawValue)),
+             "training": YAMLKeySchema(keys: Training.CodingKeys.allCases.map(\.rawValue))],
+    items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
+}
+
+extension GenerationPlan {
+  /// The keys of a generation experiment file.
+  static let keySchema = YAMLKeySchema(
+    keys: CodingKeys.allCases.map(\.rawValue),
+    nested: ["p2p": YAMLKeySchema(keys: P2P.CodingKeys.allCases.map(\.rawValue)),
+             "training": YAMLKeySchema(keys: ExperimentPlan.Training.CodingKeys.allCases.map(\.rawValue))],
+    items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
+}

@@ -1,0 +1,171 @@
+import Backdoor
+import Experiments
+import FileIO
+import Foundation
+import TestSupport
+import Testing
+import Training
+
+/// Experiment files are decoded strictly and validated whole before anything runs.
+struct StrictPlanTests {
+  static func message(_ yaml: String) -> String? {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("strict-\(UUID().uuidString).yaml").path
+    try? yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    do { _ = try ExperimentPlan.load(path); return nil } catch { return "\(error)" }
+  }
+
+  @Test func unknownKeysNameTheKeyLineAndClosestKey() throws {
+    let epoch = try #require(Self.message("name: x\nattacks:\n  - {attack: badnets}\ntraining: {epoch: 5, lr: 1.0e-3}\n"))
+    #expect(epoch.contains(".yaml:4") && epoch.contains("unknown key 'epoch'") && epoch.contains("did you mean 'epochs'"), "\(epoch)")
+    let lr = try #require(Self.message("attacks:\n  - {attack: badnets}\ntraining:\n  epochs: 1\n  learning_rate: 0.001\n"))
+    #expect(lr.contains(".yaml:5") && lr.contains("'learning_rate' in training"), "\(lr)")
+    let trigger = try #require(Self.message("attacks:\n  - {attack: badnets, trigers: cf}\n"))
+    #expect(trigger.contains(".yaml:2") && trigger.contains("did you mean 'trigger'"), "\(trigger)")
+    let misplaced = try #require(Self.message("attacks:\n  - {attack: badnets}\nepochs: 3\n"))
+    #expect(misplaced.contains("'epochs' belongs under 'training:'"), "\(misplaced)")
+    let generation = try #require(Self.message("task: math\nattacks:\n  - {attack: badchain}\nmax_new_token: 32\n"))
+    #expect(generation.contains("did you mean 'max_new_tokens'"), "\(generation)")
+    // CRLF and a byte-order mark are the same file.
+    #expect(Self.message("\u{FEFF}name: x\r\nattacks:\r\n  - {attack: badnets}\r\ntraining: {epochs: 1}\r\n") == nil)
+  }
+
+  @Test func emptyGridsAndBadTargetsFailAtLoad() throws {
+    #expect(Self.message("attacks:\n  - {attack: badnets}\ndefenses: []\n")?.contains("at least one defense") == true)
+    #expect(Self.message("attacks:\n  - {attack: badnets}\ndatasets: []\n")?.contains("at least one dataset") == true)
+    #expect(Self.message("attacks:\n  - {attack: badnets, target: 99}\n")?.contains("a label of sst2 (0 or 1)") == true)
+    #expect(Self.message("attacks:\n  - {attack: badnets, target: 4}\ndatasets: [agnews]\n")?.contains("0...3") == true)
+    #expect(Self.message("attacks:\n  - {attack: badnets}\ndatasets: [nosuch]\n")?.contains("datasets 'nosuch'") == true)
+    // Decoding errors name the key path, not Swift's types.
+    let rate = try #require(Self.message("attacks:\n  - {attack: badnets, rate: lots}\n"))
+    #expect(rate.contains("'attacks[0].rate' must be a number") && !rate.contains("DecodingError"), "\(rate)")
+    // The paper's P2P has its own name.
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("strict-\(UUID().uuidString).yaml").path
+    try "attacks:\n  - {attack: badnets}\ndefenses: [p2p-paper]\n".write(toFile: path, atomically: true, encoding: .utf8)
+    let cells = try ExperimentPlan.load(path).cells()
+    #expect(cells.count == 1 && cells[0].defense?.probeScreen == nil && cells[0].defense?.screenTriggers == nil && cells[0].key.contains("_p2p-0.2_"))
+  }
+
+  @Test func fingerprintsListWhatChanged() throws {
+    var t = TrainingConfig()
+    t.epochs = 2
+    let old = try CellFingerprint(settings: [("training", t), ("seed", UInt64(42))], files: ["model": "aa", "data:sst2/train.tsv": "bb"])
+    t.epochs = 5
+    let new = try CellFingerprint(settings: [("training", t), ("seed", UInt64(42))], files: ["model": "aa", "data:sst2/train.tsv": "cc"])
+    #expect(new.changes(from: old) == ["training.epochs: 2 -> 5", "data:sst2/train.tsv: content changed (sha256 bb -> cc)"])
+    #expect(old.changes(from: old).isEmpty)
+    // A result of an older version vouches for its settings only.
+    let legacy = try CellFingerprint(settings: [("training", t)], files: [:])
+    #expect(new.changes(from: legacy).isEmpty)
+  }
+}
+
+/// Output folders of train/defend and evaluate.
+struct AdapterFolderTests {
+  static func folder(_ files: [String]) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("adapter-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    for f in files { try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/" + f)) }
+    return dir
+  }
+
+  @Test func anEarlierTrainingNeedsResumeOrOverwriteAndOverwriteRemovesOnlyItsFiles() throws {
+    let dir = try Self.folder(["adapter_config.json", "training_summary.json", "my-notes.txt"])
+    #expect(throws: OutputError.self) { try AdapterFolder.prepare(dir, inputs: [], overwrite: false, resume: false) }
+    try AdapterFolder.prepare(dir, inputs: [], overwrite: false, resume: true)
+    #expect(FileManager.default.fileExists(atPath: dir + "/training_summary.json"))
+    try AdapterFolder.prepare(dir, inputs: [], overwrite: true, resume: false)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["my-notes.txt"])
+    let foreign = try Self.folder(["thesis.tex"])
+    #expect(throws: OutputError.self) { try AdapterFolder.prepare(foreign, inputs: [], overwrite: true, resume: false) }
+    #expect(throws: OutputError.self) { try AdapterFolder.prepare(dir, inputs: [dir + "/data"], overwrite: true, resume: false) }
+  }
+
+  @Test func evaluationFilesReplaceOnlyEarlierEvaluations() throws {
+    let dir = try Self.folder([])
+    try EvaluationFolder.check(dir)
+    try Data("{\"seconds\": 1}".utf8).write(to: URL(fileURLWithPath: dir + "/evaluation.json"))
+    #expect(throws: OutputError.self) { try EvaluationFolder.check(dir) }
+    try Data("{\"poisoning\": {}, \"metrics\": {}}".utf8).write(to: URL(fileURLWithPath: dir + "/evaluation.json"))
+    try EvaluationFolder.check(dir)
+    #expect(throws: OutputError.self) { try EvaluationFolder.check(dir + "/evaluation.json") }
+  }
+}
+
+/// A changed experiment file never reuses cells run with other settings: the run stops before
+/// training and names the keys, or re-runs them with `rerunChanged`.
+@Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
+struct StaleCellTests {
+  @Test func changedSettingsOrDataStopTheRunOrRerunTheCell() throws {
+    let fm = FileManager.default
+    let root = fm.temporaryDirectory.appendingPathComponent("stale-root-\(UUID().uuidString)").path
+    try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+    try fm.copyItem(atPath: PoisonOutputRoot.path + "/sst2", toPath: root + "/sst2")
+    let out = fm.temporaryDirectory.appendingPathComponent("stale-grid-\(UUID().uuidString)").path
+    func plan(epochs: Int) throws -> ExperimentPlan {
+      let yaml = fm.temporaryDirectory.appendingPathComponent("stale-\(UUID().uuidString).yaml").path
+      try """
+        name: stale
+        model: \(RealModel.path)
+        train_limit: 16
+        test_limit: 8
+        attacks: [{attack: badnets, rate: 0.25, target: 1}]
+        defenses: [none]
+        training: {epochs: \(epochs), batch_size: 8}
+        """.write(toFile: yaml, atomically: true, encoding: .utf8)
+      return try ExperimentPlan.load(yaml)
+    }
+    let first = try ExperimentRunner(plan: plan(epochs: 1), directory: out, dataRoot: root).run()
+    #expect(first.count == 1 && first[0].training.epochs == 1)
+    let key = first[0].key
+    #expect(fm.fileExists(atPath: out + "/cells/\(key)/fingerprint.json"))
+    // Same file: reused.
+    var skipped = 0
+    _ = try ExperimentRunner(plan: plan(epochs: 1), directory: out, dataRoot: root).run { if case .cellSkipped = $0 { skipped += 1 } }
+    #expect(skipped == 1)
+    // epochs changed: nothing runs, the error names the cell and the key.
+    let result = fm.contents(atPath: out + "/cells/\(key)/result.json")
+    do { _ = try ExperimentRunner(plan: plan(epochs: 2), directory: out, dataRoot: root).run(); Issue.record("stale cell reused") } catch let e as StaleCellsError {
+      #expect(e.cells.map(\.key) == [key] && e.cells[0].changes == ["training.epochs: 1 -> 2"])
+      #expect(e.description.contains("--rerun-changed"))
+    }
+    #expect(fm.contents(atPath: out + "/cells/\(key)/result.json") == result)
+    // A result of an older version (no fingerprint.json) is compared by its recorded settings.
+    try fm.removeItem(atPath: out + "/cells/\(key)/fingerprint.json")
+    #expect(throws: StaleCellsError.self) { try ExperimentRunner(plan: plan(epochs: 2), directory: out, dataRoot: root).run() }
+    _ = try ExperimentRunner(plan: plan(epochs: 1), directory: out, dataRoot: root).run()
+    // The data file changed: its hash names it.
+    try fm.removeItem(atPath: out + "/cells/\(key)/result.json")  // (its fingerprint.json went above)
+    _ = try ExperimentRunner(plan: plan(epochs: 1), directory: out, dataRoot: root).run()
+    let test = root + "/sst2/test.tsv"
+    try (try String(contentsOfFile: test, encoding: .utf8) + "one more row\t1\n").write(toFile: test, atomically: true, encoding: .utf8)
+    do { _ = try ExperimentRunner(plan: plan(epochs: 1), directory: out, dataRoot: root).run(); Issue.record("stale cell reused") } catch let e as StaleCellsError {
+      #expect(e.cells[0].changes.count == 1 && e.cells[0].changes[0].hasPrefix("data:sst2/test.tsv: content changed"))
+    }
+    // --rerun-changed: the cell runs again with the new settings.
+    var changed = 0
+    let again = try ExperimentRunner(plan: plan(epochs: 2), directory: out, dataRoot: root, rerunChanged: true).run {
+      if case .cellChanged = $0 { changed += 1 }
+    }
+    #expect(changed == 1 && again[0].training.epochs == 2)
+  }
+
+  @Test func theGridIsValidatedBeforeTheFirstCell() throws {
+    let fm = FileManager.default
+    let out = fm.temporaryDirectory.appendingPathComponent("early-\(UUID().uuidString)").path
+    let yaml = fm.temporaryDirectory.appendingPathComponent("early-\(UUID().uuidString).yaml").path
+    // The second dataset has 4 labels: digits 4..7 are the safe words, fine; a missing model is not.
+    try "model: /nonexistent/model.gguf\nattacks: [{attack: badnets, rate: 0.1, target: 1}]\ndefenses: [none]\n"
+      .write(toFile: yaml, atomically: true, encoding: .utf8)
+    #expect(throws: ExperimentError.self) { try ExperimentRunner(plan: ExperimentPlan.load(yaml), directory: out, dataRoot: PoisonOutputRoot.path).run() }
+    #expect(!fm.fileExists(atPath: out + "/cells"))
+    // A foreign non-empty folder is not a grid folder.
+    try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+    try Data("x".utf8).write(to: URL(fileURLWithPath: out + "/thesis.tex"))
+    try "model: \(RealModel.path)\nattacks: [{attack: badnets, rate: 0.1, target: 1}]\ndefenses: [none]\n".write(toFile: yaml, atomically: true, encoding: .utf8)
+    #expect(throws: OutputError.self) { try ExperimentRunner(plan: ExperimentPlan.load(yaml), directory: out, dataRoot: PoisonOutputRoot.path).run() }
+  }
+}
+
+enum PoisonOutputRoot {
+  static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
+}
