@@ -42,7 +42,7 @@ public struct ClassifierSpec: Codable, Sendable, Equatable {
       let spec = try JSONDecoder().decode(ClassifierSpec.self, from: data)
       try spec.validate()
       return spec
-    } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
+    } catch { throw ExperimentError.badFile(path: path, reason: DecodingMessage.reason(error)) }
   }
 }
 
@@ -71,7 +71,7 @@ public enum JSONOutput {
     guard let data = FileManager.default.contents(atPath: path) else { throw ExperimentError.badFile(path: path, reason: "no such file") }
     let dec = JSONDecoder()
     dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    do { return try dec.decode(type, from: data) } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
+    do { return try dec.decode(type, from: data) } catch { throw ExperimentError.badFile(path: path, reason: DecodingMessage.reason(error)) }
   }
 
   /// JSON Lines (one sorted-key object a line), atomically.
@@ -90,7 +90,7 @@ public enum JSONOutput {
     var rows: [T] = []
     for (i, line) in TextFile.lines(text).enumerated() where !line.isEmpty {
       do { rows.append(try JSONDecoder().decode(T.self, from: Data(line.utf8))) } catch {
-        throw ExperimentError.badFile(path: "\(path):\(i + 1)", reason: "not \(expected): \(error)")
+        throw ExperimentError.badFile(path: "\(path):\(i + 1)", reason: "not \(expected): \(DecodingMessage.reason(error))")
       }
     }
     guard !rows.isEmpty else { throw ExperimentError.badFile(path: path, reason: "no rows") }

@@ -119,7 +119,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     try StrictYAML.check(text, path: path, schema: keySchema)
     let plan: ExperimentPlan
     do { plan = try YAMLDecoder().decode(ExperimentPlan.self, from: text) } catch {
-      throw ExperimentError.badFile(path: path, reason: "not a valid experiment file: \(StrictYAML.reason(error))")
+      throw ExperimentError.badFile(path: path, reason: "not a valid experiment file: \(DecodingMessage.reason(error))")
     }
     do { _ = try plan.cells() } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
     return plan

@@ -76,7 +76,7 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
     struct Probe: Decodable { var task: String? }
     let probe: Probe
     do { probe = try YAMLDecoder().decode(Probe.self, from: text) } catch {
-      throw ExperimentError.badFile(path: path, reason: "not a valid experiment file: \(StrictYAML.reason(error))")
+      throw ExperimentError.badFile(path: path, reason: "not a valid experiment file: \(DecodingMessage.reason(error))")
     }
     guard let task = probe.task, task != "classification" else { return nil }
     guard GenerationTask(rawValue: task) != nil else {
@@ -85,7 +85,7 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
     try StrictYAML.check(text, path: path, schema: keySchema)
     let plan: GenerationPlan
     do { plan = try YAMLDecoder().decode(GenerationPlan.self, from: text) } catch {
-      throw ExperimentError.badFile(path: path, reason: "not a valid \(task) experiment file: \(StrictYAML.reason(error))")
+      throw ExperimentError.badFile(path: path, reason: "not a valid \(task) experiment file: \(DecodingMessage.reason(error))")
     }
     do { _ = try plan.cells() } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
     return plan
