@@ -33,7 +33,23 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
   /// ASR: triggered non-target test rows predicted as the target label.
   public var attackSuccessRate: Proportion?
   /// confusion[gold][predicted] on the clean test set.
-  public var confusion: [[Int]]
+  public var confusion: [[Int]] { didSet { balance = ClassBalance(confusion: confusion) } }
+  /// Per-class recall, macro-F1, balanced accuracy, the majority rate and the degenerate flag,
+  /// derived from `confusion` (recomputed when a stored result is read).
+  public private(set) var balance: ClassBalance
+
+  enum CodingKeys: String, CodingKey { case cleanAccuracy, attackSuccessRate, confusion, balance }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    cleanAccuracy = try c.decode(Proportion.self, forKey: .cleanAccuracy)
+    attackSuccessRate = try c.decodeIfPresent(Proportion.self, forKey: .attackSuccessRate)
+    confusion = try c.decode([[Int]].self, forKey: .confusion)
+    balance = ClassBalance(confusion: confusion)
+  }
+
+  public var macroF1: Double { balance.macroF1 }
+  public var degenerate: Bool { balance.degenerate }
 
   public init(gold: [Int], predicted: [Int], labels: Int, poisonedPredictions: [Int]? = nil, target: Int? = nil) {
     var conf = Array(repeating: Array(repeating: 0, count: labels), count: labels)
@@ -43,6 +59,7 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
       if g == p { correct += 1 }
     }
     confusion = conf
+    balance = ClassBalance(confusion: conf)
     cleanAccuracy = Proportion(successes: correct, total: gold.count)
     if let poisonedPredictions, let target {
       attackSuccessRate = Proportion(successes: poisonedPredictions.filter { $0 == target }.count, total: poisonedPredictions.count)

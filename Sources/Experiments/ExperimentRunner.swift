@@ -35,6 +35,8 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var flippedPoisonedRows: Int?
   /// Probe-screen cells: seconds the screen took (its probe is trained separately or adopted).
   public var screeningSeconds: Double?
+  /// Defended cells: the verdict against the grid's undefended twin (set when reports are written).
+  public var verdict: Verdict?
 
   public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
               training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
@@ -252,10 +254,6 @@ public final class ExperimentRunner {
   }
 
   func writeReports(_ results: [CellResult]) throws {
-    try JSONOutput.write(results, to: directory + "/results.json")
-    let title = plan.name ?? "P2P experiment"
-    try JSONOutput.write(text: GridReport.markdown(results, title: title), to: directory + "/report.md")
-    try JSONOutput.write(text: GridReport.svg(results), to: directory + "/chart.svg")
-    try JSONOutput.write(text: GridReport.html(results, title: title), to: directory + "/report.html")
+    try GridReport.write(GridResults(results), title: plan.name ?? "P2P experiment", to: directory)
   }
 }

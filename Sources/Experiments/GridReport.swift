@@ -60,19 +60,61 @@ public enum GridReport {
     return s + "\n"
   }
 
-  public static func markdown(_ results: [CellResult], title: String) -> String {
+  public static func markdown(_ results: [CellResult], title: String) -> String { markdown(GridResults(results), title: title) }
+
+  /// "75.8" or "73.5 ⚠ degenerate (label 0: 100%)".
+  static func caText(_ m: ClassificationMetrics, ci: Bool = true) -> String {
+    let base = ci ? pctCI(m.cleanAccuracy) : pct(m.cleanAccuracy)
+    guard m.degenerate, let d = m.balance.dominantLabel else { return base }
+    return base + String(format: " ⚠ degenerate (label %d: %.0f%%)", d, 100 * m.balance.predictedShares[d])
+  }
+
+  /// ASR, marked when the classifier is degenerate (its ASR is 0% or 100% by construction).
+  static func asrText(_ m: ClassificationMetrics, ci: Bool = true) -> String {
+    let base = ci ? pctCI(m.attackSuccessRate) : pct(m.attackSuccessRate)
+    return m.degenerate ? base + " (constant classifier: not a defense)" : base
+  }
+
+  static func f1(_ v: Double?) -> String { v.map { $0.isFinite ? String(format: "%.1f", 100 * $0) : "–" } ?? "–" }
+
+  static func spread(_ s: SeedAggregate.Spread?) -> String {
+    guard let s, s.mean.isFinite else { return "–" }
+    return String(format: "%.1f (%.1f–%.1f)", 100 * s.mean, 100 * s.min, 100 * s.max)
+  }
+
+  public static let verdictRule = "Verdict (defended cells): *defended* when the ASR through the wrapper is at most max(10%, the cell's "
+    + "clean -> target rate + 5 points), its macro-F1 is within 2 points of the undefended cell with the same data, seed and training, "
+    + "and its classifier is not degenerate (at least 90% of clean predictions in one label that holds less than 75% of the gold rows); "
+    + "otherwise *not defended*, with the failing conditions; *unverified* without an undefended cell to compare."
+
+  public static func markdown(_ g: GridResults, title: String) -> String {
+    let results = g.cells
     var s = "# \(title)\n\n"
-    s += "CA: accuracy on the clean test rows; ASR: triggered non-target test rows predicted as the target (counts and Wilson 95% CI). "
+    s += "CA: accuracy on the clean test rows, beside macro-F1 and the majority-class rate (the CA of a constant classifier); "
+    s += "ASR: triggered non-target test rows predicted as the target (counts and Wilson 95% CI). "
     s += "P2P rows are evaluated through the P2P wrapper as deployed; \"no wrapper\" is the ablation with the plain prompt; "
     s += "\"ext. only\" and \"orig. or ext.\" count the target under an argmax over all 2n label words; "
     s += "\"clean -> target\" is the share of clean non-target test rows predicted as the target, the ASR a trigger with no effect would show.\n\n"
-    s += "| dataset | attack | defense | train rows | CA % | ASR % | clean -> target % | ASR no wrapper % | CA no wrapper % | ASR ext. only % | ASR orig. or ext. % | train s | eval s |\n"
-    s += "|---|---|---|---:|---|---|---:|---|---:|---:|---:|---:|---:|\n"
+    s += verdictRule + "\n\n"
+    if !g.aggregates.isEmpty {
+      s += "Over seeds (mean, min–max; pooled: all seeds' counts with a Wilson 95% CI):\n\n"
+      s += "| dataset | attack | defense | seeds | CA % | macro-F1 % | ASR % | pooled ASR % | degenerate | verdicts |\n"
+      s += "|---|---|---|---|---|---|---|---|---:|---|\n"
+      for a in g.aggregates {
+        let v = a.verdicts.map { $0.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") } ?? "–"
+        s += "| \(a.dataset) | \(a.attack) | \(a.defense) | \(a.seeds.map(String.init).joined(separator: ", ")) | \(spread(a.cleanAccuracy)) | "
+        s += "\(spread(a.macroF1)) | \(spread(a.attackSuccessRate)) | \(pctCI(a.pooledAttackSuccessRate)) | \(a.degenerateSeeds) | \(v) |\n"
+      }
+      s += "\nPer seed:\n\n"
+    }
+    s += "| dataset | attack | defense | seed | train rows | CA % | macro-F1 % | majority % | ASR % | clean -> target % | verdict | ASR no wrapper % | CA no wrapper % | macro-F1 no wrapper % | ASR ext. only % | ASR orig. or ext. % | train s | eval s |\n"
+    s += "|---|---|---|---:|---:|---|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|\n"
     for r in results {
-      let e = r.evaluation
-      s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.trainRows) | \(pctCI(e.metrics.cleanAccuracy)) | \(pctCI(e.metrics.attackSuccessRate)) | "
-      s += "\(pct(cleanTargetRate(e))) | \(pctCI(e.p2p?.withoutWrapper.attackSuccessRate)) | \(pct(e.p2p?.withoutWrapper.cleanAccuracy)) | "
-      s += "\(pct(e.p2p?.asrExtendedTargetOnly)) | \(pct(e.p2p?.asrOriginalOrExtended)) | \(trainingTime(r)) | "
+      let e = r.evaluation, m = e.metrics
+      s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.seed) | \(r.trainRows) | \(caText(m)) | \(f1(m.macroF1)) | \(f1(m.balance.majorityRate)) | "
+      s += "\(asrText(m)) | \(pct(cleanTargetRate(e))) | \(r.verdict?.summary ?? "–") | "
+      s += "\(e.p2p.map { asrText($0.withoutWrapper) } ?? "–") | \(e.p2p.map { caText($0.withoutWrapper, ci: false) } ?? "–") | "
+      s += "\(f1(e.p2p?.withoutWrapper.macroF1)) | \(pct(e.p2p?.asrExtendedTargetOnly)) | \(pct(e.p2p?.asrOriginalOrExtended)) | \(trainingTime(r)) | "
       s += String(format: "%.0f |\n", e.seconds)
     }
     s += "\n" + runTime(results)
@@ -112,7 +154,12 @@ public enum GridReport {
 
   /// CA (y) against ASR (x), one colour per attack; circles undefended, squares P2P, an arrow
   /// from each undefended cell to the P2P cell of the same dataset, attack and seed.
-  public static func svg(_ results: [CellResult]) -> String {
+  public static func svg(_ results: [CellResult]) -> String { svg(GridResults(results)) }
+
+  /// With seed aggregates, each (dataset, attack, defense) is drawn at its mean with bars over the
+  /// min–max of ASR and CA, and the single seeds as small faint marks.
+  public static func svg(_ g: GridResults) -> String {
+    let results = g.cells
     let w = 640.0, h = 420.0, left = 60.0, right = 170.0, top = 30.0, bottom = 50.0
     let pw = w - left - right, ph = h - top - bottom
     let cas = results.map { 100 * $0.evaluation.metrics.cleanAccuracy.value }.filter(\.isFinite)
@@ -140,7 +187,7 @@ public enum GridReport {
     s += "<text x=\"\(left + pw / 2)\" y=\"\(h - 12)\" text-anchor=\"middle\">attack success rate (%)</text>\n"
     s += "<text x=\"16\" y=\"\(top + ph / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(top + ph / 2))\">clean accuracy (%)</text>\n"
     s += "<text x=\"\(left)\" y=\"18\" font-weight=\"bold\">CA vs ASR per attack: undefended (circle) and P2P (square)</text>\n"
-    for r in results where r.defense == "none" {
+    for r in results where r.defense == "none" && g.aggregates.isEmpty {
       guard let asr = r.evaluation.metrics.attackSuccessRate?.value, asr.isFinite else { continue }
       for d in results where d.defense != "none" && d.dataset == r.dataset && d.attack == r.attack && d.seed == r.seed {
         guard let dasr = d.evaluation.metrics.attackSuccessRate?.value, dasr.isFinite else { continue }
@@ -148,12 +195,36 @@ public enum GridReport {
         s += "y2=\"\(y(100 * d.evaluation.metrics.cleanAccuracy.value))\" stroke=\"#555\" stroke-dasharray=\"4 3\" marker-end=\"url(#arrow)\"/>\n"
       }
     }
+    for a in g.aggregates {
+      guard let asr = a.attackSuccessRate, asr.mean.isFinite else { continue }
+      let colour = palette[(attacks.firstIndex(of: a.attack) ?? 0) % palette.count]
+      let px = x(100 * asr.mean), py = y(100 * a.cleanAccuracy.mean)
+      let tip = escape("\(a.dataset) \(a.attack) \(a.defense), \(a.seeds.count) seeds: CA \(spread(a.cleanAccuracy))%, "
+        + "macro-F1 \(spread(a.macroF1))%, ASR \(spread(asr))%")
+      s += "<line x1=\"\(x(100 * asr.min))\" y1=\"\(py)\" x2=\"\(x(100 * asr.max))\" y2=\"\(py)\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
+      s += "<line x1=\"\(px)\" y1=\"\(y(100 * a.cleanAccuracy.min))\" x2=\"\(px)\" y2=\"\(y(100 * a.cleanAccuracy.max))\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
+      if a.defense == "none" {
+        s += "<circle cx=\"\(px)\" cy=\"\(py)\" r=\"7\" fill=\"\(colour)\"><title>\(tip)</title></circle>\n"
+      } else {
+        s += "<rect x=\"\(px - 7)\" y=\"\(py - 7)\" width=\"14\" height=\"14\" fill=\"white\" stroke=\"\(colour)\" stroke-width=\"3\"><title>\(tip)</title></rect>\n"
+      }
+    }
+    func aggregated(_ r: CellResult) -> Bool {
+      g.aggregates.contains { $0.dataset == r.dataset && $0.attack == r.attack && $0.defense == r.defense }
+    }
     for r in results {
+      let faint = aggregated(r)
       guard let asr = r.evaluation.metrics.attackSuccessRate?.value, asr.isFinite else { continue }
       let ca = r.evaluation.metrics.cleanAccuracy.value
       let colour = palette[(attacks.firstIndex(of: r.attack) ?? 0) % palette.count]
       let px = x(100 * asr), py = y(100 * ca)
-      let tip = escape("\(r.dataset) \(r.attack) \(r.defense) seed \(r.seed): CA \(pct(r.evaluation.metrics.cleanAccuracy))%, ASR \(pct(r.evaluation.metrics.attackSuccessRate))%")
+      if faint {
+        s += "<circle cx=\"\(px)\" cy=\"\(py)\" r=\"2.5\" fill=\"\(colour)\" opacity=\"0.45\"/>\n"
+        continue
+      }
+      let m = r.evaluation.metrics
+      let tip = escape("\(r.dataset) \(r.attack) \(r.defense) seed \(r.seed): CA \(pct(m.cleanAccuracy))%, macro-F1 \(f1(m.macroF1))%, "
+        + "ASR \(pct(m.attackSuccessRate))%" + (m.degenerate ? " (degenerate classifier)" : "") + (r.verdict.map { "; \($0.summary)" } ?? ""))
       if r.defense == "none" {
         s += "<circle cx=\"\(px)\" cy=\"\(py)\" r=\"6\" fill=\"\(colour)\"><title>\(tip)</title></circle>\n"
       } else {
@@ -172,28 +243,59 @@ public enum GridReport {
     return s
   }
 
-  public static func html(_ results: [CellResult], title: String) -> String {
+  public static func html(_ results: [CellResult], title: String) -> String { html(GridResults(results), title: title) }
+
+  public static func html(_ g: GridResults, title: String) -> String {
+    let results = g.cells
+    func warn(_ text: String, _ bad: Bool) -> String { bad ? "<span class=\"bad\">\(escape(text))</span>" : escape(text) }
+    var aggregates = ""
+    if !g.aggregates.isEmpty {
+      aggregates = "<h2>Over seeds</h2><table><tr><th>dataset</th><th>attack</th><th>defense</th><th>seeds</th><th>CA % (min–max)</th>"
+        + "<th>macro-F1 %</th><th>ASR %</th><th>pooled ASR %</th><th>degenerate</th><th>verdicts</th></tr>\n"
+      for a in g.aggregates {
+        let v = a.verdicts.map { $0.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") } ?? "–"
+        aggregates += "<tr><td>\(escape(a.dataset))</td><td>\(escape(a.attack))</td><td>\(escape(a.defense))</td>"
+          + "<td>\(a.seeds.map(String.init).joined(separator: ", "))</td><td>\(spread(a.cleanAccuracy))</td><td>\(spread(a.macroF1))</td>"
+          + "<td>\(spread(a.attackSuccessRate))</td><td>\(pctCI(a.pooledAttackSuccessRate))</td>"
+          + "<td>\(warn("\(a.degenerateSeeds)", a.degenerateSeeds > 0))</td><td>\(escape(v))</td></tr>\n"
+      }
+      aggregates += "</table><h2>Per seed</h2>"
+    }
     var rows = ""
     for r in results {
-      let e = r.evaluation
-      rows += "<tr><td>\(escape(r.dataset))</td><td>\(escape(r.attack))</td><td>\(escape(r.defense))</td><td>\(r.trainRows)</td>"
-      rows += "<td>\(pctCI(e.metrics.cleanAccuracy))</td><td>\(pctCI(e.metrics.attackSuccessRate))</td>"
-      rows += "<td>\(pctCI(e.p2p?.withoutWrapper.attackSuccessRate))</td><td>\(pct(e.p2p?.asrExtendedTargetOnly))</td>"
+      let e = r.evaluation, m = e.metrics
+      rows += "<tr><td>\(escape(r.dataset))</td><td>\(escape(r.attack))</td><td>\(escape(r.defense))</td><td>\(r.seed)</td><td>\(r.trainRows)</td>"
+      rows += "<td>\(warn(caText(m), m.degenerate))</td><td>\(f1(m.macroF1))</td><td>\(f1(m.balance.majorityRate))</td>"
+      rows += "<td>\(warn(asrText(m), m.degenerate))</td><td>\(pct(cleanTargetRate(e)))</td>"
+      rows += "<td>\(warn(r.verdict?.summary ?? "–", r.verdict.map { $0.outcome != .defended } ?? false))</td>"
+      rows += "<td>\(e.p2p.map { warn(asrText($0.withoutWrapper), $0.withoutWrapper.degenerate) } ?? "–")</td><td>\(f1(e.p2p?.withoutWrapper.macroF1))</td>"
+      rows += "<td>\(pct(e.p2p?.asrExtendedTargetOnly))</td>"
       rows += "<td>\(pct(e.p2p?.asrOriginalOrExtended))</td><td>\(escape(trainingTime(r)))</td><td>\(String(format: "%.0f", e.seconds))</td></tr>\n"
     }
     return """
       <!doctype html>
       <html><head><meta charset="utf-8"><title>\(escape(title))</title>
-      <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f4f4f4}</style>
+      <style>body{font-family:sans-serif;max-width:1300px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f4f4f4}.bad{color:#c00;font-weight:bold}</style>
       </head><body>
       <h1>\(escape(title))</h1>
-      <p>CA: accuracy on the clean test rows. ASR: triggered non-target test rows predicted as the target (percent, counts, Wilson 95% interval). P2P cells are evaluated through the P2P wrapper, as deployed; "no wrapper" is the ablation with the plain prompt.</p>
-      \(svg(results))
-      <table><tr><th>dataset</th><th>attack</th><th>defense</th><th>train rows</th><th>CA %</th><th>ASR %</th><th>ASR no wrapper %</th><th>ASR ext. only %</th><th>ASR orig. or ext. %</th><th>train s</th><th>eval s</th></tr>
+      <p>CA: accuracy on the clean test rows, beside macro-F1 and the majority-class rate. ASR: triggered non-target test rows predicted as the target (percent, counts, Wilson 95% interval). P2P cells are evaluated through the P2P wrapper, as deployed; "no wrapper" is the ablation with the plain prompt. Degenerate classifiers and failed verdicts are in red.</p>
+      <p>\(escape(verdictRule))</p>
+      \(svg(g))
+      \(aggregates)
+      <table><tr><th>dataset</th><th>attack</th><th>defense</th><th>seed</th><th>train rows</th><th>CA %</th><th>macro-F1 %</th><th>majority %</th><th>ASR %</th><th>clean -> target %</th><th>verdict</th><th>ASR no wrapper %</th><th>macro-F1 no wrapper %</th><th>ASR ext. only %</th><th>ASR orig. or ext. %</th><th>train s</th><th>eval s</th></tr>
       \(rows)</table>
       <p>\(escape(runTime(results)))</p>
       </body></html>
 
       """
+  }
+
+  /// Writes `results.json` (cells with verdicts, seed aggregates), `report.md`, `chart.svg` and
+  /// `report.html` into `directory`.
+  public static func write(_ g: GridResults, title: String, to directory: String) throws {
+    try JSONOutput.write(g, to: directory + "/results.json")
+    try JSONOutput.write(text: markdown(g, title: title), to: directory + "/report.md")
+    try JSONOutput.write(text: svg(g), to: directory + "/chart.svg")
+    try JSONOutput.write(text: html(g, title: title), to: directory + "/report.html")
   }
 }

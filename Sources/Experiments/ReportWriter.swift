@@ -28,6 +28,25 @@ public enum ReportWriter {
     return s
   }
 
+  /// Macro-F1, balanced accuracy, per-class recall and the majority rate as table rows.
+  static func balanceRows(_ m: ClassificationMetrics, suffix: String) -> String {
+    let b = m.balance
+    func pc(_ v: Double?) -> String { v.map { String(format: "%.1f", 100 * $0) } ?? "–" }
+    var s = "| macro-F1\(suffix) | \(pc(b.macroF1)) |\n"
+    s += "| balanced accuracy\(suffix) | \(pc(b.balancedAccuracy)) |\n"
+    s += "| recall per label\(suffix) | " + b.perClassRecall.enumerated().map { "\($0.offset): \(pc($0.element))" }.joined(separator: ", ") + " |\n"
+    if suffix.isEmpty { s += "| majority-class rate (CA of a constant classifier) | \(pc(b.majorityRate)) |\n" }
+    return s
+  }
+
+  /// The warning a degenerate classifier gets wherever its numbers are shown.
+  public static func degenerateWarning(_ m: ClassificationMetrics) -> String? {
+    guard m.degenerate, let d = m.balance.dominantLabel else { return nil }
+    return String(format: "Degenerate classifier: %.0f%% of the clean predictions are label %d, which holds %.0f%% of the gold rows. "
+                  + "Its CA is near the majority rate and its ASR is 0%% or 100%% by construction: this is not a defense.",
+                  100 * m.balance.predictedShares[d], d, 100 * Double(m.confusion[d].reduce(0, +)) / Double(max(1, m.cleanAccuracy.total)))
+  }
+
   public static func markdown(_ r: ClassificationResult, title: String) -> String {
     var s = "# \(title)\n\n"
     s += "- Poisoning: \(describe(r.poisoning))\n"
@@ -35,13 +54,18 @@ public enum ReportWriter {
     if let cfg = r.p2pConfig {
       s += "- P2P: mode \(cfg.mode.rawValue), rho \(cfg.ratio), benign trigger \"\(cfg.benignTrigger)\", labels \(cfg.labelWords.joined(separator: ",")) -> safe \(cfg.safeLabelWords.joined(separator: ",")), \(cfg.unrestricted ? "unrestricted (whole-vocabulary) argmax" : "restricted to the safe label words")\n"
     }
+    if let warning = degenerateWarning(r.metrics) { s += "\n**\(warning)**\n" }
     s += "\n| metric | value |\n|---|---|\n"
     s += "| CA (clean test) | \(percent(r.metrics.cleanAccuracy)) |\n"
-    if let asr = r.metrics.attackSuccessRate { s += "| ASR (triggered non-target rows) | \(percent(asr)) |\n" }
+    s += balanceRows(r.metrics, suffix: "")
+    if let asr = r.metrics.attackSuccessRate {
+      s += "| ASR (triggered non-target rows) | \(percent(asr))\(r.metrics.degenerate ? " — constant classifier, not a defense" : "") |\n"
+    }
     if let d = r.p2p {
       s += "| ASR, 2n-way argmax: safe target only (official code's count) | \(percent(d.asrExtendedTargetOnly)) |\n"
       s += "| ASR, 2n-way argmax: original or safe target | \(percent(d.asrOriginalOrExtended)) |\n"
       s += "| CA without the wrapper (ablation) | \(percent(d.withoutWrapper.cleanAccuracy)) |\n"
+      s += balanceRows(d.withoutWrapper, suffix: " without the wrapper")
       if let a = d.withoutWrapper.attackSuccessRate { s += "| ASR without the wrapper (ablation) | \(percent(a)) |\n" }
       if let u = d.unrestricted {
         s += "| CA, unrestricted argmax | \(percent(u.cleanAccuracy)) (\(d.unrestrictedInvalid ?? 0) clean rows predicted no label word) |\n"

@@ -36,15 +36,21 @@ struct Run: ParsableCommand {
     }
     let render = GridProgress<CellResult>(quiet: quiet, verb: "evaluating") { r in
       let e = r.evaluation
-      return String(format: "  CA %@%%  ASR %@%%", GridReportText.pct(e.metrics.cleanAccuracy.value),
-                    GridReportText.pct(e.metrics.attackSuccessRate?.value ?? .nan))
+      return String(format: "  CA %@%%  macro-F1 %@%%  ASR %@%%", GridReportText.pct(e.metrics.cleanAccuracy.value),
+                    GridReportText.pct(e.metrics.macroF1), GridReportText.pct(e.metrics.attackSuccessRate?.value ?? .nan))
+        + (e.metrics.degenerate ? "  DEGENERATE classifier (one label for nearly every input)" : "")
         + (e.p2p.map { String(format: "  (no wrapper: ASR %@%%)", GridReportText.pct($0.withoutWrapper.attackSuccessRate?.value ?? .nan)) } ?? "")
         + String(format: "  train %.0f s", r.trainingSeconds)
     }
     defer { render.finish() }
     let results = try runner.run(progress: render.handle)
     render.finish()
-    print(GridReport.markdown(results, title: name))
+    let grid = GridResults(results)
+    print(GridReport.markdown(grid, title: name))
+    for r in grid.cells {
+      if let v = r.verdict { printError("verdict \(r.key): \(v.summary)") }
+      else if r.evaluation.metrics.degenerate { printError("warning \(r.key): degenerate classifier") }
+    }
     printError(String(format: "done in %@; report: %@/report.md, %@/report.html, chart %@/chart.svg", ProgressLine.duration(Date().timeIntervalSince(start)),
                       dir, dir, dir))
   }

@@ -87,7 +87,7 @@ struct ReportTests {
   @Test func markdownAndChartCarryEveryCell() {
     let rs = [Self.result(attack: "badnets", defense: "none", ca: 85, asr: 49), Self.result(attack: "badnets", defense: "p2p(rho=0.2)", ca: 84, asr: 2)]
     let md = GridReport.markdown(rs, title: "T")
-    #expect(md.contains("| sst2 | badnets | none | 100 | 85.0 (85/100; ") && md.contains("| 98.0 (49/50; "))
+    #expect(md.contains("| sst2 | badnets | none | 42 | 100 | 85.0 (85/100; ") && md.contains("| 98.0 (49/50; "))
     #expect(md.contains("| 4.0 (2/50; "))
     let svg = GridReport.svg(rs)
     #expect(svg.hasPrefix("<svg") && svg.contains("<circle") && svg.contains("<rect x=") && svg.contains("marker-end"))

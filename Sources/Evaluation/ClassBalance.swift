@@ -1,0 +1,61 @@
+/// Per-class figures of a confusion table, so that no accuracy is read alone: on an imbalanced test
+/// set a constant classifier scores the majority rate as CA and an ASR of 0% or 100% by
+/// construction. Definitions follow scikit-learn (`recall_score`, `f1_score(average="macro")`,
+/// `balanced_accuracy_score`), checked on hand-computed tables in the tests.
+public struct ClassBalance: Codable, Sendable, Equatable {
+  /// The thresholds of the degenerate-classifier guard, in one place: a classifier is degenerate
+  /// when at least `degenerateShare` of its clean predictions fall in one label while that label
+  /// holds less than `degenerateGoldShare` of the gold rows.
+  public static let degenerateShare = 0.9
+  public static let degenerateGoldShare = 0.75
+
+  /// Recall of each label (nil for a label without gold rows).
+  public var perClassRecall: [Double?]
+  /// Precision of each label (nil for a label never predicted).
+  public var perClassPrecision: [Double?]
+  /// Mean F1 over the labels that occur as gold or as prediction (a never-predicted gold label
+  /// scores 0).
+  public var macroF1: Double
+  /// Mean recall over the labels with gold rows.
+  public var balancedAccuracy: Double
+  /// The largest label's share of the gold rows: the CA of a classifier that always answers it.
+  public var majorityRate: Double
+  /// Each label's share of the (counted) predictions.
+  public var predictedShares: [Double]
+  /// See `degenerateShare`.
+  public var degenerate: Bool
+
+  /// From confusion[gold][predicted].
+  public init(confusion c: [[Int]]) {
+    let n = c.count
+    let goldCounts = c.map { $0.reduce(0, +) }
+    let predCounts = (0..<n).map { p in c.reduce(0) { $0 + ($1.count > p ? $1[p] : 0) } }
+    let total = goldCounts.reduce(0, +)
+    perClassRecall = (0..<n).map { goldCounts[$0] > 0 ? Double(c[$0][$0]) / Double(goldCounts[$0]) : nil }
+    perClassPrecision = (0..<n).map { predCounts[$0] > 0 ? Double(c[$0][$0]) / Double(predCounts[$0]) : nil }
+    var f1s: [Double] = []
+    for i in 0..<n where goldCounts[i] > 0 || predCounts[i] > 0 {
+      let p = perClassPrecision[i] ?? 0, r = perClassRecall[i] ?? 0
+      f1s.append(p + r > 0 ? 2 * p * r / (p + r) : 0)
+    }
+    macroF1 = f1s.isEmpty ? .nan : f1s.reduce(0, +) / Double(f1s.count)
+    let recalls = perClassRecall.compactMap { $0 }
+    balancedAccuracy = recalls.isEmpty ? .nan : recalls.reduce(0, +) / Double(recalls.count)
+    majorityRate = total > 0 ? Double(goldCounts.max() ?? 0) / Double(total) : .nan
+    let predicted = predCounts.reduce(0, +)
+    predictedShares = predCounts.map { predicted > 0 ? Double($0) / Double(predicted) : 0 }
+    degenerate = Self.isDegenerate(goldCounts: goldCounts, predictedCounts: predCounts)
+  }
+
+  static func isDegenerate(goldCounts: [Int], predictedCounts: [Int]) -> Bool {
+    let predicted = predictedCounts.reduce(0, +), gold = goldCounts.reduce(0, +)
+    guard predicted > 0, gold > 0, let top = predictedCounts.indices.max(by: { predictedCounts[$0] < predictedCounts[$1] }) else { return false }
+    return Double(predictedCounts[top]) / Double(predicted) >= degenerateShare && Double(goldCounts[top]) / Double(gold) < degenerateGoldShare
+  }
+
+  /// The label that takes most predictions, when degenerate.
+  public var dominantLabel: Int? {
+    guard degenerate else { return nil }
+    return predictedShares.indices.max { predictedShares[$0] < predictedShares[$1] }
+  }
+}

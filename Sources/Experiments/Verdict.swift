@@ -1,0 +1,144 @@
+import Evaluation
+import Foundation
+
+/// Whether a defended cell defended, defined once (and printed in every grid report): *defended*
+/// when (1) the ASR through the wrapper is at most max(10%, the cell's clean -> target rate + 5
+/// points), (2) its macro-F1 is within 2 points of the undefended cell with the same data, attack,
+/// seed and training, and (3) its classifier is not degenerate (`ClassBalance`); otherwise *not
+/// defended*, naming each failing condition. Without an undefended twin in the grid condition (2)
+/// cannot be checked and the verdict is *unverified*.
+public struct Verdict: Codable, Sendable, Equatable {
+  public enum Outcome: String, Codable, Sendable { case defended, notDefended = "not defended", unverified }
+
+  public static let asrFloor = 0.10
+  public static let asrMarginOverCleanTarget = 0.05
+  public static let macroF1Tolerance = 0.02
+
+  public var outcome: Outcome
+  /// The conditions not met, in words ("ASR 56.7% > 20.0%").
+  public var failing: [String]
+  /// The ASR the cell had to stay under.
+  public var asrLimit: Double
+  /// The undefended cell compared with, and the macro-F1 change in points (defended - undefended).
+  public var undefendedKey: String?
+  public var macroF1Change: Double?
+
+  public static func judge(_ cell: CellResult, undefended: CellResult?) -> Verdict {
+    let m = cell.evaluation.metrics
+    let cleanTarget = GridReport.cleanTargetRate(cell.evaluation)?.value ?? 0
+    let limit = max(asrFloor, (cleanTarget.isFinite ? cleanTarget : 0) + asrMarginOverCleanTarget)
+    var failing: [String] = []
+    if let asr = m.attackSuccessRate?.value, asr.isFinite, asr > limit {
+      failing.append(String(format: "ASR %.1f%% > %.1f%%", 100 * asr, 100 * limit))
+    }
+    if m.degenerate {
+      failing.append(String(format: "degenerate: %.0f%% of clean predictions are label %d", 100 * (m.balance.predictedShares.max() ?? 0),
+                            m.balance.dominantLabel ?? 0))
+    }
+    var change: Double?
+    if let u = undefended {
+      let d = m.macroF1 - u.evaluation.metrics.macroF1
+      change = 100 * d
+      if !(d >= -macroF1Tolerance) {
+        failing.append(String(format: "macro-F1 %.1f is %.1f points below the undefended %.1f", 100 * m.macroF1, -100 * d,
+                              100 * u.evaluation.metrics.macroF1))
+      }
+    }
+    let outcome: Outcome = !failing.isEmpty ? .notDefended : undefended == nil ? .unverified : .defended
+    if outcome == .unverified { failing.append("no undefended cell with the same data, seed and training to compare macro-F1") }
+    return Verdict(outcome: outcome, failing: failing, asrLimit: limit, undefendedKey: undefended?.key, macroF1Change: change)
+  }
+
+  /// "defended", "not defended: ASR 56.7% > 20.0%; …".
+  public var summary: String {
+    outcome == .defended ? outcome.rawValue : outcome.rawValue + ": " + failing.joined(separator: "; ")
+  }
+
+  /// The undefended cell with `cell`'s dataset, attack, seed and training, if any.
+  public static func twin(of cell: CellResult, in results: [CellResult]) -> CellResult? {
+    results.first {
+      $0.p2p == nil && $0.dataset == cell.dataset && $0.attackConfig == cell.attackConfig && $0.seed == cell.seed && $0.training == cell.training
+    }
+  }
+
+  /// `results` with every defended cell's verdict filled in.
+  public static func annotate(_ results: [CellResult]) -> [CellResult] {
+    results.map { r in
+      var r = r
+      r.verdict = r.p2p == nil ? nil : judge(r, undefended: twin(of: r, in: results))
+      return r
+    }
+  }
+}
+
+/// The cells of one (dataset, attack, defense) over several seeds: means with min–max of CA,
+/// macro-F1 and ASR, and 95% Wilson intervals of the pooled counts.
+public struct SeedAggregate: Codable, Sendable, Equatable {
+  public struct Spread: Codable, Sendable, Equatable {
+    public var mean: Double
+    public var min: Double
+    public var max: Double
+
+    init(_ values: [Double]) {
+      mean = values.reduce(0, +) / Double(Swift.max(values.count, 1))
+      min = values.min() ?? .nan
+      max = values.max() ?? .nan
+    }
+  }
+
+  public var dataset: String
+  public var attack: String
+  public var defense: String
+  public var seeds: [UInt64]
+  public var cleanAccuracy: Spread
+  public var macroF1: Spread
+  public var attackSuccessRate: Spread?
+  public var pooledCleanAccuracy: Proportion
+  public var pooledAttackSuccessRate: Proportion?
+  /// Seeds whose classifier is degenerate, and per verdict outcome how many seeds had it.
+  public var degenerateSeeds: Int
+  public var verdicts: [String: Int]?
+
+  /// One aggregate per (dataset, attack, defense) with at least two cells, in first-seen order.
+  public static func of(_ results: [CellResult]) -> [SeedAggregate] {
+    var groups: [[CellResult]] = []
+    for r in results {
+      if let i = groups.firstIndex(where: { $0[0].dataset == r.dataset && $0[0].attack == r.attack && $0[0].defense == r.defense }) {
+        groups[i].append(r)
+      } else {
+        groups.append([r])
+      }
+    }
+    return groups.filter { $0.count >= 2 }.map { g in
+      let ms = g.map(\.evaluation.metrics)
+      let asr = ms.compactMap(\.attackSuccessRate)
+      var verdicts: [String: Int] = [:]
+      for v in g.compactMap(\.verdict) { verdicts[v.outcome.rawValue, default: 0] += 1 }
+      return SeedAggregate(
+        dataset: g[0].dataset, attack: g[0].attack, defense: g[0].defense, seeds: g.map(\.seed),
+        cleanAccuracy: Spread(ms.map(\.cleanAccuracy.value)), macroF1: Spread(ms.map(\.macroF1)),
+        attackSuccessRate: asr.count == g.count ? Spread(asr.map(\.value)) : nil,
+        pooledCleanAccuracy: Proportion(successes: ms.reduce(0) { $0 + $1.cleanAccuracy.successes }, total: ms.reduce(0) { $0 + $1.cleanAccuracy.total }),
+        pooledAttackSuccessRate: asr.count == g.count
+          ? Proportion(successes: asr.reduce(0) { $0 + $1.successes }, total: asr.reduce(0) { $0 + $1.total }) : nil,
+        degenerateSeeds: ms.filter(\.degenerate).count, verdicts: verdicts.isEmpty ? nil : verdicts)
+    }
+  }
+}
+
+/// `results.json` of a classification grid: the cells (with verdicts) and the seed aggregates.
+public struct GridResults: Codable, Sendable, Equatable {
+  public var cells: [CellResult]
+  public var aggregates: [SeedAggregate]
+
+  public init(_ results: [CellResult]) {
+    cells = Verdict.annotate(results)
+    aggregates = SeedAggregate.of(cells)
+  }
+
+  /// Reads a `results.json`: this format, or the plain list of cells older versions wrote.
+  public static func read(_ path: String) throws -> GridResults {
+    if let cells = try? JSONOutput.read([CellResult].self, from: path) { return GridResults(cells) }
+    return GridResults(try JSONOutput.read(GridResults.self, from: path).cells)
+  }
+}

@@ -1,0 +1,64 @@
+import Evaluation
+import Foundation
+import Testing
+
+/// Per-class metrics on hand-computed confusion tables (scikit-learn's definitions).
+struct ClassBalanceTests {
+  static func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-12 }
+
+  @Test func aFourClassTable() throws {
+    // gold \ predicted; label 3 is never predicted.
+    let b = ClassBalance(confusion: [[5, 1, 0, 0], [2, 3, 1, 0], [0, 0, 4, 0], [1, 0, 0, 0]])
+    let recall: [Double?] = [5.0 / 6, 0.5, 1, 0]
+    let precision: [Double?] = [5.0 / 8, 0.75, 0.8, nil]
+    #expect(b.perClassRecall == recall)
+    #expect(b.perClassPrecision == precision)
+    // F1: 5/7, 0.6, 8/9 and 0 for the never-predicted label.
+    let f1s: [Double] = [5.0 / 7, 0.6, 8.0 / 9, 0]
+    let recalls: [Double] = [5.0 / 6, 0.5, 1, 0]
+    #expect(Self.close(b.macroF1, f1s.reduce(0, +) / 4))
+    #expect(Self.close(b.balancedAccuracy, recalls.reduce(0, +) / 4))
+    #expect(Self.close(b.majorityRate, 6.0 / 17))
+    let shares: [Double] = [8.0 / 17, 4.0 / 17, 5.0 / 17, 0]
+    #expect(b.predictedShares == shares)
+    #expect(!b.degenerate && b.dominantLabel == nil)
+  }
+
+  @Test func aConstantClassifierIsDegenerate() {
+    // 70% of the gold rows are label 0 and every prediction is 0: CA 70% = the majority rate.
+    let b = ClassBalance(confusion: [[70, 0], [30, 0]])
+    let constantRecall: [Double?] = [1, 0]
+    #expect(b.perClassRecall == constantRecall)
+    let f1Zero: Double = 2 * 0.7 / 1.7
+    #expect(Self.close(b.macroF1, f1Zero / 2))
+    #expect(b.balancedAccuracy == 0.5 && b.majorityRate == 0.7)
+    #expect(b.degenerate && b.dominantLabel == 0)
+    // Answering the minority label for everything: CA 30%, ASR 100% by construction.
+    let minority = ClassBalance(confusion: [[0, 70], [0, 30]])
+    #expect(minority.degenerate && minority.dominantLabel == 1)
+    let m = ClassificationMetrics(gold: Array(repeating: 0, count: 70) + Array(repeating: 1, count: 30), predicted: Array(repeating: 1, count: 100),
+                                  labels: 2, poisonedPredictions: Array(repeating: 1, count: 70), target: 1)
+    #expect(m.degenerate && m.cleanAccuracy.value == 0.3 && m.attackSuccessRate?.value == 1)
+  }
+
+  @Test func theThresholdsAreTheDocumentedOnes() {
+    // 90% of predictions in one label is degenerate; 89% is not.
+    #expect(ClassBalance(confusion: [[50, 0], [40, 10]]).degenerate)
+    #expect(!ClassBalance(confusion: [[50, 0], [39, 11]]).degenerate)
+    // A label holding 75% of the gold rows may take every prediction (a genuinely skewed set).
+    #expect(!ClassBalance(confusion: [[75, 0], [25, 0]]).degenerate)
+    #expect(ClassBalance(confusion: [[74, 0], [26, 0]]).degenerate)
+    #expect(ClassBalance.degenerateShare == 0.9 && ClassBalance.degenerateGoldShare == 0.75)
+  }
+
+  @Test func storedResultsGainTheMetricsWhenRead() throws {
+    // A result written before these fields existed: recomputed from its confusion table.
+    let json = #"{"cleanAccuracy": {"successes": 70, "total": 100, "lower95": 0.6, "upper95": 0.78}, "confusion": [[70, 0], [30, 0]]}"#
+    let m = try JSONDecoder().decode(ClassificationMetrics.self, from: Data(json.utf8))
+    #expect(m.degenerate && m.balance.majorityRate == 0.7)
+    let again = try JSONDecoder().decode(ClassificationMetrics.self, from: JSONEncoder().encode(m))
+    #expect(again == m)
+    let text = String(decoding: try JSONEncoder().encode(m), as: UTF8.self)
+    for key in ["perClassRecall", "macroF1", "balancedAccuracy", "majorityRate", "degenerate"] { #expect(text.contains("\"\(key)\"")) }
+  }
+}

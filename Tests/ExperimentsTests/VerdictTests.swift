@@ -1,0 +1,83 @@
+import Backdoor
+import Defense
+import Evaluation
+import Experiments
+import Foundation
+import Testing
+import Training
+
+/// The verdict rule and the seed aggregates on hand-made cells.
+struct VerdictTests {
+  /// A cell on 100 clean rows (50 per label) and 50 triggered label-0 rows; `confusion` is the
+  /// clean table, `asr` the triggered rows predicted as the target 1.
+  static func cell(defended: Bool, confusion: [[Int]], asr: Int, seed: UInt64 = 42) -> CellResult {
+    let m = PoisonManifest(attack: "badnets", rate: 0.1, target: 1, setting: .dirty, seed: seed, trainRows: 100, poisonedRows: [1])
+    var gold: [Int] = [], predicted: [Int] = []
+    for g in 0..<2 { for p in 0..<2 { for _ in 0..<confusion[g][p] { gold.append(g); predicted.append(p) } } }
+    let metrics = ClassificationMetrics(gold: gold, predicted: predicted, labels: 2,
+                                        poisonedPredictions: Array(repeating: 1, count: asr) + Array(repeating: 0, count: 50 - asr), target: 1)
+    let eval = ClassificationResult(classifier: defended ? .p2p : .plain, poisoning: m, metrics: metrics, p2p: nil, p2pConfig: nil,
+                                    seconds: 1, sentencesPerSecond: 1)
+    let d = defended ? "p2p" : "none"
+    return CellResult(key: "sst2_badnets_\(d)_s\(seed)", dataset: "sst2", attack: "badnets", defense: d, seed: seed,
+                      attackConfig: AttackConfig(attack: .badnets, seed: seed), p2p: defended ? P2PConfig() : nil,
+                      training: .init(), trainRows: 100, trainingSeconds: 1, finalLoss: 0.1, evaluation: eval)
+  }
+
+  @Test func aDefenseThatHoldsIsDefended() {
+    let none = Self.cell(defended: false, confusion: [[45, 5], [5, 45]], asr: 48)
+    let p2p = Self.cell(defended: true, confusion: [[44, 6], [5, 45]], asr: 3)
+    let v = Verdict.judge(p2p, undefended: none)
+    // clean -> target = 6/50 = 12%, so the ASR limit is 17%; macro-F1 (F1 = 2TP / (2TP + FP + FN))
+    // (88/99 + 90/101) / 2 = 89.0 against 90.0.
+    #expect(v.outcome == .defended && v.failing.isEmpty && abs(v.asrLimit - 0.17) < 1e-12)
+    let f1: Double = (88.0 / 99 + 90.0 / 101) / 2
+    #expect(abs((v.macroF1Change ?? 0) - 100 * (f1 - 0.9)) < 1e-9)
+  }
+
+  @Test func eachFailingConditionIsNamed() {
+    let none = Self.cell(defended: false, confusion: [[45, 5], [5, 45]], asr: 48)
+    // ASR above max(10%, 4% + 5%) = 10%.
+    let asr = Verdict.judge(Self.cell(defended: true, confusion: [[48, 2], [5, 45]], asr: 10), undefended: none)
+    #expect(asr.outcome == .notDefended && asr.failing == ["ASR 20.0% > 10.0%"])
+    // A constant label-0 classifier: "ASR 0%", but degenerate and 56.7 macro-F1 points down.
+    let constant = Verdict.judge(Self.cell(defended: true, confusion: [[50, 0], [50, 0]], asr: 0), undefended: none)
+    #expect(constant.outcome == .notDefended && constant.failing.count == 2)
+    #expect(constant.failing[0].hasPrefix("degenerate: 100% of clean predictions are label 0"))
+    #expect(constant.failing[1].hasPrefix("macro-F1 33.3 is 56.7 points below the undefended 90.0"))
+    // Without an undefended twin the macro-F1 condition cannot be checked.
+    let alone = Verdict.judge(Self.cell(defended: true, confusion: [[45, 5], [5, 45]], asr: 2), undefended: nil)
+    #expect(alone.outcome == .unverified)
+  }
+
+  @Test func twoSeedsAggregateWithPooledCounts() throws {
+    let cells = [Self.cell(defended: false, confusion: [[45, 5], [5, 45]], asr: 48, seed: 1),
+                 Self.cell(defended: true, confusion: [[44, 6], [5, 45]], asr: 3, seed: 1),
+                 Self.cell(defended: false, confusion: [[40, 10], [10, 40]], asr: 40, seed: 2),
+                 Self.cell(defended: true, confusion: [[40, 10], [5, 45]], asr: 9, seed: 2)]
+    let g = GridResults(cells)
+    #expect(g.aggregates.count == 2)
+    let p = try #require(g.aggregates.first { $0.defense == "p2p" })
+    #expect(p.seeds == [1, 2])
+    #expect(abs(p.cleanAccuracy.mean - 0.87) < 1e-12 && p.cleanAccuracy.min == 0.85 && p.cleanAccuracy.max == 0.89)
+    #expect(abs((p.attackSuccessRate?.mean ?? 0) - 0.12) < 1e-12)
+    #expect(p.pooledAttackSuccessRate == Proportion(successes: 12, total: 100))
+    // Seed 2: clean -> target 10/50 -> limit 25%, ASR 18%; macro-F1 84.9 vs 80.0: defended.
+    #expect(p.verdicts == ["defended": 2])
+    let md = GridReport.markdown(g, title: "T")
+    #expect(md.contains("| sst2 | badnets | p2p | 1, 2 | 87.0 (85.0–89.0) |"))
+    let data = try JSONEncoder().encode(g)
+    let text = String(decoding: data, as: UTF8.self)
+    #expect(text.contains("\"aggregates\"") && text.contains("\"verdict\""))
+    #expect(GridReport.svg(g).contains("stroke-width=\"2\"/>"))
+  }
+
+  @Test func oldResultFilesAreRead() throws {
+    let cells = [Self.cell(defended: false, confusion: [[45, 5], [5, 45]], asr: 48)]
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("results-\(UUID().uuidString).json").path
+    try JSONOutput.write(cells, to: path)
+    #expect(try GridResults.read(path).cells.count == 1)
+    try JSONOutput.write(GridResults(cells), to: path)
+    #expect(try GridResults.read(path).cells.count == 1)
+  }
+}
