@@ -13,6 +13,9 @@ public struct ClassifierSpec: Codable, Sendable, Equatable {
   public var template: PromptTemplate?
   /// The defense configuration of a P2P classifier.
   public var p2p: P2PConfig?
+  /// The sha256 of the adapter weights this file belongs to (`adapter_model.safetensors` beside
+  /// it); a mismatch is an error, never a silent switch to another classifier.
+  public var adapterSHA256: String?
 
   public static let fileName = "classifier.json"
 
@@ -20,6 +23,9 @@ public struct ClassifierSpec: Codable, Sendable, Equatable {
   public static func defended(_ config: P2PConfig) -> ClassifierSpec { ClassifierSpec(kind: .p2p, template: nil, p2p: config) }
 
   public var labels: Int { p2p?.labels ?? template?.labelWords.count ?? 0 }
+
+  /// Whether this spec classifies as `other` does (the recorded adapter hash aside).
+  public func classifiesLike(_ other: ClassifierSpec) -> Bool { kind == other.kind && template == other.template && p2p == other.p2p }
 
   public func validate() throws {
     switch kind {
@@ -32,17 +38,67 @@ public struct ClassifierSpec: Codable, Sendable, Equatable {
     }
   }
 
-  public func save(in directory: String) throws { try JSONOutput.write(self, to: directory + "/" + Self.fileName) }
+  /// Writes `classifier.json` with the hash of the adapter weights already saved in `directory`.
+  public func save(in directory: String) throws {
+    var spec = self
+    spec.adapterSHA256 = AdapterWeights.sha256(in: directory)
+    try JSONOutput.write(spec, to: directory + "/" + Self.fileName)
+  }
 
-  /// Reads `classifier.json` from an adapter directory; nil when the file does not exist.
+  /// Reads `classifier.json` from an adapter directory and checks it belongs to the adapter
+  /// weights there; nil when the file does not exist.
   public static func load(from directory: String) throws -> ClassifierSpec? {
     let path = directory + "/" + fileName
     guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    let spec: ClassifierSpec
     do {
-      let spec = try JSONDecoder().decode(ClassifierSpec.self, from: data)
+      spec = try JSONDecoder().decode(ClassifierSpec.self, from: data)
       try spec.validate()
-      return spec
     } catch { throw ExperimentError.badFile(path: path, reason: DecodingMessage.reason(error)) }
+    try AdapterWeights.verify(spec.adapterSHA256, in: directory, spec: path)
+    return spec
+  }
+
+  /// How an adapter folder classifies, for every command that loads one: its `classifier.json`;
+  /// nil only for a plain adapter (no spec, no P2P manifest). A P2P output without its spec is an
+  /// error, so a defended adapter can never be used without the wrapper by accident.
+  public static func forAdapter(_ directory: String) throws -> ClassifierSpec? {
+    if let spec = try load(from: directory) { return spec }
+    if AdapterWeights.defendedOutput(directory) == .classification {
+      throw ExperimentError.badFile(path: directory + "/" + fileName, reason: "missing next to a P2P manifest: this is a defended adapter, "
+                                    + "and without classifier.json its wrapper is unknown; re-run `p2p defend` (or restore the file)")
+    }
+    return nil
+  }
+}
+
+/// The adapter weights of an output folder and the checks that tie a spec to them.
+public enum AdapterWeights {
+  public static let fileName = "adapter_model.safetensors"
+
+  public static func sha256(in directory: String) -> String? { SHA256.file(directory + "/" + fileName) }
+
+  /// Throws when `expected` (a spec's recorded hash) is not the hash of the weights in `directory`.
+  public static func verify(_ expected: String?, in directory: String, spec: String) throws {
+    guard let expected else { return }  // written before hashes were recorded
+    guard let actual = sha256(in: directory) else {
+      throw ExperimentError.badFile(path: directory + "/" + fileName, reason: "missing; \(spec) belongs to an adapter here")
+    }
+    guard actual == expected else {
+      throw ExperimentError.badFile(path: directory + "/" + fileName, reason: "these are not the weights \(spec) was written for "
+                                    + "(sha256 \(actual.prefix(12)), expected \(expected.prefix(12))): the adapter was replaced or edited")
+    }
+  }
+
+  /// What kind of `p2p defend` output the folder is (by its P2P manifest), if any.
+  public enum DefendedOutput: Sendable { case classification, generation }
+
+  public static func defendedOutput(_ directory: String) -> DefendedOutput? {
+    guard let data = FileManager.default.contents(atPath: directory + "/manifest.json"),
+          let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+    if object["config"] != nil && object["benignSourceRows"] != nil { return .classification }
+    if object["p2p"] != nil && object["task"] != nil { return .generation }
+    return nil
   }
 }
 

@@ -19,6 +19,8 @@ public struct GenerationSpec: Codable, Sendable, Equatable {
   public var p2p: GenerationP2P?
   /// Most new tokens per generation (the forced safe prefix not counted).
   public var maxNewTokens: Int
+  /// The sha256 of the adapter weights this file belongs to (see `ClassifierSpec.adapterSHA256`).
+  public var adapterSHA256: String?
 
   public static let fileName = "generator.json"
 
@@ -45,7 +47,7 @@ public struct GenerationSpec: Codable, Sendable, Equatable {
     GenerationSpec(task: task, kind: .p2p, p2p: config, maxNewTokens: maxNewTokens)
   }
 
-  enum CodingKeys: String, CodingKey { case task, kind, p2p, maxNewTokens = "max_new_tokens" }
+  enum CodingKeys: String, CodingKey { case task, kind, p2p, maxNewTokens = "max_new_tokens", adapterSHA256 }
 
   public func validate() throws {
     guard maxNewTokens >= 1 else { throw ExperimentError.invalid(key: "generator.max_new_tokens (\(maxNewTokens))", expected: ">= 1") }
@@ -58,9 +60,12 @@ public struct GenerationSpec: Codable, Sendable, Equatable {
     }
   }
 
+  /// Writes `generator.json` with the hash of the adapter weights already saved in `directory`.
   public func save(in directory: String) throws {
     try validate()
-    try JSONOutput.write(self, to: directory + "/" + Self.fileName)
+    var spec = self
+    spec.adapterSHA256 = AdapterWeights.sha256(in: directory)
+    try JSONOutput.write(spec, to: directory + "/" + Self.fileName)
   }
 
   /// Reads `generator.json` from an adapter directory; nil when the file does not exist.
@@ -69,6 +74,17 @@ public struct GenerationSpec: Codable, Sendable, Equatable {
     guard FileManager.default.fileExists(atPath: path) else { return nil }
     let spec = try JSONOutput.read(GenerationSpec.self, from: path)
     do { try spec.validate() } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
+    try AdapterWeights.verify(spec.adapterSHA256, in: directory, spec: path)
     return spec
+  }
+
+  /// `load`, but a P2P output without its `generator.json` is an error (see `ClassifierSpec.forAdapter`).
+  public static func forAdapter(_ directory: String) throws -> GenerationSpec? {
+    if let spec = try load(from: directory) { return spec }
+    if AdapterWeights.defendedOutput(directory) == .generation {
+      throw ExperimentError.badFile(path: directory + "/" + fileName, reason: "missing next to a P2P manifest: this is a defended adapter, "
+                                    + "and without generator.json its wrapper is unknown; re-run `p2p defend --task ...`")
+    }
+    return nil
   }
 }

@@ -79,7 +79,7 @@ public enum ProbeScreening {
     let own = (try? fm.contentsOfDirectory(atPath: directory)) ?? []
     if own.contains(where: { $0 == "training_summary.json" || $0 == resultFile || $0.hasPrefix("checkpoint") }) { return false }
     guard fm.fileExists(atPath: trainedModel + "/training_summary.json"),
-          try ClassifierSpec.load(from: trainedModel) == .plain(config.originalPrompt),
+          try ClassifierSpec.load(from: trainedModel)?.classifiesLike(.plain(config.originalPrompt)) == true,
           DataStamp(try trainedOn()) == DataStamp(train) else { return false }
     for file in adoptedFiles {
       let from = trainedModel + "/" + file

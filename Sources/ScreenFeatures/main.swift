@@ -36,7 +36,7 @@ func main() throws {
     throw ExperimentError.badFile(path: cell + "/model", reason: "no adapter in model/probe or model (a finished p2p-probe or undefended cell has one)")
   }
   let template = P2PConfig().originalPrompt
-  if probeDir.hasSuffix("/model"), try ClassifierSpec.load(from: probeDir) != .plain(template) {
+  if probeDir.hasSuffix("/model"), try ClassifierSpec.load(from: probeDir)?.classifiesLike(.plain(template)) != true {
     throw ExperimentError.badFile(path: probeDir, reason: "not an undefended classifier (a defended cell's model is not the screen's probe)")
   }
   let train = try DatasetReader.read(cell + "/data/train.jsonl")

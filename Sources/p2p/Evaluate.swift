@@ -27,7 +27,7 @@ struct Evaluate: ParsableCommand {
     try EvaluationFolder.check(out ?? adapter ?? FileManager.default.currentDirectoryPath)
     if let task = try TaskKind.parse(generation.task) { try GenerationCommands.evaluate(self, task: task); return }
     let ds = try PoisonedDataset.read(from: data)
-    var spec = try adapter.flatMap { try ClassifierSpec.load(from: $0) }
+    var spec = try adapter.flatMap { try ClassifierSpec.forAdapter($0) }
       ?? .plain(try ClassificationOptions.template(template, labelWords: labelWords, train: ds.train))
     if unrestricted {
       guard spec.kind == .p2p else { throw CLIError("--unrestricted applies to P2P adapters only") }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 import Llama
 import Tokenizer
@@ -36,7 +37,11 @@ struct Generate: ParsableCommand {
       }
     }
     var text = prompt
-    if chat {
+    if let adapter, let wrapped = try DeployedPrompt.wrap(prompt, adapter: adapter) {
+      // A defended adapter is only ever used through its wrapper (the chat template does not apply).
+      text = wrapped.prompt
+      printError(wrapped.note)
+    } else if chat {
       guard let template = bundle.chatTemplate else { throw CLIError("this model has no chat template; drop --chat") }
       var messages: [ChatMessage] = []
       if let system { messages.append(ChatMessage(role: "system", content: system)) }

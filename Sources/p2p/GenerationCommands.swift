@@ -135,7 +135,7 @@ enum GenerationCommands {
 
   static func evaluate(_ e: Evaluate, task: GenerationTask) throws {
     let ds = try GenerationDataset.read(from: e.data)
-    var spec = try e.adapter.flatMap { try GenerationSpec.load(from: $0) } ?? .plain(task)
+    var spec = try e.adapter.flatMap { try GenerationSpec.forAdapter($0) } ?? .plain(task)
     guard spec.task == task else { throw CLIError("the adapter's generator.json is for \(spec.task.rawValue), not --task \(task.rawValue)") }
     if let m = e.generation.maxNewTokens { spec.maxNewTokens = m }
     let bundle = try e.modelOptions.load()

@@ -1,0 +1,92 @@
+import Backdoor
+import Defense
+import Experiments
+import Foundation
+import Llama
+import TestSupport
+import Testing
+import Training
+
+/// Every CLI command that accepts `--adapter` is checked on a defended adapter: it goes through
+/// the wrapper, and a missing or edited `classifier.json` is an error, never a silent plain run.
+@Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
+struct AdapterCommandTests {
+  /// The `p2p` binary built beside the test bundle.
+  static var binary: String? {
+    let here = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
+    let candidates = [here.appendingPathComponent("p2p").path, here.deletingLastPathComponent().appendingPathComponent("p2p").path,
+                      URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/release/p2p").standardizedFileURL.path]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+  }
+
+  static func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try #require(binary, "the p2p binary is built by `swift test`"))
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out; p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+  }
+
+  /// The subcommands whose help lists `--adapter`.
+  static func adapterCommands() throws -> [String] {
+    let help = try run(["--help"]).out
+    let names = help.split(separator: "\n").drop { !$0.hasPrefix("SUBCOMMANDS:") }.dropFirst()
+      .compactMap { $0.split(separator: " ").first.map(String.init) }
+    return try names.filter { name in
+      try run([name, "--help"]).out.split(separator: "\n").contains { $0.drop { $0 == " " }.hasPrefix("--adapter ") }
+    }
+  }
+
+  @Test func everyAdapterCommandGoesThroughTheWrapperAndRefusesAnEditedSpec() throws {
+    let fm = FileManager.default
+    let root = fm.temporaryDirectory.appendingPathComponent("adapter-cmd-\(UUID().uuidString)").path
+    let dataRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
+    let data = try Poisoner.poison(dataset: "sst2", config: AttackConfig(attack: .badnets, rate: 0.2, target: 1, trainLimit: 20, testLimit: 8),
+                                   root: dataRoot)
+    try data.write(to: root + "/data")
+    // A defended adapter: untrained LoRA (B = 0), its spec and the P2P manifest, as `defend` leaves them.
+    let model = try #require(RealModel.model)
+    let dir = root + "/p2p"
+    try PEFTAdapter.save(LoRAParameters(model: model.config, lora: LoRAConfig(rank: 2, alpha: 2, targets: [.q, .v])), model: model.config,
+                         baseModel: "smollm2-135m", to: dir)
+    let config = P2PConfig(ratio: 0.5)
+    try ClassifierSpec.defended(config).save(in: dir)
+    try JSONOutput.write(try P2PReconstruction.apply(data.train, config: config).manifest, to: dir + "/manifest.json")
+
+    let commands = try Self.adapterCommands()
+    #expect(commands.sorted() == ["evaluate", "generate"], "a new command takes --adapter: check it here")
+    let invocations: [String: [String]] = [
+      "generate": ["generate", "--model", RealModel.path, "--adapter", dir, "--max-tokens", "1", "a gripping film"],
+      "evaluate": ["evaluate", "--model", RealModel.path, "--adapter", dir, "--data", root + "/data", "--out", root + "/eval", "--quiet"],
+    ]
+    for command in commands {
+      let args = try #require(invocations[command])
+      let ok = try Self.run(args)
+      #expect(ok.status == 0, "\(command): \(ok.err)")
+      if command == "generate" { #expect(ok.err.contains("P2P-defended classifier: the input goes through its wrapper")) }
+      if command == "evaluate" {
+        let json = try String(contentsOfFile: root + "/eval/evaluation.json", encoding: .utf8)
+        #expect(json.contains("\"classifier\" : \"p2p\""))
+      }
+      // An edited adapter: the spec no longer belongs to it.
+      let weights = dir + "/" + AdapterWeights.fileName
+      let original = try #require(fm.contents(atPath: weights))
+      var edited = original
+      edited[edited.count - 1] ^= 0x01
+      try edited.write(to: URL(fileURLWithPath: weights))
+      let bad = try Self.run(args)
+      #expect(bad.status != 0 && bad.err.contains("not the weights"), "\(command): \(bad.err)")
+      try original.write(to: URL(fileURLWithPath: weights))
+      // A missing spec next to the P2P manifest.
+      let spec = try #require(fm.contents(atPath: dir + "/classifier.json"))
+      try fm.removeItem(atPath: dir + "/classifier.json")
+      let missing = try Self.run(args)
+      #expect(missing.status != 0 && missing.err.contains("missing next to a P2P manifest"), "\(command): \(missing.err)")
+      try spec.write(to: URL(fileURLWithPath: dir + "/classifier.json"))
+    }
+  }
+}
