@@ -61,6 +61,8 @@ public enum DatasetCatalog {
     /// The attack a paraphrase-set name stands for (`sst2-synbkd` → synbkd).
     public var impliedAttack: AttackKind?
     public var labelNames: [String]?
+    /// The clean development file, when the dataset has one (`dev.tsv`, `.csv` or `.jsonl`).
+    public var devPath: String? = nil
   }
 
   /// Resolves a built-in name or a directory holding `train.{tsv,csv,jsonl}` and `test.{...}`.
@@ -74,7 +76,7 @@ public enum DatasetCatalog {
       var para: [AttackKind: String] = [:]
       for p in all where p.base == baseName { if let a = p.attack { para[a] = root + "/" + p.name } }
       return Resolved(name: d.name, trainPath: root + "/" + folder + "/train.tsv", testPath: root + "/" + folder + "/test.tsv",
-                      paraphrases: para, impliedAttack: d.attack, labelNames: d.labelNames)
+                      paraphrases: para, impliedAttack: d.attack, labelNames: d.labelNames, devPath: devFile(in: root + "/" + folder))
     }
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDir), isDir.boolValue else {
@@ -83,10 +85,15 @@ public enum DatasetCatalog {
     for ext in ["tsv", "csv", "jsonl"] {
       let tr = nameOrPath + "/train." + ext, te = nameOrPath + "/test." + ext
       if FileManager.default.fileExists(atPath: tr) && FileManager.default.fileExists(atPath: te) {
-        return Resolved(name: nameOrPath, trainPath: tr, testPath: te, paraphrases: [:], impliedAttack: nil, labelNames: nil)
+        return Resolved(name: nameOrPath, trainPath: tr, testPath: te, paraphrases: [:], impliedAttack: nil, labelNames: nil,
+                        devPath: devFile(in: nameOrPath))
       }
     }
     throw .cannotRead(path: nameOrPath, reason: "expected train.{tsv,csv,jsonl} and test.{tsv,csv,jsonl} in this directory")
+  }
+
+  static func devFile(in folder: String) -> String? {
+    ["tsv", "csv", "jsonl"].map { folder + "/dev." + $0 }.first { FileManager.default.fileExists(atPath: $0) }
   }
 
   /// The label set of a dataset: the built-in one's label names, else read from its training file.
@@ -100,7 +107,7 @@ public enum DatasetCatalog {
   /// paraphrase pairs of a paraphrase attack), for fingerprints and output checks.
   public static func inputFiles(of nameOrPath: String, attack: AttackKind, trigger: String?, root: String?) throws(DatasetError) -> [String] {
     let r = try resolve(nameOrPath, root: root)
-    var files = [r.trainPath, r.testPath]
+    var files = [r.trainPath, r.testPath] + (r.devPath.map { [$0] } ?? [])
     if attack.isParaphrase, let folder = trigger ?? r.paraphrases[attack] {
       for name in ["train_pairs.tsv", "test_pairs.tsv"] where FileManager.default.fileExists(atPath: folder + "/" + name) {
         files.append(folder + "/" + name)

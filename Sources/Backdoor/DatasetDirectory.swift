@@ -12,7 +12,7 @@ import Glibc
 /// first and written last). Nothing else in the folder is touched.
 public enum DatasetDirectory {
   /// The files of a poisoned dataset, classification or generation.
-  public static let entries = ["train.jsonl", "test-clean.jsonl", "test-poison.jsonl", "manifest.json"]
+  public static let entries = ["train.jsonl", "test-clean.jsonl", "test-poison.jsonl", "dev.jsonl", "manifest.json"]
 
   /// `p2p poison`'s output: recognised by a manifest that records a poisoning.
   public static let outputKind = OutputKind(command: "p2p poison", entries: entries) { dir in
@@ -67,6 +67,10 @@ public enum DatasetDirectory {
       guard let marker = contents.last else { return }
       let markerPath = out + "/" + marker.name
       if fm.fileExists(atPath: markerPath) { try fm.removeItem(atPath: markerPath) }
+      // An earlier poisoning's file this one does not write (e.g. dev.jsonl) would be stale.
+      for name in entries where !contents.contains(where: { $0.name == name }) && fm.fileExists(atPath: out + "/" + name) {
+        try fm.removeItem(atPath: out + "/" + name)
+      }
       for f in contents { try f.data.write(to: URL(fileURLWithPath: out + "/" + f.name), options: .atomic) }
     }
   }

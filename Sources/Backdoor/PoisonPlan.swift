@@ -115,7 +115,7 @@ public struct PoisonPlan: Sendable {
   }
 
   /// k distinct elements of `items`, uniformly, by a partial Fisher-Yates shuffle.
-  static func sample(_ items: [Int], _ k: Int, _ rng: inout some RandomNumberGenerator) -> [Int] {
+  public static func sample(_ items: [Int], _ k: Int, _ rng: inout some RandomNumberGenerator) -> [Int] {
     var a = items
     for i in 0..<k {
       let j = i + Int(rng.next() % UInt64(a.count - i))

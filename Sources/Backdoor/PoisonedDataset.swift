@@ -9,12 +9,16 @@ public struct PoisonedDataset: Sendable {
   public var testClean: [Example]
   public var testPoison: [Example]
   public var manifest: PoisonManifest
+  /// Clean development rows from the dataset's dev file (never poisoned), for model selection;
+  /// nil when the dataset has none.
+  public var dev: [Example]?
 
-  public init(train: [Example], testClean: [Example], testPoison: [Example], manifest: PoisonManifest) {
-    self.train = train; self.testClean = testClean; self.testPoison = testPoison; self.manifest = manifest
+  public init(train: [Example], testClean: [Example], testPoison: [Example], manifest: PoisonManifest, dev: [Example]? = nil) {
+    self.train = train; self.testClean = testClean; self.testPoison = testPoison; self.manifest = manifest; self.dev = dev
   }
 
-  public static let files = (train: "train.jsonl", testClean: "test-clean.jsonl", testPoison: "test-poison.jsonl", manifest: "manifest.json")
+  public static let files = (train: "train.jsonl", testClean: "test-clean.jsonl", testPoison: "test-poison.jsonl", manifest: "manifest.json",
+                             dev: "dev.jsonl")
 
   /// Writes the dataset folder under `DatasetDirectory`'s rule (a new or empty folder, or an
   /// earlier poisoning when `replace`; never a folder equal to or above one of `inputs`).
@@ -24,8 +28,9 @@ public struct PoisonedDataset: Sendable {
         (Self.files.train, { try DatasetDirectory.jsonLines(train) }),
         (Self.files.testClean, { try DatasetDirectory.jsonLines(testClean) }),
         (Self.files.testPoison, { try DatasetDirectory.jsonLines(testPoison) }),
-        (Self.files.manifest, { try DatasetDirectory.json(manifest) }),
-      ], to: directory, replace: replace, inputs: inputs)
+      ] + (dev.map { rows in [(Self.files.dev, { try DatasetDirectory.jsonLines(rows) })] } ?? [])
+        + [(Self.files.manifest, { try DatasetDirectory.json(manifest) })],
+        to: directory, replace: replace, inputs: inputs)
     } catch let error as OutputError {
       throw .output(error)
     } catch {
@@ -43,9 +48,11 @@ public struct PoisonedDataset: Sendable {
     do { manifest = try JSONDecoder().decode(PoisonManifest.self, from: data) } catch {
       throw .badLine(path: manifestPath, line: 1, reason: "not a poisoning manifest: \(error)")
     }
+    let devPath = directory + "/" + files.dev
     return PoisonedDataset(train: try DatasetReader.read(directory + "/" + files.train),
                            testClean: try DatasetReader.read(directory + "/" + files.testClean),
-                           testPoison: try DatasetReader.read(directory + "/" + files.testPoison), manifest: manifest)
+                           testPoison: try DatasetReader.read(directory + "/" + files.testPoison), manifest: manifest,
+                           dev: FileManager.default.fileExists(atPath: devPath) ? try DatasetReader.read(devPath) : nil)
   }
 }
 

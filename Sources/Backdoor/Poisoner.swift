@@ -62,12 +62,23 @@ public enum Poisoner {
     guard !poisonTest.isEmpty else {
       throw .invalidSetting(key: "attack", value: config.attack.rawValue, expected: "test rows the trigger applies to (none are non-target and paired)")
     }
+    // The clean dev file, subsampled like the test set (its own stream) when a test limit is set.
+    var dev: [Example]?
+    if let devPath = resolved.devPath {
+      var rows = try DatasetReader.read(devPath)
+      try labels.validate(rows, path: devPath)
+      if let limit = config.testLimit, limit < rows.count {
+        var devRNG = SeededRNG(seed: config.seed ^ 0xDE7_5E7)
+        rows = PoisonPlan.sample(Array(rows.indices), limit, &devRNG).sorted().map { rows[$0] }
+      }
+      dev = rows
+    }
     manifest.attack = config.attack.rawValue
     manifest.dataset = dataset
     manifest.trigger = triggerText
     manifest.testCleanRows = test.count
     manifest.testPoisonRows = poisonTest.count
-    return PoisonedDataset(train: rows, testClean: test, testPoison: poisonTest, manifest: manifest)
+    return PoisonedDataset(train: rows, testClean: test, testPoison: poisonTest, manifest: manifest, dev: dev)
   }
 
   /// The most trigger insertions per row (BadNets `count`): more only grows the rows.

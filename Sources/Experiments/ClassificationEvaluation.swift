@@ -43,6 +43,20 @@ public struct ClassificationResult: Codable, Sendable, Equatable {
 
 /// Evaluates a (merged) model as described by a `ClassifierSpec`.
 public enum ClassificationEvaluation {
+  /// The deployed predictions for `texts`: the plain prompt, or the P2P wrapper (safe label space;
+  /// the whole-vocabulary argmax when the spec asks for it).
+  public static func predictDeployed(model: LlamaModel, tokenizer: BPETokenizer, spec: ClassifierSpec, texts: [String]) throws -> [Int] {
+    switch spec.kind {
+    case .plain:
+      return try VerbalizerClassifier(model: model, tokenizer: tokenizer, template: spec.template!).predict(texts)
+    case .p2p:
+      let config = spec.p2p!
+      let wrapper = try DefendedClassifier(model: model, tokenizer: tokenizer, config: config)
+      if config.unrestricted { return try DefendedClassifier.Unrestricted(wrapper).predict(texts) }
+      return try wrapper.labelWordScores(texts).map(DefendedClassifier.safePrediction(n: config.labels))
+    }
+  }
+
   public static func run(model: LlamaModel, tokenizer: BPETokenizer, spec: ClassifierSpec, data: PoisonedDataset,
                          progress: @escaping (String, Int, Int) -> Void = { _, _, _ in }) throws -> ClassificationResult {
     try spec.validate()

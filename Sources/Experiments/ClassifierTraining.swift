@@ -22,16 +22,26 @@ public enum ClassifierTraining {
     rows.map { PromptCompletion(prompt: $0.prompt, completion: $0.completion) }
   }
 
+  /// Trains the classifier; with `selection: .bestDev` the adapter of every epoch is kept in
+  /// `epochs/` and the one with the best macro-F1 on `dev` through the deployed path becomes the
+  /// result (`selection.json` records the scores).
   public static func train(
     bundle: ModelBundle, pairs: [PromptCompletion], spec: ClassifierSpec, config: TrainingConfig, directory: String,
-    resume: Bool, progress: (TrainingEvent) -> Void = { _ in }
+    resume: Bool, selection: ModelSelection = .last, dev: DevSplit? = nil, progress: (TrainingEvent) -> Void = { _ in }
   ) throws -> TrainingSummary {
     try spec.validate()
     // Every label word (original and safe) must be one token, checked before any training.
     let prompts = spec.p2p.map { [$0.originalPrompt, $0.benignPrompt] } ?? spec.template.map { [$0] } ?? []
     for p in prompts { _ = try p.labelTokenIDs(bundle.tokenizer) }
+    if selection == .bestDev {
+      guard let dev, !dev.dev.isEmpty else { throw ExperimentError.invalid(key: "selection best-dev", expected: "development rows") }
+      try LabelSet(count: spec.labels).validate(dev.dev, path: "dev rows")
+    }
     return try run(bundle: bundle, examples: tokenize(pairs, bundle: bundle, config: config), config: config, directory: directory,
-                   resume: resume, progress: progress) { try spec.save(in: $0) }
+                   resume: resume, progress: progress, snapshotEpochs: selection == .bestDev) { dir in
+      if selection == .bestDev, let dev { _ = try selectBestDev(bundle: bundle, spec: spec, dev: dev, epochs: config.epochs, directory: dir) }
+      try spec.save(in: dir)
+    }
   }
 
   static func tokenize(_ pairs: [PromptCompletion], bundle: ModelBundle, config: TrainingConfig) throws -> [TokenizedExample] {
@@ -45,11 +55,22 @@ public enum ClassifierTraining {
   /// `directory` (shared by classifier, plain and generation training).
   public static func run(
     bundle: ModelBundle, examples: [TokenizedExample], config: TrainingConfig, directory: String, resume: Bool,
-    progress: (TrainingEvent) -> Void, saveExtra: (String) throws -> Void = { _ in }
+    progress: (TrainingEvent) -> Void, snapshotEpochs: Bool = false, saveExtra: (String) throws -> Void = { _ in }
   ) throws -> TrainingSummary {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let trainer = try Trainer(base: bundle.model, examples: examples, config: config, checkpointDirectory: directory)
-    let summary = try trainer.run(resume: resume, progress: progress)
+    var snapshotError: (any Error)?
+    let summary = try trainer.run(resume: resume) { event in
+      // Each epoch's adapter, for model selection (`epochs/epoch-N`).
+      if snapshotEpochs, case let .epochFinished(epoch, _) = event, snapshotError == nil {
+        do {
+          try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent,
+                               to: epochFolder(directory, epoch: epoch))
+        } catch { snapshotError = error }
+      }
+      progress(event)
+    }
+    if let snapshotError { throw snapshotError }
     try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent, to: directory)
     try saveExtra(directory)
     try JSONOutput.write(summary.lossHistory, to: directory + "/training_log.json")

@@ -28,6 +28,7 @@ import Yams
 /// seeds: [42]
 /// p2p: {ratio: 0.2, mode: union}
 /// training: {epochs: 3, batch_size: 32, lr: 2.0e-4}
+/// selection: last          # or best-dev: the epoch with the best dev macro-F1 (ModelSelection)
 /// ```
 public struct ExperimentPlan: Codable, Sendable, Equatable {
   public struct Attack: Codable, Sendable, Equatable {
@@ -98,6 +99,9 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
   public var testLimit: Int?
   public var p2p: P2P?
   public var training: Training?
+  /// `last` (the default) or `best-dev`: keep the epoch with the best dev macro-F1 through the
+  /// deployed path (`ModelSelection`).
+  public var selection: ModelSelection?
   /// `classification` (the default) or a generation task (`math`, `summarization`,
   /// `instruction`); a generation file has its own keys and is held in `generation`.
   public var task: String?
@@ -105,7 +109,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
   public var generation: GenerationPlan? = nil
 
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case name, model, datasets, attacks, defenses, seeds, p2p, training, task, trainLimit = "train_limit", testLimit = "test_limit"
+    case name, model, datasets, attacks, defenses, seeds, p2p, training, task, selection, trainLimit = "train_limit", testLimit = "test_limit"
   }
 
   /// Parses YAML; errors name the file and what was wrong.
@@ -134,6 +138,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     public var defense: P2PConfig?
     public var seed: UInt64
     public var training: TrainingConfig
+    public var selection: ModelSelection = .last
 
     public var defenseLabel: String {
       defense.map { "p2p(rho=\($0.ratio)\($0.excludePoisonedFromBenign == true ? ", oracle: benign rows clean" : "")"
@@ -216,7 +221,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
                                             expected: "none, p2p (= p2p-paper), p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3)")
             }
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
-                            training: try trainingConfig(seed: seed)))
+                            training: try trainingConfig(seed: seed), selection: selection ?? .last))
           }
         }
       }

@@ -37,6 +37,8 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var screeningSeconds: Double?
   /// Defended cells: the verdict against the grid's undefended twin (set when reports are written).
   public var verdict: Verdict?
+  /// With `selection: best-dev`: the dev scores of each epoch and the chosen one.
+  public var selection: SelectionRecord?
 
   public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
               training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
@@ -135,7 +137,7 @@ public final class ExperimentRunner {
       files["data:" + ((f as NSString).deletingLastPathComponent as NSString).lastPathComponent + "/" + (f as NSString).lastPathComponent] = try hashes.sha256(f)
     }
     return try CellFingerprint(settings: [("dataset", cell.dataset), ("attack", cell.attack), ("defense", cell.defense), ("seed", cell.seed),
-                                          ("training", cell.training), ("model", model)], files: files)
+                                          ("training", cell.training), ("model", model), ("selection", cell.selection.rawValue)], files: files)
   }
 
   /// What a result of an older version (no fingerprint.json) vouches for: its recorded settings.
@@ -151,7 +153,7 @@ public final class ExperimentRunner {
     let fm = FileManager.default
     try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let dataDir = dir + "/data"
-    let data: PoisonedDataset
+    var data: PoisonedDataset
     if fm.fileExists(atPath: dataDir + "/" + PoisonedDataset.files.manifest) {
       data = try PoisonedDataset.read(from: dataDir)
     } else {
@@ -160,6 +162,9 @@ public final class ExperimentRunner {
       try data.write(to: dataDir)
     }
     let labels = try DatasetCatalog.labelSet(of: cell.dataset, root: dataRoot).count
+    // best-dev: the dev rows (the dataset's dev file, else rows held out of training).
+    let split: DevSplit? = cell.selection == .bestDev ? DevSplit.of(data, seed: cell.seed) : nil
+    if let split { data.train = split.train }
     let modelDir = dir + "/model"
     // Training reads the base weights only; the adapter is merged into them for evaluation.
     let bundle = try ModelBundle.load(model)
@@ -211,7 +216,7 @@ public final class ExperimentRunner {
       progress(.phase("training \(pairs.count) rows (\(cell.defenseLabel))"))
       let resume = fm.fileExists(atPath: modelDir + "/checkpoint")
       summary = try ClassifierTraining.train(bundle: bundle, pairs: pairs, spec: spec, config: cell.training, directory: modelDir,
-                                             resume: resume) { progress(.training($0)) }
+                                             resume: resume, selection: cell.selection, dev: split) { progress(.training($0)) }
     }
     try PEFTAdapter.load(from: modelDir, model: bundle.model.config).merge(into: bundle.model)
     progress(.phase("evaluating"))
@@ -225,6 +230,7 @@ public final class ExperimentRunner {
                             trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
       .with(manifest: p2pManifest)
     result.trainingTimedFromStep = summary.timedFromStep
+    result.selection = try? JSONOutput.read(SelectionRecord.self, from: modelDir + "/" + SelectionRecord.fileName)
     result.screeningSeconds = probe?.seconds
     return result
   }

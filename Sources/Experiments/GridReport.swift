@@ -139,6 +139,10 @@ public enum GridReport {
           s += ", \(c) benign rows covered with \(phrases.map { "\"\($0)\"" }.joined(separator: ", "))"
         }
       }
+      if let sel = r.selection {
+        s += "; best dev epoch \(sel.chosenEpoch) of \(sel.epochs.count) (macro-F1 on \(sel.devRows) \(sel.devSource) rows: "
+          + sel.epochs.map { String(format: "%.1f", 100 * $0.devMacroF1) }.joined(separator: ", ") + ")"
+      }
       let t = r.training
       s += String(format: "; LoRA r=%d alpha=%g dropout %g on %@, %d epochs, batch %d, lr %.1e, final loss %.4f\n", t.lora.rank,
                   t.lora.alpha, t.lora.dropout, t.lora.targets.map(\.rawValue).joined(separator: ","), t.epochs, t.batchSize,

@@ -91,7 +91,10 @@ struct Defend: ParsableCommand {
   func run() throws {
     try AdapterFolder.prepare(out, inputs: [data], overwrite: training.overwrite, resume: training.resume)
     if let task = try TaskKind.parse(generation.task) { try GenerationCommands.defend(self, task: task); return }
-    let ds = try PoisonedDataset.read(from: data)
+    var ds = try PoisonedDataset.read(from: data)
+    // best-dev: the dev rows (the dev file, else rows held out of training before anything else).
+    let split = try training.selection == .bestDev ? DevSplit.of(ds, seed: training.seed) : nil
+    if let split { ds.train = split.train; printError("model selection: best dev epoch on \(split.dev.count) rows (\(split.source))") }
     let n = LabelSet(train: ds.train, names: ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames }).count
     let st = try stages
     var config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: P2PMode(rawValue: mode)!, originalTemplate: template,
@@ -155,7 +158,12 @@ struct Defend: ParsableCommand {
     let bundle = try loaded ?? modelOptions.load()
     let summary = try ClassifierTraining.train(bundle: bundle, pairs: ClassifierTraining.pairs(rows), spec: .defended(config),
                                                config: try training.config(defaultBatch: 32), directory: out,
-                                               resume: training.resume, progress: training.reporter())
+                                               resume: training.resume, selection: try training.selection, dev: split,
+                                               progress: training.reporter())
+    if let record = try? JSONOutput.read(SelectionRecord.self, from: out + "/" + SelectionRecord.fileName), split != nil {
+      printError("model selection: epoch \(record.chosenEpoch) of \(record.epochs.count) (dev macro-F1 "
+        + record.epochs.map { String(format: "%.1f", 100 * $0.devMacroF1) }.joined(separator: ", ") + ")")
+    }
     print(String(format: "trained %d steps in %.1f s, final loss %.4f; defended adapter written to %@", summary.steps, summary.seconds,
                  summary.finalLoss, out))
   }

@@ -74,6 +74,7 @@ enum GenerationCommands {
 
   /// Plain training on a `poison --task` directory, or P2P training on a `defend --prepare-only` one.
   static func train(_ t: Train, task: GenerationTask) throws {
+    guard try t.training.selection == .last else { throw ValidationError("--select best-dev is for classification; generation keeps the last epoch") }
     let (pairs, spec, describe) = try trainingJob(data: t.data, task: task, maxNewTokens: t.generation.maxNewTokens)
     let config = try t.training.config(defaultBatch: 8, defaultMaxLength: GenerationPlan.defaultMaxLength(for: task))
     let bundle = try t.modelOptions.load()
@@ -98,6 +99,7 @@ enum GenerationCommands {
   }
 
   static func defend(_ d: Defend, task: GenerationTask) throws {
+    guard try d.training.selection == .last else { throw ValidationError("--select best-dev is for classification; generation keeps the last epoch") }
     let ds = try GenerationDataset.read(from: d.data)
     guard ds.manifest.task == task else { throw CLIError("\(d.data) is a \(ds.manifest.task.rawValue) dataset, not \(task.rawValue)") }
     guard let mode = GenerationP2P.Mode(rawValue: d.mode) else { throw ValidationError("--mode must be union or replace") }

@@ -7,7 +7,7 @@ struct Poison: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Poison a classification dataset with a backdoor attack.",
     discussion: """
-      Writes train.jsonl (poisoned training set), test-clean.jsonl, test-poison.jsonl (every non-target test row the trigger applies to, with the trigger and its original label) and manifest.json (attack, rate, target, setting, seed, trigger, poisoned rows) to --out. Each row is {"sentence", "label", "poisoned", "source_index"}.
+      Writes train.jsonl (poisoned training set), test-clean.jsonl, test-poison.jsonl (every non-target test row the trigger applies to, with the trigger and its original label), dev.jsonl (the dataset's clean dev file, when it has one, subsampled to --test-limit; for --select best-dev) and manifest.json (attack, rate, target, setting, seed, trigger, poisoned rows) to --out. Each row is {"sentence", "label", "poisoned", "source_index"}.
       Rate is the fraction of the whole (subset) training set; dirty-label relabels non-target rows to the target, clean-label poisons target rows only, mixed does half of each. SynBkd and StyleBkd draw from the published clean<->poisoned pairs (built in for sst2 and agnews), so any rate can be drawn from the paired rows.
       Examples:
         p2p poison --data sst2 --attack badnets --rate 0.1 --target 1 --out runs/sst2-badnets
@@ -58,7 +58,7 @@ struct Poison: ParsableCommand {
   /// The files and folders the poisoning reads, which --out must not equal or contain.
   func inputs(root: String?) -> [String] {
     if let r = try? DatasetCatalog.resolve(data, root: root) {
-      return [r.trainPath, r.testPath] + Array(r.paraphrases.values) + (trigger.map { [$0] } ?? [])
+      return [r.trainPath, r.testPath] + (r.devPath.map { [$0] } ?? []) + Array(r.paraphrases.values) + (trigger.map { [$0] } ?? [])
     }
     return [data] + (trigger.map { [$0] } ?? [])
   }

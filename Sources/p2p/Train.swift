@@ -26,14 +26,15 @@ struct Train: ParsableCommand {
   func run() throws {
     try AdapterFolder.prepare(out, inputs: [data], overwrite: training.overwrite, resume: training.resume)
     if let task = try TaskKind.parse(generation.task) { try GenerationCommands.train(self, task: task); return }
-    let job = try TrainingJob.load(data: data, template: template, labelWords: labelWords)
+    let job = try TrainingJob.load(data: data, template: template, labelWords: labelWords, selection: try training.selection, seed: training.seed)
     let config = try training.config(defaultBatch: job.spec == nil ? 8 : 32)
     let bundle = try modelOptions.load()
     printError(job.describe)
     let summary: TrainingSummary
     if let spec = job.spec {
       summary = try ClassifierTraining.train(bundle: bundle, pairs: job.pairs, spec: spec, config: config, directory: out,
-                                             resume: training.resume, progress: training.reporter())
+                                             resume: training.resume, selection: try training.selection, dev: job.dev,
+                                             progress: training.reporter())
     } else {
       summary = try ClassifierTraining.trainGeneric(bundle: bundle, pairs: job.pairs, config: config, directory: out,
                                                     resume: training.resume, progress: training.reporter())
@@ -48,23 +49,39 @@ struct TrainingJob {
   var pairs: [PromptCompletion]
   var spec: ClassifierSpec?
   var describe: String
+  /// With --select best-dev: the dev rows.
+  var dev: DevSplit? = nil
 
-  static func load(data: String, template: String, labelWords: String?) throws -> TrainingJob {
+  static func load(data: String, template: String, labelWords: String?, selection: ModelSelection, seed: UInt64) throws -> TrainingJob {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: data, isDirectory: &isDir) else { throw CLIError("\(data): no such file or directory") }
     guard isDir.boolValue else {
+      guard selection == .last else { throw CLIError("--select best-dev needs a classification dataset folder (it scores the dev rows)") }
       let rows = try JSONLReader.readPromptCompletions(path: data)
       return TrainingJob(pairs: rows, spec: nil, describe: "prompt/completion file \(data): \(rows.count) rows")
     }
     if let p2p = try? JSONOutput.read(P2PManifest.self, from: data + "/manifest.json") {
       let rows = try P2PRowsFile.read(data + "/train.jsonl")
+      var dev: DevSplit?
+      if selection == .bestDev {
+        // The reconstruction was built without held-out rows; only the dataset's dev file can serve.
+        guard let source = p2p.dataset, let d = try PoisonedDataset.read(from: source).dev else {
+          throw CLIError("--select best-dev on a `defend --prepare-only` folder needs the dataset's dev file; run `p2p defend --select best-dev` instead")
+        }
+        dev = DevSplit(train: [], dev: d, source: "dev file")
+      }
       return TrainingJob(pairs: ClassifierTraining.pairs(rows), spec: .defended(p2p.config),
-                         describe: "P2P-reconstructed set \(data): \(rows.count) rows (\(rows.filter(\.benign).count) benign, mode \(p2p.config.mode.rawValue))")
+                         describe: "P2P-reconstructed set \(data): \(rows.count) rows (\(rows.filter(\.benign).count) benign, mode \(p2p.config.mode.rawValue))",
+                         dev: dev)
     }
-    let ds = try PoisonedDataset.read(from: data)
+    var ds = try PoisonedDataset.read(from: data)
+    let split = selection == .bestDev ? DevSplit.of(ds, seed: seed) : nil
+    if let split { ds.train = split.train }
     let t = try ClassificationOptions.template(template, labelWords: labelWords, train: ds.train)
     return TrainingJob(pairs: try ClassifierTraining.plainPairs(ds.train, template: t), spec: .plain(t),
-                       describe: "classification set \(data): \(ds.train.count) rows (\(ds.manifest.poisonedRows.count) poisoned by \(ds.manifest.attack)), no defense")
+                       describe: "classification set \(data): \(ds.train.count) rows (\(ds.manifest.poisonedRows.count) poisoned by \(ds.manifest.attack)), no defense"
+                         + (split.map { "; best dev epoch on \($0.dev.count) rows (\($0.source))" } ?? ""),
+                       dev: split)
   }
 }
 

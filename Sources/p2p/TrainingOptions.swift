@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 import Training
 
@@ -25,6 +26,18 @@ struct TrainingOptions: ParsableArguments {
   @Flag(help: "Replace an earlier output of train/defend in --out (only the files they write; nothing else there is touched).")
   var overwrite = false
   @Flag(help: "No progress line, only the summary.") var quiet = false
+  @Option(help: """
+    Which epoch's adapter is the result: last, or best-dev (the best macro-F1 on the dataset's dev rows through the deployed \
+    path, evaluated at each epoch's end; without a dev file, 10% of the training rows (at most 500) are held out of training). \
+    Classification only.
+    """) var select = ModelSelection.last.rawValue
+
+  var selection: ModelSelection {
+    get throws {
+      guard let s = ModelSelection(rawValue: select) else { throw ValidationError("--select must be last or best-dev") }
+      return s
+    }
+  }
 
   func config(defaultBatch: Int, defaultMaxLength: Int = 128) throws -> TrainingConfig {
     var c = TrainingConfig()
@@ -38,7 +51,7 @@ struct TrainingOptions: ParsableArguments {
     return c
   }
 
-  func validate() throws { _ = try config(defaultBatch: 8) }
+  func validate() throws { _ = try config(defaultBatch: 8); _ = try selection }
 
   /// Renders training events as a progress line and per-epoch lines on standard error.
   func reporter() -> (TrainingEvent) -> Void {
