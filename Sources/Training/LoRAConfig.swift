@@ -64,5 +64,9 @@ public struct LoRAConfig: Codable, Sendable, Equatable {
     if !(alpha > 0) || !alpha.isFinite { throw .invalidValue(key: "lora-alpha", value: "\(alpha)", expected: "> 0") }
     if !(dropout >= 0 && dropout < 1) { throw .invalidValue(key: "lora-dropout", value: "\(dropout)", expected: "in [0, 1)") }
     if targets.isEmpty { throw .invalidValue(key: "lora-targets", value: "", expected: "at least one target") }
+    // A repeated target would map two adapters onto one projection (found by fuzzing PEFT configs).
+    if Set(targets).count != targets.count {
+      throw .invalidValue(key: "lora-targets", value: targets.map(\.rawValue).joined(separator: ","), expected: "each target at most once")
+    }
   }
 }

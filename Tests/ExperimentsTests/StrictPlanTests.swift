@@ -25,6 +25,11 @@ struct StrictPlanTests {
     #expect(misplaced.contains("'epochs' belongs under 'training:'"), "\(misplaced)")
     let generation = try #require(Self.message("task: math\nattacks:\n  - {attack: badchain}\nmax_new_token: 32\n"))
     #expect(generation.contains("did you mean 'max_new_tokens'"), "\(generation)")
+    // Anchors and aliases are refused before composing (found by fuzzing: nested aliases as a key).
+    let laughs = (1...6).map { "z\($0): &a\($0) [" + Array(repeating: "*a\($0 - 1)", count: 10).joined(separator: ", ") + "]" }.joined(separator: "\n")
+    let alias = try #require(Self.message("zz: &a0 [x, x]\n" + laughs + "\nattacks: [{attack: badnets, ? *a6 : 1}]\n"))
+    #expect(alias.contains(".yaml:1") && alias.contains("anchors and aliases"), "\(alias)")
+    #expect(Self.message("name: \"Q &A\" # a & b\nattacks:\n  - {attack: addsent, trigger: 'fish &chips'}\n") == nil)
     // CRLF and a byte-order mark are the same file.
     #expect(Self.message("\u{FEFF}name: x\r\nattacks:\r\n  - {attack: badnets}\r\ntraining: {epochs: 1}\r\n") == nil)
   }

@@ -44,4 +44,19 @@ struct NonFiniteTests {
       }
     }
   }
+
+  /// Found by fuzzing the adapter reader: a repeated target module trapped; it is an error now.
+  @Test func aRepeatedTargetModuleIsRefused() throws {
+    let model = try TrainerTests.model()
+    let dir = TrainerTests.tempDir()
+    try PEFTAdapter.save(LoRAParameters(model: model.config, lora: LoRAConfig(rank: 2, alpha: 4, targets: [.q, .v])), model: model.config,
+                         baseModel: "tiny", to: dir)
+    let path = dir + "/" + PEFTAdapter.configFile
+    var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+    object["target_modules"] = ["q_proj", "v_proj", "q_proj"]
+    try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+    do { _ = try PEFTAdapter.load(from: dir, model: model.config); Issue.record("accepted") } catch {
+      #expect("\(error)".contains("each target at most once"), "\(error)")
+    }
+  }
 }
