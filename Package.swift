@@ -83,18 +83,16 @@ let package = Package(
   swiftLanguageModes: [.v6]
 )
 
-// libFuzzer targets for the readers of untrusted files (Fuzz/*.swift, scripts/fuzz-readers.sh),
+// libFuzzer targets for the readers of untrusted files (Fuzz/*/*Fuzz.swift, scripts/fuzz-readers.sh),
 // built with `-sanitize=fuzzer,address -parse-as-library`; P2PFuzzMain (C) hands `main` to libFuzzer.
 if fuzzing {
-  let fuzzFiles = ["DatasetsFuzz.swift", "ExperimentsFuzz.swift", "SafeTensorsFuzz.swift", "GGUFFuzz.swift"]
-  func fuzzTarget(_ name: String, _ file: String, _ dependencies: [Target.Dependency]) -> Target {
-    .executableTarget(name: name, dependencies: ["P2PFuzzMain"] + dependencies, path: "Fuzz",
-                      exclude: ["Main"] + fuzzFiles.filter { $0 != file }, sources: [file], swiftSettings: cpuFlags)
-  }
   package.targets += [
     .target(name: "P2PFuzzMain", path: "Fuzz/Main"),
-    fuzzTarget("p2p-fuzz-datasets", "DatasetsFuzz.swift", ["Backdoor", "FileIO"]),
-    fuzzTarget("p2p-fuzz-experiments", "ExperimentsFuzz.swift", ["Experiments", "Backdoor", "FileIO"]),
-    fuzzTarget("p2p-fuzz-safetensors", "SafeTensorsFuzz.swift", ["Training", "Llama"]),
+    .executableTarget(name: "p2p-fuzz-datasets", dependencies: ["P2PFuzzMain", "Backdoor", "FileIO"],
+                      path: "Fuzz/Datasets", swiftSettings: cpuFlags),
+    .executableTarget(name: "p2p-fuzz-experiments", dependencies: ["P2PFuzzMain", "Experiments", "Backdoor", "FileIO"],
+                      path: "Fuzz/Experiments", swiftSettings: cpuFlags),
+    .executableTarget(name: "p2p-fuzz-safetensors", dependencies: ["P2PFuzzMain", "Training", "Llama"],
+                      path: "Fuzz/SafeTensors", swiftSettings: cpuFlags),
   ]
 }

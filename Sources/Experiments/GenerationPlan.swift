@@ -73,6 +73,8 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
   /// The plan in `text` when its `task:` is a generation task; nil when `task` is absent or
   /// `classification`. Errors name `path`.
   public static func load(text: String, path: String) throws -> GenerationPlan? {
+    // Before any YAML parsing: an alias bomb costs the parser minutes (found by fuzzing).
+    try StrictYAML.refuseAnchors(text, path: path)
     struct Probe: Decodable { var task: String? }
     let probe: Probe
     do { probe = try YAMLDecoder().decode(Probe.self, from: text) } catch {

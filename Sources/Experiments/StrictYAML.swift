@@ -14,11 +14,16 @@ struct YAMLKeySchema: Sendable {
 /// every mapping key is checked against the schema, so a typo like `epoch: 5` or `learning_rate:`
 /// is an error naming the key, its line and the closest known key, not a silent default.
 enum StrictYAML {
-  static func check(_ text: String, path: String, schema: YAMLKeySchema) throws {
+  /// Refuses YAML anchors before any parser sees the text (see `anchorLine`).
+  static func refuseAnchors(_ text: String, path: String) throws {
     if let line = anchorLine(text) {
       throw ExperimentError.badFile(path: "\(path):\(line)", reason: "YAML anchors and aliases (&name, *name) are not supported in experiment "
                                     + "files (an alias can expand a small file into billions of nodes); write the values out, or quote a text that starts with '&'")
     }
+  }
+
+  static func check(_ text: String, path: String, schema: YAMLKeySchema) throws {
+    try refuseAnchors(text, path: path)
     let root: Node?
     do { root = try Yams.compose(yaml: text) } catch {
       throw ExperimentError.badFile(path: path, reason: "not valid YAML: \(error)")
@@ -61,26 +66,35 @@ enum StrictYAML {
     }
   }
 
-  /// The first line that defines a YAML anchor (`&name` starting a node, outside quotes and
-  /// comments); without anchors no alias can resolve. Found by fuzzing: nested aliases used as a
-  /// key took minutes to compose.
+  /// The first line that defines a YAML anchor (`&name` starting a node, outside quoted scalars
+  /// and comments); without anchors no alias can resolve. Found by fuzzing: nested aliases used as
+  /// a key took minutes to compose. A quote opens a quoted scalar only where a scalar starts (after
+  /// a line start, `[ { , : - ?`), so `it's` or `x 'y` in a plain scalar hides nothing; quoted
+  /// scalars may span lines; `\"` and `''` are escapes. A plain scalar holding " &x" is refused
+  /// too (quote it).
   static func anchorLine(_ text: String) -> Int? {
+    var quote: Character?
     for (i, line) in TextFile.lines(text).enumerated() {
-      var quote: Character?
-      var previous: Character = " "
       let chars = Array(line)
+      var lastNonSpace: Character?
+      var previous: Character = " "
       var j = 0
       while j < chars.count {
         let c = chars[j]
         if let q = quote {
-          if c == q { quote = nil }
-        } else if c == "\"" || c == "'" {
+          if q == "\"" && c == "\\" { j += 2; continue }
+          if c == q {
+            if q == "'" && j + 1 < chars.count && chars[j + 1] == "'" { j += 2; continue }
+            quote = nil
+          }
+        } else if (c == "\"" || c == "'") && (lastNonSpace == nil || "[{,:-?".contains(lastNonSpace!)) {
           quote = c
         } else if c == "#" && (previous == " " || previous == "\t" || j == 0) {
           break
         } else if c == "&" && " \t[{,".contains(previous) && j + 1 < chars.count && !" \t,[]{}".contains(chars[j + 1]) {
           return i + 1
         }
+        if c != " " && c != "\t" { lastNonSpace = c }
         previous = c
         j += 1
       }

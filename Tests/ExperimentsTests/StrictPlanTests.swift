@@ -30,6 +30,15 @@ struct StrictPlanTests {
     let alias = try #require(Self.message("zz: &a0 [x, x]\n" + laughs + "\nattacks: [{attack: badnets, ? *a6 : 1}]\n"))
     #expect(alias.contains(".yaml:1") && alias.contains("anchors and aliases"), "\(alias)")
     #expect(Self.message("name: \"Q &A\" # a & b\nattacks:\n  - {attack: addsent, trigger: 'fish &chips'}\n") == nil)
+    // An apostrophe inside a plain scalar does not hide an anchor (a bypass the fuzz target found).
+    let bypass = try #require(Self.message("z1: {q: it's, a: &a1 [x, x]}\nattacks: [{attack: badnets}]\n"))
+    #expect(bypass.contains(".yaml:1") && bypass.contains("anchors and aliases"), "\(bypass)")
+    let plainQuote = try #require(Self.message("z1: {q: x 'y, a: &a1 [x, x]}\nattacks: [{attack: badnets}]\n"))
+    #expect(plainQuote.contains("anchors and aliases"), "\(plainQuote)")
+    // A quoted scalar over two lines, then an anchor after it on the second line.
+    let twoLines = try #require(Self.message("z1: {q: \"a\n  b\", a: &a1 [x, x]}\nattacks: [{attack: badnets}]\n"))
+    #expect(twoLines.contains(".yaml:2") && twoLines.contains("anchors and aliases"), "\(twoLines)")
+    #expect(Self.message("name: 'it''s &fine'\nattacks: [{attack: badnets}]\n") == nil)
     // CRLF and a byte-order mark are the same file.
     #expect(Self.message("\u{FEFF}name: x\r\nattacks:\r\n  - {attack: badnets}\r\ntraining: {epochs: 1}\r\n") == nil)
   }
