@@ -1,10 +1,10 @@
 import Foundation
 import GenerationTasks
 
-/// Where the generation datasets live and how their names resolve. They are not in the
-/// repository's `Data/` folder but in the shared data folder next to the repository:
-/// `$P2P_SHARED_DATA`, else `<repo>/../shared/data` (found from the working directory, from the
-/// repository's `Data/` folder, or up to five levels above the executable).
+/// Where the generation datasets live and how their names resolve: `$P2P_SHARED_DATA` when set,
+/// else the repository's `Data/` folder, which ships them (found from the classification data
+/// root, the working directory, or up to five levels above the executable), else a shared data
+/// folder `<repo>/../shared/data`.
 ///
 /// Built-in names: `gsm8k` (`gsm8k/{train,test}.jsonl`, GSM8K format), `scitldr`
 /// (`scitldr/{train,test}.jsonl`, SciTLDR-A format), `backdoorllm/<task>` and
@@ -18,10 +18,16 @@ public enum GenerationSources {
     var roots: [String] = []
     if let env = environment["P2P_SHARED_DATA"] { roots.append(env) }
     let cwd = FileManager.default.currentDirectoryPath
+    // The shipped copies in Data/ first, then a shared folder beside the repository.
+    if let c = classificationRoot { roots.append(c) }
+    roots.append(cwd + "/Data")
+    var dir = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+    var ancestors: [String] = []
+    for _ in 0..<5 { dir = dir.deletingLastPathComponent(); ancestors.append(dir.path) }
+    roots += ancestors.map { $0 + "/Data" }
     roots.append(cwd + "/../shared/data")
     if let c = classificationRoot { roots.append(c + "/../../shared/data") }
-    var dir = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
-    for _ in 0..<5 { dir = dir.deletingLastPathComponent(); roots.append(dir.path + "/../shared/data") }
+    roots += ancestors.map { $0 + "/../shared/data" }
     let fm = FileManager.default
     let found = roots.first { r in
       ["gsm8k/train.jsonl", "scitldr/train.jsonl", "backdoorllm"].contains { fm.fileExists(atPath: r + "/" + $0) }
@@ -41,7 +47,7 @@ public enum GenerationSources {
     let fm = FileManager.default
     func needRoot() throws -> String {
       guard let root else {
-        throw ExperimentError.badFile(path: nameOrPath, reason: "built-in generation dataset, but no shared data folder found; set P2P_SHARED_DATA (e.g. to ../shared/data)")
+        throw ExperimentError.badFile(path: nameOrPath, reason: "built-in generation dataset, but no data folder holding it was found (the repository's Data/ ships gsm8k, scitldr and backdoorllm); run from the repository or set P2P_SHARED_DATA to a folder holding them")
       }
       return root
     }

@@ -47,7 +47,7 @@ struct GenerationEvaluateOptions: ParsableArguments {
 }
 
 /// The generation-task paths of the subcommands (P2P for generation, arXiv 2510.04503 §generation;
-/// DESIGN.md §3). Built-in data names resolve against $P2P_SHARED_DATA or <repo>/../shared/data.
+/// DESIGN.md §3). Built-in data names resolve against $P2P_SHARED_DATA or the repository's Data/ (GenerationSources).
 enum GenerationCommands {
   static func dataRoot() -> String? { GenerationSources.dataRoot(classificationRoot: DatasetCatalog.dataRoot()) }
 

@@ -8,12 +8,12 @@ enum Fixture {
     return base + "/" + relative
   }
 
-  /// The project's shared benchmark data: `$P2P_SHARED_DATA`, else `../shared/data` next to the
-  /// repository. Tests that need the full files are skipped without it.
+  /// The full benchmark files: `$P2P_SHARED_DATA`, else the repository's `Data/` (which ships
+  /// them), else `../shared/data` next to the repository.
   static let sharedData: String? = {
     let repo = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
       .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let candidates: [String?] = [ProcessInfo.processInfo.environment["P2P_SHARED_DATA"],
+    let candidates: [String?] = [ProcessInfo.processInfo.environment["P2P_SHARED_DATA"], repo.appendingPathComponent("Data").path,
                       repo.deletingLastPathComponent().appendingPathComponent("shared/data").standardizedFileURL.path]
     return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0 + "/gsm8k/train.jsonl") }
   }()
