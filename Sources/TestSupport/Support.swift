@@ -28,12 +28,17 @@ public enum RealModel {
 
 /// Closeness measures with named tolerances for comparing against references.
 public enum Closeness {
-  /// max |a - b|
+  /// max |a - b|; infinite when a value of either side is NaN (Swift's `max` would drop it, so a
+  /// NaN result could pass a tolerance check).
   public static func maxAbsDiff<A: Collection, B: Collection>(_ a: A, _ b: B) -> Float
   where A.Element == Float, B.Element == Float {
     precondition(a.count == b.count, "length mismatch \(a.count) vs \(b.count)")
     var m: Float = 0
-    for (x, y) in zip(a, b) { m = max(m, abs(x - y)) }
+    for (x, y) in zip(a, b) {
+      let d = abs(x - y)
+      if d.isNaN { return .infinity }
+      m = max(m, d)
+    }
     return m
   }
 
