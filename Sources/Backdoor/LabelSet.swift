@@ -25,8 +25,7 @@ public struct LabelSet: Sendable, Equatable {
   /// Checks every row's label; `path` and the row number name a bad one.
   public func validate(_ rows: [Example], path: String) throws(DatasetError) {
     if let bad = rows.firstIndex(where: { $0.label < 0 || $0.label >= count }) {
-      throw .badLine(path: path, line: (rows[bad].sourceIndex ?? bad) + 1,
-                     reason: "label \(rows[bad].label) is not a label of the dataset (\(range)) (row \((rows[bad].sourceIndex ?? bad) + 1))")
+      throw .badLine(path: path, line: bad + 1, reason: "label \(rows[bad].label) of row \(bad + 1) is not a label of the dataset (\(range))")
     }
   }
 

@@ -25,10 +25,16 @@ public struct ClassBalance: Codable, Sendable, Equatable {
   /// See `degenerateShare`.
   public var degenerate: Bool
 
-  /// From confusion[gold][predicted].
-  public init(confusion c: [[Int]]) {
-    let n = c.count
-    let goldCounts = c.map { $0.reduce(0, +) }
+  /// From confusion[gold][predicted] and, per gold label, the predictions that were no label at
+  /// all (`invalid`, e.g. the whole-vocabulary argmax answering another token). As in
+  /// scikit-learn, such rows count against their gold label's recall and add an "invalid" label
+  /// whose F1 is 0 to the macro average.
+  public init(confusion table: [[Int]], invalid: [Int] = []) {
+    // A hand-edited ragged table is squared with zeros, never indexed out of range.
+    let n = table.count
+    let c = table.map { row in (0..<n).map { $0 < row.count ? row[$0] : 0 } }
+    let invalidCounts = (0..<n).map { $0 < invalid.count ? max(0, invalid[$0]) : 0 }
+    let goldCounts = (0..<n).map { c[$0].reduce(0, +) + invalidCounts[$0] }
     let predCounts = (0..<n).map { p in c.reduce(0) { $0 + ($1.count > p ? $1[p] : 0) } }
     let total = goldCounts.reduce(0, +)
     perClassRecall = (0..<n).map { goldCounts[$0] > 0 ? Double(c[$0][$0]) / Double(goldCounts[$0]) : nil }
@@ -38,6 +44,7 @@ public struct ClassBalance: Codable, Sendable, Equatable {
       let p = perClassPrecision[i] ?? 0, r = perClassRecall[i] ?? 0
       f1s.append(p + r > 0 ? 2 * p * r / (p + r) : 0)
     }
+    if invalidCounts.contains(where: { $0 > 0 }) { f1s.append(0) }
     macroF1 = f1s.isEmpty ? .nan : f1s.reduce(0, +) / Double(f1s.count)
     let recalls = perClassRecall.compactMap { $0 }
     balancedAccuracy = recalls.isEmpty ? .nan : recalls.reduce(0, +) / Double(recalls.count)

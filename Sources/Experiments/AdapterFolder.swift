@@ -9,12 +9,13 @@ public enum AdapterFolder {
   public static let entries = [
     "adapter_config.json", "adapter_model.safetensors", "classifier.json", "generator.json", "training_log.json",
     "training_summary.json", "checkpoint", "train.jsonl", "manifest.json", "agreement.json", "probe", "evaluation.json",
-    "evaluation.md", "evaluation-records.jsonl",
+    "evaluation.md", "evaluation-records.jsonl", "generations.jsonl", "epochs", "selection.json",
   ]
 
   public static let outputKind = OutputKind(command: "p2p train/defend", entries: entries) { dir in
     let fm = FileManager.default
-    if ["training_summary.json", "adapter_config.json", "classifier.json", "generator.json", "checkpoint/state.json"]
+    // Files only p2p writes (adapter_config.json alone is any PEFT adapter, not ours).
+    if ["training_summary.json", "classifier.json", "generator.json", "checkpoint/state.json"]
       .contains(where: { fm.fileExists(atPath: dir + "/" + $0) }) { return true }
     // `defend --prepare-only`: the P2P manifest and the reconstructed rows.
     guard let data = fm.contents(atPath: dir + "/manifest.json"),

@@ -34,7 +34,7 @@ public struct CellFingerprint: Codable, Equatable, Sendable {
     var out: [String] = []
     if stored.format != format { out.append("result format: \(stored.format) -> \(format)") }
     let checked = Set(stored.components)
-    func inChecked(_ key: String) -> Bool { checked.contains(String(key.split(separator: ".", maxSplits: 1)[0])) }
+    func inChecked(_ key: String) -> Bool { checked.contains(String(key.split(separator: ".", maxSplits: 1).first ?? "")) }
     for key in Set(settings.keys).union(stored.settings.keys).sorted() where inChecked(key) && settings[key] != stored.settings[key] {
       out.append("\(key): \(stored.settings[key] ?? "(unset)") -> \(settings[key] ?? "(unset)")")
     }

@@ -1,5 +1,6 @@
 import Backdoor
 import Defense
+import FileIO
 import Foundation
 import Llama
 import Training
@@ -144,7 +145,9 @@ public final class ExperimentRunner {
   static func legacyFingerprint(_ r: CellResult) throws -> CellFingerprint {
     // Agreement cells store the resolved configuration (label names filled in), not the plan's.
     let defense: [(String, any Encodable)] = r.p2p?.selectsByAgreement == true ? [] : [("defense", r.p2p)]
-    return try CellFingerprint(settings: [("dataset", r.dataset), ("attack", r.attackConfig), ("seed", r.seed), ("training", r.training)] + defense,
+    // Every result written before model selection existed kept the last epoch.
+    return try CellFingerprint(settings: [("dataset", r.dataset), ("attack", r.attackConfig), ("seed", r.seed), ("training", r.training),
+                                          ("selection", r.selection?.selection.rawValue ?? ModelSelection.last.rawValue)] + defense,
                                files: [:])
   }
 
@@ -250,6 +253,7 @@ public final class ExperimentRunner {
 
   /// Rewrites results.json and the reports from the cells finished so far, running nothing.
   public func writeReportsOnly() throws -> [CellResult] {
+    try OutputFolder.check(directory, kind: GridFolder.outputKind, replace: true)
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let results = try plan.cells(dataRoot: dataRoot).compactMap { cell -> CellResult? in
       let dir = directory + "/cells/" + cell.key

@@ -73,7 +73,8 @@ public final class GenerationRunner {
                               }
                               return try CellFingerprint(settings: [("task", self.plan.task), ("dataset", cell.dataset), ("attack", cell.attack),
                                                                     ("defense", cell.defense), ("seed", cell.seed), ("training", cell.training),
-                                                                    ("model", modelName)], files: files)
+                                                                    ("model", modelName), ("spec", cell.spec),
+                                                                    ("ablation", self.plan.ablation ?? true)], files: files)
                             },
                             legacyFingerprint: { r in
                               try CellFingerprint(settings: [("task", r.task), ("dataset", r.dataset), ("attack", r.attackConfig), ("defense", r.p2p),

@@ -21,7 +21,10 @@ public typealias GenerationGridEvent = GridEvent<GenerationCellResult>
 /// The output folder of `p2p run`: recognised by its `plan.json`; a run resumes into it.
 public enum GridFolder {
   public static let outputKind = OutputKind(command: "p2p run", entries: ["cells", "plan.json", "results.json", "report.md", "report.html", "chart.svg"]) {
-    FileManager.default.fileExists(atPath: $0 + "/plan.json")
+    // A plan.json of p2p's own: an experiment plan with its attacks (not any file of that name).
+    guard let data = FileManager.default.contents(atPath: $0 + "/plan.json"),
+          let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
+    return object["attacks"] is [Any]
   }
 }
 
@@ -71,6 +74,11 @@ enum GridLoop {
         stored = f
       } else if fm.fileExists(atPath: dir + "/result.json") {
         stored = try legacyFingerprint(try load(dir))
+      } else if fm.fileExists(atPath: dir) {
+        // Started by an older version (or its fingerprint is unreadable): its data and checkpoint
+        // may come from other settings.
+        stale.append((key(cell), ["started without a readable fingerprint.json (an older version); its data and checkpoint cannot be checked"]))
+        stored = nil
       } else {
         stored = nil
       }

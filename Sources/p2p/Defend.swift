@@ -92,10 +92,11 @@ struct Defend: ParsableCommand {
     try AdapterFolder.prepare(out, inputs: [data], overwrite: training.overwrite, resume: training.resume)
     if let task = try TaskKind.parse(generation.task) { try GenerationCommands.defend(self, task: task); return }
     var ds = try PoisonedDataset.read(from: data)
+    // The label set of the whole training set, before any row is held out.
+    let n = LabelSet(train: ds.train, names: ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames }).count
     // best-dev: the dev rows (the dev file, else rows held out of training before anything else).
     let split = try training.selection == .bestDev ? DevSplit.of(ds, seed: training.seed) : nil
     if let split { ds.train = split.train; printError("model selection: best dev epoch on \(split.dev.count) rows (\(split.source))") }
-    let n = LabelSet(train: ds.train, names: ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames }).count
     let st = try stages
     var config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: P2PMode(rawValue: mode)!, originalTemplate: template,
                            benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },

@@ -75,9 +75,10 @@ struct TrainingJob {
                          dev: dev)
     }
     var ds = try PoisonedDataset.read(from: data)
+    // The label set of the whole training set, before any row is held out.
+    let t = try ClassificationOptions.template(template, labelWords: labelWords, train: ds.train)
     let split = selection == .bestDev ? DevSplit.of(ds, seed: seed) : nil
     if let split { ds.train = split.train }
-    let t = try ClassificationOptions.template(template, labelWords: labelWords, train: ds.train)
     return TrainingJob(pairs: try ClassifierTraining.plainPairs(ds.train, template: t), spec: .plain(t),
                        describe: "classification set \(data): \(ds.train.count) rows (\(ds.manifest.poisonedRows.count) poisoned by \(ds.manifest.attack)), no defense"
                          + (split.map { "; best dev epoch on \($0.dev.count) rows (\($0.source))" } ?? ""),

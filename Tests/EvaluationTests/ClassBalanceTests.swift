@@ -61,4 +61,15 @@ struct ClassBalanceTests {
     let text = String(decoding: try JSONEncoder().encode(m), as: UTF8.self)
     for key in ["perClassRecall", "macroF1", "balancedAccuracy", "majorityRate", "degenerate"] { #expect(text.contains("\"\(key)\"")) }
   }
+
+  /// Predictions that are no label (the whole-vocabulary argmax): scikit-learn on gold [0,0,1,1],
+  /// predicted [0,-1,-1,1] gives macro-F1 4/9 (labels -1, 0, 1: F1 0, 2/3, 2/3) and balanced
+  /// accuracy 0.5.
+  @Test func invalidPredictionsCountAgainstTheirGoldLabel() {
+    let m = ClassificationMetrics(gold: [0, 0, 1, 1], predicted: [0, -1, -1, 1], labels: 2)
+    #expect(m.invalidPredictions == [1, 1])
+    #expect(Self.close(m.macroF1, 4.0 / 9) && m.balance.balancedAccuracy == 0.5)
+    // A ragged hand-edited table is read as zeros, not a crash.
+    #expect(ClassBalance(confusion: [[0, 1], [1]]).perClassRecall == [0, 0])
+  }
 }

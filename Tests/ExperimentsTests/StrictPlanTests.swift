@@ -29,16 +29,14 @@ struct StrictPlanTests {
     let laughs = (1...6).map { "z\($0): &a\($0) [" + Array(repeating: "*a\($0 - 1)", count: 10).joined(separator: ", ") + "]" }.joined(separator: "\n")
     let alias = try #require(Self.message("zz: &a0 [x, x]\n" + laughs + "\nattacks: [{attack: badnets, ? *a6 : 1}]\n"))
     #expect(alias.contains(".yaml:1") && alias.contains("anchors and aliases"), "\(alias)")
-    #expect(Self.message("name: \"Q &A\" # a & b\nattacks:\n  - {attack: addsent, trigger: 'fish &chips'}\n") == nil)
-    // An apostrophe inside a plain scalar does not hide an anchor (a bypass the fuzz target found).
-    let bypass = try #require(Self.message("z1: {q: it's, a: &a1 [x, x]}\nattacks: [{attack: badnets}]\n"))
-    #expect(bypass.contains(".yaml:1") && bypass.contains("anchors and aliases"), "\(bypass)")
-    let plainQuote = try #require(Self.message("z1: {q: x 'y, a: &a1 [x, x]}\nattacks: [{attack: badnets}]\n"))
-    #expect(plainQuote.contains("anchors and aliases"), "\(plainQuote)")
-    // A quoted scalar over two lines, then an anchor after it on the second line.
-    let twoLines = try #require(Self.message("z1: {q: \"a\n  b\", a: &a1 [x, x]}\nattacks: [{attack: badnets}]\n"))
-    #expect(twoLines.contains(".yaml:2") && twoLines.contains("anchors and aliases"), "\(twoLines)")
-    #expect(Self.message("name: 'it''s &fine'\nattacks: [{attack: badnets}]\n") == nil)
+    // Quotes, comments and flow indicators hide no anchor (bypasses of a quote-aware scan).
+    for bomb in ["z1: {q: it's, a: &a1 [x, x]}", "z1: {q: x 'y, a: &a1 [x, x]}", "name: a, 'x\nz1: &a1 [x, x]",
+                 "z1: {q: \"a\n  b\", a: &a1 [x, x]}", "z1: {\"k\":&a1 [1, 1]}", "z1: {?&a1 k: 1}", "# c\rz1: &a1 [x, x]",
+                 "name: \"Q &A\""] {
+      let m = try #require(Self.message(bomb + "\nattacks: [{attack: badnets}]\n"), "\(bomb)")
+      #expect(m.contains("anchors and aliases"), "\(bomb): \(m)")
+    }
+    #expect(Self.message("name: \"Q&A\" # a & b\nattacks:\n  - {attack: addsent, trigger: 'fish&chips'}\n") == nil)
     // CRLF and a byte-order mark are the same file.
     #expect(Self.message("\u{FEFF}name: x\r\nattacks:\r\n  - {attack: badnets}\r\ntraining: {epochs: 1}\r\n") == nil)
   }
@@ -92,6 +90,19 @@ struct AdapterFolderTests {
     let foreign = try Self.folder(["thesis.tex"])
     #expect(throws: OutputError.self) { try AdapterFolder.prepare(foreign, inputs: [], overwrite: true, resume: false) }
     #expect(throws: OutputError.self) { try AdapterFolder.prepare(dir, inputs: [dir + "/data"], overwrite: true, resume: false) }
+  }
+
+  @Test func aDownloadedPEFTAdapterOrAForeignPlanIsNotOurs() throws {
+    // adapter_config.json + weights alone are any PEFT adapter (e.g. from the Hugging Face hub).
+    let hf = try Self.folder(["adapter_config.json", "adapter_model.safetensors"])
+    #expect(throws: OutputError.self) { try AdapterFolder.prepare(hf, inputs: [], overwrite: true, resume: false) }
+    #expect(Set(try FileManager.default.contentsOfDirectory(atPath: hf)) == ["adapter_config.json", "adapter_model.safetensors"])
+    // A plan.json that is not an experiment plan does not make a grid folder.
+    let other = try Self.folder([])
+    try Data("{\"resource_changes\": []}".utf8).write(to: URL(fileURLWithPath: other + "/plan.json"))
+    #expect(throws: OutputError.self) { try OutputFolder.check(other, kind: GridFolder.outputKind, replace: true) }
+    try Data("{\"attacks\": [{\"attack\": \"badnets\"}]}".utf8).write(to: URL(fileURLWithPath: other + "/plan.json"))
+    #expect(try OutputFolder.check(other, kind: GridFolder.outputKind, replace: true) == .own)
   }
 
   @Test func evaluationFilesReplaceOnlyEarlierEvaluations() throws {
@@ -148,7 +159,12 @@ struct StaleCellTests {
     #expect(throws: StaleCellsError.self) { try ExperimentRunner(plan: plan(epochs: 2), directory: out, dataRoot: root).run() }
     _ = try ExperimentRunner(plan: plan(epochs: 1), directory: out, dataRoot: root).run()
     // The data file changed: its hash names it.
+    // A started cell without a fingerprint (an older version's) is not resumed silently either.
     try fm.removeItem(atPath: out + "/cells/\(key)/result.json")  // (its fingerprint.json went above)
+    do { _ = try ExperimentRunner(plan: plan(epochs: 1), directory: out, dataRoot: root).run(); Issue.record("unfingerprinted cell resumed") } catch let e as StaleCellsError {
+      #expect(e.cells[0].changes[0].hasPrefix("started without a readable fingerprint.json"))
+    }
+    try fm.removeItem(atPath: out + "/cells/\(key)")
     _ = try ExperimentRunner(plan: plan(epochs: 1), directory: out, dataRoot: root).run()
     let test = root + "/sst2/test.tsv"
     try (try String(contentsOfFile: test, encoding: .utf8) + "one more row\t1\n").write(toFile: test, atomically: true, encoding: .utf8)
