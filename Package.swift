@@ -67,7 +67,7 @@ let package = Package(
     .testTarget(name: "GenerationTasksTests", dependencies: ["GenerationTasks", "Backdoor", "TensorCore"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "FileIO", "Backdoor", "Evaluation", "Defense", "Training", "TestSupport"],
-                swiftSettings: cpuFlags),
+                resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "BackdoorTests", dependencies: ["Backdoor", "FileIO", "TensorCore"], swiftSettings: cpuFlags),
     .testTarget(name: "FileIOTests", dependencies: ["FileIO"], swiftSettings: cpuFlags),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "TensorCore", "GGUF", "TestSupport"],

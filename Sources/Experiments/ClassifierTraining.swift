@@ -59,18 +59,13 @@ public enum ClassifierTraining {
   ) throws -> TrainingSummary {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let trainer = try Trainer(base: bundle.model, examples: examples, config: config, checkpointDirectory: directory)
-    var snapshotError: (any Error)?
-    let summary = try trainer.run(resume: resume) { event in
-      // Each epoch's adapter, for model selection (`epochs/epoch-N`).
-      if snapshotEpochs, case let .epochFinished(epoch, _) = event, snapshotError == nil {
-        do {
-          try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent,
-                               to: epochFolder(directory, epoch: epoch))
-        } catch { snapshotError = error }
-      }
-      progress(event)
+    // Each epoch's adapter, for model selection (`epochs/epoch-N`), saved before the epoch's
+    // checkpoint: a run killed after that checkpoint always has it.
+    let summary = try trainer.run(resume: resume, progress: progress) { (epoch: Int) throws(TrainingError) in
+      guard snapshotEpochs else { return }
+      try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent,
+                           to: epochFolder(directory, epoch: epoch))
     }
-    if let snapshotError { throw snapshotError }
     try PEFTAdapter.save(trainer.lora, model: bundle.model.config, baseModel: (bundle.path as NSString).lastPathComponent, to: directory)
     try saveExtra(directory)
     try JSONOutput.write(summary.lossHistory, to: directory + "/training_log.json")

@@ -36,7 +36,11 @@ public final class Trainer {
 
   /// Runs (or, with `resume`, continues) training. `stopAfterSteps` ends the run early after
   /// that many optimizer steps in total (used to test resumption).
-  public func run(resume: Bool = false, stopAfterSteps: Int? = nil, progress: (TrainingEvent) -> Void = { _ in }) throws(TrainingError) -> TrainingSummary {
+  /// `epochEnd(e)` runs after the last step of epoch e and before that epoch's checkpoint is
+  /// written, so whatever it saves (e.g. the epoch's adapter for model selection) exists whenever
+  /// a checkpoint says the epoch is done.
+  public func run(resume: Bool = false, stopAfterSteps: Int? = nil, progress: (TrainingEvent) -> Void = { _ in },
+                  epochEnd: (Int) throws(TrainingError) -> Void = { _ in }) throws(TrainingError) -> TrainingSummary {
     let plan = try BatchPlan(exampleCount: examples.count, batchSize: config.batchSize, seed: config.seed)
     let optimizer = AdamW(config: AdamWConfig(learningRate: config.learningRate, weightDecay: config.weightDecay),
                           parameterCount: lora.count)
@@ -104,6 +108,7 @@ public final class Trainer {
                                         learningRate: lr, gradientNorm: norm, tokensPerSecond: Double(tokensDone) / max(elapsed, 1e-9),
                                         elapsedSeconds: elapsed, etaSeconds: Double(totalSteps - step) / max(rate, 1e-9))))
         let endOfEpoch = position >= batches.count
+        if endOfEpoch { try epochEnd(epoch + 1) }
         if let dir = checkpointDirectory,
            (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) || endOfEpoch {
           let (e, p) = endOfEpoch ? (epoch + 1, 0) : (epoch, position)

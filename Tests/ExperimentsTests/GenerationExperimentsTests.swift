@@ -22,12 +22,12 @@ enum TinyGSM8K {
 }
 
 struct GenerationSpecAndPairTests {
-  /// Results written before the clean rows' step was counted (the checked-in GSM8K BadChain grid)
-  /// still load and report: the new count is absent and shows as "–"; every table row has the
-  /// header's 14 columns.
+  /// Results written before the clean rows' step was counted (a copy of the GSM8K BadChain grid's
+  /// results.json as committed on 2026-11-30, kept as a fixture) still load and report: the new
+  /// count is absent and shows as "–"; every table row has the header's 14 columns.
   @Test func resultsFromBeforeTheCleanStepCountLoadAndReport() throws {
-    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .appendingPathComponent("../../results/gsm8k-30/results.json").standardizedFileURL.path
+    let path = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+      .appendingPathComponent("gsm8k-30-results-before-clean-step.json").path
     let cells = try JSONOutput.read([GenerationCellResult].self, from: path)
     let none = try #require(cells.first { $0.defense == "none" })
     #expect(cells.count == 4 && none.evaluation.deployed.backdoorStep?.successes == 12)
