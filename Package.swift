@@ -57,9 +57,6 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: cpuFlags),
-    // A study tool: dumps the probe screen's inputs of a finished p2p-probe cell (scripts/study/README.md).
-    .executableTarget(name: "p2p-screen-features", dependencies: ["Backdoor", "Defense", "Experiments", "Llama", "Training"],
-                      path: "Sources/ScreenFeatures", swiftSettings: cpuFlags),
     .target(name: "TestSupport", dependencies: ["TensorCore", "GGUF", "Llama"], swiftSettings: cpuFlags),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Backdoor", "Llama", "TestSupport"], swiftSettings: cpuFlags),
     .testTarget(name: "DefenseTests", dependencies: ["Defense", "Backdoor", "Evaluation", "Llama", "TestSupport"],

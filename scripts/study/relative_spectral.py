@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Offline study of the probe screen's inputs (written by `p2p-screen-features CELL OUT`).
+"""Offline study of the probe screen's inputs (written by `p2p study-screen-features CELL OUT`).
 
 For each label, the direction along which that label's rows vary most *relative to the other
 labels' rows* (top generalized eigenvector of (cov_label, cov_others) in the top-d principal
