@@ -87,6 +87,7 @@ public enum DatasetReader {
 
   static func jsonl(_ text: String, path: String) throws(DatasetError) -> [Example] {
     var out: [Example] = []
+    var seenSource: [Int: Int] = [:]
     for (i, raw) in lines(text).enumerated() where !raw.trimmingCharacters(in: .whitespaces).isEmpty {
       let line = i + 1
       guard let obj = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] else {
@@ -100,9 +101,20 @@ public enum DatasetReader {
       if let n = obj["label"] as? Int, n >= 0 { labelValue = try label("\(n)"[...], path: path, line: line) }
       else if let s = obj["label"] as? String { labelValue = try label(s[...], path: path, line: line) }
       else { throw .badLine(path: path, line: line, reason: "missing non-negative integer field \"label\"") }
-      // Files written by `PoisonedDataset` keep each row's index in its source file.
-      out.append(Example(text: sentence, label: labelValue, poisoned: obj["poisoned"] as? Bool ?? false,
-                         sourceIndex: obj["source_index"] as? Int ?? out.count))
+      // Files written by `PoisonedDataset` keep each row's index in its source file: a row number,
+      // once per file.
+      var source = out.count
+      if let value = obj["source_index"], !(value is NSNull) {
+        guard let s = value as? Int, s >= 0 else {
+          throw .badLine(path: path, line: line, reason: "\"source_index\" must be a row number >= 0")
+        }
+        if let first = seenSource[s] {
+          throw .badLine(path: path, line: line, reason: "\"source_index\" \(s) repeats line \(first)'s (each source row appears once)")
+        }
+        seenSource[s] = line
+        source = s
+      }
+      out.append(Example(text: sentence, label: labelValue, poisoned: obj["poisoned"] as? Bool ?? false, sourceIndex: source))
     }
     return out
   }

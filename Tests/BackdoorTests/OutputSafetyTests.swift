@@ -185,6 +185,21 @@ struct LabelValidationTests {
     }
   }
 
+  @Test func sourceIndicesAreRowNumbersOncePerFile() throws {
+    let dir = PoisonOutputTests.temp("p2p-src")
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let negative = dir + "/neg.jsonl", repeated = dir + "/rep.jsonl"
+    try "{\"sentence\": \"a\", \"label\": 0, \"source_index\": -3}\n".write(toFile: negative, atomically: true, encoding: .utf8)
+    try "{\"sentence\": \"a\", \"label\": 0, \"source_index\": 4}\n{\"sentence\": \"b\", \"label\": 1, \"source_index\": 4}\n"
+      .write(toFile: repeated, atomically: true, encoding: .utf8)
+    #expect(throws: DatasetError.badLine(path: negative, line: 1, reason: "\"source_index\" must be a row number >= 0")) {
+      try DatasetReader.read(negative)
+    }
+    #expect(throws: DatasetError.badLine(path: repeated, line: 2, reason: "\"source_index\" 4 repeats line 1's (each source row appears once)")) {
+      try DatasetReader.read(repeated)
+    }
+  }
+
   @Test func countsAreBounded() {
     #expect(throws: DatasetError.self) { try Poisoner.validate(AttackConfig(attack: .badnets, count: 100_000_000)) }
     #expect(throws: DatasetError.self) { try Poisoner.validate(AttackConfig(attack: .badnets, rate: 1.5)) }
