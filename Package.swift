@@ -45,7 +45,7 @@ let package = Package(
     .target(
       name: "Experiments",
       dependencies: [
-        "Backdoor", "Evaluation", "Defense", "FileIO", "GenerationTasks", "Llama", "Tokenizer", "Training", "TensorCore",
+        "Backdoor", "Evaluation", "Defense", "FileIO", "GGUF", "GenerationTasks", "Llama", "Tokenizer", "Training", "TensorCore",
         .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: cpuFlags),

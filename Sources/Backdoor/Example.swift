@@ -34,6 +34,9 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, Sendable {
   case empty(path: String)
   case invalidSetting(key: String, value: String, expected: String)
   case cannotWrite(path: String, reason: String)
+  /// A problem of the file's rows as a whole, or of a row whose line is not known (rows read
+  /// from several formats keep their row number, not their line).
+  case badRows(path: String, reason: String)
   /// The output path was refused (see `OutputFolder`).
   case output(OutputError)
 
@@ -46,6 +49,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, Sendable {
     case let .empty(path): return "dataset '\(path)' has no examples"
     case let .invalidSetting(key, value, expected): return "invalid \(key) '\(TextFile.snippet(value))': expected \(expected)"
     case let .cannotWrite(path, reason): return "cannot write '\(path)': \(reason)"
+    case let .badRows(path, reason): return "\(path): \(reason)"
     case let .output(error): return error.description
     }
   }

@@ -25,7 +25,7 @@ public struct LabelSet: Sendable, Equatable {
   /// Checks every row's label; `path` and the row number name a bad one.
   public func validate(_ rows: [Example], path: String) throws(DatasetError) {
     if let bad = rows.firstIndex(where: { $0.label < 0 || $0.label >= count }) {
-      throw .badLine(path: path, line: bad + 1, reason: "label \(rows[bad].label) of row \(bad + 1) is not a label of the dataset (\(range))")
+      throw .badRows(path: path, reason: "data row \(bad + 1) has label \(rows[bad].label), not a label of the dataset (\(range))")
     }
   }
 
@@ -33,7 +33,7 @@ public struct LabelSet: Sendable, Equatable {
   public static func requireTwoLabels(_ train: [Example], path: String) throws(DatasetError) {
     let distinct = Set(train.map(\.label))
     guard distinct.count >= 2 else {
-      throw .badLine(path: path, line: 1, reason: "every training row has label \(distinct.first ?? 0); a classification dataset needs at least two labels")
+      throw .badRows(path: path, reason: "every training row has label \(distinct.first ?? 0); a classification dataset needs at least two labels")
     }
   }
 }

@@ -35,7 +35,7 @@ public struct ClassBalance: Codable, Sendable, Equatable {
     let c = table.map { row in (0..<n).map { $0 < row.count ? row[$0] : 0 } }
     let invalidCounts = (0..<n).map { $0 < invalid.count ? max(0, invalid[$0]) : 0 }
     let goldCounts = (0..<n).map { c[$0].reduce(0, +) + invalidCounts[$0] }
-    let predCounts = (0..<n).map { p in c.reduce(0) { $0 + ($1.count > p ? $1[p] : 0) } }
+    let predCounts = (0..<n).map { p in c.reduce(0) { $0 + $1[p] } }
     let total = goldCounts.reduce(0, +)
     perClassRecall = (0..<n).map { goldCounts[$0] > 0 ? Double(c[$0][$0]) / Double(goldCounts[$0]) : nil }
     perClassPrecision = (0..<n).map { predCounts[$0] > 0 ? Double(c[$0][$0]) / Double(predCounts[$0]) : nil }

@@ -2,7 +2,9 @@ import Backdoor
 import Defense
 import FileIO
 import Foundation
+import GGUF
 import Llama
+import Tokenizer
 import Training
 
 /// The result of one grid cell, as stored in `cells/<key>/result.json` and `results.json`.
@@ -118,7 +120,8 @@ public final class ExperimentRunner {
       }
       _ = try DatasetCatalog.inputFiles(of: cell.dataset, attack: cell.attack.attack, trigger: cell.attack.trigger, root: dataRoot)
     }
-    let tokenizer = try ModelBundle.load(path).tokenizer
+    // The tokenizer alone (the weights are not needed to check label words).
+    let tokenizer = try BPETokenizer(gguf: GGUFFile(path: path))
     for cell in cells {
       let labels = labelSets[cell.dataset]?.count ?? 2
       let prompts = cell.defense.map { [$0.originalPrompt, $0.benignPrompt] } ?? [P2PConfig(labels: labels).originalPrompt]

@@ -57,9 +57,12 @@ public enum TextFile {
   /// At most `limit` characters of the first line of `s`, with "…" when cut: what an error
   /// message quotes of user input (never a whole file).
   public static func snippet(_ s: some StringProtocol, limit: Int = 80) -> String {
-    let first = lines(String(s)).first.map(String.init) ?? ""
+    // Only the first line is looked at, however long the input (a whole file without LF).
+    let text = String(s)
+    let firstBreak = text.unicodeScalars.firstIndex(of: "\n")
+    let first = firstBreak.map { String(text[..<$0]) } ?? text
     let cut = first.count > limit ? String(first.prefix(limit)) + "…" : first
-    return lines(String(s)).count > 1 ? cut + (cut.hasSuffix("…") ? "" : "…") : cut
+    return firstBreak != nil && !cut.hasSuffix("…") ? cut + "…" : cut
   }
 }
 

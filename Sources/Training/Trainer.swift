@@ -89,13 +89,13 @@ public final class Trainer {
         }
         // A NaN/Inf loss or gradient would poison every parameter through AdamW: stop first.
         guard loss.isFinite else { throw .nonFinite(step: step + 1, what: "loss", value: loss, checkpoint: checkpointDirectory) }
-        let rawNorm = GradientClipping.globalNorm([lora.gradients])
-        guard rawNorm.isFinite else {
-          throw .nonFinite(step: step + 1, what: "gradient norm", value: Double(rawNorm), checkpoint: checkpointDirectory)
-        }
+        // One reduction: `clip` returns the norm before clipping and leaves non-finite gradients as they are.
         let norm = config.maxGradientNorm > 0
           ? GradientClipping.clip([lora.gradients], maxNorm: config.maxGradientNorm)
-          : rawNorm
+          : GradientClipping.globalNorm([lora.gradients])
+        guard norm.isFinite else {
+          throw .nonFinite(step: step + 1, what: "gradient norm", value: norm, checkpoint: checkpointDirectory)
+        }
         let lr = config.schedule.learningRate(step: step, totalSteps: totalSteps, base: config.learningRate, warmupSteps: config.warmupSteps)
         optimizer.step(parameters: lora.values.pointer, gradients: lora.gradients.pointer, count: lora.count, learningRate: lr)
         position += micro.count

@@ -86,7 +86,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
     case let .missingTensor(path, tensor): return "'\(path)' has no tensor '\(tensor)'"
     case let .nonFinite(step, what, value, checkpoint):
       return "training stopped at step \(step): the \(what) is \(value) (not finite); nothing of this step was applied"
-        + (checkpoint.map { "; the last checkpoint in \($0) is kept" } ?? "")
+        + (checkpoint.map { "; the last checkpoint in \($0), if one was written, is kept" } ?? "")
         + ". Lower --lr, check the data for very long or empty rows, or enable --max-grad-norm"
     case let .corruptCheckpoint(path, key, reason): return "checkpoint '\(path)': \(key): \(reason)"
     }

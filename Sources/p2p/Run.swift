@@ -47,10 +47,7 @@ struct Run: ParsableCommand {
     render.finish()
     let grid = GridResults(results)
     print(GridReport.markdown(grid, title: name))
-    for r in grid.cells {
-      if let v = r.verdict { printError("verdict \(r.key): \(v.summary)") }
-      else if r.evaluation.metrics.degenerate { printError("warning \(r.key): degenerate classifier") }
-    }
+    Report.printVerdicts(grid)
     printError(String(format: "done in %@; report: %@/report.md, %@/report.html, chart %@/chart.svg", ProgressLine.duration(Date().timeIntervalSince(start)),
                       dir, dir, dir))
   }
