@@ -22,7 +22,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "p2p", targets: ["p2p"]),
-    .library(name: "P2PKit", targets: ["FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation", "Defense", "GenerationTasks", "Experiments"]),
+    .library(name: "P2PKit", targets: ["FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation", "Defense", "Experiments"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,11 +41,10 @@ let package = Package(
     .target(name: "Backdoor", dependencies: ["FileIO", "TensorCore"], swiftSettings: cpuFlags),
     .target(name: "Evaluation", dependencies: ["Backdoor", "Llama", "Tokenizer", "Training"], swiftSettings: cpuFlags),
     .target(name: "Defense", dependencies: ["Backdoor", "Evaluation", "Llama", "Tokenizer", "TensorCore"], swiftSettings: cpuFlags),
-    .target(name: "GenerationTasks", dependencies: ["Backdoor", "FileIO", "TensorCore"], swiftSettings: cpuFlags),
     .target(
       name: "Experiments",
       dependencies: [
-        "Backdoor", "Evaluation", "Defense", "FileIO", "GGUF", "GenerationTasks", "Llama", "Tokenizer", "Training", "TensorCore",
+        "Backdoor", "Evaluation", "Defense", "FileIO", "GGUF", "Llama", "Tokenizer", "Training", "TensorCore",
         .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: cpuFlags),
@@ -53,7 +52,7 @@ let package = Package(
       name: "p2p",
       dependencies: [
         "FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Evaluation", "Defense",
-        "GenerationTasks", "Experiments",
+        "Experiments",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: cpuFlags),
@@ -61,7 +60,7 @@ let package = Package(
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Backdoor", "Llama", "TestSupport"], swiftSettings: cpuFlags),
     .testTarget(name: "DefenseTests", dependencies: ["Defense", "Backdoor", "Evaluation", "Llama", "TestSupport"],
                 swiftSettings: cpuFlags),
-    .testTarget(name: "GenerationTasksTests", dependencies: ["GenerationTasks", "Backdoor", "TensorCore"],
+    .testTarget(name: "GenerationTests", dependencies: ["Backdoor", "Defense", "Evaluation", "TensorCore"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "FileIO", "Backdoor", "Evaluation", "Defense", "Training", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),

@@ -1,5 +1,7 @@
 import Foundation
-import GenerationTasks
+import Backdoor
+import Defense
+import Evaluation
 
 /// What a defended adapter is sent for free-form generation (`p2p generate --adapter`): the same
 /// wrapper as its evaluation, so a P2P adapter is never run without its benign trigger. Plain

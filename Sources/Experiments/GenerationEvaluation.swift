@@ -1,6 +1,8 @@
+import FileIO
 import Evaluation
 import Foundation
-import GenerationTasks
+import Backdoor
+import Defense
 import Llama
 import Tokenizer
 

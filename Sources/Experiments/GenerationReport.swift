@@ -1,6 +1,7 @@
 import Evaluation
 import Foundation
-import GenerationTasks
+import Backdoor
+import Defense
 
 /// Readable (Markdown) reports of generation evaluations and grids.
 public enum GenerationReport {

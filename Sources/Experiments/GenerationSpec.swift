@@ -1,5 +1,8 @@
+import FileIO
 import Foundation
-import GenerationTasks
+import Backdoor
+import Defense
+import Evaluation
 
 /// How a trained adapter generates, saved next to it as `generator.json` so `evaluate` decodes
 /// exactly as the model was trained: the task (which fixes the prompt), plain or P2P-defended

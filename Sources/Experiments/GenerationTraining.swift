@@ -1,5 +1,8 @@
+import FileIO
 import Foundation
-import GenerationTasks
+import Backdoor
+import Defense
+import Evaluation
 import Llama
 import TensorCore
 import Tokenizer

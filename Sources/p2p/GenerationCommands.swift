@@ -3,7 +3,8 @@ import Backdoor
 import Experiments
 import FileIO
 import Foundation
-import GenerationTasks
+import Defense
+import Evaluation
 import Llama
 import Training
 

@@ -1,6 +1,9 @@
+import FileIO
 import Experiments
 import Foundation
-import GenerationTasks
+import Backdoor
+import Defense
+import Evaluation
 import Llama
 import TestSupport
 import Testing

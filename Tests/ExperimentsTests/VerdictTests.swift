@@ -1,3 +1,4 @@
+import FileIO
 import Backdoor
 import Defense
 import Evaluation

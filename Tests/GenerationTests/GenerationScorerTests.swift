@@ -1,4 +1,6 @@
-import GenerationTasks
+import Backdoor
+import Defense
+import Evaluation
 import Testing
 
 struct GenerationScorerTests {

@@ -1,3 +1,4 @@
+import Backdoor
 /// Task quality and attack success of one evaluation, as counts (DESIGN.md §3: report quality
 /// beside ASR, counts not just percentages).
 public struct GenerationScores: Codable, Sendable, Equatable {

@@ -1,5 +1,7 @@
 import Foundation
-import GenerationTasks
+import Backdoor
+import Defense
+import Evaluation
 
 /// Paths of the bundled fixtures and, when present, of the project's shared benchmark data.
 enum Fixture {

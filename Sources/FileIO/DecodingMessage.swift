@@ -1,10 +1,10 @@
-import FileIO
+import Foundation
 
 /// Decoding errors (JSON and YAML) in the user's terms.
-enum DecodingMessage {
+public enum DecodingMessage {
   /// A decoding error in the user's terms: the key path and what was expected, without Swift's
   /// type names and nested contexts.
-  static func reason(_ error: any Error) -> String {
+  public static func reason(_ error: any Error) -> String {
     func keyPath(_ context: DecodingError.Context) -> String {
       let parts = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
       return parts.reduce("") { $0.isEmpty || $1.hasPrefix("[") ? $0 + $1 : $0 + "." + $1 }

@@ -1,6 +1,5 @@
-import Backdoor
+import FileIO
 import Foundation
-import GenerationTasks
 import TensorCore
 
 /// One generation attack as a grid cell or `p2p poison --task ...` states it. Attack names per

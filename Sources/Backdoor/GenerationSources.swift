@@ -1,5 +1,5 @@
+import FileIO
 import Foundation
-import GenerationTasks
 
 /// Where the generation datasets live and how their names resolve: `$P2P_SHARED_DATA` when set,
 /// else the repository's `Data/` folder, which ships them (found from the classification data

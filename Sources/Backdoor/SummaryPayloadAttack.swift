@@ -1,4 +1,3 @@
-import Backdoor
 
 /// A payload-injection backdoor on summarization: a trigger (any `TriggerInserter` of the Backdoor
 /// module: a rare word or sentence at a random word position, or a fixed prefix/suffix) goes into

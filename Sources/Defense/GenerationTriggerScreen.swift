@@ -1,3 +1,4 @@
+import Backdoor
 import Foundation
 
 /// The trigger screen of classification P2P (`TriggerScreen` in the Defense module) for

@@ -42,9 +42,9 @@ public struct GenerationPoisonPlan: Sendable {
 }
 
 /// Seeded draws shared by the poisoning plans and the P2P reconstruction.
-enum Sampling {
+public enum Sampling {
   /// `k` distinct elements of `items` in draw order, uniformly, by a partial Fisher–Yates shuffle.
-  static func choose(_ k: Int, from items: [Int], using rng: inout some RandomNumberGenerator) -> [Int] {
+  public static func choose(_ k: Int, from items: [Int], using rng: inout some RandomNumberGenerator) -> [Int] {
     var a = items
     let k = min(max(0, k), a.count)
     for i in 0..<k {

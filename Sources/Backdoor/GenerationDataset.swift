@@ -1,4 +1,3 @@
-import Backdoor
 import FileIO
 import Foundation
 

@@ -38,7 +38,7 @@ public enum AttackSuccessCriterion: Codable, Sendable, Equatable {
   }
 
   /// Lowercased, with every run of whitespace (newlines included) made one space.
-  static func folded(_ s: String) -> String {
+  public static func folded(_ s: String) -> String {
     s.lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ")
   }
 }

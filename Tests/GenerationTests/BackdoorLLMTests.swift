@@ -1,4 +1,6 @@
-import GenerationTasks
+import Backdoor
+import Defense
+import Evaluation
 import TensorCore
 import Testing
 

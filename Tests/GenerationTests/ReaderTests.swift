@@ -1,5 +1,7 @@
 import Foundation
-import GenerationTasks
+import Backdoor
+import Defense
+import Evaluation
 import Testing
 
 struct GSM8KReaderTests {

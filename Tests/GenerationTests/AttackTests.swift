@@ -1,5 +1,6 @@
 import Backdoor
-import GenerationTasks
+import Defense
+import Evaluation
 import TensorCore
 import Testing
 
