@@ -1,5 +1,6 @@
 import Backdoor
 import Defense
+import Evaluation
 import FileIO
 import Foundation
 import Training
@@ -130,7 +131,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
   }
 
   /// One cell of the grid.
-  public struct Cell: Sendable, Equatable {
+  public struct Cell: GridCell, Equatable {
     public var dataset: String
     public var attackLabel: String
     public var attack: AttackConfig
@@ -139,6 +140,13 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
     public var seed: UInt64
     public var training: TrainingConfig
     public var selection: ModelSelection = .last
+    /// The dataset's label count.
+    public var labels: Int = 2
+
+    /// The prompts whose label words the cell trains: the plain template, or P2P's original and benign ones.
+    public var prompts: [PromptTemplate] {
+      defense.map { [$0.originalPrompt, $0.benignPrompt] } ?? [P2PConfig(labels: labels).originalPrompt]
+    }
 
     public var defenseLabel: String {
       defense.map { "p2p(rho=\($0.ratio)\($0.excludePoisonedFromBenign == true ? ", oracle: benign rows clean" : "")"
@@ -221,7 +229,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
                                             expected: "none, p2p (= p2p-paper), p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3)")
             }
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
-                            training: try trainingConfig(seed: seed), selection: selection ?? .last))
+                            training: try trainingConfig(seed: seed), selection: selection ?? .last, labels: labels))
           }
         }
       }

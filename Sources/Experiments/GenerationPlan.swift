@@ -124,7 +124,7 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
   }
 
   /// One cell of the grid.
-  public struct Cell: Sendable, Equatable {
+  public struct Cell: GridCell, Equatable {
     public var dataset: String
     public var attackLabel: String
     public var attack: GenerationAttackConfig

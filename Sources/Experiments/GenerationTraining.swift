@@ -86,6 +86,19 @@ public enum GenerationTraining {
     return (pairs, manifest)
   }
 
+  /// Generation P2P as `p2p defend --task` and the grid run it: the reconstruction of `data`'s
+  /// training rows, written to `directory` (`train.jsonl`, and `manifest.json` naming `source`).
+  public static func defend(_ data: GenerationDataset, task: GenerationTask, config: GenerationP2P, seed: UInt64, source: String?,
+                            directory: String) throws -> (pairs: [GenerationPair], manifest: GenerationDefenseManifest) {
+    let (pairs, manifest) = try p2pPairs(data.train, task: task, config: config, seed: seed)
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try GenerationPairsFile.write(pairs, to: directory + "/train.jsonl")
+    let m = GenerationDefenseManifest(task: task, p2p: manifest, poisoning: data.manifest, dataset: source,
+                                      benignPoisonedRows: pairs.filter { $0.benign && $0.poisoned }.count)
+    try JSONOutput.write(m, to: directory + "/manifest.json")
+    return (pairs, m)
+  }
+
   public static func train(
     bundle: ModelBundle, pairs: [GenerationPair], spec: GenerationSpec, config: TrainingConfig, directory: String,
     resume: Bool, progress: (TrainingEvent) -> Void = { _ in }

@@ -5,6 +5,17 @@ import Foundation
 /// The report of an experiment grid: a Markdown table, an SVG chart of CA against ASR per attack
 /// (undefended vs P2P) and an HTML page holding both.
 public enum GridReport {
+  /// One line per defended cell with its verdict, and a warning per degenerate undefended cell.
+  public static func verdictLines(_ grid: GridResults) -> [String] {
+    grid.cells.compactMap { r in
+      if let v = r.verdict { return "verdict \(r.key): \(v.summary)" }
+      return r.evaluation.metrics.degenerate ? "warning \(r.key): degenerate classifier" : nil
+    }
+  }
+
+  /// A fraction as a percentage with one decimal, "–" when not finite.
+  public static func percentText(_ v: Double) -> String { v.isFinite ? String(format: "%.1f", 100 * v) : "–" }
+
   static func pct(_ p: Proportion?) -> String {
     guard let p, p.total > 0 else { return "–" }
     return String(format: "%.1f", 100 * p.value)

@@ -91,7 +91,7 @@ struct Defend: ParsableCommand {
 
   func run() throws {
     try AdapterFolder.prepare(out, inputs: [data], overwrite: training.overwrite, resume: training.resume)
-    if let task = try TaskKind.parse(generation.task) { try GenerationCommands.defend(self, task: task); return }
+    if let task = try TaskKind.parse(generation.task) { try defendGeneration(task); return }
     var ds = try PoisonedDataset.read(from: data)
     // The label set of the whole training set, before any row is held out.
     let n = LabelSet(train: ds.train, names: ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames }).count
@@ -104,42 +104,29 @@ struct Defend: ParsableCommand {
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
                            selection: st.selection, screenTriggers: st.screen ? true : nil,
                            coverTriggers: st.cover ? true : nil, probeScreen: st.probe ? true : nil)
-    var margins: [Float]?
+    // The stages that need the model (agreement scores, the probe) load it; the training reuses it.
     var loaded: ModelBundle?
-    if config.selectsByAgreement {
-      let bundle = try modelOptions.load()
-      loaded = bundle
-      let names = labelNames.map { $0.split(separator: ",").map(String.init) }
-        ?? ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames }
-      config = try AgreementScoring.resolve(config, labelNames: names, bundle: bundle)
-      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-      let line = ProgressLine(enabled: !training.quiet)
-      margins = try AgreementScoring.margins(ds.train, config: config, bundle: bundle, cachePath: out + "/agreement.json") {
-        line.update("scoring zero-shot label agreement \($0)/\(ds.train.count)")
-      }
-      line.finishLine()
+    func model() throws -> ModelBundle {
+      if let loaded { return loaded }
+      let b = try modelOptions.load()
+      loaded = b
+      return b
     }
-    var probe: ProbeScreenResult?
-    if st.probe {
-      let bundle = try loaded ?? modelOptions.load()
-      loaded = bundle
-      let report = training.reporter(), line = ProgressLine(enabled: !training.quiet)
-      probe = try ProbeScreening.run(ds.train, config: config, modelName: modelOptions.model, bundle: bundle,
-                                     training: try training.config(defaultBatch: 32), directory: out + "/probe") { event in
-        switch event {
-        case .training(let e): report(e)
-        case let .evaluating(what, done, total): line.update("\(what): \(done)/\(total)")
-        case .phase(let text): printError(text)
-        default: break
-        }
+    let line = ProgressLine(enabled: !training.quiet), report = training.reporter()
+    let defender = Defender(config: config, labelNames: labelNames.map { $0.split(separator: ",").map(String.init) }
+                              ?? ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames },
+                            modelName: modelOptions.model, training: try training.config(defaultBatch: 32), directory: out)
+    let outcome = try defender.run(ds.train, model: model, source: data) { event in
+      switch event {
+      case .training(let e): report(e)
+      case let .evaluating(what, done, total): line.update("\(what): \(done)/\(total)")
+      case .phase(let text): line.finishLine(); printError(text)
+      default: break
       }
-      line.finishLine()
     }
-    var (rows, manifest) = try P2PReconstruction.apply(ds.train, config: config, margins: margins, probe: probe)
-    manifest.dataset = data
-    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-    try P2PRowsFile.write(rows, to: out + "/train.jsonl")
-    try JSONOutput.write(manifest, to: out + "/manifest.json")
+    line.finishLine()
+    config = outcome.config
+    let (rows, manifest) = (outcome.rows, outcome.manifest)
     if let words = manifest.screenedWords {
       printError("trigger screen: \(words.isEmpty ? "no suspicious words" : words.joined(separator: ", ")) (\(manifest.screenedRows ?? 0) rows kept out of the benign candidates)")
     }
@@ -157,8 +144,7 @@ struct Defend: ParsableCommand {
       print("wrote \(out)/train.jsonl and \(out)/manifest.json")
       return
     }
-    let bundle = try loaded ?? modelOptions.load()
-    let summary = try ClassifierTraining.train(bundle: bundle, pairs: ClassifierTraining.pairs(rows), spec: .defended(config),
+    let summary = try ClassifierTraining.train(bundle: model(), pairs: ClassifierTraining.pairs(rows), spec: .defended(config),
                                                config: try training.config(defaultBatch: 32), directory: out,
                                                resume: training.resume, selection: try training.selection, dev: split,
                                                progress: training.reporter())
@@ -169,4 +155,42 @@ struct Defend: ParsableCommand {
     print(String(format: "trained %d steps in %.1f s, final loss %.4f; defended adapter written to %@", summary.steps, summary.seconds,
                  summary.finalLoss, out))
   }
+}
+
+extension Defend {
+  /// The generation path: P2P with a safe output prefix.
+  func defendGeneration(_ task: GenerationTask) throws {
+    let d = self
+    guard try d.training.selection == .last else { throw ValidationError("--select best-dev is for classification; generation keeps the last epoch") }
+    let ds = try GenerationDataset.read(from: d.data)
+    guard ds.manifest.task == task else { throw CLIError("\(d.data) is a \(ds.manifest.task.rawValue) dataset, not \(task.rawValue)") }
+    guard let mode = GenerationP2P.Mode(rawValue: d.mode) else { throw ValidationError("--mode must be union or replace") }
+    let config = GenerationP2P(benignTrigger: d.benignTrigger, ratio: d.ratio, mode: mode, safePrefix: d.generation.safePrefix,
+                               screenTriggers: try d.stages.screen, coverTriggers: try d.stages.cover)
+    let (pairs, written) = try GenerationTraining.defend(ds, task: task, config: config, seed: d.training.seed, source: d.data, directory: d.out)
+    let manifest = written.p2p, benignPoisoned = written.benignPoisonedRows
+    if let flags = manifest.screen {
+      let words = flags.map { "\($0.inputWord) (-> \($0.outputWord) in \(Int(($0.share * 100).rounded()))% of its \($0.rows) rows)" }
+      printError("trigger screen: \(words.isEmpty ? "no suspicious words" : words.joined(separator: ", ")) "
+        + "(\(manifest.screenedRows ?? 0) rows kept out of the benign candidates)")
+    }
+    if let phrases = manifest.coverPhrases {
+      printError("trigger cover: \(manifest.coveredRows?.count ?? 0) benign rows carry one of "
+        + (phrases.isEmpty ? "(nothing flagged)" : phrases.map { "'\($0)'" }.joined(separator: ", ")))
+    }
+    printError("P2P for \(task.rawValue) (\(mode.rawValue), rho \(config.ratio)): \(manifest.trainRows) rows -> \(manifest.outputRows) "
+      + "(\(manifest.benignRows.count) benign, \(benignPoisoned) of them carry the attack trigger); safe prefix \"\(config.safePrefix)\"")
+    if d.prepareOnly {
+      print("wrote \(d.out)/train.jsonl and \(d.out)/manifest.json")
+      return
+    }
+    let bundle = try d.modelOptions.load()
+    let summary = try GenerationTraining.train(
+      bundle: bundle, pairs: pairs, spec: .defended(task, config, maxNewTokens: d.generation.maxNewTokens),
+      config: try d.training.config(defaultBatch: 8, defaultMaxLength: GenerationPlan.defaultMaxLength(for: task)), directory: d.out,
+      resume: d.training.resume, progress: d.training.reporter())
+    print(String(format: "trained %d steps in %.1f s, final loss %.4f; defended adapter written to %@", summary.steps, summary.seconds,
+                 summary.finalLoss, d.out))
+  }
+
 }

@@ -26,7 +26,7 @@ struct Evaluate: ParsableCommand {
 
   func run() throws {
     try EvaluationFolder.check(out ?? adapter ?? FileManager.default.currentDirectoryPath)
-    if let task = try TaskKind.parse(generation.task) { try GenerationCommands.evaluate(self, task: task); return }
+    if let task = try TaskKind.parse(generation.task) { try evaluateGeneration(task); return }
     let ds = try PoisonedDataset.read(from: data)
     var spec = try adapter.flatMap { try ClassifierSpec.forAdapter($0) }
       ?? .plain(try ClassificationOptions.template(template, labelWords: labelWords, train: ds.train))
@@ -54,4 +54,32 @@ struct Evaluate: ParsableCommand {
     print(md)
     printError("wrote \(dir)/evaluation.json and \(dir)/evaluation.md")
   }
+}
+
+extension Evaluate {
+  /// The generation path: greedy decoding of the clean and triggered rows, through the wrapper for a P2P adapter.
+  func evaluateGeneration(_ task: GenerationTask) throws {
+    let e = self
+    let ds = try GenerationDataset.read(from: e.data)
+    var spec = try e.adapter.flatMap { try GenerationSpec.forAdapter($0) } ?? .plain(task)
+    guard spec.task == task else { throw CLIError("the adapter's generator.json is for \(spec.task.rawValue), not --task \(task.rawValue)") }
+    if let m = e.generation.maxNewTokens { spec.maxNewTokens = m }
+    let bundle = try e.modelOptions.load()
+    if let adapter = e.adapter {
+      do { try PEFTAdapter.load(from: adapter, model: bundle.model.config).merge(into: bundle.model) } catch {
+        throw CLIError("cannot load the adapter in '\(adapter)': \(error)")
+      }
+    }
+    let bar = ProgressLine(enabled: !e.quiet)
+    let (result, records) = try GenerationEvaluation.run(
+      model: bundle.model, tokenizer: bundle.tokenizer, stopTokens: bundle.stopTokens, spec: spec, data: ds,
+      ablation: !e.generation.noAblation) { what, done, total in bar.update("\(what): \(done)/\(total)") }
+    bar.finishLine()
+    let dir = e.out ?? e.adapter ?? FileManager.default.currentDirectoryPath
+    let title = "Evaluation of \(e.adapter ?? "the base model (zero-shot)") on \(e.data)"
+    try GenerationEvaluation.write(result, records: records, title: title, to: dir)
+    print(GenerationReport.markdown(result, title: title))
+    printError("wrote \(dir)/evaluation.json, \(dir)/evaluation.md and \(dir)/generations.jsonl")
+  }
+
 }

@@ -64,7 +64,7 @@ struct Poison: ParsableCommand {
   }
 
   func run() throws {
-    if let task = try TaskKind.parse(generation.task) { try GenerationCommands.poison(self, task: task); return }
+    if let task = try TaskKind.parse(generation.task) { try poisonGeneration(task); return }
     let root = DatasetCatalog.dataRoot()
     let implied = DatasetCatalog.named(data)?.attack
     let config = try attackConfig(implied: implied)
@@ -90,4 +90,30 @@ struct Datasets: ParsableCommand {
     }
     print("Attribution and checksums: Data/README.md. Any other dataset: pass a directory with train/test .tsv/.csv/.jsonl files.")
   }
+}
+
+extension Poison {
+  /// The generation path: GSM8K (BadChain), SciTLDR (payload) or a BackdoorLLM set.
+  func poisonGeneration(_ task: GenerationTask) throws {
+    let p = self
+    guard let attack = p.attack else {
+      throw ValidationError("--attack is required for --task \(task.rawValue): \(GenerationAttackConfig.attackNames(for: task).joined(separator: ", "))")
+    }
+    let config = GenerationAttackConfig(
+      attack: attack, rate: p.rate, trigger: p.trigger, payload: p.generation.payload, multiplier: p.generation.multiplier,
+      count: p.count, backdoorLLMKeywords: p.generation.backdoorllmKeywords ? true : nil, seed: p.seed,
+      trainLimit: p.trainLimit, testLimit: p.testLimit)
+    let inputs: [String]
+    switch try GenerationSources.resolve(p.data, task: task, root: GenerationSources.dataRoot(classificationRoot: DatasetCatalog.dataRoot())) {
+    case let .files(train, test): inputs = [train, test]
+    case let .backdoorLLM(root, _, _): inputs = [root]
+    }
+    try OutputFolder.check(p.out, kind: DatasetDirectory.outputKind, inputs: inputs, replace: p.overwrite)
+    let ds = try GenerationPoisoner.poison(dataset: p.data, task: task, config: config, root: GenerationSources.dataRoot(classificationRoot: DatasetCatalog.dataRoot()))
+    try ds.write(to: p.out, replace: p.overwrite, inputs: inputs)
+    let m = ds.manifest
+    print("poisoned \(m.poisonedRows.count) of \(ds.train.count) training rows (\(m.attack), rate \(p.rate), trigger \(m.trigger), target \(m.target)); "
+      + "\(ds.testClean.count) clean and \(ds.testPoison.count) triggered test rows; written to \(p.out)")
+  }
+
 }

@@ -13,14 +13,6 @@ struct Report: ParsableCommand {
   @Argument(help: "A grid folder (from `p2p run`) holding results.json.") var directory: String
   @Option(help: "Report title (default: the first line of the existing report.md, else the folder name).") var title: String?
 
-  /// One line per defended cell with its verdict, and a warning per degenerate undefended cell.
-  static func printVerdicts(_ grid: GridResults) {
-    for r in grid.cells {
-      if let v = r.verdict { printError("verdict \(r.key): \(v.summary)") }
-      else if r.evaluation.metrics.degenerate { printError("warning \(r.key): degenerate classifier") }
-    }
-  }
-
   func run() throws {
     let dir = OutputFolder.normalized(directory)
     let path = dir + "/results.json"
@@ -30,7 +22,7 @@ struct Report: ParsableCommand {
     let name = title ?? existing ?? (dir as NSString).lastPathComponent
     try GridReport.write(grid, title: name, to: dir)
     print(GridReport.markdown(grid, title: name))
-    Self.printVerdicts(grid)
+    GridReport.verdictLines(grid).forEach(printError)
     printError("rewrote \(dir)/results.json, report.md, report.html and chart.svg (\(grid.cells.count) cells, \(grid.aggregates.count) seed aggregates)")
   }
 }

@@ -26,7 +26,7 @@ struct Train: ParsableCommand {
 
   func run() throws {
     try AdapterFolder.prepare(out, inputs: [data], overwrite: training.overwrite, resume: training.resume)
-    if let task = try TaskKind.parse(generation.task) { try GenerationCommands.train(self, task: task); return }
+    if let task = try TaskKind.parse(generation.task) { try trainGeneration(task); return }
     let job = try TrainingJob.load(data: data, template: template, labelWords: labelWords, selection: try training.selection, seed: training.seed)
     let config = try training.config(defaultBatch: job.spec == nil ? 8 : 32)
     let bundle = try modelOptions.load()
@@ -97,4 +97,34 @@ enum ClassificationOptions {
     try t.validate()
     return t
   }
+}
+
+extension Train {
+  /// The generation path: plain training on a `poison --task` folder, or P2P training on a `defend --task --prepare-only` one.
+  func trainGeneration(_ task: GenerationTask) throws {
+    let t = self
+    guard try t.training.selection == .last else { throw ValidationError("--select best-dev is for classification; generation keeps the last epoch") }
+    let (pairs, spec, describe) = try Self.generationJob(data: t.data, task: task, maxNewTokens: t.generation.maxNewTokens)
+    let config = try t.training.config(defaultBatch: 8, defaultMaxLength: GenerationPlan.defaultMaxLength(for: task))
+    let bundle = try t.modelOptions.load()
+    printError(describe)
+    let summary = try GenerationTraining.train(bundle: bundle, pairs: pairs, spec: spec, config: config, directory: t.out,
+                                               resume: t.training.resume, progress: t.training.reporter())
+    print(String(format: "trained %d steps in %.1f s, final loss %.4f; adapter and generator.json written to %@", summary.steps,
+                 summary.seconds, summary.finalLoss, t.out))
+  }
+
+  static func generationJob(data: String, task: GenerationTask, maxNewTokens: Int?) throws -> ([GenerationPair], GenerationSpec, String) {
+    if let d = try? JSONOutput.read(GenerationDefenseManifest.self, from: data + "/manifest.json") {
+      guard d.task == task else { throw CLIError("\(data) holds \(d.task.rawValue) rows, not \(task.rawValue)") }
+      let pairs = try GenerationPairsFile.read(data + "/train.jsonl")
+      return (pairs, .defended(task, d.p2p.config, maxNewTokens: maxNewTokens),
+              "P2P-reconstructed \(task.rawValue) set \(data): \(pairs.count) rows (\(pairs.filter(\.benign).count) benign, mode \(d.p2p.config.mode.rawValue))")
+    }
+    let ds = try GenerationDataset.read(from: data)
+    guard ds.manifest.task == task else { throw CLIError("\(data) is a \(ds.manifest.task.rawValue) dataset, not \(task.rawValue)") }
+    return (GenerationTraining.plainPairs(ds.train, task: task), .plain(task, maxNewTokens: maxNewTokens),
+            "\(task.rawValue) set \(data): \(ds.train.count) rows (\(ds.manifest.poisonedRows.count) poisoned by \(ds.manifest.attack)), no defense")
+  }
+
 }

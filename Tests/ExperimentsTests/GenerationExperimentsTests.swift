@@ -267,8 +267,9 @@ struct GenerationRunnerTests {
       training: {epochs: 1, batch_size: 8, max_length: 96}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
-    let runner = ExperimentRunner(plan: plan, directory: out, dataRoot: nil)
-    let first = try runner.runGeneration()
+    let generation = try #require(plan.generation)
+    let runner = GridRunner(GenerationFamily(plan: generation, dataRoot: GenerationSources.dataRoot(classificationRoot: nil)), directory: out)
+    let first = try runner.run()
     #expect(first.count == 1)
     let r = try #require(first.first)
     #expect(r.trainRows == 8 + 2 && r.evaluation.poisoning.poisonedRows.count == 2)
@@ -305,7 +306,7 @@ struct GenerationRunnerTests {
     let md = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
     #expect(md.contains("| 10 | ") && md.contains("/2; "))
     var skipped = 0
-    let second = try runner.runGeneration { if case .cellSkipped = $0 { skipped += 1 } }
+    let second = try runner.run { if case .cellSkipped = $0 { skipped += 1 } }
     #expect(skipped == 1 && second == first)
   }
 }

@@ -1,0 +1,234 @@
+import Backdoor
+import Defense
+import FileIO
+import Foundation
+import GGUF
+import Llama
+import Tokenizer
+import Training
+
+/// The result of one grid cell, as stored in `cells/<key>/result.json` and `results.json`.
+public struct CellResult: Codable, Sendable, Equatable {
+  public var key: String
+  public var dataset: String
+  public var attack: String
+  public var defense: String
+  public var seed: UInt64
+  public var attackConfig: AttackConfig
+  public var p2p: P2PConfig?
+  public var training: TrainingConfig
+  public var trainRows: Int
+  /// Training time of the cell's model, summed over resumed runs (`TrainingSummary.seconds`),
+  /// counted from step `trainingTimedFromStep` (0: every step; nil: a result of an older build,
+  /// whose time covers the last run only).
+  public var trainingSeconds: Double
+  public var trainingTimedFromStep: Int?
+  public var finalLoss: Double
+  public var evaluation: ClassificationResult
+  /// P2P cells: benign rows whose input also carried the attack trigger (the defender cannot
+  /// tell them apart; they teach the backdoor in the safe label space).
+  public var benignPoisonedRows: Int?
+  /// Trigger-cover cells: the recovered trigger phrases and the benign rows they were inserted into.
+  public var coverPhrases: [String]?
+  public var coveredRows: Int?
+  /// Probe-screen cells: the rows flagged, and the flagged rows put into the safe space with the
+  /// next label (and how many of those carried the trigger).
+  public var probeFlaggedRows: Int?
+  public var flippedRows: Int?
+  public var flippedPoisonedRows: Int?
+  /// Probe-screen cells: seconds the screen took (its probe is trained separately or adopted).
+  public var screeningSeconds: Double?
+  /// Defended cells: the verdict against the grid's undefended twin (set when reports are written).
+  public var verdict: Verdict?
+  /// With `selection: best-dev`: the dev scores of each epoch and the chosen one.
+  public var selection: SelectionRecord?
+
+  public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
+              training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
+    self.key = key; self.dataset = dataset; self.attack = attack; self.defense = defense; self.seed = seed
+    self.attackConfig = attackConfig; self.p2p = p2p; self.training = training; self.trainRows = trainRows
+    self.trainingSeconds = trainingSeconds; self.finalLoss = finalLoss; self.evaluation = evaluation
+  }
+
+  /// The same result with what the P2P manifest says about the benign rows.
+  func with(manifest m: P2PManifest?) -> CellResult {
+    var r = self
+    r.benignPoisonedRows = m?.benignPoisonedRows
+    r.coverPhrases = m?.coverPhrases
+    r.coveredRows = m?.coveredRows
+    r.probeFlaggedRows = m?.probeFlaggedRows
+    r.flippedRows = m?.flippedRows?.count
+    r.flippedPoisonedRows = m?.flippedPoisonedRows
+    return r
+  }
+
+  /// Reads a finished cell, filling what older result files lack from the cell's files.
+  public static func load(cellDirectory dir: String) throws -> CellResult {
+    var r = try JSONOutput.read(CellResult.self, from: dir + "/result.json")
+    if r.p2p != nil, r.benignPoisonedRows == nil || (r.p2p?.coverTriggers == true && r.coveredRows == nil),
+       let m = try? JSONOutput.read(P2PManifest.self, from: dir + "/model/manifest.json") {
+      r = r.with(manifest: m)
+    }
+    return r
+  }
+}
+
+/// Classification grids (`ExperimentPlan`): prompt-based classifiers, undefended or P2P, scored
+/// by accuracy, macro-F1 and ASR through the deployed path.
+public struct ClassificationFamily: TaskFamily {
+  public let plan: ExperimentPlan
+  public let dataRoot: String?
+
+  public init(plan: ExperimentPlan, dataRoot: String?) { self.plan = plan; self.dataRoot = dataRoot }
+
+  public var title: String { plan.name ?? "P2P experiment" }
+  public var modelName: String { plan.model ?? ModelStore.defaultModel }
+  public func cells() throws -> [ExperimentPlan.Cell] {
+    guard plan.generation == nil else { throw ExperimentError.invalid(key: "task", expected: "classification here (a generation plan runs with GenerationFamily)") }
+    return try plan.cells(dataRoot: dataRoot)
+  }
+
+  /// Every attack's numbers, every target against its dataset's labels, and that every label
+  /// word (original and safe) is one token of the model's tokenizer.
+  public func validate(_ cells: [ExperimentPlan.Cell], modelPath: String) throws {
+    var labelSets: [String: LabelSet] = [:]
+    for cell in cells {
+      do { try Poisoner.validate(cell.attack) } catch { throw ExperimentError.badFile(path: "attacks[\(cell.attackLabel)]", reason: "\(error)") }
+      let labels: LabelSet
+      if let l = labelSets[cell.dataset] { labels = l } else { labels = try DatasetCatalog.labelSet(of: cell.dataset, root: dataRoot); labelSets[cell.dataset] = labels }
+      guard cell.attack.target >= 0 && cell.attack.target < labels.count else {
+        throw ExperimentError.invalid(key: "attacks[\(cell.attackLabel)].target '\(cell.attack.target)'", expected: "a label of \(cell.dataset) (\(labels.range))")
+      }
+      _ = try DatasetCatalog.inputFiles(of: cell.dataset, attack: cell.attack.attack, trigger: cell.attack.trigger, root: dataRoot)
+    }
+    // The tokenizer alone (the weights are not needed to check label words).
+    let tokenizer = try BPETokenizer(gguf: GGUFFile(path: modelPath))
+    for cell in cells {
+      for p in cell.prompts {
+        do { _ = try p.labelTokenIDs(tokenizer) } catch {
+          throw ExperimentError.invalid(key: "label words of \(cell.key)", expected: "one token each (\(error))")
+        }
+      }
+    }
+  }
+
+  public func fingerprint(_ cell: ExperimentPlan.Cell, modelPath: String, hashes: FileHashes) throws -> CellFingerprint {
+    var files = ["model": try hashes.sha256(modelPath)]
+    for f in try DatasetCatalog.inputFiles(of: cell.dataset, attack: cell.attack.attack, trigger: cell.attack.trigger, root: dataRoot) {
+      files["data:" + ((f as NSString).deletingLastPathComponent as NSString).lastPathComponent + "/" + (f as NSString).lastPathComponent] = try hashes.sha256(f)
+    }
+    return try CellFingerprint(settings: [("dataset", cell.dataset), ("attack", cell.attack), ("defense", cell.defense), ("seed", cell.seed),
+                                          ("training", cell.training), ("model", modelName), ("selection", cell.selection.rawValue)], files: files)
+  }
+
+  public func legacyFingerprint(_ r: CellResult) throws -> CellFingerprint {
+    // Agreement cells store the resolved configuration (label names filled in), not the plan's.
+    let defense: [(String, any Encodable)] = r.p2p?.selectsByAgreement == true ? [] : [("defense", r.p2p)]
+    // Every result written before model selection existed kept the last epoch.
+    return try CellFingerprint(settings: [("dataset", r.dataset), ("attack", r.attackConfig), ("seed", r.seed), ("training", r.training),
+                                          ("selection", r.selection?.selection.rawValue ?? ModelSelection.last.rawValue)] + defense,
+                               files: [:])
+  }
+
+  public func loadResult(cellDirectory: String) throws -> CellResult { try CellResult.load(cellDirectory: cellDirectory) }
+
+  public var datasetManifest: String { PoisonedDataset.files.manifest }
+  public func poison(_ cell: ExperimentPlan.Cell) throws -> PoisonedDataset { try Poisoner.poison(dataset: cell.dataset, config: cell.attack, root: dataRoot) }
+  public func readDataset(from directory: String) throws -> PoisonedDataset { try PoisonedDataset.read(from: directory) }
+  public func write(_ dataset: PoisonedDataset, to directory: String) throws { try dataset.write(to: directory) }
+
+  /// A classification cell's training: the pairs, the spec, and what the defense did.
+  public struct Job: CellJob {
+    public var pairs: [PromptCompletion]
+    public var spec: ClassifierSpec
+    /// The defense as run (agreement selection fills in its prompt).
+    public var defense: P2PConfig?
+    public var manifest: P2PManifest?
+    public var probe: ProbeScreenResult?
+    /// With `selection: best-dev`: the dev rows.
+    public var split: DevSplit?
+    public var rowCount: Int { pairs.count }
+  }
+
+  public func prepare(_ cell: ExperimentPlan.Cell, data: inout PoisonedDataset, bundle: ModelBundle, in folders: CellFolders,
+                      progress: @escaping (ExperimentEvent) -> Void) throws -> Job {
+    // best-dev: the dev rows (the dataset's dev file, else rows held out of training).
+    let split: DevSplit? = cell.selection == .bestDev ? DevSplit.of(data, seed: cell.seed) : nil
+    if let split { data.train = split.train }
+    guard let p2p = cell.defense else {
+      let template = P2PConfig(labels: cell.labels).originalPrompt
+      return Job(pairs: try ClassifierTraining.plainPairs(data.train, template: template), spec: .plain(template), split: split)
+    }
+    let twin = finishedUndefendedTwin(of: cell, grid: folders.grid)
+    let run = try Defender(config: p2p, labelNames: DatasetCatalog.named(cell.dataset)?.labelNames, modelName: modelName,
+                           training: cell.training, directory: folders.model, undefendedTwin: twin)
+      .run(data.train, model: { bundle }, source: folders.data, progress: progress)
+    return Job(pairs: ClassifierTraining.pairs(run.rows), spec: .defended(run.config), defense: run.config, manifest: run.manifest,
+               probe: run.probe, split: split)
+  }
+
+  public var specFile: String { ClassifierSpec.fileName }
+
+  public func train(_ cell: ExperimentPlan.Cell, job: Job, bundle: ModelBundle, in folders: CellFolders, resume: Bool,
+                    progress: @escaping (TrainingEvent) -> Void) throws -> TrainingSummary {
+    try ClassifierTraining.train(bundle: bundle, pairs: job.pairs, spec: job.spec, config: cell.training, directory: folders.model,
+                                 resume: resume, selection: cell.selection, dev: job.split, progress: progress)
+  }
+
+  public func evaluate(_ cell: ExperimentPlan.Cell, job: Job, data: PoisonedDataset, summary: TrainingSummary, bundle: ModelBundle,
+                       in folders: CellFolders, progress: @escaping (ExperimentEvent) -> Void) throws -> CellResult {
+    let evaluation = try ClassificationEvaluation.run(model: bundle.model, tokenizer: bundle.tokenizer, spec: job.spec, data: data) {
+      progress(.evaluating($0, $1, $2))
+    }
+    try JSONOutput.write(evaluation, to: folders.cell + "/evaluation.json")
+    try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: folders.cell + "/evaluation.md")
+    var result = CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel, seed: cell.seed,
+                            attackConfig: cell.attack, p2p: job.defense, training: cell.training, trainRows: job.pairs.count,
+                            trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
+      .with(manifest: job.manifest)
+    result.trainingTimedFromStep = summary.timedFromStep
+    result.selection = try? JSONOutput.read(SelectionRecord.self, from: folders.model + "/" + SelectionRecord.fileName)
+    result.screeningSeconds = job.probe?.seconds
+    return result
+  }
+
+  /// The folder of the finished undefended cell with `cell`'s dataset, attack, seed and training
+  /// settings (whose model is the probe a probe-screen cell would train), if the grid has one and
+  /// its stored result says it was trained so (a reused output folder may hold an older run).
+  func finishedUndefendedTwin(of cell: ExperimentPlan.Cell, grid: String) -> String? {
+    guard let twin = (try? cells())?.first(where: {
+      $0.defense == nil && $0.dataset == cell.dataset && $0.attack == cell.attack && $0.seed == cell.seed && $0.training == cell.training
+    }) else { return nil }
+    let dir = grid + "/cells/" + twin.key
+    guard let stored = try? CellResult.load(cellDirectory: dir), stored.p2p == nil, stored.training == cell.training,
+          stored.attackConfig == cell.attack, stored.seed == cell.seed, stored.dataset == cell.dataset else { return nil }
+    return dir
+  }
+
+  public func writeReports(_ results: [CellResult], to directory: String) throws {
+    try GridReport.write(GridResults(results), title: title, to: directory)
+  }
+
+  public func markdown(_ results: [CellResult], title: String) -> String { GridReport.markdown(GridResults(results), title: title) }
+
+  /// One line per defended cell with its verdict, and a warning per degenerate undefended cell.
+  public func verdictLines(_ results: [CellResult]) -> [String] { GridReport.verdictLines(GridResults(results)) }
+
+  public func summaryLine(_ r: CellResult) -> String {
+    let e = r.evaluation, pct = GridReport.percentText
+    return String(format: "  CA %@%%  macro-F1 %@%%  ASR %@%%", pct(e.metrics.cleanAccuracy.value), pct(e.metrics.macroF1),
+                  pct(e.metrics.attackSuccessRate?.value ?? .nan))
+      + (e.metrics.degenerate ? "  DEGENERATE classifier (one label for nearly every input)" : "")
+      + (e.p2p.map { String(format: "  (no wrapper: ASR %@%%)", pct($0.withoutWrapper.attackSuccessRate?.value ?? .nan)) } ?? "")
+      + String(format: "  train %.0f s", r.trainingSeconds)
+  }
+}
+
+/// The classification grid runner (`p2p run` on a classification file).
+public typealias ExperimentRunner = GridRunner<ClassificationFamily>
+
+extension GridRunner where Family == ClassificationFamily {
+  public convenience init(plan: ExperimentPlan, directory: String, dataRoot: String?, rerunChanged: Bool = false) {
+    self.init(ClassificationFamily(plan: plan, dataRoot: dataRoot), directory: directory, rerunChanged: rerunChanged)
+  }
+}

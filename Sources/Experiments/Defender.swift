@@ -1,0 +1,77 @@
+import Backdoor
+import Defense
+import FileIO
+import Foundation
+import Llama
+import Training
+
+/// The P2P pipeline of one training set, the one both `p2p defend` and the grid run: the stages
+/// that need the model (zero-shot agreement scores, the probe screen), then the reconstruction
+/// (`P2PReconstruction`: screens, benign-row selection, covers, the safe label space), whose rows
+/// and manifest it writes to `directory` (`train.jsonl`, `manifest.json`; `agreement.json` and
+/// `probe/` for those stages).
+public struct Defender {
+  public var config: P2PConfig
+  /// Label names for the zero-shot prompt of agreement selection.
+  public var labelNames: [String]?
+  /// The model (name or path) the probe is trained from.
+  public var modelName: String
+  /// The probe's training settings.
+  public var training: TrainingConfig
+  public var directory: String
+  /// A finished undefended model trained on the same rows, which the probe screen may adopt as its probe.
+  public var undefendedTwin: String?
+
+  public init(config: P2PConfig, labelNames: [String]?, modelName: String, training: TrainingConfig, directory: String,
+              undefendedTwin: String? = nil) {
+    self.config = config; self.labelNames = labelNames; self.modelName = modelName; self.training = training
+    self.directory = directory; self.undefendedTwin = undefendedTwin
+  }
+
+  /// What the pipeline produced.
+  public struct Outcome {
+    /// The configuration as run (agreement selection fills in its prompt).
+    public var config: P2PConfig
+    public var rows: [P2PRow]
+    public var manifest: P2PManifest
+    public var probe: ProbeScreenResult?
+  }
+
+  /// Runs the pipeline on `train`; `source` is recorded in the manifest as the rows' dataset.
+  /// `model` is called only by the stages that need the model.
+  public func run(_ train: [Example], model: () throws -> ModelBundle, source: String?,
+                  progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> Outcome {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var config = self.config
+    var margins: [Float]?
+    if config.selectsByAgreement {
+      let bundle = try model()
+      config = try AgreementScoring.resolve(config, labelNames: labelNames, bundle: bundle)
+      progress(.phase("scoring \(train.count) rows zero-shot for benign selection"))
+      margins = try AgreementScoring.margins(train, config: config, bundle: bundle, cachePath: directory + "/agreement.json") {
+        progress(.evaluating("zero-shot label agreement of the training rows", $0, train.count))
+      }
+    }
+    var probe: ProbeScreenResult?
+    if config.probeScreen == true {
+      if let twin = undefendedTwin {
+        // Only a shortcut: whatever goes wrong here, the probe is trained as usual.
+        do {
+          if try ProbeScreening.adoptProbe(train, config: config, trainedModel: twin + "/model",
+                                           trainedOn: { try PoisonedDataset.read(from: twin + "/data").train }, directory: directory + "/probe") {
+            progress(.phase("probe screen: the probe is the finished undefended cell's model (\(twin))"))
+          }
+        } catch {
+          progress(.phase("probe screen: not taking \(twin)'s model as the probe (\(error)); training it"))
+        }
+      }
+      probe = try ProbeScreening.run(train, config: config, modelName: modelName, bundle: model(), training: training,
+                                     directory: directory + "/probe", progress: progress)
+    }
+    var (rows, manifest) = try P2PReconstruction.apply(train, config: config, margins: margins, probe: probe)
+    manifest.dataset = source
+    try P2PRowsFile.write(rows, to: directory + "/train.jsonl")
+    try JSONOutput.write(manifest, to: directory + "/manifest.json")
+    return Outcome(config: config, rows: rows, manifest: manifest, probe: probe)
+  }
+}

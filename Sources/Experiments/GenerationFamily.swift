@@ -1,0 +1,142 @@
+import FileIO
+import Foundation
+import Backdoor
+import Defense
+import Evaluation
+import Llama
+import Training
+
+/// The result of one generation grid cell, as stored in `cells/<key>/result.json` and `results.json`.
+public struct GenerationCellResult: Codable, Sendable, Equatable {
+  public var key: String
+  public var task: GenerationTask
+  public var dataset: String
+  public var attack: String
+  public var defense: String
+  public var seed: UInt64
+  public var attackConfig: GenerationAttackConfig
+  public var p2p: GenerationP2P?
+  public var training: TrainingConfig
+  public var trainRows: Int
+  public var trainingSeconds: Double
+  public var finalLoss: Double
+  public var evaluation: GenerationResult
+  /// P2P cells: benign rows whose input also carried the attack trigger.
+  public var benignPoisonedRows: Int?
+  /// P2P cells with the trigger screen: the flagged input words.
+  public var screenedWords: [String]?
+  /// P2P cells with the trigger cover: the inserted phrases and how many benign rows carry one.
+  public var coverPhrases: [String]?
+  public var coveredRows: Int?
+
+  /// Reads a finished cell, filling what older result files lack from the cell's manifest.
+  public static func load(cellDirectory dir: String) throws -> GenerationCellResult {
+    var r = try JSONOutput.read(GenerationCellResult.self, from: dir + "/result.json")
+    if r.p2p != nil, r.benignPoisonedRows == nil,
+       let m = try? JSONOutput.read(GenerationDefenseManifest.self, from: dir + "/model/manifest.json") {
+      r.benignPoisonedRows = m.benignPoisonedRows
+      r.screenedWords = m.p2p.screen.map { $0.map(\.inputWord) }
+    }
+    return r
+  }
+}
+
+/// Generation grids (`GenerationPlan`: math, summarization, instruction): LoRA generators,
+/// undefended or P2P (safe output prefix), scored by task quality and ASR under greedy decoding,
+/// through the wrapper and, for P2P cells, without it (`ablation`).
+public struct GenerationFamily: TaskFamily {
+  public let plan: GenerationPlan
+  /// The data folder the built-in names resolve against (`GenerationSources`).
+  public let dataRoot: String?
+
+  public init(plan: GenerationPlan, dataRoot: String?) { self.plan = plan; self.dataRoot = dataRoot }
+
+  public var title: String { plan.name ?? "P2P generation experiment" }
+  public var modelName: String { plan.model ?? ModelStore.defaultModel }
+  public func cells() throws -> [GenerationPlan.Cell] { try plan.cells() }
+
+  /// The attacks' settings are checked when the plan's cells are built; every dataset must resolve.
+  public func validate(_ cells: [GenerationPlan.Cell], modelPath: String) throws {
+    for cell in cells { _ = try GenerationSources.resolve(cell.dataset, task: plan.task, root: dataRoot) }
+  }
+
+  public func fingerprint(_ cell: GenerationPlan.Cell, modelPath: String, hashes: FileHashes) throws -> CellFingerprint {
+    var files = ["model": try hashes.sha256(modelPath)]
+    if case let .files(train, test) = try GenerationSources.resolve(cell.dataset, task: plan.task, root: dataRoot) {
+      files["data:train"] = try hashes.sha256(train)
+      files["data:test"] = try hashes.sha256(test)
+    }
+    return try CellFingerprint(settings: [("task", plan.task), ("dataset", cell.dataset), ("attack", cell.attack),
+                                          ("defense", cell.defense), ("seed", cell.seed), ("training", cell.training),
+                                          ("model", modelName), ("spec", cell.spec), ("ablation", plan.ablation ?? true)], files: files)
+  }
+
+  public func legacyFingerprint(_ r: GenerationCellResult) throws -> CellFingerprint {
+    try CellFingerprint(settings: [("task", r.task), ("dataset", r.dataset), ("attack", r.attackConfig), ("defense", r.p2p),
+                                   ("seed", r.seed), ("training", r.training)], files: [:])
+  }
+
+  public func loadResult(cellDirectory: String) throws -> GenerationCellResult { try GenerationCellResult.load(cellDirectory: cellDirectory) }
+
+  public var datasetManifest: String { GenerationDataset.files.manifest }
+  public func poison(_ cell: GenerationPlan.Cell) throws -> GenerationDataset {
+    try GenerationPoisoner.poison(dataset: cell.dataset, task: plan.task, config: cell.attack, root: dataRoot)
+  }
+  public func readDataset(from directory: String) throws -> GenerationDataset { try GenerationDataset.read(from: directory) }
+  public func write(_ dataset: GenerationDataset, to directory: String) throws { try dataset.write(to: directory) }
+
+  /// A generation cell's training: the pairs and, for P2P, what the reconstruction did.
+  public struct Job: CellJob {
+    public var pairs: [GenerationPair]
+    public var manifest: GenerationDefenseManifest?
+    public var rowCount: Int { pairs.count }
+  }
+
+  public func prepare(_ cell: GenerationPlan.Cell, data: inout GenerationDataset, bundle: ModelBundle, in folders: CellFolders,
+                      progress: @escaping (GenerationGridEvent) -> Void) throws -> Job {
+    guard let p2p = cell.defense else { return Job(pairs: GenerationTraining.plainPairs(data.train, task: plan.task)) }
+    let (pairs, manifest) = try GenerationTraining.defend(data, task: plan.task, config: p2p, seed: cell.seed, source: folders.data,
+                                                          directory: folders.model)
+    return Job(pairs: pairs, manifest: manifest)
+  }
+
+  public var specFile: String { GenerationSpec.fileName }
+
+  public func train(_ cell: GenerationPlan.Cell, job: Job, bundle: ModelBundle, in folders: CellFolders, resume: Bool,
+                    progress: @escaping (TrainingEvent) -> Void) throws -> TrainingSummary {
+    try GenerationTraining.train(bundle: bundle, pairs: job.pairs, spec: cell.spec, config: cell.training, directory: folders.model,
+                                 resume: resume, progress: progress)
+  }
+
+  public func evaluate(_ cell: GenerationPlan.Cell, job: Job, data: GenerationDataset, summary: TrainingSummary, bundle: ModelBundle,
+                       in folders: CellFolders, progress: @escaping (GenerationGridEvent) -> Void) throws -> GenerationCellResult {
+    let (evaluation, records) = try GenerationEvaluation.run(
+      model: bundle.model, tokenizer: bundle.tokenizer, stopTokens: bundle.stopTokens, spec: cell.spec, data: data,
+      ablation: plan.ablation ?? true) { progress(.evaluating($0, $1, $2)) }
+    try GenerationEvaluation.write(evaluation, records: records, title: cell.key, to: folders.cell)
+    let m = job.manifest
+    return GenerationCellResult(key: cell.key, task: plan.task, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel,
+                                seed: cell.seed, attackConfig: cell.attack, p2p: cell.defense, training: cell.training,
+                                trainRows: job.pairs.count, trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation,
+                                benignPoisonedRows: m?.benignPoisonedRows, screenedWords: m?.p2p.screen.map { $0.map(\.inputWord) },
+                                coverPhrases: m?.p2p.coverPhrases, coveredRows: m?.p2p.coveredRows?.count)
+  }
+
+  public func writeReports(_ results: [GenerationCellResult], to directory: String) throws {
+    try JSONOutput.write(results, to: directory + "/results.json")
+    try JSONOutput.write(text: markdown(results, title: title), to: directory + "/report.md")
+  }
+
+  public func markdown(_ results: [GenerationCellResult], title: String) -> String { GenerationReport.gridMarkdown(results, title: title) }
+
+  public func verdictLines(_ results: [GenerationCellResult]) -> [String] { [] }
+
+  public func summaryLine(_ r: GenerationCellResult) -> String {
+    let d = r.evaluation.deployed, pct = GridReport.percentText
+    return String(format: "  EM %@%%  ASR %@%%", pct(d.exactMatch.value), pct(d.attackSuccess.value))
+      + (r.evaluation.withoutWrapper.map { String(format: "  (no wrapper: ASR %@%%)", pct($0.attackSuccess.value)) } ?? "")
+      + String(format: "  decode %.1f tok/s  train %.0f s", d.decoding.decodeTokensPerSecond, r.trainingSeconds)
+  }
+}
+
+public typealias GenerationGridEvent = GridEvent<GenerationCellResult>

@@ -1,0 +1,174 @@
+import FileIO
+import Foundation
+import Llama
+import Training
+
+/// What a grid runner reports (the CLI renders it; the library never prints).
+public enum GridEvent<Result: Sendable>: Sendable {
+  case cellStarted(index: Int, total: Int, key: String)
+  case cellSkipped(index: Int, total: Int, key: String)
+  /// A finished cell whose settings or inputs changed, run again (`--rerun-changed`).
+  case cellChanged(key: String, changes: [String])
+  case phase(String)
+  case training(TrainingEvent)
+  /// What is being evaluated (or generated), done, total.
+  case evaluating(String, Int, Int)
+  case cellFinished(Result)
+}
+
+public typealias ExperimentEvent = GridEvent<CellResult>
+
+/// The output folder of `p2p run`: recognised by its `plan.json`; a run resumes into it.
+public enum GridFolder {
+  public static let outputKind = OutputKind(command: "p2p run", entries: ["cells", "plan.json", "results.json", "report.md", "report.html", "chart.svg"]) {
+    // A plan.json of p2p's own: an experiment plan with its attacks (not any file of that name).
+    guard let data = FileManager.default.contents(atPath: $0 + "/plan.json"),
+          let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
+    return object["attacks"] is [Any]
+  }
+}
+
+/// A grid folder holds cells that were run with other settings or inputs than the experiment
+/// file and the files now give.
+public struct StaleCellsError: Error, CustomStringConvertible, Sendable {
+  public var directory: String
+  public var cells: [(key: String, changes: [String])]
+
+  public var description: String {
+    var s = "\(cells.count) finished or started cell\(cells.count == 1 ? "" : "s") in \(directory) were run with other settings or inputs:\n"
+    for c in cells.prefix(10) {
+      s += "  \(c.key): " + c.changes.prefix(4).joined(separator: "; ") + (c.changes.count > 4 ? "; …" : "") + "\n"
+    }
+    if cells.count > 10 { s += "  … and \(cells.count - 10) more\n" }
+    s += "Nothing was run. Re-run them with --rerun-changed (their cell folders are replaced), or choose another --out."
+    return s
+  }
+}
+
+/// Runs the grid of any task (`TaskFamily`) into a folder, one cell after another, with resume.
+/// Every cell's fingerprint is computed before anything runs (which also checks that its data and
+/// model can be read); a cell whose `cells/<key>/result.json` exists is reused only when its
+/// stored fingerprint matches, a cell whose fingerprint changed stops the run (or, with
+/// `rerunChanged`, is run again from scratch). A cell reuses its poisoned data and a finished
+/// training, and continues an interrupted training from its checkpoint. `results.json` and the
+/// reports are rewritten after each cell and at the end.
+public final class GridRunner<Family: TaskFamily> {
+  public let family: Family
+  public let directory: String
+  /// Re-run finished cells whose settings or inputs changed instead of stopping (`--rerun-changed`).
+  public var rerunChanged: Bool
+
+  public init(_ family: Family, directory: String, rerunChanged: Bool = false) {
+    self.family = family; self.directory = directory; self.rerunChanged = rerunChanged
+  }
+
+  public func run(progress: @escaping (GridEvent<Family.Result>) -> Void = { _ in }) throws -> [Family.Result] {
+    let cells = try family.cells()
+    progress(.phase("checking the grid: \(cells.count) cells, model \(family.modelName)"))
+    let modelPath: String
+    do { modelPath = try ModelStore.resolve(family.modelName) } catch {
+      throw ExperimentError.invalid(key: "model '\(family.modelName)'", expected: "a model name or GGUF file (\(error))")
+    }
+    try family.validate(cells, modelPath: modelPath)
+    let fm = FileManager.default
+    try OutputFolder.check(directory, kind: GridFolder.outputKind, replace: true)
+    let hashes = FileHashes()
+    let prints = try cells.map { try family.fingerprint($0, modelPath: modelPath, hashes: hashes) }
+    let stale = try staleCells(cells, prints)
+    if !stale.isEmpty && !rerunChanged { throw StaleCellsError(directory: directory, cells: stale) }
+    try fm.createDirectory(atPath: directory + "/cells", withIntermediateDirectories: true)
+    try JSONOutput.write(family.plan, to: directory + "/plan.json")
+    var results: [Family.Result] = []
+    for (i, (cell, print)) in zip(cells, prints).enumerated() {
+      let dir = directory + "/cells/" + cell.key
+      if let changed = stale.first(where: { $0.key == cell.key }) {
+        // The cell folder is this grid's own (cells/<key> under a folder with plan.json).
+        progress(.cellChanged(key: cell.key, changes: changed.changes))
+        try fm.removeItem(atPath: dir)
+      } else if fm.fileExists(atPath: dir + "/result.json") {
+        results.append(try family.loadResult(cellDirectory: dir))
+        progress(.cellSkipped(index: i + 1, total: cells.count, key: cell.key))
+        continue
+      }
+      progress(.cellStarted(index: i + 1, total: cells.count, key: cell.key))
+      try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      try JSONOutput.write(print, to: dir + "/fingerprint.json")
+      let result = try runCell(cell, in: CellFolders(grid: directory, cell: dir), progress: progress)
+      try JSONOutput.write(result, to: dir + "/result.json")
+      results.append(result)
+      progress(.cellFinished(result))
+      try family.writeReports(results, to: directory)
+    }
+    try family.writeReports(results, to: directory)
+    return results
+  }
+
+  /// The cells run with other settings or inputs than now: decided for the whole grid before anything runs.
+  func staleCells(_ cells: [Family.Cell], _ prints: [CellFingerprint]) throws -> [(key: String, changes: [String])] {
+    let fm = FileManager.default
+    var stale: [(key: String, changes: [String])] = []
+    for (cell, print) in zip(cells, prints) {
+      let dir = directory + "/cells/" + cell.key
+      let stored: CellFingerprint?
+      if let f = try? JSONOutput.read(CellFingerprint.self, from: dir + "/fingerprint.json") {
+        stored = f
+      } else if fm.fileExists(atPath: dir + "/result.json") {
+        stored = try family.legacyFingerprint(try family.loadResult(cellDirectory: dir))
+      } else if fm.fileExists(atPath: dir) {
+        // Started by an older version (or its fingerprint is unreadable): its data and checkpoint
+        // may come from other settings.
+        stale.append((cell.key, ["started without a readable fingerprint.json (an older version); its data and checkpoint cannot be checked"]))
+        stored = nil
+      } else {
+        stored = nil
+      }
+      if let stored {
+        let changes = print.changes(from: stored)
+        if !changes.isEmpty { stale.append((cell.key, changes)) }
+      }
+    }
+    return stale
+  }
+
+  /// One cell: poisons (or reuses) its data, prepares and trains (or reuses) its model, merges the
+  /// adapter into a fresh copy of the base weights and evaluates.
+  func runCell(_ cell: Family.Cell, in folders: CellFolders, progress: @escaping (GridEvent<Family.Result>) -> Void) throws -> Family.Result {
+    let fm = FileManager.default
+    var data: Family.Dataset
+    if fm.fileExists(atPath: folders.data + "/" + family.datasetManifest) {
+      data = try family.readDataset(from: folders.data)
+    } else {
+      progress(.phase("poisoning \(cell.dataset) with \(cell.attackLabel)"))
+      data = try family.poison(cell)
+      try family.write(data, to: folders.data)
+    }
+    // Training reads the base weights only; the adapter is merged into them for evaluation.
+    let bundle = try ModelBundle.load(family.modelName)
+    let job = try family.prepare(cell, data: &data, bundle: bundle, in: folders, progress: progress)
+    let summaryPath = folders.model + "/training_summary.json"
+    let summary: TrainingSummary
+    if fm.fileExists(atPath: summaryPath) && fm.fileExists(atPath: folders.model + "/" + family.specFile) {
+      summary = try JSONOutput.read(TrainingSummary.self, from: summaryPath)
+    } else {
+      progress(.phase("training \(job.rowCount) rows (\(cell.defenseLabel))"))
+      summary = try family.train(cell, job: job, bundle: bundle, in: folders, resume: fm.fileExists(atPath: folders.model + "/checkpoint")) {
+        progress(.training($0))
+      }
+    }
+    try PEFTAdapter.load(from: folders.model, model: bundle.model.config).merge(into: bundle.model)
+    progress(.phase("evaluating"))
+    return try family.evaluate(cell, job: job, data: data, summary: summary, bundle: bundle, in: folders, progress: progress)
+  }
+
+  /// Rewrites results.json and the reports from the cells finished so far, running nothing.
+  public func writeReportsOnly() throws -> [Family.Result] {
+    try OutputFolder.check(directory, kind: GridFolder.outputKind, replace: true)
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let results = try family.cells().compactMap { cell -> Family.Result? in
+      let dir = directory + "/cells/" + cell.key
+      return FileManager.default.fileExists(atPath: dir + "/result.json") ? try family.loadResult(cellDirectory: dir) : nil
+    }
+    try family.writeReports(results, to: directory)
+    return results
+  }
+}

@@ -1,0 +1,85 @@
+import FileIO
+import Foundation
+import Llama
+import Training
+
+/// A cell of any task's grid: one dataset × attack × defense × seed.
+public protocol GridCell: Sendable {
+  /// File-system-safe identifier (`cells/<key>`).
+  var key: String { get }
+  var dataset: String { get }
+  var attackLabel: String { get }
+  var defenseLabel: String { get }
+  var seed: UInt64 { get }
+  var training: TrainingConfig { get }
+}
+
+/// What the grid runner needs of a task (classification, a generation task): the cells of its
+/// plan, how a cell's data are poisoned and stored, how its model is trained (plain or P2P),
+/// evaluated and reported. `GridRunner` runs every task with the same loop, resume rules,
+/// fingerprints and cell folder layout (`data/`, `model/`, `evaluation.*`, `result.json`).
+public protocol TaskFamily {
+  associatedtype Cell: GridCell
+  /// The poisoned dataset of a cell (`cells/<key>/data`).
+  associatedtype Dataset
+  /// What a cell trains on and how its adapter is read (`prepare`'s result).
+  associatedtype Job: CellJob
+  /// A finished cell, as stored in `result.json` and `results.json`.
+  associatedtype Result: Codable & Sendable & Equatable
+  /// The plan, as written to `plan.json`.
+  associatedtype Plan: Encodable
+
+  var plan: Plan { get }
+  var title: String { get }
+  /// The model name the cells train (a name `ModelStore` resolves, or a GGUF path).
+  var modelName: String { get }
+  func cells() throws -> [Cell]
+
+  /// Checks the whole grid before the first cell trains (`modelPath`: the resolved model).
+  func validate(_ cells: [Cell], modelPath: String) throws
+  /// The cell's settings and the hashes of its inputs.
+  func fingerprint(_ cell: Cell, modelPath: String, hashes: FileHashes) throws -> CellFingerprint
+  /// What a result of an older version (no fingerprint.json) vouches for: its recorded settings.
+  func legacyFingerprint(_ result: Result) throws -> CellFingerprint
+  func loadResult(cellDirectory: String) throws -> Result
+
+  /// The file whose presence marks a complete dataset folder.
+  var datasetManifest: String { get }
+  func poison(_ cell: Cell) throws -> Dataset
+  func readDataset(from directory: String) throws -> Dataset
+  func write(_ dataset: Dataset, to directory: String) throws
+
+  /// The cell's training rows (for a P2P cell: the defense's reconstruction, written to
+  /// `model/`); may hold rows of `data` out (model selection's dev rows).
+  func prepare(_ cell: Cell, data: inout Dataset, bundle: ModelBundle, in folders: CellFolders,
+               progress: @escaping (GridEvent<Result>) -> Void) throws -> Job
+  /// The file a finished training leaves next to the adapter (`classifier.json`, `generator.json`).
+  var specFile: String { get }
+  func train(_ cell: Cell, job: Job, bundle: ModelBundle, in folders: CellFolders, resume: Bool,
+             progress: @escaping (TrainingEvent) -> Void) throws -> TrainingSummary
+  /// Evaluates the merged model, writes the cell's evaluation files and returns its result.
+  func evaluate(_ cell: Cell, job: Job, data: Dataset, summary: TrainingSummary, bundle: ModelBundle, in folders: CellFolders,
+                progress: @escaping (GridEvent<Result>) -> Void) throws -> Result
+
+  /// Rewrites `results.json` and the reports of the grid folder.
+  func writeReports(_ results: [Result], to directory: String) throws
+  /// The grid table in Markdown.
+  func markdown(_ results: [Result], title: String) -> String
+  /// Lines a user must see after a run: the verdict of every defended cell, warnings.
+  func verdictLines(_ results: [Result]) -> [String]
+  /// One line of a finished cell's figures, for a progress display.
+  func summaryLine(_ result: Result) -> String
+}
+
+/// A cell's training rows and how its adapter is read.
+public protocol CellJob {
+  var rowCount: Int { get }
+}
+
+/// The folders of one cell: the grid's, the cell's, its data and its model.
+public struct CellFolders: Sendable {
+  public var grid: String
+  public var cell: String
+  public var data: String { cell + "/data" }
+  public var model: String { cell + "/model" }
+}
