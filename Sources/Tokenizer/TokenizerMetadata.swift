@@ -38,15 +38,8 @@ public struct TokenizerMetadata: Sendable, Equatable {
     tokens: [String], tokenTypes: [Int], merges: [String], preTokenizerName: String?,
     bosID: Int?, eosID: Int, padID: Int?, unknownID: Int?, addsBOS: Bool
   ) {
-    self.tokens = tokens
-    self.tokenTypes = tokenTypes
-    self.merges = merges
-    self.preTokenizerName = preTokenizerName
-    self.bosID = bosID
-    self.eosID = eosID
-    self.padID = padID
-    self.unknownID = unknownID
-    self.addsBOS = addsBOS
+    self.tokens = tokens; self.tokenTypes = tokenTypes; self.merges = merges; self.preTokenizerName = preTokenizerName
+    self.bosID = bosID; self.eosID = eosID; self.padID = padID; self.unknownID = unknownID; self.addsBOS = addsBOS
   }
 
   /// Reads and validates the tokenizer keys of `gguf`.
