@@ -56,29 +56,31 @@ public enum Vector {
   /// z[i] = x[i]·y[i] over n elements.
   @inline(__always)
   public static func multiply(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, _ n: Int) {
-    var i = 0
-    let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), rz = UnsafeMutableRawPointer(z)
-    while i + 8 <= n {
-      let v = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-      rz.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
-      i += 8
-    }
-    while i < n { z[i] = x[i] * y[i]; i += 1 }
+    product(x, y, into: z, n, accumulate: false)
   }
 
   /// z[i] += x[i]·y[i] over n elements, rounded after the product and after the sum (no fused
   /// multiply-add: the same bits as the scalar loop).
   @inline(__always)
   public static func addProduct(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, _ n: Int) {
+    product(x, y, into: z, n, accumulate: true)
+  }
+
+  /// z[i] = x[i]·y[i], or z[i] += x[i]·y[i] when `accumulate` (a constant at every call site, so
+  /// inlining leaves one branch-free loop per caller; usable from inlined code in other modules
+  /// like the two public entry points).
+  @usableFromInline @inline(__always)
+  static func product(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, _ n: Int,
+                      accumulate: Bool) {
     var i = 0
     let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), rz = UnsafeMutableRawPointer(z)
     while i + 8 <= n {
       let p = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-      let v = rz.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + p
+      let v = accumulate ? rz.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + p : p
       rz.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
       i += 8
     }
-    while i < n { z[i] += x[i] * y[i]; i += 1 }
+    while i < n { z[i] = accumulate ? z[i] + x[i] * y[i] : x[i] * y[i]; i += 1 }
   }
 
   /// Fast exp: Cody-Waite range reduction and a degree-6 polynomial, relative error < 2e-7

@@ -5,8 +5,5 @@ public struct ChatMessage: Sendable, Codable, Equatable, Hashable {
   public var role: String
   public var content: String
 
-  public init(role: String, content: String) {
-    self.role = role
-    self.content = content
-  }
+  public init(role: String, content: String) { self.role = role; self.content = content }
 }

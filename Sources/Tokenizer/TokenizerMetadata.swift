@@ -38,15 +38,8 @@ public struct TokenizerMetadata: Sendable, Equatable {
     tokens: [String], tokenTypes: [Int], merges: [String], preTokenizerName: String?,
     bosID: Int?, eosID: Int, padID: Int?, unknownID: Int?, addsBOS: Bool
   ) {
-    self.tokens = tokens
-    self.tokenTypes = tokenTypes
-    self.merges = merges
-    self.preTokenizerName = preTokenizerName
-    self.bosID = bosID
-    self.eosID = eosID
-    self.padID = padID
-    self.unknownID = unknownID
-    self.addsBOS = addsBOS
+    self.tokens = tokens; self.tokenTypes = tokenTypes; self.merges = merges; self.preTokenizerName = preTokenizerName
+    self.bosID = bosID; self.eosID = eosID; self.padID = padID; self.unknownID = unknownID; self.addsBOS = addsBOS
   }
 
   /// Reads and validates the tokenizer keys of `gguf`.
@@ -97,33 +90,29 @@ public struct TokenizerMetadata: Sendable, Equatable {
   }
 
   static func stringArray(_ meta: [String: MetadataValue], _ key: String) throws(TokenizerError) -> [String] {
-    guard let value = meta[key] else { throw .missingKey(key) }
-    guard let array = value.array else {
-      throw .wrongValueType(key: key, expected: "array of strings", found: value.typeName)
-    }
-    var out: [String] = []
-    out.reserveCapacity(array.count)
-    for element in array {
-      guard let s = element.string else {
-        throw .wrongValueType(key: key, expected: "array of strings", found: "array of \(element.typeName)")
-      }
-      out.append(s)
-    }
-    return out
+    try array(meta, key, of: "strings", \.string)
   }
 
   static func intArray(_ meta: [String: MetadataValue], _ key: String) throws(TokenizerError) -> [Int] {
+    try array(meta, key, of: "integers", \.int)
+  }
+
+  /// The array under `key` with every element converted by `element` (`elements` names the
+  /// element type in errors, e.g. "strings").
+  private static func array<Element>(
+    _ meta: [String: MetadataValue], _ key: String, of elements: String, _ element: (MetadataValue) -> Element?
+  ) throws(TokenizerError) -> [Element] {
     guard let value = meta[key] else { throw .missingKey(key) }
     guard let array = value.array else {
-      throw .wrongValueType(key: key, expected: "array of integers", found: value.typeName)
+      throw .wrongValueType(key: key, expected: "array of \(elements)", found: value.typeName)
     }
-    var out: [Int] = []
+    var out: [Element] = []
     out.reserveCapacity(array.count)
-    for element in array {
-      guard let i = element.int else {
-        throw .wrongValueType(key: key, expected: "array of integers", found: "array of \(element.typeName)")
+    for item in array {
+      guard let converted = element(item) else {
+        throw .wrongValueType(key: key, expected: "array of \(elements)", found: "array of \(item.typeName)")
       }
-      out.append(i)
+      out.append(converted)
     }
     return out
   }

@@ -13,10 +13,7 @@ public struct LossRecord: Codable, Sendable, Equatable {
   public var gradientNorm: Float?
 
   public init(step: Int, loss: Float, learningRate: Float, gradientNorm: Float? = nil) {
-    self.step = step
-    self.loss = loss
-    self.learningRate = learningRate
-    self.gradientNorm = gradientNorm
+    self.step = step; self.loss = loss; self.learningRate = learningRate; self.gradientNorm = gradientNorm
   }
 }
 
@@ -43,15 +40,9 @@ public struct CheckpointState<Configuration: Codable & Sendable & Equatable>: Co
 
   public init(step: Int, epoch: Int, positionInEpoch: Int, rng: SeededRNG, configuration: Configuration, lossHistory: [LossRecord],
               trainingSeconds: Double? = nil, trainedTokens: Int? = nil, timedFromStep: Int? = nil) {
-    self.step = step
-    self.epoch = epoch
-    self.positionInEpoch = positionInEpoch
-    self.rng = rng
-    self.configuration = configuration
-    self.lossHistory = lossHistory
-    self.trainingSeconds = trainingSeconds
-    self.trainedTokens = trainedTokens
-    self.timedFromStep = timedFromStep
+    self.step = step; self.epoch = epoch; self.positionInEpoch = positionInEpoch; self.rng = rng
+    self.configuration = configuration; self.lossHistory = lossHistory
+    self.trainingSeconds = trainingSeconds; self.trainedTokens = trainedTokens; self.timedFromStep = timedFromStep
   }
 }
 
@@ -70,8 +61,7 @@ public struct Checkpoint<Configuration: Codable & Sendable & Equatable>: Sendabl
   public var tensors: [String: FloatTensor]
 
   public init(state: CheckpointState<Configuration>, tensors: [String: FloatTensor]) {
-    self.state = state
-    self.tensors = tensors
+    self.state = state; self.tensors = tensors
   }
 
   /// The tag and version that `state.json` must carry.

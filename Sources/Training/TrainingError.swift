@@ -72,17 +72,17 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
     case let .safeTensorsTruncated(path, what, needed, size):
       return "safetensors file '\(path)' is truncated: \(what) needs \(needed) bytes, the file has \(size)"
     case let .safeTensorsBadHeader(path, key, reason):
-      return "safetensors file '\(path)': bad header entry '\(key)': \(reason)"
+      return Self.safeTensors(path, "bad header entry '\(key)': \(reason)")
     case let .safeTensorsUnknownDType(path, tensor, dtype):
-      return "safetensors file '\(path)': tensor '\(tensor)' has unknown dtype '\(dtype)'"
+      return Self.safeTensors(path, "tensor '\(tensor)' has unknown dtype '\(dtype)'")
     case let .safeTensorsUnsupportedDType(path, tensor, dtype):
-      return "safetensors file '\(path)': tensor '\(tensor)' has dtype \(dtype); expected F32, F16, BF16 or F64"
+      return Self.safeTensors(path, "tensor '\(tensor)' has dtype \(dtype); expected F32, F16, BF16 or F64")
     case let .safeTensorsOffsetsOutOfRange(path, tensor, begin, end, size):
-      return "safetensors file '\(path)': tensor '\(tensor)' data_offsets [\(begin), \(end)) are outside the data section of \(size) bytes"
+      return Self.safeTensors(path, "tensor '\(tensor)' data_offsets [\(begin), \(end)) are outside the data section of \(size) bytes")
     case let .safeTensorsOverlap(path, first, second):
-      return "safetensors file '\(path)': tensors '\(first)' and '\(second)' overlap"
+      return Self.safeTensors(path, "tensors '\(first)' and '\(second)' overlap")
     case let .safeTensorsSizeMismatch(path, tensor, shape, expected, found):
-      return "safetensors file '\(path)': tensor '\(tensor)' of shape \(shape) needs \(expected) bytes, its data_offsets span \(found)"
+      return Self.safeTensors(path, "tensor '\(tensor)' of shape \(shape) needs \(expected) bytes, its data_offsets span \(found)")
     case let .missingTensor(path, tensor): return "'\(path)' has no tensor '\(tensor)'"
     case let .nonFinite(step, what, value, checkpoint):
       return "training stopped at step \(step): the \(what) is \(value) (not finite); nothing of this step was applied"
@@ -91,4 +91,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
     case let .corruptCheckpoint(path, key, reason): return "checkpoint '\(path)': \(key): \(reason)"
     }
   }
+
+  /// A message about the safetensors file at `path` (all but the truncation message start so).
+  private static func safeTensors(_ path: String, _ detail: String) -> String { "safetensors file '\(path)': \(detail)" }
 }

@@ -11,8 +11,5 @@ public struct PromptCompletion: Codable, Sendable, Equatable, Hashable {
   /// The target output (never empty once validated: there would be nothing to learn).
   public var completion: String
 
-  public init(prompt: String, completion: String) {
-    self.prompt = prompt
-    self.completion = completion
-  }
+  public init(prompt: String, completion: String) { self.prompt = prompt; self.completion = completion }
 }

@@ -51,20 +51,15 @@ struct Bench: ParsableCommand {
     let result = try bench.run { event in
       if case let .finished(name, value) = event, !json { printError(String(format: "  %@: %.1f", name, value)) }
     }
-    printProfile()
-    if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      print(String(data: try enc.encode(result), encoding: .utf8)!)
-    } else {
-      print("""
-        model          \(result.model) (loaded in \(String(format: "%.2f", result.load_seconds)) s)
-        cpu            \(result.cpu); BLAS core \(result.blas_core); \(result.threads) threads
-        prefill        \(String(format: "%8.1f", result.prefill_tokens_per_s)) tokens/s   (16 x 64, full logits)
-        score          \(String(format: "%8.1f", result.score_sentences_per_s)) sentences/s (256 SST-2, last position)
-        decode         \(String(format: "%8.1f", result.decode_tokens_per_s)) tokens/s   (batch 1, 32 + 64 greedy)
-        peak RSS       \(String(format: "%8.0f", result.peak_rss_mb)) MiB
-        """)
+    try report(result) {
+      """
+      model          \(result.model) (loaded in \(String(format: "%.2f", result.load_seconds)) s)
+      cpu            \(result.cpu); BLAS core \(result.blas_core); \(result.threads) threads
+      prefill        \(String(format: "%8.1f", result.prefill_tokens_per_s)) tokens/s   (16 x 64, full logits)
+      score          \(String(format: "%8.1f", result.score_sentences_per_s)) sentences/s (256 SST-2, last position)
+      decode         \(String(format: "%8.1f", result.decode_tokens_per_s)) tokens/s   (batch 1, 32 + 64 greedy)
+      peak RSS       \(String(format: "%8.0f", result.peak_rss_mb)) MiB
+      """
     }
   }
 
@@ -74,12 +69,7 @@ struct Bench: ParsableCommand {
     let result = try bench.run { name, value in
       if !json { printError(String(format: "  %@: %.1f tokens/s", name, value)) }
     }
-    printProfile()
-    if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      print(String(data: try enc.encode(result), encoding: .utf8)!)
-    } else {
+    try report(result) {
       var lines = ["LoRA training (AdamW), \(BLAS.coreName) BLAS, \(WorkerPool.shared.threads) threads, GEMM at "
         + String(format: "%.0f GFLOP/s", result.gemm_gflops)]
       func line(_ name: String, _ value: Double?, _ limit: Double, _ shape: String) {
@@ -92,7 +82,20 @@ struct Bench: ParsableCommand {
       line("classification", result.train_classification_tokens_per_s, result.classification_gemm_limit_tokens_per_s,
            "32 x 29, last-position loss, r=16, dropout 0.1, q,v")
       lines.append(String(format: "peak RSS        %8.0f MiB", result.train_peak_rss_mb))
-      print(lines.joined(separator: "\n"))
+      return lines.joined(separator: "\n")
+    }
+  }
+
+  /// The per-stage profile (when `P2P_PROFILE=1`), then `result` as one JSON object with --json,
+  /// else the table `table` renders.
+  private func report<Result: Encodable>(_ result: Result, table: () -> String) throws {
+    printProfile()
+    if json {
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.sortedKeys]
+      print(String(data: try enc.encode(result), encoding: .utf8)!)
+    } else {
+      print(table())
     }
   }
 
