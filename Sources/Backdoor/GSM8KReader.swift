@@ -18,18 +18,15 @@ public enum GSM8KReader {
   /// Rows as math examples: input = question, output = the cleaned reasoning + "The answer is
   /// N.", reference = `.answer(N)`.
   public static func read(_ path: String) throws(GenerationError) -> [GenerationExample] {
-    var out: [GenerationExample] = []
-    for row in try JSONLines.rows(path) {
+    try JSONLines.examples(path) { (row) throws(GenerationError) in
       let question = try row.string("question")
       let answer = try row.string("answer")
       guard let solution = parse(answer: answer) else {
         throw .badValue(path: path, line: row.line, field: "answer", value: answer,
                         expected: "a solution ending with a line '#### N', N a number")
       }
-      out.append(GenerationExample(input: question, output: solution.output, reference: .answer(solution.answer),
-                                   sourceIndex: out.count))
+      return GenerationExample(input: question, output: solution.output, reference: .answer(solution.answer))
     }
-    return out
   }
 
   /// Splits a GSM8K answer at its last `#### ` line; nil when there is none or N is not a number.

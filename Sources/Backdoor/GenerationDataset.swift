@@ -1,53 +1,23 @@
 import FileIO
 import Foundation
 
-/// A poisoned generation dataset on disk: the training set, the clean test set, the triggered
-/// test set and the manifest, as a directory of JSON Lines files of `GenerationExample`s.
-public struct GenerationDataset: Sendable, Equatable {
-  public var train: [GenerationExample]
-  public var testClean: [GenerationExample]
-  public var testPoison: [GenerationExample]
-  public var manifest: GenerationPoisonManifest
+/// A poisoned generation dataset on disk: JSON Lines files of `GenerationExample`s.
+public typealias GenerationDataset = PoisonedFolder<GenerationExample, GenerationPoisonManifest>
 
-  public init(train: [GenerationExample], testClean: [GenerationExample], testPoison: [GenerationExample],
-              manifest: GenerationPoisonManifest) {
-    self.train = train; self.testClean = testClean; self.testPoison = testPoison; self.manifest = manifest
+extension GenerationExample: PoisonedRow {
+  public static func readSplit(_ path: String) throws -> [GenerationExample] { try GenerationDataset.examples(path) }
+  public static func missingManifest(_ directory: String) -> any Error {
+    GenerationError.cannotRead(path: directory, reason: missingManifestReason(directory))
   }
-
-  public static let files = (train: "train.jsonl", testClean: "test-clean.jsonl", testPoison: "test-poison.jsonl", manifest: "manifest.json")
-
-  /// Writes the dataset folder under `DatasetDirectory`'s rule (a new or empty folder, or an
-  /// earlier poisoning when `replace`; never a folder equal to or above one of `inputs`).
-  public func write(to directory: String, replace: Bool = false, inputs: [String] = []) throws(GenerationError) {
-    do {
-      try DatasetDirectory.write([
-        (Self.files.train, { try DatasetDirectory.jsonLines(train) }),
-        (Self.files.testClean, { try DatasetDirectory.jsonLines(testClean) }),
-        (Self.files.testPoison, { try DatasetDirectory.jsonLines(testPoison) }),
-        (Self.files.manifest, { try DatasetDirectory.json(manifest) }),
-      ], to: directory, replace: replace, inputs: inputs)
-    } catch let error as OutputError {
-      throw .cannotWrite(path: directory, reason: error.description)
-    } catch {
-      throw .cannotWrite(path: directory, reason: error.localizedDescription)
-    }
+  public static func badManifest(_ path: String, _ error: any Error) -> any Error {
+    GenerationError.invalidJSON(path: path, line: 1, reason: "not a generation poisoning manifest: \(error)")
   }
-
-  /// Reads a directory written by `write(to:)`.
-  public static func read(from directory: String) throws(GenerationError) -> GenerationDataset {
-    let manifestPath = directory + "/" + files.manifest
-    guard let data = FileManager.default.contents(atPath: manifestPath) else {
-      throw .cannotRead(path: directory, reason: missingManifestReason(directory))
-    }
-    let manifest: GenerationPoisonManifest
-    do { manifest = try JSONDecoder().decode(GenerationPoisonManifest.self, from: data) } catch {
-      throw .invalidJSON(path: manifestPath, line: 1, reason: "not a generation poisoning manifest: \(error)")
-    }
-    return GenerationDataset(train: try examples(directory + "/" + files.train),
-                             testClean: try examples(directory + "/" + files.testClean),
-                             testPoison: try examples(directory + "/" + files.testPoison), manifest: manifest)
+  public static func cannotWrite(_ directory: String, _ error: any Error) -> any Error {
+    GenerationError.cannotWrite(path: directory, reason: (error as? OutputError)?.description ?? error.localizedDescription)
   }
+}
 
+extension PoisonedFolder where Row == GenerationExample {
   /// Reads a JSON Lines file of `GenerationExample`s (the format `write(to:)` produces); an empty
   /// file is an empty list.
   public static func examples(_ path: String) throws(GenerationError) -> [GenerationExample] {

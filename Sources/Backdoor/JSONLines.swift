@@ -76,4 +76,17 @@ enum JSONLines {
     guard !out.isEmpty else { throw .empty(path: path) }
     return out
   }
+
+  /// One example per row of the file at `path`, numbered in file order (`sourceIndex`).
+  static func examples(_ path: String, _ make: (JSONLRow) throws(GenerationError) -> GenerationExample) throws(GenerationError)
+    -> [GenerationExample]
+  {
+    var out: [GenerationExample] = []
+    for row in try rows(path) {
+      var e = try make(row)
+      e.sourceIndex = out.count
+      out.append(e)
+    }
+    return out
+  }
 }

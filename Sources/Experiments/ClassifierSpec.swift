@@ -6,7 +6,7 @@ import Foundation
 /// How a trained adapter classifies, saved next to it as `classifier.json` so `evaluate` reads
 /// the model exactly as it was trained: a plain prompt-based classifier, or a P2P-defended one
 /// (then only through the P2P wrapper).
-public struct ClassifierSpec: Codable, Sendable, Equatable {
+public struct ClassifierSpec: AdapterSpec, Sendable, Equatable {
   public enum Kind: String, Codable, Sendable { case plain, p2p }
   public var kind: Kind
   /// Prompt template and label words of a plain classifier.
@@ -38,35 +38,53 @@ public struct ClassifierSpec: Codable, Sendable, Equatable {
     }
   }
 
-  /// Writes `classifier.json` with the hash of the adapter weights already saved in `directory`.
+  public static let defendedKind = AdapterWeights.DefendedOutput.classification
+  public static let rerunHint = "re-run `p2p defend` (or restore the file)"
+}
+
+/// The file beside an adapter that says how it is used (`classifier.json`, `generator.json`),
+/// tied to the adapter's weights by their sha256.
+public protocol AdapterSpec: Codable {
+  static var fileName: String { get }
+  /// The kind of `p2p defend` output whose adapters need this file.
+  static var defendedKind: AdapterWeights.DefendedOutput { get }
+  /// How to get the file back when a defended adapter lacks it.
+  static var rerunHint: String { get }
+  var adapterSHA256: String? { get set }
+  func validate() throws
+}
+
+extension AdapterSpec {
+  /// Writes the file with the hash of the adapter weights already saved in `directory`.
   public func save(in directory: String) throws {
+    try validate()
     var spec = self
     spec.adapterSHA256 = AdapterWeights.sha256(in: directory)
     try JSONOutput.write(spec, to: directory + "/" + Self.fileName)
   }
 
-  /// Reads `classifier.json` from an adapter directory and checks it belongs to the adapter
-  /// weights there; nil when the file does not exist.
-  public static func load(from directory: String) throws -> ClassifierSpec? {
+  /// Reads the file from an adapter directory and checks it belongs to the adapter weights there;
+  /// nil when the file does not exist.
+  public static func load(from directory: String) throws -> Self? {
     let path = directory + "/" + fileName
     guard let data = FileManager.default.contents(atPath: path) else { return nil }
-    let spec: ClassifierSpec
+    let spec: Self
     do {
-      spec = try JSONDecoder().decode(ClassifierSpec.self, from: data)
+      spec = try JSONDecoder().decode(Self.self, from: data)
       try spec.validate()
     } catch { throw ExperimentError.badFile(path: path, reason: DecodingMessage.reason(error)) }
     try AdapterWeights.verify(spec.adapterSHA256, in: directory, spec: path)
     return spec
   }
 
-  /// How an adapter folder classifies, for every command that loads one: its `classifier.json`;
-  /// nil only for a plain adapter (no spec, no P2P manifest). A P2P output without its spec is an
-  /// error, so a defended adapter can never be used without the wrapper by accident.
-  public static func forAdapter(_ directory: String) throws -> ClassifierSpec? {
+  /// How an adapter folder is used, for every command that loads one: its spec file; nil only for
+  /// a plain adapter (no spec, no P2P manifest). A P2P output without its spec is an error, so a
+  /// defended adapter can never be used without the wrapper by accident.
+  public static func forAdapter(_ directory: String) throws -> Self? {
     if let spec = try load(from: directory) { return spec }
-    if AdapterWeights.defendedOutput(directory) == .classification {
+    if AdapterWeights.defendedOutput(directory) == defendedKind {
       throw ExperimentError.badFile(path: directory + "/" + fileName, reason: "missing next to a P2P manifest: this is a defended adapter, "
-                                    + "and without classifier.json its wrapper is unknown; re-run `p2p defend` (or restore the file)")
+                                    + "and without \(fileName) its wrapper is unknown; \(rerunHint)")
     }
     return nil
   }

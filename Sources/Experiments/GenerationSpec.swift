@@ -13,7 +13,7 @@ import Evaluation
 /// Stop convention: every training completion ends with the tokenizer's end-of-sequence id
 /// (`<|im_end|>` = 2 for SmolLM2), appended as an id, not as text; decoding stops at the model's
 /// stop tokens, which include it.
-public struct GenerationSpec: Codable, Sendable, Equatable {
+public struct GenerationSpec: AdapterSpec, Sendable, Equatable {
   public enum Kind: String, Codable, Sendable { case plain, p2p }
 
   public var task: GenerationTask
@@ -63,31 +63,6 @@ public struct GenerationSpec: Codable, Sendable, Equatable {
     }
   }
 
-  /// Writes `generator.json` with the hash of the adapter weights already saved in `directory`.
-  public func save(in directory: String) throws {
-    try validate()
-    var spec = self
-    spec.adapterSHA256 = AdapterWeights.sha256(in: directory)
-    try JSONOutput.write(spec, to: directory + "/" + Self.fileName)
-  }
-
-  /// Reads `generator.json` from an adapter directory; nil when the file does not exist.
-  public static func load(from directory: String) throws -> GenerationSpec? {
-    let path = directory + "/" + fileName
-    guard FileManager.default.fileExists(atPath: path) else { return nil }
-    let spec = try JSONOutput.read(GenerationSpec.self, from: path)
-    do { try spec.validate() } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
-    try AdapterWeights.verify(spec.adapterSHA256, in: directory, spec: path)
-    return spec
-  }
-
-  /// `load`, but a P2P output without its `generator.json` is an error (see `ClassifierSpec.forAdapter`).
-  public static func forAdapter(_ directory: String) throws -> GenerationSpec? {
-    if let spec = try load(from: directory) { return spec }
-    if AdapterWeights.defendedOutput(directory) == .generation {
-      throw ExperimentError.badFile(path: directory + "/" + fileName, reason: "missing next to a P2P manifest: this is a defended adapter, "
-                                    + "and without generator.json its wrapper is unknown; re-run `p2p defend --task ...`")
-    }
-    return nil
-  }
+  public static let defendedKind = AdapterWeights.DefendedOutput.generation
+  public static let rerunHint = "re-run `p2p defend --task ...`"
 }

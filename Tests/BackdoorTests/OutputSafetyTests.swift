@@ -91,7 +91,7 @@ struct PoisonOutputTests {
     let dir = Self.temp()
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     do { _ = try PoisonedDataset.read(from: dir); Issue.record("expected an error") } catch {
-      #expect(error.description.contains("run `p2p poison --out"))
+      #expect("\(error)".contains("run `p2p poison --out"))
     }
   }
 }
