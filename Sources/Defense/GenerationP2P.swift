@@ -83,43 +83,27 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
   public func benign(_ example: GenerationExample) -> GenerationExample {
     var b = example
     b.input = benignTrigger + example.input
-    b.output = safePrefix + example.output
+    b.output = OutputPrefix(prefix: safePrefix).safe(example.output)
     return b
   }
 
-  /// The training set with benign rows. round(ρ · N) rows are chosen by a seeded shuffle (among
-  /// the rows the trigger screen leaves, when it is on); union appends their benign copies after
-  /// the N originals (in draw order), replace swaps them in place.
+  /// The training set with benign rows: the configuration's stages (`GenerationStages`: the
+  /// trigger screen, the seeded draw of round(ρ · N) benign rows, the cover) run in order; union
+  /// appends the benign copies after the N originals (in draw order), replace swaps them in place.
   public func reconstruct(
-    _ train: [GenerationExample], seed: UInt64, using rng: inout some RandomNumberGenerator
+    _ train: [GenerationExample], seed: UInt64, using rng: inout SeededRNG
   ) throws(GenerationError) -> (rows: [GenerationExample], manifest: GenerationP2PManifest) {
     try validate()
-    let count = Int((ratio * Double(train.count)).rounded())
-    let flags = screenTriggers ? GenerationTriggerScreen.flags(train) : []
-    let screened = GenerationTriggerScreen.flaggedRows(train, words: flags.map(\.inputWord))
-    let candidates = train.indices.filter { !screened.contains($0) }
-    guard count <= candidates.count else {
-      throw .invalidSetting(key: "ratio", value: "\(ratio)",
-                            expected: "at most \(candidates.count) rows to choose from (\(screened.count) of \(train.count) screened out)")
+    var state = GenerationDefenseState(train: train, config: self, seed: seed, rng: rng)
+    do { try GenerationStages.registry.run(GenerationStages.names(for: self), on: &state) } catch {
+      // The generation stages throw GenerationError only.
+      throw error as? GenerationError ?? .invalidSetting(key: "defense stage", value: "\(error)", expected: "a stage that succeeds")
     }
-    let chosen = Sampling.choose(count, from: candidates, using: &rng)
-    // Trigger cover: every other chosen row in draw order (the draw is already a seeded shuffle),
-    // with its own generator so that the draw above stays that of the screen alone.
-    var coverInput: [Int: String] = [:]
-    let phrases = coverTriggers ? Self.coverPhrases(flags, in: train) : []
-    if !phrases.isEmpty {
-      var coverRNG = SeededRNG(seed: seed ^ Self.coverSalt)
-      let carriers = phrases.map { GenerationTriggerScreen.flaggedRows(train, words: [$0.text.lowercased()]).sorted() }
-      let covered = stride(from: 0, to: chosen.count, by: 2).map { chosen[$0] }
-      let words = Self.apportion(covered.count, weights: phrases.map(\.rows))
-      for (k, i) in covered.enumerated() {
-        let j = words[k], model = train[carriers[j][Int(coverRNG.next() % UInt64(carriers[j].count))]].input
-        coverInput[i] = Self.insert(phrases[j].text, into: train[i].input, where: phrases[j].text, sitsIn: model)
-      }
-    }
+    rng = state.rng
+    let chosen = state.chosen
     func benignRow(_ i: Int) -> GenerationExample {
       var b = benign(train[i])
-      if let text = coverInput[i] { b.input = benignTrigger + text }
+      if let text = state.coverInput[i] { b.input = benignTrigger + text }
       return b
     }
     var rows = train
@@ -132,13 +116,10 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
       for i in chosen { rows[i] = benignRow(i) }
       benignRows = chosen.sorted()
     }
-    var manifest = GenerationP2PManifest(config: self, seed: seed, trainRows: train.count, selectedRows: chosen,
-                                         benignRows: benignRows, outputRows: rows.count)
-    if screenTriggers { manifest.screen = flags; manifest.screenedRows = screened.count }
-    if coverTriggers {
-      manifest.coverPhrases = phrases.map(\.text)
-      manifest.coveredRows = coverInput.keys.sorted()
-    }
+    var manifest = state.record
+    manifest.selectedRows = chosen
+    manifest.benignRows = benignRows
+    manifest.outputRows = rows.count
     return (rows, manifest)
   }
 

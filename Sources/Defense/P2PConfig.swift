@@ -76,8 +76,8 @@ public struct P2PConfig: Codable, Sendable, Equatable {
 
   public var labels: Int { labelWords.count }
 
-  /// h(i) = i + n.
-  public func safeLabel(_ i: Int) -> Int { i + labels }
+  /// h(i) = i + n (`LabelShift`).
+  public func safeLabel(_ i: Int) -> Int { LabelShift(labels: labels).safe(i) }
 
   /// The prompt template of original rows, with the original label words.
   public var originalPrompt: PromptTemplate { PromptTemplate(template: originalTemplate, labelWords: labelWords) }

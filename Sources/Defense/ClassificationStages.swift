@@ -1,0 +1,183 @@
+import Backdoor
+import TensorCore
+
+/// The state of a classification P2P pipeline (`P2PReconstruction`): the training rows and what
+/// the stages decided so far. Inputs computed with the model (agreement margins, the probe's
+/// result) come in with it.
+public struct ClassificationDefenseState {
+  public let train: [Example]
+  public let config: P2PConfig
+  /// Zero-shot agreement margins, one per training row (agreement selection).
+  public var margins: [Float]?
+  /// The probe screen's result (probe stages).
+  public var probe: ProbeScreenResult?
+  /// The benign draw and the final shuffle share this generator.
+  public var rng: SeededRNG
+  /// Rows never chosen as benign.
+  public var excluded: Set<Int> = []
+  /// Suspicious trigger words found by the screen.
+  public var suspicious: [String] = []
+  /// The benign rows, ascending.
+  public var chosen: [Int] = []
+  /// Benign rows whose input carries a recovered trigger phrase: the covered text.
+  public var coverText: [Int: String] = [:]
+  /// Flagged rows added to the safe space with another label.
+  public var flipLabel: [Int: Int] = [:]
+  /// What the stages report (their fields of the manifest).
+  public var record: P2PManifest
+
+  public init(train: [Example], config: P2PConfig, margins: [Float]? = nil, probe: ProbeScreenResult? = nil) {
+    self.train = train; self.config = config; self.margins = margins; self.probe = probe
+    rng = SeededRNG(seed: config.seed)
+    record = P2PManifest(config: config, inputRows: train.count, outputRows: 0, benignSourceRows: [], benignPoisonedRows: 0)
+  }
+}
+
+/// The classification stages by name.
+public enum ClassificationStages {
+  public static let registry = StageRegistry<ClassificationDefenseState>([
+    TriggerWordScreen(), ProbeExclusion(), OracleExclusion(), RandomSelection(), AgreementSelection(), TriggerCover(), FlipCover(),
+  ])
+
+  /// The stage names a configuration runs, in order: the screens, the selection, the covers.
+  public static func names(for config: P2PConfig) -> [String] {
+    var s: [String] = []
+    if config.screenTriggers == true { s.append(TriggerWordScreen().name) }
+    if config.probeScreen == true { s.append(ProbeExclusion().name) }
+    if config.excludePoisonedFromBenign == true { s.append(OracleExclusion().name) }
+    s.append(config.selectsByAgreement ? AgreementSelection().name : RandomSelection().name)
+    if config.coverTriggers == true { s.append(TriggerCover().name) }
+    if config.probeScreen == true { s.append(FlipCover().name) }
+    return s
+  }
+
+  /// Every label needs benign rows, or the safe space can never answer it.
+  static func requireBenignRows(_ state: ClassificationDefenseState) throws(DefenseError) {
+    let train = state.train, chosen = state.chosen, ratio = state.config.ratio
+    guard !chosen.isEmpty else {
+      throw DefenseError.noBenignRows(reason: "rho \(ratio) of \(train.count) training rows (\(state.excluded.count) kept out by the screens) is no row")
+    }
+    let benignLabels = Set(chosen.map { train[$0].label })
+    if let missing = Set(train.map(\.label)).subtracting(benignLabels).min() {
+      throw DefenseError.noBenignRows(reason: "no benign row has label \(missing) (\(chosen.count) benign rows of \(train.count)), so the safe label space "
+                            + "could never predict it; raise the ratio or use more training rows")
+    }
+  }
+}
+
+/// Keeps rows with a suspicious label-pure frequent word out of the benign candidates (`TriggerScreen`).
+public struct TriggerWordScreen: DefenseStage {
+  public init() {}
+  public var name: String { "screen" }
+  public func apply(to s: inout ClassificationDefenseState) throws {
+    s.suspicious = TriggerScreen.suspiciousWords(s.train)
+    let screened = TriggerScreen.flaggedRows(s.train, suspicious: s.suspicious)
+    s.excluded.formUnion(screened)
+    s.record.screenedWords = s.suspicious
+    s.record.screenedRows = screened.count
+  }
+}
+
+/// Keeps the rows the probe screen flagged out of the benign candidates (`ProbeScreen`).
+public struct ProbeExclusion: DefenseStage {
+  public init() {}
+  public var name: String { "probe" }
+  public func apply(to s: inout ClassificationDefenseState) throws {
+    guard let probe = s.probe else {
+      throw DefenseError.invalidConfig(key: "probe screen", value: "true", expected: "the probe screen's result for the training rows")
+    }
+    let labels = s.config.labels, train = s.train
+    guard probe.flaggedRows.allSatisfy({ train.indices.contains($0) }), probe.flipLabels.count == probe.flaggedRows.count,
+          probe.flipLabels.allSatisfy({ $0 >= 0 && $0 < labels }) else {
+      throw DefenseError.invalidConfig(key: "probe screen", value: "\(probe.flaggedRows.count) flagged rows",
+                           expected: "rows of this training set with a flip label each in 0..<\(labels)")
+    }
+    s.excluded.formUnion(probe.flaggedRows)
+  }
+}
+
+/// Oracle diagnostic, not a deployable defense: keeps the rows known to be poisoned out.
+public struct OracleExclusion: DefenseStage {
+  public init() {}
+  public var name: String { "oracle" }
+  public func apply(to s: inout ClassificationDefenseState) throws {
+    s.excluded.formUnion(s.train.indices.filter { s.train[$0].poisoned })
+  }
+}
+
+/// The paper's benign rows: round(ρ·N) of the candidates, uniformly (seeded).
+public struct RandomSelection: DefenseStage {
+  public init() {}
+  public var name: String { "random" }
+  public func apply(to s: inout ClassificationDefenseState) throws {
+    let ratio = s.config.ratio, n = s.train.count
+    let k = Int((ratio * Double(n)).rounded())
+    var order = s.train.indices.filter { !s.excluded.contains($0) }
+    guard k <= order.count else {
+      throw DefenseError.noBenignRows(reason: "rho \(ratio) asks for \(k) of \(n) rows, but the screens kept \(s.excluded.count) out "
+                            + "and only \(order.count) remain; lower the ratio or check the screens' report")
+    }
+    for i in 0..<k {
+      let j = i + Int(s.rng.next() % UInt64(order.count - i))
+      order.swapAt(i, j)
+    }
+    s.chosen = Array(order.prefix(k)).sorted()
+    try ClassificationStages.requireBenignRows(s)
+  }
+}
+
+/// Benign rows per label by the base model's zero-shot agreement (`LabelAgreement`); excluded rows rank last.
+public struct AgreementSelection: DefenseStage {
+  public init() {}
+  public var name: String { "agreement" }
+  public func apply(to s: inout ClassificationDefenseState) throws {
+    guard let margins = s.margins else {
+      throw DefenseError.invalidConfig(key: "selection", value: "agreement", expected: "zero-shot agreement margins for the training rows")
+    }
+    let excluded = s.excluded
+    let ranked = margins.count == s.train.count ? margins.indices.map { excluded.contains($0) ? -Float.infinity : margins[$0] } : margins
+    s.chosen = try LabelAgreement.select(labels: s.train.map(\.label), margins: ranked, ratio: s.config.ratio)
+    try ClassificationStages.requireBenignRows(s)
+  }
+}
+
+/// Trigger cover (our extension): every other benign row, in a seeded order of its own (so the
+/// benign rows and the shuffle stay those of the screen alone), gets one recovered trigger phrase,
+/// cycling; those rows keep their own safe labels.
+public struct TriggerCover: DefenseStage {
+  /// Mixed into the seed of the cover's draws.
+  static let salt: UInt64 = 0x636F_7665_7254_7267
+  public init() {}
+  public var name: String { "cover" }
+  public func apply(to s: inout ClassificationDefenseState) throws {
+    let phrases = TriggerScreen.phrases(s.train, suspicious: s.suspicious)
+    if !phrases.isEmpty {
+      var coverRNG = SeededRNG(seed: s.config.seed ^ Self.salt)
+      var order = s.chosen
+      for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(coverRNG.next() % UInt64(i + 1))) }
+      for (k, i) in order.prefix(order.count / 2).enumerated() {
+        s.coverText[i] = insertAtRandomWordPosition(phrases[k % phrases.count], into: s.train[i].text, using: &coverRNG)
+      }
+    }
+    s.record.coverPhrases = phrases
+    s.record.coveredRows = s.coverText.count
+  }
+}
+
+/// Flip cover (our extension): the most atypical probe-flagged rows, up to half as many as there
+/// are benign rows, go to the safe space with the probe's next label.
+public struct FlipCover: DefenseStage {
+  public init() {}
+  public var name: String { "flip" }
+  public func apply(to s: inout ClassificationDefenseState) throws {
+    guard let probe = s.probe else {
+      throw DefenseError.invalidConfig(key: "probe screen", value: "true", expected: "the probe screen's result for the training rows")
+    }
+    for k in probe.flaggedRows.indices.prefix(s.chosen.count / 2) { s.flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k] }
+    let flipped = s.flipLabel.keys.sorted()
+    s.record.probePoisonedLabels = probe.poisonedLabels
+    s.record.probeFlaggedRows = probe.flaggedRows.count
+    s.record.flippedRows = flipped
+    s.record.flippedPoisonedRows = flipped.filter { s.train[$0].poisoned }.count
+  }
+}
