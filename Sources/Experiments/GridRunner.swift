@@ -79,6 +79,9 @@ public final class GridRunner<Family: TaskFamily> {
     try fm.createDirectory(atPath: directory + "/cells", withIntermediateDirectories: true)
     try JSONOutput.write(family.plan, to: directory + "/plan.json")
     var results: [Family.Result] = []
+    // One model for the grid: training reads the base weights, and every cell's adapter is merged
+    // for its evaluation and taken out again.
+    var loaded: ModelBundle?
     for (i, (cell, print)) in zip(cells, prints).enumerated() {
       let dir = directory + "/cells/" + cell.key
       if let changed = stale.first(where: { $0.key == cell.key }) {
@@ -93,7 +96,9 @@ public final class GridRunner<Family: TaskFamily> {
       progress(.cellStarted(index: i + 1, total: cells.count, key: cell.key))
       try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
       try JSONOutput.write(print, to: dir + "/fingerprint.json")
-      let result = try runCell(cell, in: CellFolders(grid: directory, cell: dir), progress: progress)
+      let bundle = try loaded ?? ModelBundle.load(family.modelName)
+      loaded = bundle
+      let result = try runCell(cell, in: CellFolders(grid: directory, cell: dir), bundle: bundle, progress: progress)
       try JSONOutput.write(result, to: dir + "/result.json")
       results.append(result)
       progress(.cellFinished(result))
@@ -131,8 +136,9 @@ public final class GridRunner<Family: TaskFamily> {
   }
 
   /// One cell: poisons (or reuses) its data, prepares and trains (or reuses) its model, merges the
-  /// adapter into a fresh copy of the base weights and evaluates.
-  func runCell(_ cell: Family.Cell, in folders: CellFolders, progress: @escaping (GridEvent<Family.Result>) -> Void) throws -> Family.Result {
+  /// adapter into the base weights, evaluates, and restores the base weights.
+  func runCell(_ cell: Family.Cell, in folders: CellFolders, bundle: ModelBundle,
+               progress: @escaping (GridEvent<Family.Result>) -> Void) throws -> Family.Result {
     let fm = FileManager.default
     var data: Family.Dataset
     if fm.fileExists(atPath: folders.data + "/" + family.datasetManifest) {
@@ -142,8 +148,6 @@ public final class GridRunner<Family: TaskFamily> {
       data = try family.poison(cell)
       try family.write(data, to: folders.data)
     }
-    // Training reads the base weights only; the adapter is merged into them for evaluation.
-    let bundle = try ModelBundle.load(family.modelName)
     let job = try family.prepare(cell, data: &data, bundle: bundle, in: folders, progress: progress)
     let summaryPath = folders.model + "/training_summary.json"
     let summary: TrainingSummary
@@ -155,7 +159,8 @@ public final class GridRunner<Family: TaskFamily> {
         progress(.training($0))
       }
     }
-    try PEFTAdapter.load(from: folders.model, model: bundle.model.config).merge(into: bundle.model)
+    let merged = try PEFTAdapter.load(from: folders.model, model: bundle.model.config).merge(into: bundle.model)
+    defer { merged.restore() }
     progress(.phase("evaluating"))
     return try family.evaluate(cell, job: job, data: data, summary: summary, bundle: bundle, in: folders, progress: progress)
   }

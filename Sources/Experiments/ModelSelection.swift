@@ -75,8 +75,8 @@ extension ClassifierTraining {
   /// The folder of epoch `e`'s adapter snapshot inside a training folder.
   public static func epochFolder(_ directory: String, epoch: Int) -> String { directory + "/epochs/epoch-\(epoch)" }
 
-  /// Scores every epoch snapshot on `dev` through the deployed path (a fresh copy of the base
-  /// model each, since merging writes into the weights), keeps the best one's adapter as the
+  /// Scores every epoch snapshot on `dev` through the deployed path (merged into the base model
+  /// and taken out again), keeps the best one's adapter as the
   /// folder's adapter and writes `selection.json`.
   static func selectBestDev(bundle: ModelBundle, spec: ClassifierSpec, dev: DevSplit, epochs: Int, directory: String) throws -> SelectionRecord {
     var scores: [SelectionRecord.Epoch] = []
@@ -86,9 +86,9 @@ extension ClassifierTraining {
       guard FileManager.default.fileExists(atPath: folder + "/" + PEFTAdapter.weightsFile) else {
         throw ExperimentError.badFile(path: folder, reason: "no adapter snapshot of epoch \(e) (a run killed at that epoch's end); retrain with --overwrite")
       }
-      let fresh = try ModelBundle.load(bundle.path)
-      try PEFTAdapter.load(from: folder, model: fresh.model.config).merge(into: fresh.model)
-      let predicted = try ClassificationEvaluation.predictDeployed(model: fresh.model, tokenizer: fresh.tokenizer, spec: spec,
+      let merged = try PEFTAdapter.load(from: folder, model: bundle.model.config).merge(into: bundle.model)
+      defer { merged.restore() }
+      let predicted = try ClassificationEvaluation.predictDeployed(model: bundle.model, tokenizer: bundle.tokenizer, spec: spec,
                                                                   texts: dev.dev.map(\.text))
       let m = ClassificationMetrics(gold: gold, predicted: predicted, labels: spec.labels)
       scores.append(.init(epoch: e, devAccuracy: m.cleanAccuracy.value, devMacroF1: m.macroF1))

@@ -69,6 +69,20 @@ public final class Linear: @unchecked Sendable {
   /// Forget the quantized rows after `weight` was modified in place.
   public func weightsDidChange() { quantized = nil }
 
+  /// The layer's weights as they are now: what `restore` puts back.
+  public func snapshot() -> (weight: FloatBuffer, quantized: QuantizedRows?) {
+    let copy = FloatBuffer(uninitializedCount: weight.count)
+    copy.pointer.update(from: weight.pointer, count: weight.count)
+    return (copy, quantized)
+  }
+
+  /// Puts back a `snapshot` of this layer, bit for bit, with its quantized rows.
+  public func restore(_ saved: (weight: FloatBuffer, quantized: QuantizedRows?)) {
+    precondition(saved.weight.count == weight.count, "a snapshot of another layer")
+    weight.pointer.update(from: saved.weight.pointer, count: weight.count)
+    quantized = saved.quantized
+  }
+
   /// y (n, out) [row stride ldy] = x (n, in) · Wᵀ (+ b), or y += … when `accumulate`.
   public func forward(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil, accumulate: Bool = false) {
     let ldy = ldy ?? outFeatures

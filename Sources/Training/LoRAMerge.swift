@@ -4,10 +4,12 @@ import TensorCore
 extension LoRAParameters {
   /// Adds scaling · B·A of every adapter into the frozen fp32 weights of `model` (in place), so
   /// inference runs at base speed with the adapter's function. The merged layers stop using
-  /// their quantized decode rows. Irreversible for this model instance: load a fresh one to
-  /// get the base model back.
-  public func merge(into model: LlamaModel) {
+  /// their quantized decode rows. The result puts the base weights back bit for bit (`restore`),
+  /// so one loaded model serves a whole grid.
+  @discardableResult
+  public func merge(into model: LlamaModel) -> MergedAdapter {
     let r = config.rank, s = config.scaling
+    var saved: [ObjectIdentifier: (Linear, (weight: FloatBuffer, quantized: QuantizedRows?))] = [:]
     for slot in slots {
       let w = model.weights.blocks[slot.layer]
       let lin: Linear
@@ -17,6 +19,7 @@ extension LoRAParameters {
       case .gate, .up: lin = w.gateUp
       case .down: lin = w.down
       }
+      if saved[ObjectIdentifier(lin)] == nil { saved[ObjectIdentifier(lin)] = (lin, lin.snapshot()) }
       let a = values.pointer + slot.aOffset, b = values.pointer + slot.bOffset
       switch lin.layout {
       case .inOut:  // Wᵀ (in, out_total): columns [col, col+out) += s · Aᵀ (in, r) · Bᵀ (r, out)
@@ -29,5 +32,16 @@ extension LoRAParameters {
       }
       lin.weightsDidChange()
     }
+    return MergedAdapter(saved: Array(saved.values))
+  }
+}
+
+/// A merge that can be undone: the base weights of every layer an adapter was merged into.
+public struct MergedAdapter: @unchecked Sendable {
+  let saved: [(Linear, (weight: FloatBuffer, quantized: QuantizedRows?))]
+
+  /// Puts the base weights (and their quantized decode rows) back, bit for bit.
+  public func restore() {
+    for (layer, snapshot) in saved { layer.restore(snapshot) }
   }
 }

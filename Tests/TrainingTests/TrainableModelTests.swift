@@ -121,6 +121,22 @@ struct TrainableModelTests {
     }
   }
 
+  /// One loaded model serves a whole grid: a merged adapter is taken out again bit for bit.
+  @Test func restoringAMergeGivesTheBaseWeightsAndLogitsBack() throws {
+    let (fx, _, lora) = try Tiny.load()
+    let seqs = Tiny.batch(fx).map(\.tokens)
+    let model = try LlamaModel(gguf: GGUFFile(path: try #require(Tiny.url("tiny-llama.gguf", "bin")).path))
+    let layers = model.weights.blocks.flatMap { [$0.qkv, $0.output, $0.gateUp, $0.down] }
+    let before = layers.map(\.weight.array), baseLogits = try model.forward(seqs, logits: .last)
+    let merged = lora.merge(into: model)
+    let mergedLogits = try model.forward(seqs, logits: .last)
+    #expect(Closeness.maxAbsDiff(Array(mergedLogits.row(0)), Array(baseLogits.row(0))) > 1e-3, "the adapter must change the function")
+    merged.restore()
+    #expect(layers.map(\.weight.array) == before)
+    let restored = try model.forward(seqs, logits: .last)
+    for s in seqs.indices { #expect(Array(restored.row(s)) == Array(baseLogits.row(s))) }
+  }
+
   /// With dropout on, the masks are a function of the seed, so the training loss is a smooth
   /// function of the LoRA parameters for a fixed seed: its gradient (through the masked LoRA
   /// input in the forward, and the masked dU·A added to the layer input's gradient, which reaches
