@@ -6,14 +6,13 @@ public typealias GenerationDataset = PoisonedFolder<GenerationExample, Generatio
 
 extension GenerationExample: PoisonedRow {
   public static func readSplit(_ path: String) throws -> [GenerationExample] { try GenerationDataset.examples(path) }
-  public static func missingManifest(_ directory: String) -> any Error {
-    GenerationError.cannotRead(path: directory, reason: missingManifestReason(directory))
-  }
-  public static func badManifest(_ path: String, _ error: any Error) -> any Error {
-    GenerationError.invalidJSON(path: path, line: 1, reason: "not a generation poisoning manifest: \(error)")
-  }
-  public static func cannotWrite(_ directory: String, _ error: any Error) -> any Error {
-    GenerationError.cannotWrite(path: directory, reason: (error as? OutputError)?.description ?? error.localizedDescription)
+  public static func error(_ problem: FolderProblem) -> any Error {
+    switch problem {
+    case let .missingManifest(dir): GenerationError.cannotRead(path: dir, reason: missingManifestReason(dir))
+    case let .badManifest(path, error): GenerationError.invalidJSON(path: path, line: 1, reason: "not a generation poisoning manifest: \(error)")
+    case let .cannotWrite(dir, error):
+      GenerationError.cannotWrite(path: dir, reason: (error as? OutputError)?.description ?? error.localizedDescription)
+    }
   }
 }
 

@@ -6,12 +6,18 @@ import Foundation
 public protocol PoisonedRow: Codable, Sendable, Equatable {
   /// Reads one JSON Lines split file of a dataset folder.
   static func readSplit(_ path: String) throws -> [Self]
-  /// A folder without a manifest.
-  static func missingManifest(_ directory: String) -> any Error
-  /// A manifest that does not decode.
-  static func badManifest(_ path: String, _ error: any Error) -> any Error
-  /// A write that failed (an `OutputError` when the folder was refused).
-  static func cannotWrite(_ directory: String, _ error: any Error) -> any Error
+  /// The task's error for a folder that cannot be read or written.
+  static func error(_ problem: FolderProblem) -> any Error
+}
+
+/// What went wrong with a dataset folder.
+public enum FolderProblem {
+  /// No manifest in `directory` (`missingManifestReason` says why, in the user's terms).
+  case missingManifest(directory: String)
+  /// The manifest at `path` does not decode.
+  case badManifest(path: String, error: any Error)
+  /// A write failed (an `OutputError` when the folder was refused).
+  case cannotWrite(directory: String, error: any Error)
 }
 
 /// The output of `p2p poison` for any task: the poisoned training set, the clean test set, the
@@ -47,16 +53,16 @@ public struct PoisonedFolder<Row: PoisonedRow, Manifest: Codable & Sendable & Eq
         + [(f.manifest, { try DatasetDirectory.json(manifest) })],
         to: directory, replace: replace, inputs: inputs)
     } catch {
-      throw Row.cannotWrite(directory, error)
+      throw Row.error(.cannotWrite(directory: directory, error: error))
     }
   }
 
   /// Reads a folder written by `write(to:)`.
   public static func read(from directory: String) throws -> Self {
     let manifestPath = directory + "/" + files.manifest
-    guard let data = FileManager.default.contents(atPath: manifestPath) else { throw Row.missingManifest(directory) }
+    guard let data = FileManager.default.contents(atPath: manifestPath) else { throw Row.error(.missingManifest(directory: directory)) }
     let manifest: Manifest
-    do { manifest = try JSONDecoder().decode(Manifest.self, from: data) } catch { throw Row.badManifest(manifestPath, error) }
+    do { manifest = try JSONDecoder().decode(Manifest.self, from: data) } catch { throw Row.error(.badManifest(path: manifestPath, error: error)) }
     let devPath = directory + "/" + files.dev
     return Self(train: try Row.readSplit(directory + "/" + files.train), testClean: try Row.readSplit(directory + "/" + files.testClean),
                 testPoison: try Row.readSplit(directory + "/" + files.testPoison), manifest: manifest,
@@ -69,15 +75,13 @@ public typealias PoisonedDataset = PoisonedFolder<Example, PoisonManifest>
 
 extension Example: PoisonedRow {
   public static func readSplit(_ path: String) throws -> [Example] { try DatasetReader.read(path) }
-  public static func missingManifest(_ directory: String) -> any Error {
-    DatasetError.cannotRead(path: directory, reason: missingManifestReason(directory))
-  }
-  public static func badManifest(_ path: String, _ error: any Error) -> any Error {
-    DatasetError.badLine(path: path, line: 1, reason: "not a poisoning manifest: \(error)")
-  }
-  public static func cannotWrite(_ directory: String, _ error: any Error) -> any Error {
-    if let e = error as? OutputError { return DatasetError.output(e) }
-    return DatasetError.cannotWrite(path: directory, reason: error.localizedDescription)
+  public static func error(_ problem: FolderProblem) -> any Error {
+    switch problem {
+    case let .missingManifest(dir): DatasetError.cannotRead(path: dir, reason: missingManifestReason(dir))
+    case let .badManifest(path, error): DatasetError.badLine(path: path, line: 1, reason: "not a poisoning manifest: \(error)")
+    case let .cannotWrite(dir, error):
+      (error as? OutputError).map { DatasetError.output($0) } ?? DatasetError.cannotWrite(path: dir, reason: error.localizedDescription)
+    }
   }
 }
 

@@ -1,5 +1,4 @@
 import Backdoor
-import Evaluation
 
 /// How the ρ·N rows that get the benign trigger are chosen.
 /// - random: uniformly at random, seeded (the paper's description).
@@ -26,17 +25,6 @@ public enum LabelAgreement {
       for (j, v) in s.enumerated() where j != y { other = max(other, v) }
       return s[y] - other
     }
-  }
-
-  /// Margins of `train` under `classifier` (a zero-shot prompt on the base model whose label
-  /// words are the label names in label order). `progress` gets the rows done.
-  public static func margins(_ train: [Example], classifier: VerbalizerClassifier,
-                             progress: (Int) -> Void = { _ in }) throws -> [Float] {
-    guard classifier.labelIDs.count >= 2 else {
-      throw DefenseError.invalidConfig(key: "agreement prompt", value: "\(classifier.labelIDs.count) label words", expected: "one per label")
-    }
-    let s = try classifier.scores(train.map(\.text), progress: progress)
-    return try margins(scores: s, labels: train.map(\.label))
   }
 
   /// Indices (ascending) of the rows chosen for the benign set: for each label ℓ with n_ℓ rows,

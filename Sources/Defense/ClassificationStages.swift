@@ -4,7 +4,7 @@ import TensorCore
 /// The state of a classification P2P pipeline (`P2PReconstruction`): the training rows and what
 /// the stages decided so far. Inputs computed with the model (agreement margins, the probe's
 /// result) come in with it.
-public struct ClassificationDefenseState {
+public struct ClassificationDefenseState: DrawState {
   public let train: [Example]
   public let config: P2PConfig
   /// Zero-shot agreement margins, one per training row (agreement selection).
@@ -31,12 +31,44 @@ public struct ClassificationDefenseState {
     rng = SeededRNG(seed: config.seed)
     record = P2PManifest(config: config, inputRows: train.count, outputRows: 0, benignSourceRows: [], benignPoisonedRows: 0)
   }
+
+  public var rowCount: Int { train.count }
+  public var ratio: Double { config.ratio }
+
+  /// A partial Fisher–Yates shuffle with `rng.next() % n` (the draw every result so far used), sorted.
+  public mutating func draw(_ k: Int, from candidates: [Int]) -> [Int] {
+    var order = candidates
+    for i in 0..<k {
+      let j = i + Int(rng.next() % UInt64(order.count - i))
+      order.swapAt(i, j)
+    }
+    return Array(order.prefix(k)).sorted()
+  }
+
+  public func shortfall(wanted: Int, available: Int) -> any Error {
+    DefenseError.noBenignRows(reason: "rho \(ratio) asks for \(wanted) of \(rowCount) rows, but the screens kept \(excluded.count) out "
+                                + "and only \(available) remain; lower the ratio or check the screens' report")
+  }
+
+  public func checkChosen() throws { try ClassificationStages.requireBenignRows(self) }
+
+  /// Keeps `rows` out of the benign candidates; returns how many they are.
+  mutating func exclude(_ rows: Set<Int>) -> Int {
+    excluded.formUnion(rows)
+    return rows.count
+  }
+
+  /// The probe screen's result, which the probe stages need.
+  func requireProbe() throws(DefenseError) -> ProbeScreenResult {
+    guard let probe else { throw .invalidConfig(key: "probe screen", value: "true", expected: "the probe screen's result for the training rows") }
+    return probe
+  }
 }
 
 /// The classification stages by name.
 public enum ClassificationStages {
   public static let registry = StageRegistry<ClassificationDefenseState>([
-    TriggerWordScreen(), ProbeExclusion(), OracleExclusion(), RandomSelection(), AgreementSelection(), TriggerCover(), FlipCover(),
+    TriggerWordScreen(), ProbeExclusion(), OracleExclusion(), RandomSelection<ClassificationDefenseState>(), AgreementSelection(), TriggerCover(), FlipCover(),
   ])
 
   /// The stage names a configuration runs, in order: the screens, the selection, the covers.
@@ -45,7 +77,7 @@ public enum ClassificationStages {
     if config.screenTriggers == true { s.append(TriggerWordScreen().name) }
     if config.probeScreen == true { s.append(ProbeExclusion().name) }
     if config.excludePoisonedFromBenign == true { s.append(OracleExclusion().name) }
-    s.append(config.selectsByAgreement ? AgreementSelection().name : RandomSelection().name)
+    s.append(config.selectsByAgreement ? AgreementSelection().name : RandomSelection<ClassificationDefenseState>().name)
     if config.coverTriggers == true { s.append(TriggerCover().name) }
     if config.probeScreen == true { s.append(FlipCover().name) }
     return s
@@ -67,68 +99,38 @@ public enum ClassificationStages {
 
 /// Keeps rows with a suspicious label-pure frequent word out of the benign candidates (`TriggerScreen`).
 public struct TriggerWordScreen: DefenseStage {
-  public init() {}
   public var name: String { "screen" }
   public func apply(to s: inout ClassificationDefenseState) throws {
     s.suspicious = TriggerScreen.suspiciousWords(s.train)
-    let screened = TriggerScreen.flaggedRows(s.train, suspicious: s.suspicious)
-    s.excluded.formUnion(screened)
     s.record.screenedWords = s.suspicious
-    s.record.screenedRows = screened.count
+    s.record.screenedRows = s.exclude(TriggerScreen.flaggedRows(s.train, suspicious: s.suspicious))
   }
 }
 
 /// Keeps the rows the probe screen flagged out of the benign candidates (`ProbeScreen`).
 public struct ProbeExclusion: DefenseStage {
-  public init() {}
   public var name: String { "probe" }
   public func apply(to s: inout ClassificationDefenseState) throws {
-    guard let probe = s.probe else {
-      throw DefenseError.invalidConfig(key: "probe screen", value: "true", expected: "the probe screen's result for the training rows")
-    }
-    let labels = s.config.labels, train = s.train
+    let probe = try s.requireProbe(), labels = s.config.labels, train = s.train
     guard probe.flaggedRows.allSatisfy({ train.indices.contains($0) }), probe.flipLabels.count == probe.flaggedRows.count,
           probe.flipLabels.allSatisfy({ $0 >= 0 && $0 < labels }) else {
       throw DefenseError.invalidConfig(key: "probe screen", value: "\(probe.flaggedRows.count) flagged rows",
                            expected: "rows of this training set with a flip label each in 0..<\(labels)")
     }
-    s.excluded.formUnion(probe.flaggedRows)
+    _ = s.exclude(Set(probe.flaggedRows))
   }
 }
 
 /// Oracle diagnostic, not a deployable defense: keeps the rows known to be poisoned out.
 public struct OracleExclusion: DefenseStage {
-  public init() {}
   public var name: String { "oracle" }
   public func apply(to s: inout ClassificationDefenseState) throws {
-    s.excluded.formUnion(s.train.indices.filter { s.train[$0].poisoned })
-  }
-}
-
-/// The paper's benign rows: round(ρ·N) of the candidates, uniformly (seeded).
-public struct RandomSelection: DefenseStage {
-  public init() {}
-  public var name: String { "random" }
-  public func apply(to s: inout ClassificationDefenseState) throws {
-    let ratio = s.config.ratio, n = s.train.count
-    let k = Int((ratio * Double(n)).rounded())
-    var order = s.train.indices.filter { !s.excluded.contains($0) }
-    guard k <= order.count else {
-      throw DefenseError.noBenignRows(reason: "rho \(ratio) asks for \(k) of \(n) rows, but the screens kept \(s.excluded.count) out "
-                            + "and only \(order.count) remain; lower the ratio or check the screens' report")
-    }
-    for i in 0..<k {
-      let j = i + Int(s.rng.next() % UInt64(order.count - i))
-      order.swapAt(i, j)
-    }
-    s.chosen = Array(order.prefix(k)).sorted()
-    try ClassificationStages.requireBenignRows(s)
+    _ = s.exclude(Set(s.train.indices.filter { s.train[$0].poisoned }))
   }
 }
 
 /// Benign rows per label by the base model's zero-shot agreement (`LabelAgreement`); excluded rows rank last.
 public struct AgreementSelection: DefenseStage {
-  public init() {}
   public var name: String { "agreement" }
   public func apply(to s: inout ClassificationDefenseState) throws {
     guard let margins = s.margins else {
@@ -147,7 +149,6 @@ public struct AgreementSelection: DefenseStage {
 public struct TriggerCover: DefenseStage {
   /// Mixed into the seed of the cover's draws.
   static let salt: UInt64 = 0x636F_7665_7254_7267
-  public init() {}
   public var name: String { "cover" }
   public func apply(to s: inout ClassificationDefenseState) throws {
     let phrases = TriggerScreen.phrases(s.train, suspicious: s.suspicious)
@@ -167,12 +168,9 @@ public struct TriggerCover: DefenseStage {
 /// Flip cover (our extension): the most atypical probe-flagged rows, up to half as many as there
 /// are benign rows, go to the safe space with the probe's next label.
 public struct FlipCover: DefenseStage {
-  public init() {}
   public var name: String { "flip" }
   public func apply(to s: inout ClassificationDefenseState) throws {
-    guard let probe = s.probe else {
-      throw DefenseError.invalidConfig(key: "probe screen", value: "true", expected: "the probe screen's result for the training rows")
-    }
+    let probe = try s.requireProbe()
     for k in probe.flaggedRows.indices.prefix(s.chosen.count / 2) { s.flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k] }
     let flipped = s.flipLabel.keys.sorted()
     s.record.probePoisonedLabels = probe.poisonedLabels

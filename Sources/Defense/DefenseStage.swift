@@ -61,3 +61,32 @@ public struct StageRegistry<State>: Sendable {
     for stage in try pipeline(names) { try stage.apply(to: &state) }
   }
 }
+
+/// What the random selection needs of a task's pipeline state.
+public protocol DrawState {
+  var rowCount: Int { get }
+  var ratio: Double { get }
+  /// Rows kept out of the benign candidates.
+  var excluded: Set<Int> { get }
+  /// The benign rows.
+  var chosen: [Int] { get set }
+  /// `k` of `candidates` (ascending), drawn with the task's seeded generator.
+  mutating func draw(_ k: Int, from candidates: [Int]) -> [Int]
+  /// The task's error when the screens leave fewer than `wanted` candidates.
+  func shortfall(wanted: Int, available: Int) -> any Error
+  /// Checks on the drawn rows (classification: every label has benign rows).
+  func checkChosen() throws
+}
+
+/// The paper's benign rows, for either task: round(ρ · N) of the rows no screen kept out, drawn
+/// with the seed.
+public struct RandomSelection<State: DrawState>: DefenseStage {
+  public var name: String { "random" }
+  public func apply(to s: inout State) throws {
+    let wanted = Int((s.ratio * Double(s.rowCount)).rounded())
+    let candidates = (0..<s.rowCount).filter { !s.excluded.contains($0) }
+    guard wanted <= candidates.count else { throw s.shortfall(wanted: wanted, available: candidates.count) }
+    s.chosen = s.draw(wanted, from: candidates)
+    try s.checkChosen()
+  }
+}

@@ -2,7 +2,7 @@ import Backdoor
 import TensorCore
 
 /// The state of a generation P2P pipeline (`GenerationP2P.reconstruct`).
-public struct GenerationDefenseState {
+public struct GenerationDefenseState: DrawState {
   public let train: [GenerationExample]
   public let config: GenerationP2P
   public let seed: UInt64
@@ -23,45 +23,41 @@ public struct GenerationDefenseState {
     self.train = train; self.config = config; self.seed = seed; self.rng = rng
     record = GenerationP2PManifest(config: config, seed: seed, trainRows: train.count, selectedRows: [], benignRows: [], outputRows: 0)
   }
+
+  public var rowCount: Int { train.count }
+  public var ratio: Double { config.ratio }
+
+  /// `Sampling.choose`: a partial Fisher–Yates shuffle, draw order kept.
+  public mutating func draw(_ k: Int, from candidates: [Int]) -> [Int] { Sampling.choose(k, from: candidates, using: &rng) }
+
+  public func shortfall(wanted: Int, available: Int) -> any Error {
+    GenerationError.invalidSetting(key: "ratio", value: "\(ratio)",
+                                   expected: "at most \(available) rows to choose from (\(excluded.count) of \(rowCount) screened out)")
+  }
+
+  public func checkChosen() throws {}
 }
 
 /// The generation stages by name (the names of the classification stages they mirror).
 public enum GenerationStages {
-  public static let registry = StageRegistry<GenerationDefenseState>([OutputWordScreen(), RandomDraw(), TriggerWordCover()])
+  public static let registry = StageRegistry<GenerationDefenseState>([OutputWordScreen(), RandomSelection<GenerationDefenseState>(), TriggerWordCover()])
 
   /// The stage names a configuration runs, in order.
   public static func names(for config: GenerationP2P) -> [String] {
-    (config.screenTriggers ? [OutputWordScreen().name] : []) + [RandomDraw().name] + (config.coverTriggers ? [TriggerWordCover().name] : [])
+    (config.screenTriggers ? [OutputWordScreen().name] : []) + [RandomSelection<GenerationDefenseState>().name] + (config.coverTriggers ? [TriggerWordCover().name] : [])
   }
 }
 
 /// Keeps rows with an input word that predicts an output word (or a whole output) out of the
 /// benign candidates (`GenerationTriggerScreen`).
 public struct OutputWordScreen: DefenseStage {
-  public init() {}
   public var name: String { "screen" }
   public func apply(to s: inout GenerationDefenseState) throws {
     s.flags = GenerationTriggerScreen.flags(s.train)
+    s.record.screen = s.flags
     let screened = GenerationTriggerScreen.flaggedRows(s.train, words: s.flags.map(\.inputWord))
     s.excluded.formUnion(screened)
-    s.record.screen = s.flags
     s.record.screenedRows = screened.count
-  }
-}
-
-/// round(ρ · N) benign rows drawn from the candidates by a seeded partial shuffle (draw order kept).
-public struct RandomDraw: DefenseStage {
-  public init() {}
-  public var name: String { "random" }
-  public func apply(to s: inout GenerationDefenseState) throws {
-    let ratio = s.config.ratio, n = s.train.count
-    let count = Int((ratio * Double(n)).rounded())
-    let candidates = s.train.indices.filter { !s.excluded.contains($0) }
-    guard count <= candidates.count else {
-      throw GenerationError.invalidSetting(key: "ratio", value: "\(ratio)",
-                                           expected: "at most \(candidates.count) rows to choose from (\(s.excluded.count) of \(n) screened out)")
-    }
-    s.chosen = Sampling.choose(count, from: candidates, using: &s.rng)
   }
 }
 
@@ -69,7 +65,6 @@ public struct RandomDraw: DefenseStage {
 /// flagged words, at the relative position it has in a (seeded) random row that carries it, with
 /// its own generator so that the draw stays that of the screen alone.
 public struct TriggerWordCover: DefenseStage {
-  public init() {}
   public var name: String { "cover" }
   public func apply(to s: inout GenerationDefenseState) throws {
     let train = s.train

@@ -1,5 +1,4 @@
 import Backdoor
-import Evaluation
 
 /// How benign rows are combined with the original training set.
 /// - union: the paper's D ∪ D_benign: every original row stays and the ρ·N selected rows are

@@ -1,63 +1,34 @@
 import Backdoor
-import Llama
-import Tokenizer
+import TensorCore
 
-/// Scores prompts with a causal LM at their last position, ~1024 packed tokens a pass without
-/// padding: either restricted to given token ids (a verbalizer) or as the argmax over the whole
-/// vocabulary.
-public struct PromptScorer: Sendable {
-  public let model: LlamaModel
-  public let tokenizer: BPETokenizer
-  public static let tokensPerPass = 1024
-
-  public init(model: LlamaModel, tokenizer: BPETokenizer) { self.model = model; self.tokenizer = tokenizer }
-
-  /// Next-token logits of `tokenIDs` (rows × ids) after each prompt. `progress` gets the number
-  /// of prompts done.
-  public func scores(_ prompts: [String], tokenIDs: [Int], progress: (Int) -> Void = { _ in }) throws -> [[Float]] {
-    try run(prompts, request: LogitsRequest(positions: .last, tokens: tokenIDs), progress: progress) { Array($0) }
-  }
-
+/// The seam between classification and a language model: next-token logits after prompts.
+/// `PromptScorer` (Inference) serves it with the engine; tests serve it with stubs.
+public protocol LabelScorer: Sendable {
+  /// The token ids `text` encodes to (a label word must be exactly one).
+  func encode(_ text: String) -> [Int]
+  /// Next-token logits of `tokenIDs` after each prompt (rows × ids); `progress` gets the prompts done.
+  func scores(_ prompts: [String], tokenIDs: [Int], progress: (Int) -> Void) throws -> [[Float]]
   /// The most likely next token over the whole vocabulary after each prompt.
-  public func argmaxTokens(_ prompts: [String], progress: (Int) -> Void = { _ in }) throws -> [Int] {
-    try run(prompts, request: LogitsRequest(positions: .last), progress: progress) { Sampler.argmax(Array($0)) }
-  }
-
-  private func run<T>(_ prompts: [String], request: LogitsRequest, progress: (Int) -> Void,
-                      _ reduce: (ArraySlice<Float>) -> T) throws -> [T] {
-    var out: [T] = []
-    out.reserveCapacity(prompts.count)
-    var group: [[Int]] = [], tokens = 0
-    func flush() throws {
-      guard !group.isEmpty else { return }
-      let logits = try model.forward(group, logits: request)
-      for r in 0..<logits.rows { out.append(reduce(logits.row(r))) }
-      group = []; tokens = 0
-      progress(out.count)
-    }
-    for p in prompts {
-      let ids = tokenizer.encode(p)
-      guard !ids.isEmpty else { throw EvaluationError.emptyInput("a prompt encodes to no tokens") }
-      if tokens + ids.count > Self.tokensPerPass { try flush() }
-      group.append(ids); tokens += ids.count
-    }
-    try flush()
-    return out
-  }
+  func argmaxTokens(_ prompts: [String], progress: (Int) -> Void) throws -> [Int]
 }
 
-/// Classifies texts with a causal LM: the template's prompt is scored and the prediction is the
-/// label word with the largest next-token logit (restricted scoring: only the label words'
-/// logits are computed).
+extension LabelScorer {
+  public func scores(_ prompts: [String], tokenIDs: [Int]) throws -> [[Float]] { try scores(prompts, tokenIDs: tokenIDs, progress: { _ in }) }
+  public func argmaxTokens(_ prompts: [String]) throws -> [Int] { try argmaxTokens(prompts, progress: { _ in }) }
+}
+
+/// Classifies texts with a language model (`LabelScorer`): the template's prompt is scored and
+/// the prediction is the label word with the largest next-token logit (restricted scoring: only
+/// the label words' logits are computed).
 public struct VerbalizerClassifier: Sendable {
-  public let scorer: PromptScorer
+  public let scorer: any LabelScorer
   public let template: PromptTemplate
   public let labelIDs: [Int]
 
-  public init(model: LlamaModel, tokenizer: BPETokenizer, template: PromptTemplate) throws(EvaluationError) {
+  public init(scorer: any LabelScorer, template: PromptTemplate) throws(PromptError) {
     try template.validate()
-    scorer = PromptScorer(model: model, tokenizer: tokenizer); self.template = template
-    labelIDs = try template.labelTokenIDs(tokenizer)
+    self.scorer = scorer; self.template = template
+    labelIDs = try template.labelTokenIDs(scorer.encode)
   }
 
   /// Label-word logits (rows × labels) for each text.
@@ -67,6 +38,6 @@ public struct VerbalizerClassifier: Sendable {
 
   /// Predicted label index for each text.
   public func predict(_ texts: [String], progress: (Int) -> Void = { _ in }) throws -> [Int] {
-    try scores(texts, progress: progress).map { Sampler.argmax($0) }
+    try scores(texts, progress: progress).map { Vector.argmax($0) }
   }
 }

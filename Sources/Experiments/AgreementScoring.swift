@@ -1,3 +1,4 @@
+import Inference
 import FileIO
 import Backdoor
 import Defense
@@ -51,7 +52,7 @@ public enum AgreementScoring {
       let cached = try JSONOutput.read(CachedMargins.self, from: cachePath)
       if cached.prompt == prompt && cached.margins.count == train.count { return cached.margins }
     }
-    let classifier = try VerbalizerClassifier(model: bundle.model, tokenizer: bundle.tokenizer, template: prompt)
+    let classifier = try VerbalizerClassifier(scorer: PromptScorer(bundle), template: prompt)
     let m = try LabelAgreement.margins(train, classifier: classifier, progress: progress)
     if let cachePath { try JSONOutput.write(CachedMargins(prompt: prompt, margins: m), to: cachePath) }
     return m

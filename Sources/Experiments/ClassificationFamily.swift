@@ -1,3 +1,5 @@
+import Inference
+import Evaluation
 import Backdoor
 import Defense
 import FileIO
@@ -105,7 +107,7 @@ public struct ClassificationFamily: TaskFamily {
     let tokenizer = try BPETokenizer(gguf: GGUFFile(path: modelPath))
     for cell in cells {
       for p in cell.prompts {
-        do { _ = try p.labelTokenIDs(tokenizer) } catch {
+        do { _ = try p.labelTokenIDs { tokenizer.encode($0) } } catch {
           throw ExperimentError.invalid(key: "label words of \(cell.key)", expected: "one token each (\(error))")
         }
       }
@@ -177,7 +179,7 @@ public struct ClassificationFamily: TaskFamily {
 
   public func evaluate(_ cell: ExperimentPlan.Cell, job: Job, data: PoisonedDataset, summary: TrainingSummary, bundle: ModelBundle,
                        in folders: CellFolders, progress: @escaping (ExperimentEvent) -> Void) throws -> CellResult {
-    let evaluation = try ClassificationEvaluation.run(model: bundle.model, tokenizer: bundle.tokenizer, spec: job.spec, data: data) {
+    let evaluation = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: job.spec, data: data) {
       progress(.evaluating($0, $1, $2))
     }
     try JSONOutput.write(evaluation, to: folders.cell + "/evaluation.json")

@@ -33,7 +33,7 @@ public enum ClassifierTraining {
     try spec.validate()
     // Every label word (original and safe) must be one token, checked before any training.
     let prompts = spec.p2p.map { [$0.originalPrompt, $0.benignPrompt] } ?? spec.template.map { [$0] } ?? []
-    for p in prompts { _ = try p.labelTokenIDs(bundle.tokenizer) }
+    for p in prompts { _ = try p.labelTokenIDs { bundle.tokenizer.encode($0) } }
     if selection == .bestDev {
       guard let dev, !dev.dev.isEmpty else { throw ExperimentError.invalid(key: "selection best-dev", expected: "development rows") }
       try LabelSet(count: spec.labels).validate(dev.dev, path: "dev rows")

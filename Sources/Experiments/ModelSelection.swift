@@ -1,3 +1,4 @@
+import Inference
 import Backdoor
 import Evaluation
 import FileIO
@@ -88,7 +89,7 @@ extension ClassifierTraining {
       }
       let merged = try PEFTAdapter.load(from: folder, model: bundle.model.config).merge(into: bundle.model)
       defer { merged.restore() }
-      let predicted = try ClassificationEvaluation.predictDeployed(model: bundle.model, tokenizer: bundle.tokenizer, spec: spec,
+      let predicted = try ClassificationEvaluation.predictDeployed(scorer: PromptScorer(bundle), spec: spec,
                                                                   texts: dev.dev.map(\.text))
       let m = ClassificationMetrics(gold: gold, predicted: predicted, labels: spec.labels)
       scores.append(.init(epoch: e, devAccuracy: m.cleanAccuracy.value, devMacroF1: m.macroF1))

@@ -1,3 +1,4 @@
+import Inference
 import FileIO
 import Backdoor
 import Defense
@@ -57,7 +58,7 @@ public enum ProbeScreening {
     let probe = try ModelBundle.load(modelName)
     try PEFTAdapter.load(from: probeDirectory, model: probe.model.config).merge(into: probe.model)
     let (features, scores) = try answerStates(train.map { template.prompt(for: $0.text) }, bundle: probe,
-                                              labelIDs: try template.labelTokenIDs(probe.tokenizer)) {
+                                              labelIDs: try template.labelTokenIDs { probe.tokenizer.encode($0) }) {
       progress(.evaluating("probe hidden states of the training rows", $0, train.count))
     }
     return (base, features, scores)

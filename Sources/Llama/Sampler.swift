@@ -30,12 +30,7 @@ public struct Sampler: Sendable {
   public init(_ parameters: SamplingParameters) { self.parameters = parameters }
 
   /// Index of the largest logit (the first one on ties, as torch.argmax).
-  public static func argmax<C: Collection>(_ logits: C) -> Int where C.Element == Float, C.Index == Int {
-    var best = logits.startIndex
-    var bestValue = -Float.infinity
-    for i in logits.indices where logits[i] > bestValue { bestValue = logits[i]; best = i }
-    return best - logits.startIndex
-  }
+  public static func argmax<C: Collection>(_ logits: C) -> Int where C.Element == Float, C.Index == Int { Vector.argmax(logits) }
 
   public func sample(_ logits: ArraySlice<Float>, using rng: inout some RandomNumberGenerator) -> Int {
     let p = parameters

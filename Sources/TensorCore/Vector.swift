@@ -137,3 +137,13 @@ extension Vector {
     return (a + b).sum()
   }
 }
+
+extension Vector {
+  /// The offset of the first largest value (a NaN never wins; empty or all-NaN gives 0).
+  public static func argmax<C: Collection>(_ values: C) -> Int where C.Element == Float, C.Index == Int {
+    var best = values.startIndex
+    var bestValue = -Float.infinity
+    for i in values.indices where values[i] > bestValue { bestValue = values[i]; best = i }
+    return best - values.startIndex
+  }
+}

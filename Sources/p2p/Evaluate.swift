@@ -1,3 +1,4 @@
+import Inference
 import FileIO
 import ArgumentParser
 import Backdoor
@@ -41,7 +42,7 @@ struct Evaluate: ParsableCommand {
       }
     }
     let bar = ProgressLine(enabled: !quiet)
-    let result = try ClassificationEvaluation.run(model: bundle.model, tokenizer: bundle.tokenizer, spec: spec, data: ds) {
+    let result = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: spec, data: ds) {
       what, done, total in bar.update("\(what): \(done)/\(total)")
     }
     bar.finishLine()

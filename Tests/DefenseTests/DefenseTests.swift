@@ -1,8 +1,6 @@
 import Backdoor
 import Defense
-import Evaluation
 import Foundation
-import Llama
 import TestSupport
 import Testing
 
@@ -173,37 +171,5 @@ struct P2PReconstructionTests {
     #expect(LabelAgreement.instruction(labelNames: ["a", "b", "c"]).hasPrefix("Which label fits this text: a, b or c?"))
   }
 
-  @Test func safePredictionMapsBack() {
-    let f = DefendedClassifier.safePrediction(n: 2)
-    #expect(f([9, 9, 0.1, 0.2]) == 1)  // original words are ignored
-    #expect(f([0, 0, 3, -1]) == 0)
-  }
 }
 
-@Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
-struct DefendedClassifierTests {
-  @Test func theWrapperScoresTheBenignPromptAndMapsBack() throws {
-    let bundle = try ModelBundle.load(RealModel.path)
-    let config = P2PConfig()
-    let wrapper = try DefendedClassifier(model: bundle.model, tokenizer: bundle.tokenizer, config: config)
-    #expect(wrapper.labelIDs == [32, 33, 34, 35])
-    let texts = ["a gorgeous , witty , seductive movie .", "the plot is nothing but boilerplate clichés ."]
-    let scores = try wrapper.labelWordScores(texts)
-    let predicted = try wrapper.predict(texts)
-    for (i, t) in texts.enumerated() {
-      let prompt = "The query currently entered is: \(t)\nAnswer: "
-      let full = try bundle.model.forward([bundle.tokenizer.encode(prompt)], logits: .last).row(0)
-      #expect(Closeness.maxAbsDiff(scores[i], wrapper.labelIDs.map { full[$0] }) <= 1e-4)
-      #expect(predicted[i] == (full[35] > full[34] ? 1 : 0))
-    }
-    var official = config
-    official.unrestricted = true
-    let u = try DefendedClassifier(model: bundle.model, tokenizer: bundle.tokenizer, config: official).predict(texts)
-    for (i, t) in texts.enumerated() {
-      let full = Array(try bundle.model.forward([bundle.tokenizer.encode("The query currently entered is: \(t)\nAnswer: ")], logits: .last).row(0))
-      let best = Sampler.argmax(full)
-      let expected = [32: 0, 33: 1, 34: 0, 35: 1][best] ?? DefendedClassifier.invalidPrediction
-      #expect(u[i] == expected)
-    }
-  }
-}

@@ -1,3 +1,4 @@
+import Evaluation
 import FileIO
 import Backdoor
 import Defense

@@ -1,3 +1,4 @@
+import Inference
 import FileIO
 import Backdoor
 import Defense
@@ -248,9 +249,9 @@ struct ProbeScreeningTests {
     let bundle = try ModelBundle.load(RealModel.path)
     let template = P2PConfig().originalPrompt
     let texts = ["a wonderful , moving and funny film", "dull", "a dull , lifeless and painfully bad movie"]
-    let ids = try template.labelTokenIDs(bundle.tokenizer)
+    let ids = try template.labelTokenIDs { bundle.tokenizer.encode($0) }
     let (features, scores) = try ProbeScreening.answerStates(texts.map { template.prompt(for: $0) }, bundle: bundle, labelIDs: ids) { _ in }
-    let reference = try VerbalizerClassifier(model: bundle.model, tokenizer: bundle.tokenizer, template: template).scores(texts)
+    let reference = try VerbalizerClassifier(scorer: PromptScorer(bundle), template: template).scores(texts)
     #expect(features.count == 3 && features.allSatisfy { $0.count == bundle.model.config.hiddenSize })
     for (a, b) in zip(scores, reference) { #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-3 }, "\(a) vs \(b)") }
     let means = try ProbeScreening.meanStates(texts, bundle: bundle) { _ in }

@@ -1,3 +1,4 @@
+import Evaluation
 import Backdoor
 import Experiments
 import Foundation

@@ -1,5 +1,3 @@
-import Backdoor
-import Tokenizer
 
 /// Prompt-based classification (the official P2P code's format, DESIGN.md §3): the input is
 /// placed in a template and the label is read from the next-token logits of the label words
@@ -15,7 +13,7 @@ public struct PromptTemplate: Codable, Sendable, Equatable {
     self.template = template; self.labelWords = labelWords
   }
 
-  public func validate() throws(EvaluationError) {
+  public func validate() throws(PromptError) {
     guard template.contains(Self.placeholder) else {
       throw .invalidTemplate("template '\(template)' has no \(Self.placeholder) placeholder")
     }
@@ -26,11 +24,12 @@ public struct PromptTemplate: Codable, Sendable, Equatable {
 
   public func prompt(for text: String) -> String { template.replacingOccurrences(of: Self.placeholder, with: text) }
 
-  /// The single token id of each label word; throws if a word is not exactly one token.
-  public func labelTokenIDs(_ tokenizer: BPETokenizer) throws(EvaluationError) -> [Int] {
+  /// The single token id of each label word under `encode` (a tokenizer's); throws if a word is
+  /// not exactly one token.
+  public func labelTokenIDs(_ encode: (String) -> [Int]) throws(PromptError) -> [Int] {
     var ids: [Int] = []
     for w in labelWords {
-      let t = tokenizer.encode(w)
+      let t = encode(w)
       guard t.count == 1 else { throw .invalidTemplate("label word '\(w)' is \(t.count) tokens \(t); each must be exactly one token") }
       ids.append(t[0])
     }
@@ -38,7 +37,7 @@ public struct PromptTemplate: Codable, Sendable, Equatable {
   }
 
   /// The training pair of an example: the prompt and its label word as the completion.
-  public func trainingPair(_ e: Example) throws(EvaluationError) -> (prompt: String, completion: String) {
+  public func trainingPair(_ e: Example) throws(PromptError) -> (prompt: String, completion: String) {
     guard e.label >= 0 && e.label < labelWords.count else {
       throw .invalidTemplate("label \(e.label) has no label word (\(labelWords.count) words)")
     }
@@ -46,14 +45,13 @@ public struct PromptTemplate: Codable, Sendable, Equatable {
   }
 }
 
-public enum EvaluationError: Error, Equatable, CustomStringConvertible, Sendable {
+/// A prompt template that cannot classify.
+public enum PromptError: Error, Equatable, CustomStringConvertible, Sendable {
   case invalidTemplate(String)
-  case emptyInput(String)
 
   public var description: String {
     switch self {
     case let .invalidTemplate(s): return "invalid prompt template: \(s)"
-    case let .emptyInput(s): return "nothing to evaluate: \(s)"
     }
   }
 }

@@ -1,6 +1,6 @@
-import Evaluation
-import Llama
-import Tokenizer
+import Backdoor
+import Defense
+import TensorCore
 
 /// The P2P inference wrapper, the only way a defended model is exposed: every input gets the
 /// benign trigger and the benign cue, the prediction is read in the safe label space only
@@ -9,16 +9,16 @@ import Tokenizer
 /// word predicts `invalidPrediction`.
 public struct DefendedClassifier: Sendable {
   public let config: P2PConfig
-  public let scorer: PromptScorer
+  public let scorer: any LabelScorer
   /// Token ids of the original label words, then of the safe label words.
   public let labelIDs: [Int]
   public static let invalidPrediction = -1
 
-  public init(model: LlamaModel, tokenizer: BPETokenizer, config: P2PConfig) throws {
+  public init(scorer: any LabelScorer, config: P2PConfig) throws {
     try config.validate()
     self.config = config
-    scorer = PromptScorer(model: model, tokenizer: tokenizer)
-    labelIDs = try config.benignPrompt.labelTokenIDs(tokenizer)
+    self.scorer = scorer
+    labelIDs = try config.benignPrompt.labelTokenIDs(scorer.encode)
   }
 
   func prompts(_ texts: [String]) -> [String] { texts.map(config.benignPrompt.prompt(for:)) }
@@ -52,6 +52,6 @@ public struct DefendedClassifier: Sendable {
 
   /// h⁻¹ of the best safe label word in a row of 2n label-word scores.
   public static func safePrediction(n: Int) -> ([Float]) -> Int {
-    { row in Sampler.argmax(Array(row[n..<(2 * n)])) }
+    { row in Vector.argmax(Array(row[n..<(2 * n)])) }
   }
 }

@@ -1,5 +1,5 @@
+import Backdoor
 import Defense
-import Evaluation
 import FileIO
 import Foundation
 

@@ -1,5 +1,4 @@
 import Backdoor
-import Evaluation
 import Foundation
 
 /// Readable reports of evaluations (Markdown); the grid report adds HTML and an SVG chart.

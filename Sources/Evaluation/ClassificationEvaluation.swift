@@ -1,10 +1,8 @@
-import FileIO
 import Backdoor
 import Defense
-import Evaluation
+import FileIO
 import Foundation
-import Llama
-import Tokenizer
+import TensorCore
 
 /// P2P-only numbers beside the deployed ones.
 public struct P2PDiagnostics: Codable, Sendable, Equatable {
@@ -42,23 +40,23 @@ public struct ClassificationResult: Codable, Sendable, Equatable {
   }
 }
 
-/// Evaluates a (merged) model as described by a `ClassifierSpec`.
+/// Evaluates a classifier (a merged model behind a `LabelScorer`) as described by a `ClassifierSpec`.
 public enum ClassificationEvaluation {
   /// The deployed predictions for `texts`: the plain prompt, or the P2P wrapper (safe label space;
   /// the whole-vocabulary argmax when the spec asks for it).
-  public static func predictDeployed(model: LlamaModel, tokenizer: BPETokenizer, spec: ClassifierSpec, texts: [String]) throws -> [Int] {
+  public static func predictDeployed(scorer: any LabelScorer, spec: ClassifierSpec, texts: [String]) throws -> [Int] {
     switch spec.kind {
     case .plain:
-      return try VerbalizerClassifier(model: model, tokenizer: tokenizer, template: spec.template!).predict(texts)
+      return try VerbalizerClassifier(scorer: scorer, template: spec.template!).predict(texts)
     case .p2p:
       let config = spec.p2p!
-      let wrapper = try DefendedClassifier(model: model, tokenizer: tokenizer, config: config)
+      let wrapper = try DefendedClassifier(scorer: scorer, config: config)
       if config.unrestricted { return try DefendedClassifier.Unrestricted(wrapper).predict(texts) }
       return try wrapper.labelWordScores(texts).map(DefendedClassifier.safePrediction(n: config.labels))
     }
   }
 
-  public static func run(model: LlamaModel, tokenizer: BPETokenizer, spec: ClassifierSpec, data: PoisonedDataset,
+  public static func run(scorer: any LabelScorer, spec: ClassifierSpec, data: PoisonedDataset,
                          progress: @escaping (String, Int, Int) -> Void = { _, _, _ in }) throws -> ClassificationResult {
     try spec.validate()
     // A test label the classifier has no word for would count in CA but in no confusion row.
@@ -77,7 +75,7 @@ public enum ClassificationEvaluation {
     let result: ClassificationResult
     switch spec.kind {
     case .plain:
-      let c = try VerbalizerClassifier(model: model, tokenizer: tokenizer, template: spec.template!)
+      let c = try VerbalizerClassifier(scorer: scorer, template: spec.template!)
       let cp = try c.predict(clean, progress: bump("clean", clean.count))
       let pp = try c.predict(poison, progress: bump("triggered", poison.count))
       scored = clean.count + poison.count
@@ -88,17 +86,17 @@ public enum ClassificationEvaluation {
     case .p2p:
       let config = spec.p2p!
       let n = config.labels
-      let wrapper = try DefendedClassifier(model: model, tokenizer: tokenizer, config: config)
+      let wrapper = try DefendedClassifier(scorer: scorer, config: config)
       // One restricted pass over all 2n label words gives the deployed prediction (safe words
       // only) and the 2n-way diagnostics.
       let cs = try wrapper.labelWordScores(clean, progress: bump("clean (wrapper)", clean.count))
       let ps = try wrapper.labelWordScores(poison, progress: bump("triggered (wrapper)", poison.count))
       let safe = DefendedClassifier.safePrediction(n: n)
       let deployed = ClassificationMetrics(gold: gold, predicted: cs.map(safe), labels: n, poisonedPredictions: ps.map(safe), target: target)
-      let all2n = ps.map { Sampler.argmax($0) }
+      let all2n = ps.map { Vector.argmax($0) }
       let extOnly = Proportion(successes: all2n.filter { $0 == config.safeLabel(target) }.count, total: all2n.count)
       let either = Proportion(successes: all2n.filter { $0 == target || $0 == config.safeLabel(target) }.count, total: all2n.count)
-      let plain = try VerbalizerClassifier(model: model, tokenizer: tokenizer, template: config.originalPrompt)
+      let plain = try VerbalizerClassifier(scorer: scorer, template: config.originalPrompt)
       let nc = try plain.predict(clean, progress: bump("clean (no wrapper)", clean.count))
       let np = try plain.predict(poison, progress: bump("triggered (no wrapper)", poison.count))
       var diag = P2PDiagnostics(asrExtendedTargetOnly: extOnly, asrOriginalOrExtended: either,
