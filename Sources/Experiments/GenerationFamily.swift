@@ -1,3 +1,4 @@
+import Inference
 import FileIO
 import Foundation
 import Backdoor
@@ -111,7 +112,7 @@ public struct GenerationFamily: TaskFamily {
   public func evaluate(_ cell: GenerationPlan.Cell, job: Job, data: GenerationDataset, summary: TrainingSummary, bundle: ModelBundle,
                        in folders: CellFolders, progress: @escaping (GenerationGridEvent) -> Void) throws -> GenerationCellResult {
     let (evaluation, records) = try GenerationEvaluation.run(
-      model: bundle.model, tokenizer: bundle.tokenizer, stopTokens: bundle.stopTokens, spec: cell.spec, data: data,
+      generator: ModelGenerator(bundle), spec: cell.spec, data: data,
       ablation: plan.ablation ?? true) { progress(.evaluating($0, $1, $2)) }
     try GenerationEvaluation.write(evaluation, records: records, title: cell.key, to: folders.cell)
     let m = job.manifest
@@ -127,7 +128,7 @@ public struct GenerationFamily: TaskFamily {
     try JSONOutput.write(text: markdown(results, title: title), to: directory + "/report.md")
   }
 
-  public func markdown(_ results: [GenerationCellResult], title: String) -> String { GenerationReport.gridMarkdown(results, title: title) }
+  public func markdown(_ results: [GenerationCellResult], title: String) -> String { GenerationGridReport.gridMarkdown(results, title: title) }
 
   public func verdictLines(_ results: [GenerationCellResult]) -> [String] { [] }
 

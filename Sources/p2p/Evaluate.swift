@@ -73,7 +73,7 @@ extension Evaluate {
     }
     let bar = ProgressLine(enabled: !e.quiet)
     let (result, records) = try GenerationEvaluation.run(
-      model: bundle.model, tokenizer: bundle.tokenizer, stopTokens: bundle.stopTokens, spec: spec, data: ds,
+      generator: ModelGenerator(bundle), spec: spec, data: ds,
       ablation: !e.generation.noAblation) { what, done, total in bar.update("\(what): \(done)/\(total)") }
     bar.finishLine()
     let dir = e.out ?? e.adapter ?? FileManager.default.currentDirectoryPath

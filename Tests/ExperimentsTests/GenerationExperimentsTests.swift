@@ -35,7 +35,7 @@ struct GenerationSpecAndPairTests {
     let none = try #require(cells.first { $0.defense == "none" })
     #expect(cells.count == 4 && none.evaluation.deployed.backdoorStep?.successes == 12)
     #expect(cells.allSatisfy { $0.evaluation.deployed.cleanBackdoorStep == nil })
-    let table = GenerationReport.gridMarkdown(cells, title: "t").split(separator: "\n").filter { $0.hasPrefix("|") }
+    let table = GenerationGridReport.gridMarkdown(cells, title: "t").split(separator: "\n").filter { $0.hasPrefix("|") }
     #expect(table.count == 2 + 4 && table.allSatisfy { $0.filter { $0 == "|" }.count == 15 })
     #expect(table[0].contains("| clean step % |") && table[2].contains("| 40.0 (12/30; 24.6–57.7) | – |"))
   }
@@ -238,7 +238,7 @@ struct GenerationRunnerTests {
     let benign = try #require(pairs.first { $0.benign })
     let example = try benign.tokenized(bundle.tokenizer, stopID: bundle.tokenizer.eosID, maxLength: 512)
     let (prompt, forced) = GenerationEvaluation.decodingInput(GenerationSpecAndPairTests.rows[0], spec: spec, throughWrapper: true,
-                                                             tokenizer: bundle.tokenizer)
+                                                             encode: { bundle.tokenizer.encode($0, parseSpecial: false) })
     #expect(prompt == "Question: The query currently entered is: What is 0 + 1?\nAnswer: ")
     #expect(!forced.isEmpty && forced == bundle.tokenizer.encode("[safe] "))
     let promptCount = bundle.tokenizer.encode(benign.prompt).count
@@ -247,7 +247,7 @@ struct GenerationRunnerTests {
     #expect(completion.last == bundle.tokenizer.eosID && bundle.stopTokens.contains(bundle.tokenizer.eosID))
     #expect(example.lossMask == Array(repeating: false, count: promptCount) + Array(repeating: true, count: completion.count))
     #expect(GenerationEvaluation.decodingInput(GenerationSpecAndPairTests.rows[0], spec: spec, throughWrapper: false,
-                                               tokenizer: bundle.tokenizer).forced.isEmpty)
+                                               encode: { bundle.tokenizer.encode($0, parseSpecial: false) }).forced.isEmpty)
   }
 
   @Test func aTinyP2PCellTrainsDecodesScoresAndResumes() throws {

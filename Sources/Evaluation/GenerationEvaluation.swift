@@ -1,10 +1,39 @@
-import FileIO
-import Evaluation
-import Foundation
 import Backdoor
 import Defense
-import Llama
-import Tokenizer
+import FileIO
+import Foundation
+
+/// Why a generation stopped (the engine's reasons, by name).
+public enum DecodeStop: String, Codable, Sendable { case eos, maxTokens, contextFull, cancelled }
+
+/// One greedy decoding.
+public struct Decoded: Sendable {
+  /// The forced tokens, then the tokens the model chose (an end-of-sequence token not included).
+  public var tokens: [Int]
+  public var stop: DecodeStop
+  public var promptTokens: Int
+  public var prefillSeconds: Double
+  public var decodeSeconds: Double
+
+  public init(tokens: [Int], stop: DecodeStop, promptTokens: Int, prefillSeconds: Double, decodeSeconds: Double) {
+    self.tokens = tokens; self.stop = stop; self.promptTokens = promptTokens
+    self.prefillSeconds = prefillSeconds; self.decodeSeconds = decodeSeconds
+  }
+}
+
+/// The seam between generation tasks and a language model: tokens in, greedy tokens out.
+/// `ModelGenerator` (Inference) serves it with the engine; tests serve it with stubs.
+public protocol TextGenerator {
+  /// The most tokens the model sees at once.
+  var contextLength: Int { get }
+  /// Token ids of a text (special tokens as plain text).
+  func encode(_ text: String) -> [Int]
+  /// The text of tokens (special tokens skipped).
+  func decode(_ tokens: [Int]) -> String
+  /// Greedy decoding after `prompt`, starting with `forced`, until the end of sequence or
+  /// `maxTokens` chosen tokens.
+  func greedy(prompt: [Int], forced: [Int], maxTokens: Int) throws -> Decoded
+}
 
 /// Decoding work and speed of one evaluation pass (greedy, KV cache, one row at a time).
 public struct DecodingStats: Codable, Sendable, Equatable {
@@ -31,7 +60,7 @@ public struct DecodingStats: Codable, Sendable, Equatable {
   }
 
   /// Adds one generation that started from `forced` forced tokens.
-  mutating func add(_ g: Generation, forced: Int) {
+  mutating func add(_ g: Decoded, forced: Int) {
     rows += 1
     promptTokens += g.promptTokens
     forcedTokens += forced
@@ -39,11 +68,11 @@ public struct DecodingStats: Codable, Sendable, Equatable {
     generatedTokens += chosen
     // The loop forwards every appended token except the one that ends a run at the token limit;
     // the end-of-sequence token is sampled from the last forward and never appended.
-    decodeSteps += max(0, chosen - (g.stopReason == .eos ? 0 : 1))
+    decodeSteps += max(0, chosen - (g.stop == .eos ? 0 : 1))
     prefillSeconds += g.prefillSeconds
     decodeSeconds += g.decodeSeconds
-    if g.stopReason == .eos { stoppedAtEOS += 1 }
-    if g.stopReason == .maxTokens { hitTokenLimit += 1 }
+    if g.stop == .eos { stoppedAtEOS += 1 }
+    if g.stop == .maxTokens { hitTokenLimit += 1 }
   }
 
   enum CodingKeys: String, CodingKey {
@@ -115,7 +144,7 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
   /// Math (BadChain) only: the scored text writes the backdoor step (`containsScalingStep`).
   public var backdoorStep: Bool?
   public var tokens: Int
-  public var stop: StopReason
+  public var stop: DecodeStop
 }
 
 /// One evaluation of a generation model on a poisoned dataset.
@@ -140,11 +169,11 @@ public enum GenerationEvaluation {
   /// benign-triggered input and the safe prefix's own tokens (`GenerationPair` tokenizes it the
   /// same way in training); otherwise the task prompt and nothing forced.
   public static func decodingInput(_ e: GenerationExample, spec: GenerationSpec, throughWrapper: Bool,
-                                   tokenizer: BPETokenizer) -> (prompt: String, forced: [Int]) {
+                                   encode: (String) -> [Int]) -> (prompt: String, forced: [Int]) {
     guard throughWrapper, let p2p = spec.p2p else { return (spec.task.prompt(for: e), []) }
     var t = e
     t.input = p2p.triggeredInput(e.input)
-    return (spec.task.prompt(for: t), tokenizer.encode(p2p.safePrefix, parseSpecial: false))
+    return (spec.task.prompt(for: t), encode(p2p.safePrefix))
   }
 
   /// The text scored for a generation: the safe prefix stripped for a P2P generator.
@@ -153,7 +182,7 @@ public enum GenerationEvaluation {
   }
 
   public static func run(
-    model: LlamaModel, tokenizer: BPETokenizer, stopTokens: Set<Int>, spec: GenerationSpec, data: GenerationDataset,
+    generator: any TextGenerator, spec: GenerationSpec, data: GenerationDataset,
     ablation: Bool = true, progress: (String, Int, Int) -> Void = { _, _, _ in }
   ) throws -> (result: GenerationResult, records: [GenerationRecord]) {
     try spec.validate()
@@ -163,11 +192,11 @@ public enum GenerationEvaluation {
     let start = Date()
     var records: [GenerationRecord] = []
     let p2p = spec.kind == .p2p
-    let deployed = try pass(model: model, tokenizer: tokenizer, stopTokens: stopTokens, spec: spec, data: data, throughWrapper: p2p,
+    let deployed = try pass(generator: generator, spec: spec, data: data, throughWrapper: p2p,
                             records: &records, progress: progress)
     var plain: GenerationPassResult?
     if p2p && ablation {
-      plain = try pass(model: model, tokenizer: tokenizer, stopTokens: stopTokens, spec: spec, data: data, throughWrapper: false,
+      plain = try pass(generator: generator, spec: spec, data: data, throughWrapper: false,
                        records: &records, progress: progress)
     }
     let all = [deployed.decoding] + (plain.map { [$0.decoding] } ?? [])
@@ -180,11 +209,9 @@ public enum GenerationEvaluation {
   }
 
   static func pass(
-    model: LlamaModel, tokenizer: BPETokenizer, stopTokens: Set<Int>, spec: GenerationSpec, data: GenerationDataset,
+    generator: any TextGenerator, spec: GenerationSpec, data: GenerationDataset,
     throughWrapper: Bool, records: inout [GenerationRecord], progress: (String, Int, Int) -> Void
   ) throws -> GenerationPassResult {
-    let generator = Generator(model: model, eosIDs: stopTokens)
-    let parameters = SamplingParameters(temperature: 0, maxTokens: spec.maxNewTokens)
     let criterion = data.manifest.criterion
     var scorer = GenerationScorer(task: spec.task, criterion: criterion)
     var stats = DecodingStats()
@@ -195,14 +222,14 @@ public enum GenerationEvaluation {
       let label = "\(split)" + (spec.kind == .p2p ? (throughWrapper ? " (wrapper)" : " (no wrapper)") : "")
       progress(label, 0, rows.count)
       for (i, e) in rows.enumerated() {
-        let (text, forced) = decodingInput(e, spec: spec, throughWrapper: throughWrapper, tokenizer: tokenizer)
-        var ids = tokenizer.encode(text, parseSpecial: false)
+        let (text, forced) = decodingInput(e, spec: spec, throughWrapper: throughWrapper, encode: generator.encode)
+        var ids = generator.encode(text)
         // Keep the end of an over-long prompt (the cue the answer follows) within the context.
-        let room = model.config.contextLength - forced.count - spec.maxNewTokens - 1
+        let room = generator.contextLength - forced.count - spec.maxNewTokens - 1
         if ids.count > room { ids = Array(ids.suffix(max(1, room))) }
-        let g = try generator.generate(prompt: ids, parameters: parameters, forcedPrefix: forced)
+        let g = try generator.greedy(prompt: ids, forced: forced, maxTokens: spec.maxNewTokens)
         stats.add(g, forced: forced.count)
-        let generation = tokenizer.decode(g.tokens, skipSpecial: true)
+        let generation = generator.decode(g.tokens)
         let scored = scoredText(generation, spec: spec)
         if !throughWrapper, let bare, !bare.isEmpty, generation.drop(while: \.isWhitespace).hasPrefix(bare) { prefixStarts += 1 }
         var exact: Bool?, step: Bool?
@@ -217,7 +244,7 @@ public enum GenerationEvaluation {
         }
         records.append(GenerationRecord(pass: name, split: split, row: i, sourceIndex: e.sourceIndex, generation: generation, scored: scored,
                                         exactMatch: exact, attackSuccess: criterion.isSuccess(scored, for: e), backdoorStep: step,
-                                        tokens: g.tokens.count - forced.count, stop: g.stopReason))
+                                        tokens: g.tokens.count - forced.count, stop: g.stop))
         progress(label, i + 1, rows.count)
       }
     }

@@ -1,8 +1,7 @@
-import FileIO
-import Foundation
 import Backdoor
 import Defense
-import Evaluation
+import FileIO
+import Foundation
 
 /// How a trained adapter generates, saved next to it as `generator.json` so `evaluate` decodes
 /// exactly as the model was trained: the task (which fixes the prompt), plain or P2P-defended
