@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Package.swift must declare exactly the modules each target imports.
+if command -v python3 >/dev/null; then python3 scripts/check-imports.py; fi
 exec swift test -c release "$@"
