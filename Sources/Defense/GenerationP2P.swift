@@ -10,7 +10,7 @@ import TensorCore
 public struct GenerationP2P: Codable, Sendable, Equatable {
   /// Whether benign rows are added to the training set (the paper's union, the default) or
   /// take the place of the rows they were made from (the official code's behaviour).
-  public enum Mode: String, Codable, Sendable, CaseIterable { case union, replace }
+  public typealias Mode = P2PMode
 
   public static let defaultBenignTrigger = "The query currently entered is: "
   public static let defaultRatio = 0.2

@@ -162,9 +162,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
   }
 
   public func trainingConfig(seed: UInt64) throws -> TrainingConfig {
-    var c = TrainingConfig()
-    c.batchSize = 32
-    return try (training ?? Training()).applied(to: c, seed: seed)
+    try (training ?? Training()).applied(to: TaskDefaults.training(.classification), seed: seed)
   }
 
   /// "p2p", "p2p-agree", "p2p-screen" (random among rows without a suspicious trigger word),

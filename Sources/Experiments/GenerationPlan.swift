@@ -104,23 +104,10 @@ public struct GenerationPlan: Codable, Sendable, Equatable {
     }
   }
 
-  /// Default maximum sequence length of training rows: a GSM8K question + chain of thought,
-  /// a SciTLDR abstract + summary, an Alpaca instruction + answer (digits are single tokens).
-  public static func defaultMaxLength(for task: GenerationTask) -> Int {
-    switch task {
-    case .math: 320
-    case .summarization: 512
-    case .instruction: 384
-    }
-  }
-
   /// Training settings of a cell: the plan's keys over the defaults (batch 8, LoRA r=16,
   /// alpha 16, dropout 0.1 on q,v, lr 2e-4, 3 epochs, a checkpoint every 25 steps).
   public func trainingConfig(seed: UInt64) throws -> TrainingConfig {
-    var c = TrainingConfig()
-    c.batchSize = 8
-    c.maxLength = Self.defaultMaxLength(for: task)
-    return try (training ?? ExperimentPlan.Training()).applied(to: c, seed: seed)
+    try (training ?? ExperimentPlan.Training()).applied(to: TaskDefaults.training(.generation(task)), seed: seed)
   }
 
   /// One cell of the grid.

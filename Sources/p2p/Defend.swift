@@ -21,7 +21,7 @@ struct Defend: ParsableCommand {
   @Option(help: "rho: fraction of the training set that gets the benign trigger.") var ratio = 0.2
   @Option(help: "Benign trigger (prefix of benign rows and of every input at inference).") var benignTrigger = P2PConfig.defaultBenignTrigger
   @Option(help: "union (the paper: benign rows added) or replace (the official code: benign rows replace their originals).")
-  var mode = "union"
+  var mode = P2PMode.union
   @Option(help: "Template of original rows.") var template = "{sentence}\nOutput: "
   @Option(help: "Template of benign rows and of inference, after the benign trigger.") var benignTemplate = "{sentence}\nAnswer: "
   @Option(help: "Original label words, comma-separated (default digits 0..n-1).") var labelWords: String?
@@ -29,7 +29,7 @@ struct Defend: ParsableCommand {
   @Option(help: """
     How benign rows are chosen: random (the paper) or agreement (per label, the rows whose label the base model agrees with \
     most zero-shot; ranks dirty-label poison last).
-    """) var selection = "random"
+    """) var selection = BenignSelection.random
   @Flag(help: """
     Leave rows with a suspicious word (in >= 2% of the rows, >= 95% of them one label: the mark of an inserted trigger) out of \
     the benign candidates. With --task: an input word in >= 2% of the rows whose outputs nearly all (>= 95%) carry a word that \
@@ -50,7 +50,7 @@ struct Defend: ParsableCommand {
     The defense pipeline (default \(DefensePreset.defaultPreset.rawValue): the trigger-word screen and trigger cover, the measured \
     best without a second training; p2p-paper: the paper's random benign rows, which the README's tables show failing on \
     SmolLM2; p2p-agree, p2p-screen, p2p-probe: the other stages). The stage flags below override it for ablations.
-    """) var defense: String?
+    """) var defense: DefensePreset?
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
   @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
@@ -62,17 +62,14 @@ struct Defend: ParsableCommand {
     get throws {
       let preset: DefensePreset
       if let defense {
-        guard let p = DefensePreset(rawValue: defense) else {
-          throw ValidationError("--defense must be one of \(DefensePreset.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        preset = p
+        preset = defense
       } else {
         // Stage flags alone describe an ablation of the paper's pipeline.
-        let anyFlag = screenTriggers || coverTriggers || probeScreen || selection != "random"
+        let anyFlag = screenTriggers || coverTriggers || probeScreen || selection != .random
         preset = anyFlag ? .paper : .defaultPreset
       }
       var st = preset.stages
-      if selection != "random" { st.selection = BenignSelection(rawValue: selection) }
+      if selection != .random { st.selection = selection }
       if screenTriggers { st.screen = true }
       if coverTriggers { st.screen = true; st.cover = true }
       if probeScreen { st.probe = true }
@@ -82,24 +79,22 @@ struct Defend: ParsableCommand {
 
   func validate() throws {
     _ = try stages
-    guard P2PMode(rawValue: mode) != nil else { throw ValidationError("--mode must be union or replace") }
     guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") }
-    guard BenignSelection(rawValue: selection) != nil else { throw ValidationError("--selection must be random or agreement") }
     if coverTriggers && !screenTriggers { throw ValidationError("--cover-triggers needs --screen-triggers (the screen finds the triggers to cover)") }
-    if (try? stages.probe) == true && generation.task != "classification" { throw ValidationError("--probe-screen is for classification; it does not apply with --task") }
+    if (try? stages.probe) == true && generation.task != .classification { throw ValidationError("--probe-screen is for classification; it does not apply with --task") }
   }
 
   func run() throws {
     try AdapterFolder.prepare(out, inputs: [data], overwrite: training.overwrite, resume: training.resume)
-    if let task = try TaskKind.parse(generation.task) { try defendGeneration(task); return }
+    if let task = generation.task.generation { try defendGeneration(task); return }
     var ds = try PoisonedDataset.read(from: data)
     // The label set of the whole training set, before any row is held out.
     let n = LabelSet(train: ds.train, names: ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames }).count
     // best-dev: the dev rows (the dev file, else rows held out of training before anything else).
-    let split = try training.selection == .bestDev ? DevSplit.of(ds, seed: training.seed) : nil
+    let split = training.selection == .bestDev ? DevSplit.of(ds, seed: training.seed) : nil
     if let split { ds.train = split.train; printError("model selection: best dev epoch on \(split.dev.count) rows (\(split.source))") }
     let st = try stages
-    var config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: P2PMode(rawValue: mode)!, originalTemplate: template,
+    var config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: mode, originalTemplate: template,
                            benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
                            selection: st.selection, screenTriggers: st.screen ? true : nil,
@@ -115,7 +110,7 @@ struct Defend: ParsableCommand {
     let line = ProgressLine(enabled: !training.quiet), report = training.reporter()
     let defender = Defender(config: config, labelNames: labelNames.map { $0.split(separator: ",").map(String.init) }
                               ?? ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames },
-                            modelName: modelOptions.model, training: try training.config(defaultBatch: 32), directory: out)
+                            modelName: modelOptions.model, training: try training.config(for: .classification), directory: out)
     let outcome = try defender.run(ds.train, model: model, source: data) { event in
       switch event {
       case .training(let e): report(e)
@@ -137,7 +132,7 @@ struct Defend: ParsableCommand {
       printError("probe screen: \(f) rows flagged in label(s) \(manifest.probePoisonedLabels ?? []), \(flipped.count) of them added to the safe space with the next label"
         + " (\(manifest.flippedPoisonedRows ?? 0) carry the attack trigger)")
     }
-    printError("P2P \(defense ?? (st == DefensePreset.defaultPreset.stages ? DefensePreset.defaultPreset.rawValue + " (default)" : "stages by flag")) (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
+    printError("P2P \(defense?.rawValue ?? (st == DefensePreset.defaultPreset.stages ? DefensePreset.defaultPreset.rawValue + " (default)" : "stages by flag")) (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
       + "(\(manifest.benignSourceRows.count) benign, \(manifest.benignPoisonedRows) of them carry the attack trigger); labels "
       + "\(config.labelWords.joined(separator: ",")) -> safe \(config.safeLabelWords.joined(separator: ","))")
     if prepareOnly {
@@ -145,8 +140,8 @@ struct Defend: ParsableCommand {
       return
     }
     let summary = try ClassifierTraining.train(bundle: model(), pairs: ClassifierTraining.pairs(rows), spec: .defended(config),
-                                               config: try training.config(defaultBatch: 32), directory: out,
-                                               resume: training.resume, selection: try training.selection, dev: split,
+                                               config: try training.config(for: .classification), directory: out,
+                                               resume: training.resume, selection: training.selection, dev: split,
                                                progress: training.reporter())
     if let record = try? JSONOutput.read(SelectionRecord.self, from: out + "/" + SelectionRecord.fileName), split != nil {
       printError("model selection: epoch \(record.chosenEpoch) of \(record.epochs.count) (dev macro-F1 "
@@ -161,10 +156,10 @@ extension Defend {
   /// The generation path: P2P with a safe output prefix.
   func defendGeneration(_ task: GenerationTask) throws {
     let d = self
-    guard try d.training.selection == .last else { throw ValidationError("--select best-dev is for classification; generation keeps the last epoch") }
+    guard d.training.selection == .last else { throw ValidationError("--select best-dev is for classification; generation keeps the last epoch") }
     let ds = try GenerationDataset.read(from: d.data)
     guard ds.manifest.task == task else { throw CLIError("\(d.data) is a \(ds.manifest.task.rawValue) dataset, not \(task.rawValue)") }
-    guard let mode = GenerationP2P.Mode(rawValue: d.mode) else { throw ValidationError("--mode must be union or replace") }
+    let mode = d.mode
     let config = GenerationP2P(benignTrigger: d.benignTrigger, ratio: d.ratio, mode: mode, safePrefix: d.generation.safePrefix,
                                screenTriggers: try d.stages.screen, coverTriggers: try d.stages.cover)
     let (pairs, written) = try GenerationTraining.defend(ds, task: task, config: config, seed: d.training.seed, source: d.data, directory: d.out)
@@ -187,7 +182,7 @@ extension Defend {
     let bundle = try d.modelOptions.load()
     let summary = try GenerationTraining.train(
       bundle: bundle, pairs: pairs, spec: .defended(task, config, maxNewTokens: d.generation.maxNewTokens),
-      config: try d.training.config(defaultBatch: 8, defaultMaxLength: GenerationPlan.defaultMaxLength(for: task)), directory: d.out,
+      config: try d.training.config(for: .generation(task)), directory: d.out,
       resume: d.training.resume, progress: d.training.reporter())
     print(String(format: "trained %d steps in %.1f s, final loss %.4f; defended adapter written to %@", summary.steps, summary.seconds,
                  summary.finalLoss, d.out))

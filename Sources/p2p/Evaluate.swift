@@ -27,7 +27,7 @@ struct Evaluate: ParsableCommand {
 
   func run() throws {
     try EvaluationFolder.check(out ?? adapter ?? FileManager.default.currentDirectoryPath)
-    if let task = try TaskKind.parse(generation.task) { try evaluateGeneration(task); return }
+    if let task = generation.task.generation { try evaluateGeneration(task); return }
     let ds = try PoisonedDataset.read(from: data)
     var spec = try adapter.flatMap { try ClassifierSpec.forAdapter($0) }
       ?? .plain(try ClassificationOptions.template(template, labelWords: labelWords, train: ds.train))

@@ -19,11 +19,11 @@ struct Poison: ParsableCommand {
   var attack: String?
   @Option(help: "Fraction of the training set to poison.") var rate: Double
   @Option(help: "Target label (classification).") var target: Int?
-  @Option(help: "dirty, clean or mixed.") var setting = "dirty"
+  @Option(help: "Which rows are poisoned: dirty (relabelled to the target), clean (target rows) or mixed.") var setting = PoisonSetting.dirty
   @Option(help: "BadNets trigger words (comma-separated), the AddSent sentence, the custom trigger text, or a pairs folder for synbkd/stylebkd.")
   var trigger: String?
   @Option(help: "BadNets insertions per row.") var count = 1
-  @Option(help: "Custom trigger placement: random, prefix or suffix.") var placement = "random"
+  @Option(help: "Custom trigger placement.") var placement = CustomTrigger.Placement.random
   @Option(help: "Draw a training subset of this many rows (the poison rate holds for the subset).") var trainLimit: Int?
   @Option(help: "Draw a clean test subset of this many rows; the triggered test set is built from it.") var testLimit: Int?
   @Option(help: "Seed.") var seed: UInt64 = 42
@@ -33,24 +33,22 @@ struct Poison: ParsableCommand {
   @OptionGroup(title: "Generation tasks") var generation: GenerationPoisonOptions
 
   func attackConfig(implied: AttackKind?) throws -> AttackConfig {
-    guard let s = PoisonSetting(rawValue: setting) else { throw ValidationError("--setting must be dirty, clean or mixed") }
+    let s = setting
     guard let kind = attack.map({ AttackKind(rawValue: $0) }) ?? implied else {
       throw ValidationError("--attack must be one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))")
     }
-    guard let p = CustomTrigger.Placement(rawValue: placement) else { throw ValidationError("--placement must be random, prefix or suffix") }
+    let p = placement
     guard let target else { throw ValidationError("--target is required for classification") }
     return AttackConfig(attack: kind, rate: rate, target: target, setting: s, trigger: trigger, count: count, placement: p,
                         seed: seed, trainLimit: trainLimit, testLimit: testLimit)
   }
 
   func validate() throws {
-    if try TaskKind.parse(generation.task) != nil {
+    if generation.task.generation != nil {
       guard count >= 1 && count <= Poisoner.maxTriggerCount else { throw ValidationError("--count must be in 1...\(Poisoner.maxTriggerCount)") }
       return
     }
     if let attack { guard AttackKind(rawValue: attack) != nil else { throw ValidationError("--attack must be one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))") } }
-    guard PoisonSetting(rawValue: setting) != nil else { throw ValidationError("--setting must be dirty, clean or mixed") }
-    guard CustomTrigger.Placement(rawValue: placement) != nil else { throw ValidationError("--placement must be random, prefix or suffix") }
     guard count >= 1 && count <= Poisoner.maxTriggerCount else { throw ValidationError("--count must be in 1...\(Poisoner.maxTriggerCount)") }
     guard rate >= 0 && rate <= 1 else { throw ValidationError("--rate must be a fraction in [0, 1]") }
   }
@@ -64,7 +62,7 @@ struct Poison: ParsableCommand {
   }
 
   func run() throws {
-    if let task = try TaskKind.parse(generation.task) { try poisonGeneration(task); return }
+    if let task = generation.task.generation { try poisonGeneration(task); return }
     let root = DatasetCatalog.dataRoot()
     let implied = DatasetCatalog.named(data)?.attack
     let config = try attackConfig(implied: implied)
@@ -73,7 +71,7 @@ struct Poison: ParsableCommand {
     let ds = try Poisoner.poison(dataset: data, config: config, root: root)
     try ds.write(to: out, replace: overwrite, inputs: inputs(root: root))
     let m = ds.manifest
-    print("poisoned \(m.poisonedRows.count) of \(ds.train.count) training rows (\(m.attack), rate \(rate), target \(config.target), \(setting))"
+    print("poisoned \(m.poisonedRows.count) of \(ds.train.count) training rows (\(m.attack), rate \(rate), target \(config.target), \(setting.rawValue))"
       + (m.sourceTrainRows.map { ", subset of \($0)" } ?? "") + "; \(ds.testClean.count) clean and \(ds.testPoison.count) triggered test rows; written to \(out)")
   }
 }

@@ -26,15 +26,15 @@ struct Train: ParsableCommand {
 
   func run() throws {
     try AdapterFolder.prepare(out, inputs: [data], overwrite: training.overwrite, resume: training.resume)
-    if let task = try TaskKind.parse(generation.task) { try trainGeneration(task); return }
-    let job = try TrainingJob.load(data: data, template: template, labelWords: labelWords, selection: try training.selection, seed: training.seed)
-    let config = try training.config(defaultBatch: job.spec == nil ? 8 : 32)
+    if let task = generation.task.generation { try trainGeneration(task); return }
+    let job = try TrainingJob.load(data: data, template: template, labelWords: labelWords, selection: training.selection, seed: training.seed)
+    let config = try training.config(for: job.spec == nil ? .promptCompletion : .classification)
     let bundle = try modelOptions.load()
     printError(job.describe)
     let summary: TrainingSummary
     if let spec = job.spec {
       summary = try ClassifierTraining.train(bundle: bundle, pairs: job.pairs, spec: spec, config: config, directory: out,
-                                             resume: training.resume, selection: try training.selection, dev: job.dev,
+                                             resume: training.resume, selection: training.selection, dev: job.dev,
                                              progress: training.reporter())
     } else {
       summary = try ClassifierTraining.trainGeneric(bundle: bundle, pairs: job.pairs, config: config, directory: out,
@@ -103,9 +103,9 @@ extension Train {
   /// The generation path: plain training on a `poison --task` folder, or P2P training on a `defend --task --prepare-only` one.
   func trainGeneration(_ task: GenerationTask) throws {
     let t = self
-    guard try t.training.selection == .last else { throw ValidationError("--select best-dev is for classification; generation keeps the last epoch") }
+    guard t.training.selection == .last else { throw ValidationError("--select best-dev is for classification; generation keeps the last epoch") }
     let (pairs, spec, describe) = try Self.generationJob(data: t.data, task: task, maxNewTokens: t.generation.maxNewTokens)
-    let config = try t.training.config(defaultBatch: 8, defaultMaxLength: GenerationPlan.defaultMaxLength(for: task))
+    let config = try t.training.config(for: .generation(task))
     let bundle = try t.modelOptions.load()
     printError(describe)
     let summary = try GenerationTraining.train(bundle: bundle, pairs: pairs, spec: spec, config: config, directory: t.out,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backdoor
 import Experiments
 import Foundation
 import Training
@@ -6,19 +7,19 @@ import Training
 /// Hyper-parameter flags shared by `train` and `defend` (defaults: the official P2P code).
 struct TrainingOptions: ParsableArguments {
   @Option(help: "Epochs.") var epochs = 3
-  @Option(help: "Sequences per micro-batch (default 32 for classification, as the official code; 8 for prompt/completion files).")
+  @Option(help: "Sequences per micro-batch (default \(TaskDefaults.classificationBatchSize) for classification, as the official code; \(TrainingConfig().batchSize) for generation tasks and prompt/completion files).")
   var batchSize: Int?
   @Option(help: "Micro-batches per optimizer step.") var gradientAccumulation = 1
   @Option(help: "Peak learning rate (AdamW).") var lr: Float = 2e-4
   @Option(help: "AdamW weight decay.") var weightDecay: Float = 0
-  @Option(help: "Learning-rate schedule: linear, cosine or constant.") var schedule = "linear"
+  @Option(help: "Learning-rate schedule.") var schedule = LearningRateSchedule.linear
   @Option(help: "Warm-up steps.") var warmupSteps = 0
   @Option(help: "Clip the global gradient norm (0 = off).") var maxGradNorm: Float = 1
   @Option(help: "LoRA rank.") var loraRank = 16
   @Option(help: "LoRA alpha (scaling = alpha / rank).") var loraAlpha: Float = 16
   @Option(help: "LoRA dropout.") var loraDropout: Float = 0.1
   @Option(help: "Adapted layers: any of q,k,v,o,gate,up,down, or all.") var loraTargets = "q,v"
-  @Option(help: "Maximum tokens per example (the prompt is cut from the left; default 128, for generation tasks by task: math 320, summarization 512, instruction 384).")
+  @Option(help: "Maximum tokens per example (the prompt is cut from the left; default \(TrainingConfig().maxLength), for generation tasks by task: \(GenerationTask.allCases.map { "\($0.rawValue) \(TaskDefaults.maxLength(for: $0))" }.joined(separator: ", "))).")
   var maxLength: Int?
   @Option(help: "Seed for LoRA initialisation, data order and dropout.") var seed: UInt64 = 42
   @Option(help: "Checkpoint every N optimizer steps (0 = at epoch ends only).") var checkpointEvery = 50
@@ -30,28 +31,23 @@ struct TrainingOptions: ParsableArguments {
     Which epoch's adapter is the result: last, or best-dev (the best macro-F1 on the dataset's dev rows through the deployed \
     path, evaluated at each epoch's end; without a dev file, 10% of the training rows (at most 500) are held out of training). \
     Classification only.
-    """) var select = ModelSelection.last.rawValue
+    """) var select = ModelSelection.last
 
-  var selection: ModelSelection {
-    get throws {
-      guard let s = ModelSelection(rawValue: select) else { throw ValidationError("--select must be last or best-dev") }
-      return s
-    }
-  }
+  var selection: ModelSelection { select }
 
-  func config(defaultBatch: Int, defaultMaxLength: Int = 128) throws -> TrainingConfig {
-    var c = TrainingConfig()
-    c.epochs = epochs; c.batchSize = batchSize ?? defaultBatch; c.gradientAccumulation = gradientAccumulation
+  /// The flags over the task's defaults (`TaskDefaults.training`), validated.
+  func config(for task: TaskDefaults.Kind) throws -> TrainingConfig {
+    var c = TaskDefaults.training(task)
+    c.epochs = epochs; c.batchSize = batchSize ?? c.batchSize; c.gradientAccumulation = gradientAccumulation
     c.learningRate = lr; c.weightDecay = weightDecay; c.warmupSteps = warmupSteps; c.maxGradientNorm = maxGradNorm
-    guard let s = LearningRateSchedule(rawValue: schedule) else { throw ValidationError("--schedule must be linear, cosine or constant") }
-    c.schedule = s
-    c.maxLength = maxLength ?? defaultMaxLength; c.seed = seed; c.checkpointEvery = checkpointEvery
+    c.schedule = schedule
+    c.maxLength = maxLength ?? c.maxLength; c.seed = seed; c.checkpointEvery = checkpointEvery
     c.lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout, targets: try LoRATarget.parseList(loraTargets))
     try c.validate()
     return c
   }
 
-  func validate() throws { _ = try config(defaultBatch: 8); _ = try selection }
+  func validate() throws { _ = try config(for: .promptCompletion) }
 
   /// Renders training events as a progress line and per-epoch lines on standard error.
   func reporter() -> (TrainingEvent) -> Void {
