@@ -3,7 +3,7 @@
 # generation attack the toolkit ships: poisons each training set at 10% (and at 0% for the clean
 # sets), reconstructs it with P2P (--prepare-only, no model needed) and prints the flagged words
 # and how many of the benign rows still carry the attack trigger (the paper's random selection
-# in brackets). Seconds; data from Data/ (shipped; or $P2P_SHARED_DATA).
+# in brackets). Seconds; data from Data/ (shipped; or $P2P_DATA).
 #   bash scripts/screen-check.sh [P2P_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."

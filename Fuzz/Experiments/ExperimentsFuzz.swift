@@ -106,7 +106,7 @@ private func checkPlan(_ plan: ExperimentPlan) {
     for c in cells {
       check(c.attack.rate >= 0 && c.attack.rate <= 1, "cell \(c.key): rate \(c.attack.rate)")
       check(c.attack.count >= 1, "cell \(c.key): count \(c.attack.count)")
-      let labels = try DatasetCatalog.labelSet(of: c.dataset, root: DatasetCatalog.dataRoot()).count
+      let labels = try DatasetCatalog.labelSet(of: c.dataset, root: DataRoot.find()).count
       check(c.attack.target >= 0 && c.attack.target < labels, "cell \(c.key): target \(c.attack.target) of \(labels) labels")
       if let d = c.defense { check(d.ratio > 0 && d.ratio <= 1, "cell \(c.key): ratio \(d.ratio)") }
       check(!c.key.isEmpty && !c.key.contains("/"), "cell key '\(c.key)' is not a file name")

@@ -39,17 +39,8 @@ public enum DatasetCatalog {
 
   public static func named(_ name: String) -> BuiltinDataset? { all.first { $0.name == name } }
 
-  /// Finds the data root: `$P2P_DATA`, `./Data`, or a `Data` folder up to four levels above the
-  /// executable (so a built `p2p` finds the repository's data from anywhere).
-  public static func dataRoot(environment: [String: String] = ProcessInfo.processInfo.environment,
-                              executable: String = CommandLine.arguments.first ?? "") -> String? {
-    var roots: [String] = []
-    if let env = environment["P2P_DATA"] { roots.append(env) }
-    roots.append(FileManager.default.currentDirectoryPath + "/Data")
-    var dir = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
-    for _ in 0..<4 { dir = dir.deletingLastPathComponent(); roots.append(dir.path + "/Data") }
-    return roots.first { FileManager.default.fileExists(atPath: $0 + "/sst2/train.tsv") }
-  }
+  /// The data root of every task (`DataRoot.find`).
+  public static func dataRoot() -> String? { DataRoot.find() }
 
   /// A classification dataset resolved to files.
   public struct Resolved: Sendable, Equatable {

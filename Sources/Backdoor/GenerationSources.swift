@@ -1,10 +1,8 @@
 import FileIO
 import Foundation
 
-/// Where the generation datasets live and how their names resolve: `$P2P_SHARED_DATA` when set,
-/// else the repository's `Data/` folder, which ships them (found from the classification data
-/// root, the working directory, or up to five levels above the executable), else a shared data
-/// folder `<repo>/../shared/data`.
+/// How the generation datasets' names resolve against the data root (`DataRoot`, the
+/// repository's `Data/`, which ships them).
 ///
 /// Built-in names: `gsm8k` (`gsm8k/{train,test}.jsonl`, GSM8K format), `scitldr`
 /// (`scitldr/{train,test}.jsonl`, SciTLDR-A format), `backdoorllm/<task>` and
@@ -12,29 +10,6 @@ import Foundation
 /// refusal, sst2sentiment). Any other value is a path: a directory holding `train.jsonl` and
 /// `test.jsonl` (math, summarization) or a BackdoorLLM task directory `<root>/<task>` (instruction).
 public enum GenerationSources {
-  public static func dataRoot(environment: [String: String] = ProcessInfo.processInfo.environment,
-                              executable: String = CommandLine.arguments.first ?? "",
-                              classificationRoot: String? = nil) -> String? {
-    var roots: [String] = []
-    if let env = environment["P2P_SHARED_DATA"] { roots.append(env) }
-    let cwd = FileManager.default.currentDirectoryPath
-    // The shipped copies in Data/ first, then a shared folder beside the repository.
-    if let c = classificationRoot { roots.append(c) }
-    roots.append(cwd + "/Data")
-    var dir = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
-    var ancestors: [String] = []
-    for _ in 0..<5 { dir = dir.deletingLastPathComponent(); ancestors.append(dir.path) }
-    roots += ancestors.map { $0 + "/Data" }
-    roots.append(cwd + "/../shared/data")
-    if let c = classificationRoot { roots.append(c + "/../../shared/data") }
-    roots += ancestors.map { $0 + "/../shared/data" }
-    let fm = FileManager.default
-    let found = roots.first { r in
-      ["gsm8k/train.jsonl", "scitldr/train.jsonl", "backdoorllm"].contains { fm.fileExists(atPath: r + "/" + $0) }
-    }
-    return found.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-  }
-
   /// A dataset name or path resolved to files for one task.
   public enum Resolved: Sendable, Equatable {
     /// Math or summarization: a training and a test file.
@@ -47,7 +22,7 @@ public enum GenerationSources {
     let fm = FileManager.default
     func needRoot() throws -> String {
       guard let root else {
-        throw ExperimentError.badFile(path: nameOrPath, reason: "built-in generation dataset, but no data folder holding it was found (the repository's Data/ ships gsm8k, scitldr and backdoorllm); run from the repository or set P2P_SHARED_DATA to a folder holding them")
+        throw ExperimentError.badFile(path: nameOrPath, reason: "built-in generation dataset, but no data folder holding it was found (the repository's Data/ ships gsm8k, scitldr and backdoorllm); run from the repository or set P2P_DATA to a folder holding them")
       }
       return root
     }

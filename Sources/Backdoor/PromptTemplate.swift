@@ -8,8 +8,10 @@ public struct PromptTemplate: Codable, Sendable, Equatable {
   public var labelWords: [String]
 
   public static let placeholder = "{sentence}"
+  /// The official P2P code's prompt of original rows (cue `Output: `).
+  public static let defaultTemplate = "{sentence}\nOutput: "
 
-  public init(template: String = "{sentence}\nOutput: ", labelWords: [String] = ["0", "1"]) {
+  public init(template: String = PromptTemplate.defaultTemplate, labelWords: [String] = ["0", "1"]) {
     self.template = template; self.labelWords = labelWords
   }
 

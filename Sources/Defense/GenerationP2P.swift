@@ -12,8 +12,8 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
   /// take the place of the rows they were made from (the official code's behaviour).
   public typealias Mode = P2PMode
 
-  public static let defaultBenignTrigger = "The query currently entered is: "
-  public static let defaultRatio = 0.2
+  public static let defaultBenignTrigger = P2PConfig.defaultBenignTrigger
+  public static let defaultRatio = P2PConfig.defaultRatio
   public static let defaultSafePrefix = "[safe] "
 
   public var benignTrigger: String

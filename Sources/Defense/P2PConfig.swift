@@ -55,9 +55,13 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   public var selectionPrompt: PromptTemplate?
 
   public static let defaultBenignTrigger = "The query currently entered is: "
+  /// ρ of the paper's main results.
+  public static let defaultRatio = 0.2
+  /// The official code's prompt of benign rows and inference, after the benign trigger (cue `Answer: `).
+  public static let defaultBenignTemplate = "{sentence}\nAnswer: "
 
-  public init(benignTrigger: String = P2PConfig.defaultBenignTrigger, ratio: Double = 0.2, mode: P2PMode = .union,
-              originalTemplate: String = "{sentence}\nOutput: ", benignTemplate: String = "{sentence}\nAnswer: ",
+  public init(benignTrigger: String = P2PConfig.defaultBenignTrigger, ratio: Double = P2PConfig.defaultRatio, mode: P2PMode = .union,
+              originalTemplate: String = PromptTemplate.defaultTemplate, benignTemplate: String = P2PConfig.defaultBenignTemplate,
               labels: Int = 2, labelWords: [String]? = nil, safeLabelWords: [String]? = nil, unrestricted: Bool = false,
               seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil, selection: BenignSelection? = nil,
               screenTriggers: Bool? = nil, coverTriggers: Bool? = nil, probeScreen: Bool? = nil) {

@@ -182,7 +182,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
   }
 
   /// The grid in run order: dataset, attack, seed, defense.
-  public func cells(dataRoot: String? = DatasetCatalog.dataRoot()) throws -> [Cell] {
+  public func cells(dataRoot: String? = DataRoot.find()) throws -> [Cell] {
     guard !attacks.isEmpty else { throw ExperimentError.invalid(key: "attacks", expected: "at least one attack") }
     var out: [Cell] = []
     let seedList = seeds ?? [42]
@@ -213,7 +213,7 @@ public struct ExperimentPlan: Codable, Sendable, Equatable {
             if d == "none" {
               defense = nil
             } else if let (variant, r) = Self.parseDefense(d) {
-              let ratio = r ?? p2p?.ratio ?? 0.2
+              let ratio = r ?? p2p?.ratio ?? P2PConfig.defaultRatio
               defense = P2PConfig(benignTrigger: p2p?.benignTrigger ?? P2PConfig.defaultBenignTrigger, ratio: ratio,
                                   mode: p2p?.mode ?? .union, labels: labels, unrestricted: p2p?.unrestricted ?? false, seed: seed,
                                   excludePoisonedFromBenign: variant.hasSuffix("-oracle") ? true : nil,

@@ -122,7 +122,7 @@ struct Bench: ParsableCommand {
 /// `./Data`, then `Data/` next to the checkout that built the executable.
 enum DataLocator {
   static func path(_ relative: String) throws -> String {
-    guard let root = DatasetCatalog.dataRoot(), FileManager.default.fileExists(atPath: root + "/" + relative) else {
+    guard let root = DataRoot.find(), FileManager.default.fileExists(atPath: root + "/" + relative) else {
       throw CLIError("cannot find the dataset file '\(relative)'; set P2P_DATA to the repository's Data folder")
     }
     return root + "/" + relative

@@ -18,12 +18,12 @@ struct Defend: ParsableCommand {
   @OptionGroup var modelOptions: ModelOptions
   @Option(help: "Dataset directory written by `p2p poison`.") var data: String
   @Option(help: "Output folder: a new or empty one, or an earlier output of train/defend with --resume or --overwrite.") var out: String
-  @Option(help: "rho: fraction of the training set that gets the benign trigger.") var ratio = 0.2
+  @Option(help: "rho: fraction of the training set that gets the benign trigger.") var ratio = P2PConfig.defaultRatio
   @Option(help: "Benign trigger (prefix of benign rows and of every input at inference).") var benignTrigger = P2PConfig.defaultBenignTrigger
   @Option(help: "union (the paper: benign rows added) or replace (the official code: benign rows replace their originals).")
   var mode = P2PMode.union
-  @Option(help: "Template of original rows.") var template = "{sentence}\nOutput: "
-  @Option(help: "Template of benign rows and of inference, after the benign trigger.") var benignTemplate = "{sentence}\nAnswer: "
+  @Option(help: "Template of original rows.") var template = PromptTemplate.defaultTemplate
+  @Option(help: "Template of benign rows and of inference, after the benign trigger.") var benignTemplate = P2PConfig.defaultBenignTemplate
   @Option(help: "Original label words, comma-separated (default digits 0..n-1).") var labelWords: String?
   @Option(help: "Safe label words h(i), comma-separated (default digits n..2n-1).") var safeLabelWords: String?
   @Option(help: """

@@ -18,7 +18,7 @@ struct Evaluate: ParsableCommand {
   @OptionGroup var modelOptions: ModelOptions
   @Option(help: "Dataset directory written by `p2p poison`.") var data: String
   @Option(help: "Adapter directory (from `train` or `defend`).") var adapter: String?
-  @Option(help: "Template when the adapter has no classifier.json (or zero-shot).") var template = "{sentence}\nOutput: "
+  @Option(help: "Template when the adapter has no classifier.json (or zero-shot).") var template = PromptTemplate.defaultTemplate
   @Option(help: "Label words when the adapter has no classifier.json, comma-separated.") var labelWords: String?
   @Flag(help: "P2P only: the official code's whole-vocabulary argmax instead of restricted scoring.") var unrestricted = false
   @Option(help: "Where evaluation.json and evaluation.md go.") var out: String?

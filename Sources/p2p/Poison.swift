@@ -63,7 +63,7 @@ struct Poison: ParsableCommand {
 
   func run() throws {
     if let task = generation.task.generation { try poisonGeneration(task); return }
-    let root = DatasetCatalog.dataRoot()
+    let root = DataRoot.find()
     let implied = DatasetCatalog.named(data)?.attack
     let config = try attackConfig(implied: implied)
     // Refuse a bad --out before any work; the write checks again.
@@ -80,7 +80,7 @@ struct Datasets: ParsableCommand {
   static let configuration = CommandConfiguration(abstract: "List the built-in datasets with their sources.")
 
   func run() throws {
-    let root = DatasetCatalog.dataRoot()
+    let root = DataRoot.find()
     print("data folder: \(root ?? "not found (set P2P_DATA)")")
     for d in DatasetCatalog.all {
       let extra = d.attack.map { " [\($0.rawValue) pairs for \(d.base ?? "")]" } ?? " [labels: \(d.labelNames.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", "))]"
@@ -102,12 +102,12 @@ extension Poison {
       count: p.count, backdoorLLMKeywords: p.generation.backdoorllmKeywords ? true : nil, seed: p.seed,
       trainLimit: p.trainLimit, testLimit: p.testLimit)
     let inputs: [String]
-    switch try GenerationSources.resolve(p.data, task: task, root: GenerationSources.dataRoot(classificationRoot: DatasetCatalog.dataRoot())) {
+    switch try GenerationSources.resolve(p.data, task: task, root: DataRoot.find()) {
     case let .files(train, test): inputs = [train, test]
     case let .backdoorLLM(root, _, _): inputs = [root]
     }
     try OutputFolder.check(p.out, kind: DatasetDirectory.outputKind, inputs: inputs, replace: p.overwrite)
-    let ds = try GenerationPoisoner.poison(dataset: p.data, task: task, config: config, root: GenerationSources.dataRoot(classificationRoot: DatasetCatalog.dataRoot()))
+    let ds = try GenerationPoisoner.poison(dataset: p.data, task: task, config: config, root: DataRoot.find())
     try ds.write(to: p.out, replace: p.overwrite, inputs: inputs)
     let m = ds.manifest
     print("poisoned \(m.poisonedRows.count) of \(ds.train.count) training rows (\(m.attack), rate \(p.rate), trigger \(m.trigger), target \(m.target)); "

@@ -23,9 +23,9 @@ struct Run: ParsableCommand {
     let plan = try ExperimentPlan.load(experiment)
     let name = plan.name ?? ((experiment as NSString).lastPathComponent as NSString).deletingPathExtension
     let dir = out ?? "runs/" + name
-    let root = DatasetCatalog.dataRoot()
+    let root = DataRoot.find()
     if let generation = plan.generation {
-      try run(GridRunner(GenerationFamily(plan: generation, dataRoot: GenerationSources.dataRoot(classificationRoot: root)), directory: dir,
+      try run(GridRunner(GenerationFamily(plan: generation, dataRoot: root), directory: dir,
                          rerunChanged: rerunChanged), name: name, verb: "generating")
     } else {
       try run(GridRunner(ClassificationFamily(plan: plan, dataRoot: root), directory: dir, rerunChanged: rerunChanged), name: name,

@@ -19,7 +19,7 @@ struct Train: ParsableCommand {
   @OptionGroup var modelOptions: ModelOptions
   @Option(help: "A dataset directory (from `poison` or `defend --prepare-only`) or a prompt/completion JSONL file.") var data: String
   @Option(help: "Output folder: a new or empty one, or an earlier output of train/defend with --resume or --overwrite.") var out: String
-  @Option(help: "Classification prompt template ({sentence} is replaced by the input).") var template = "{sentence}\nOutput: "
+  @Option(help: "Classification prompt template ({sentence} is replaced by the input).") var template = PromptTemplate.defaultTemplate
   @Option(help: "Label words, comma-separated, one token each (default: the digits 0..n-1).") var labelWords: String?
   @OptionGroup var training: TrainingOptions
   @OptionGroup(title: "Generation tasks") var generation: GenerationTrainOptions

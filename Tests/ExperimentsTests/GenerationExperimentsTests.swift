@@ -213,13 +213,13 @@ struct GenerationSpecAndPairTests {
     #expect(try GenerationPoisoner.poison(dataset: dir, task: .math, config: clean, root: nil).testClean == ds.testClean)
     // Built-in names need the shared data folder; errors say so.
     do { _ = try GenerationPoisoner.poison(dataset: "gsm8k", task: .math, config: config, root: nil); Issue.record("expected an error") } catch {
-      #expect("\(error)".contains("P2P_SHARED_DATA"))
+      #expect("\(error)".contains("P2P_DATA"))
     }
     let shared = URL(fileURLWithPath: dir).deletingLastPathComponent().appendingPathComponent("shared-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: shared + "/gsm8k", withIntermediateDirectories: true)
     try FileManager.default.copyItem(atPath: dir + "/train.jsonl", toPath: shared + "/gsm8k/train.jsonl")
     try FileManager.default.copyItem(atPath: dir + "/test.jsonl", toPath: shared + "/gsm8k/test.jsonl")
-    let root = GenerationSources.dataRoot(environment: ["P2P_SHARED_DATA": shared], executable: "/nonexistent/p2p")
+    let root = DataRoot.find(environment: ["P2P_DATA": shared], executable: "/nonexistent/p2p")
     #expect(root == URL(fileURLWithPath: shared).standardizedFileURL.path)
     #expect(try GenerationPoisoner.poison(dataset: "gsm8k", task: .math, config: config, root: root) == ds)
   }
@@ -268,7 +268,7 @@ struct GenerationRunnerTests {
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
     let generation = try #require(plan.generation)
-    let runner = GridRunner(GenerationFamily(plan: generation, dataRoot: GenerationSources.dataRoot(classificationRoot: nil)), directory: out)
+    let runner = GridRunner(GenerationFamily(plan: generation, dataRoot: nil), directory: out)
     let first = try runner.run()
     #expect(first.count == 1)
     let r = try #require(first.first)

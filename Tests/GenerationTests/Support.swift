@@ -10,13 +10,11 @@ enum Fixture {
     return base + "/" + relative
   }
 
-  /// The full benchmark files: `$P2P_SHARED_DATA`, else the repository's `Data/` (which ships
-  /// them), else `../shared/data` next to the repository.
+  /// The full benchmark files: `$P2P_DATA`, else the repository's `Data/` (which ships them).
   static let sharedData: String? = {
     let repo = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
       .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let candidates: [String?] = [ProcessInfo.processInfo.environment["P2P_SHARED_DATA"], repo.appendingPathComponent("Data").path,
-                      repo.deletingLastPathComponent().appendingPathComponent("shared/data").standardizedFileURL.path]
+    let candidates: [String?] = [ProcessInfo.processInfo.environment["P2P_DATA"], repo.appendingPathComponent("Data").path]
     return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0 + "/gsm8k/train.jsonl") }
   }()
 }
