@@ -16,25 +16,11 @@ public enum DatasetDirectory {
 
   /// `p2p poison`'s output: recognised by a manifest that records a poisoning.
   public static let outputKind = OutputKind(command: "p2p poison", entries: entries) { dir in
+    if JSONOutput.manifestKind(in: dir) == .poisonedDataset { return true }
+    // Manifests written before the "kind" key.
     guard let data = FileManager.default.contents(atPath: dir + "/manifest.json"),
           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
     return ["attack", "poisonedRows", "trainRows", "seed"].allSatisfy { object[$0] != nil }
-  }
-
-  /// JSON Lines of `rows`, one sorted-key object a line.
-  public static func jsonLines<T: Encodable>(_ rows: [T]) throws -> Data {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    var d = Data()
-    for r in rows { d.append(try enc.encode(r)); d.append(0x0A) }
-    return d
-  }
-
-  /// A pretty, sorted-key JSON document.
-  public static func json<T: Encodable>(_ value: T) throws -> Data {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-    return try enc.encode(value)
   }
 
   /// Writes `files` (name → contents; the last one marks a complete output) as `directory`.

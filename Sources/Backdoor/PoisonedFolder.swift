@@ -46,11 +46,11 @@ public struct PoisonedFolder<Row: PoisonedRow, Manifest: Codable & Sendable & Eq
     let f = Self.files
     do {
       try DatasetDirectory.write([
-        (f.train, { try DatasetDirectory.jsonLines(train) }),
-        (f.testClean, { try DatasetDirectory.jsonLines(testClean) }),
-        (f.testPoison, { try DatasetDirectory.jsonLines(testPoison) }),
-      ] + (dev.map { rows in [(f.dev, { try DatasetDirectory.jsonLines(rows) })] } ?? [])
-        + [(f.manifest, { try DatasetDirectory.json(manifest) })],
+        (f.train, { try JSONOutput.linesData(train) }),
+        (f.testClean, { try JSONOutput.linesData(testClean) }),
+        (f.testPoison, { try JSONOutput.linesData(testPoison) }),
+      ] + (dev.map { rows in [(f.dev, { try JSONOutput.linesData(rows) })] } ?? [])
+        + [(f.manifest, { try JSONOutput.manifestData(manifest, kind: .poisonedDataset) })],
         to: directory, replace: replace, inputs: inputs)
     } catch {
       throw Row.error(.cannotWrite(directory: directory, error: error))

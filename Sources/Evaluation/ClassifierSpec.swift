@@ -112,6 +112,12 @@ public enum AdapterWeights {
   public enum DefendedOutput: Sendable { case classification, generation }
 
   public static func defendedOutput(_ directory: String) -> DefendedOutput? {
+    switch JSONOutput.manifestKind(in: directory) {
+    case .classificationDefense: return .classification
+    case .generationDefense: return .generation
+    default: break
+    }
+    // Manifests written before the "kind" key.
     guard let data = FileManager.default.contents(atPath: directory + "/manifest.json"),
           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
     if object["config"] != nil && object["benignSourceRows"] != nil { return .classification }

@@ -278,10 +278,6 @@ public enum GenerationEvaluation {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     try JSONOutput.write(result, to: directory + "/evaluation.json")
     try JSONOutput.write(text: GenerationReport.markdown(result, title: title), to: directory + "/evaluation.md")
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    var d = Data()
-    for r in records { d.append(try enc.encode(r)); d.append(0x0A) }
-    try d.write(to: URL(fileURLWithPath: directory + "/generations.jsonl"), options: .atomic)
+    try JSONOutput.writeLines(records, to: directory + "/generations.jsonl")
   }
 }

@@ -38,11 +38,8 @@ public struct CellFingerprint: Codable, Equatable, Sendable {
     for key in Set(settings.keys).union(stored.settings.keys).sorted() where inChecked(key) && settings[key] != stored.settings[key] {
       out.append("\(key): \(stored.settings[key] ?? "(unset)") -> \(settings[key] ?? "(unset)")")
     }
-    // Older results carry no file hashes; there only the settings can be compared.
-    if !stored.files.isEmpty {
-      for key in Set(files.keys).union(stored.files.keys).sorted() where files[key] != stored.files[key] {
-        out.append("\(key): content changed (sha256 \(stored.files[key]?.prefix(12) ?? "none") -> \(files[key]?.prefix(12) ?? "none"))")
-      }
+    for key in Set(files.keys).union(stored.files.keys).sorted() where files[key] != stored.files[key] {
+      out.append("\(key): content changed (sha256 \(stored.files[key]?.prefix(12) ?? "none") -> \(files[key]?.prefix(12) ?? "none"))")
     }
     return out
   }

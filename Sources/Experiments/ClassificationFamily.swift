@@ -64,15 +64,9 @@ public struct CellResult: Codable, Sendable, Equatable {
     return r
   }
 
-  /// Reads a finished cell, filling what older result files lack from the cell's files.
-  public static func load(cellDirectory dir: String) throws -> CellResult {
-    var r = try JSONOutput.read(CellResult.self, from: dir + "/result.json")
-    if r.p2p != nil, r.benignPoisonedRows == nil || (r.p2p?.coverTriggers == true && r.coveredRows == nil),
-       let m = try? JSONOutput.read(P2PManifest.self, from: dir + "/model/manifest.json") {
-      r = r.with(manifest: m)
-    }
-    return r
-  }
+  /// Reads a finished cell.
+  public static func load(cellDirectory dir: String) throws -> CellResult { try JSONOutput.read(CellResult.self, from: dir + "/result.json") }
+
 }
 
 /// Classification grids (`ExperimentPlan`): prompt-based classifiers, undefended or P2P, scored
@@ -121,15 +115,6 @@ public struct ClassificationFamily: TaskFamily {
     }
     return try CellFingerprint(settings: [("dataset", cell.dataset), ("attack", cell.attack), ("defense", cell.defense), ("seed", cell.seed),
                                           ("training", cell.training), ("model", modelName), ("selection", cell.selection.rawValue)], files: files)
-  }
-
-  public func legacyFingerprint(_ r: CellResult) throws -> CellFingerprint {
-    // Agreement cells store the resolved configuration (label names filled in), not the plan's.
-    let defense: [(String, any Encodable)] = r.p2p?.selectsByAgreement == true ? [] : [("defense", r.p2p)]
-    // Every result written before model selection existed kept the last epoch.
-    return try CellFingerprint(settings: [("dataset", r.dataset), ("attack", r.attackConfig), ("seed", r.seed), ("training", r.training),
-                                          ("selection", r.selection?.selection.rawValue ?? ModelSelection.last.rawValue)] + defense,
-                               files: [:])
   }
 
   public func loadResult(cellDirectory: String) throws -> CellResult { try CellResult.load(cellDirectory: cellDirectory) }

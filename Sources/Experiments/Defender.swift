@@ -71,7 +71,7 @@ public struct Defender {
     var (rows, manifest) = try P2PReconstruction.apply(train, config: config, margins: margins, probe: probe)
     manifest.dataset = source
     try P2PRowsFile.write(rows, to: directory + "/train.jsonl")
-    try JSONOutput.write(manifest, to: directory + "/manifest.json")
+    try JSONOutput.writeManifest(manifest, kind: .classificationDefense, to: directory + "/manifest.json")
     return Outcome(config: config, rows: rows, manifest: manifest, probe: probe)
   }
 }

@@ -30,16 +30,11 @@ public struct GenerationCellResult: Codable, Sendable, Equatable {
   public var coverPhrases: [String]?
   public var coveredRows: Int?
 
-  /// Reads a finished cell, filling what older result files lack from the cell's manifest.
+  /// Reads a finished cell.
   public static func load(cellDirectory dir: String) throws -> GenerationCellResult {
-    var r = try JSONOutput.read(GenerationCellResult.self, from: dir + "/result.json")
-    if r.p2p != nil, r.benignPoisonedRows == nil,
-       let m = try? JSONOutput.read(GenerationDefenseManifest.self, from: dir + "/model/manifest.json") {
-      r.benignPoisonedRows = m.benignPoisonedRows
-      r.screenedWords = m.p2p.screen.map { $0.map(\.inputWord) }
-    }
-    return r
+    try JSONOutput.read(GenerationCellResult.self, from: dir + "/result.json")
   }
+
 }
 
 /// Generation grids (`GenerationPlan`: math, summarization, instruction): LoRA generators,
@@ -70,11 +65,6 @@ public struct GenerationFamily: TaskFamily {
     return try CellFingerprint(settings: [("task", plan.task), ("dataset", cell.dataset), ("attack", cell.attack),
                                           ("defense", cell.defense), ("seed", cell.seed), ("training", cell.training),
                                           ("model", modelName), ("spec", cell.spec), ("ablation", plan.ablation ?? true)], files: files)
-  }
-
-  public func legacyFingerprint(_ r: GenerationCellResult) throws -> CellFingerprint {
-    try CellFingerprint(settings: [("task", r.task), ("dataset", r.dataset), ("attack", r.attackConfig), ("defense", r.p2p),
-                                   ("seed", r.seed), ("training", r.training)], files: [:])
   }
 
   public func loadResult(cellDirectory: String) throws -> GenerationCellResult { try GenerationCellResult.load(cellDirectory: cellDirectory) }

@@ -95,7 +95,7 @@ public enum GenerationTraining {
     try GenerationPairsFile.write(pairs, to: directory + "/train.jsonl")
     let m = GenerationDefenseManifest(task: task, p2p: manifest, poisoning: data.manifest, dataset: source,
                                       benignPoisonedRows: pairs.filter { $0.benign && $0.poisoned }.count)
-    try JSONOutput.write(m, to: directory + "/manifest.json")
+    try JSONOutput.writeManifest(m, kind: .generationDefense, to: directory + "/manifest.json")
     return (pairs, m)
   }
 

@@ -117,12 +117,10 @@ public final class GridRunner<Family: TaskFamily> {
       let stored: CellFingerprint?
       if let f = try? JSONOutput.read(CellFingerprint.self, from: dir + "/fingerprint.json") {
         stored = f
-      } else if fm.fileExists(atPath: dir + "/result.json") {
-        stored = try family.legacyFingerprint(try family.loadResult(cellDirectory: dir))
       } else if fm.fileExists(atPath: dir) {
-        // Started by an older version (or its fingerprint is unreadable): its data and checkpoint
-        // may come from other settings.
-        stale.append((cell.key, ["started without a readable fingerprint.json (an older version); its data and checkpoint cannot be checked"]))
+        // Run or started by a version before fingerprints (or its fingerprint is unreadable): its
+        // data, checkpoint and result may come from other settings.
+        stale.append((cell.key, ["no readable fingerprint.json (a cell of an older version); its data, checkpoint and result cannot be checked"]))
         stored = nil
       } else {
         stored = nil

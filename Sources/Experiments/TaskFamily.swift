@@ -39,8 +39,6 @@ public protocol TaskFamily {
   func validate(_ cells: [Cell], modelPath: String) throws
   /// The cell's settings and the hashes of its inputs.
   func fingerprint(_ cell: Cell, modelPath: String, hashes: FileHashes) throws -> CellFingerprint
-  /// What a result of an older version (no fingerprint.json) vouches for: its recorded settings.
-  func legacyFingerprint(_ result: Result) throws -> CellFingerprint
   func loadResult(cellDirectory: String) throws -> Result
 
   /// The file whose presence marks a complete dataset folder.

@@ -137,9 +137,8 @@ public struct GridResults: Codable, Sendable, Equatable {
     aggregates = SeedAggregate.of(cells)
   }
 
-  /// Reads a `results.json`: this format, or the plain list of cells older versions wrote.
+  /// Reads a `results.json` (its cells; verdicts and aggregates are computed anew).
   public static func read(_ path: String) throws -> GridResults {
-    if let cells = try? JSONOutput.read([CellResult].self, from: path) { return GridResults(cells) }
-    return GridResults(try JSONOutput.read(GridResults.self, from: path).cells)
+    GridResults(try JSONOutput.read(GridResults.self, from: path).cells)
   }
 }

@@ -7,7 +7,7 @@ struct Report: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Rewrite a classification grid's reports from its results.json (new metrics, verdicts, seed aggregates).",
     discussion: """
-      Reads DIR/results.json (this version's format or the plain list of cells older versions wrote) and rewrites results.json, report.md, report.html and chart.svg in DIR, running nothing: per-class recall, macro-F1, balanced accuracy, the majority rate and the degenerate flag are computed from the stored confusion tables; verdicts and seed aggregates from the cells. Prints the Markdown report.
+      Reads DIR/results.json and rewrites results.json, report.md, report.html and chart.svg in DIR, running nothing: per-class recall, macro-F1, balanced accuracy, the majority rate and the degenerate flag are computed from the stored confusion tables; verdicts and seed aggregates from the cells. Prints the Markdown report.
       """)
 
   @Argument(help: "A grid folder (from `p2p run`) holding results.json.") var directory: String

@@ -92,3 +92,24 @@ struct AdapterCommandTests {
     }
   }
 }
+
+/// Every manifest.json names what wrote its folder, and the defense pipeline runs the model-free
+/// stages without loading a model.
+struct ManifestKindTests {
+  @Test func datasetAndDefenseFoldersCarryTheirKind() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kinds-\(UUID().uuidString)").path
+    let train = (0..<40).map { Example(text: ($0 % 6 == 0 ? "zq " : "") + "row \($0)", label: $0 % 6 == 0 ? 1 : $0 % 2, sourceIndex: $0) }
+    let m = PoisonManifest(attack: "badnets", rate: 0.1, target: 1, setting: .dirty, seed: 1, trainRows: 40, poisonedRows: [0, 10, 20, 30])
+    try PoisonedDataset(train: train, testClean: train, testPoison: [train[1]], manifest: m).write(to: dir + "/data")
+    #expect(JSONOutput.manifestKind(in: dir + "/data") == .poisonedDataset)
+    #expect(try PoisonedDataset.read(from: dir + "/data").manifest == m)
+    let outcome = try Defender(config: P2PConfig(screenTriggers: true), labelNames: nil, modelName: "unused", training: TrainingConfig(),
+                               directory: dir + "/defended")
+      .run(train, model: { Issue.record("the screen and the random draw need no model"); throw ExperimentError.invalid(key: "model", expected: "none") },
+           source: dir + "/data")
+    #expect(outcome.manifest.screenedWords == ["zq"] && outcome.manifest.benignSourceRows.allSatisfy { $0 % 6 != 0 } && outcome.manifest.screenedRows == 7)
+    #expect(JSONOutput.manifestKind(in: dir + "/defended") == .classificationDefense)
+    #expect(AdapterWeights.defendedOutput(dir + "/defended") == .classification)
+    #expect(try JSONOutput.read(P2PManifest.self, from: dir + "/defended/manifest.json") == outcome.manifest)
+  }
+}

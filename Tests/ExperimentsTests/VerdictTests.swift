@@ -73,12 +73,12 @@ struct VerdictTests {
     #expect(GridReport.svg(g).contains("stroke-width=\"2\"/>"))
   }
 
-  @Test func oldResultFilesAreRead() throws {
+  @Test func resultFilesAreReadBack() throws {
     let cells = [Self.cell(defended: false, confusion: [[45, 5], [5, 45]], asr: 48)]
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("results-\(UUID().uuidString).json").path
-    try JSONOutput.write(cells, to: path)
-    #expect(try GridResults.read(path).cells.count == 1)
     try JSONOutput.write(GridResults(cells), to: path)
-    #expect(try GridResults.read(path).cells.count == 1)
+    #expect(try GridResults.read(path) == GridResults(cells))
+    try JSONOutput.write(cells, to: path)  // a bare list of cells is not a results.json
+    #expect(throws: ExperimentError.self) { try GridResults.read(path) }
   }
 }
