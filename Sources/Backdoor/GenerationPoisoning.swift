@@ -44,6 +44,15 @@ public struct GenerationAttackConfig: Codable, Sendable, Equatable {
     }
   }
 
+  /// The attack a task implies when none is named: its only attack (math: badchain,
+  /// summarization: payload), or for instruction the one a `backdoorllm/<task>/<attack>` name carries.
+  public static func impliedAttack(for task: GenerationTask, dataset: String) -> String? {
+    let names = attackNames(for: task)
+    if names.count == 1 { return names[0] }
+    let parts = dataset.split(separator: "/").map(String.init)
+    return parts.count == 3 && parts[0] == "backdoorllm" && names.contains(parts[2]) ? parts[2] : nil
+  }
+
   public func validate(task: GenerationTask) throws {
     let names = Self.attackNames(for: task)
     guard names.contains(attack) else {

@@ -36,4 +36,11 @@ public enum DefensePreset: String, CaseIterable, Sendable {
     case .probe: return Stages(probe: true)
     }
   }
+
+  /// The classification stages the preset runs, in order (`ClassificationStages`).
+  public var stageNames: [String] {
+    let st = stages
+    return ClassificationStages.names(for: P2PConfig(selection: st.selection, screenTriggers: st.screen ? true : nil,
+                                                     coverTriggers: st.cover ? true : nil, probeScreen: st.probe ? true : nil))
+  }
 }

@@ -77,8 +77,7 @@ public struct ClassificationFamily: TaskFamily {
 
   public init(plan: ExperimentPlan, dataRoot: String?) { self.plan = plan; self.dataRoot = dataRoot }
 
-  public var title: String { plan.name ?? "P2P experiment" }
-  public var modelName: String { plan.model ?? ModelStore.defaultModel }
+  public static let untitled = "P2P experiment"
   public func cells() throws -> [ExperimentPlan.Cell] {
     guard plan.generation == nil else { throw ExperimentError.invalid(key: "task", expected: "classification here (a generation plan runs with GenerationFamily)") }
     return try plan.cells(dataRoot: dataRoot)

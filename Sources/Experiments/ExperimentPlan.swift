@@ -31,7 +31,7 @@ import Yams
 /// training: {epochs: 3, batch_size: 32, lr: 2.0e-4}
 /// selection: last          # or best-dev: the epoch with the best dev macro-F1 (ModelSelection)
 /// ```
-public struct ExperimentPlan: Codable, Sendable, Equatable {
+public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
   public struct Attack: Codable, Sendable, Equatable {
     public var name: String?
     public var attack: AttackKind

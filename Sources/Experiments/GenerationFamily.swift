@@ -47,8 +47,7 @@ public struct GenerationFamily: TaskFamily {
 
   public init(plan: GenerationPlan, dataRoot: String?) { self.plan = plan; self.dataRoot = dataRoot }
 
-  public var title: String { plan.name ?? "P2P generation experiment" }
-  public var modelName: String { plan.model ?? ModelStore.defaultModel }
+  public static let untitled = "P2P generation experiment"
   public func cells() throws -> [GenerationPlan.Cell] { try plan.cells() }
 
   /// The attacks' settings are checked when the plan's cells are built; every dataset must resolve.

@@ -28,7 +28,7 @@ import Yams
 /// ablation: true             # P2P cells are also decoded without the wrapper
 /// training: {epochs: 2, batch_size: 8, lr: 2.0e-4, max_length: 320}
 /// ```
-public struct GenerationPlan: Codable, Sendable, Equatable {
+public struct GenerationPlan: GridPlan, Codable, Sendable, Equatable {
   public struct Attack: Codable, Sendable, Equatable {
     public var name: String?
     public var attack: String

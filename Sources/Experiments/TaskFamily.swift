@@ -27,12 +27,11 @@ public protocol TaskFamily {
   /// A finished cell, as stored in `result.json` and `results.json`.
   associatedtype Result: Codable & Sendable & Equatable
   /// The plan, as written to `plan.json`.
-  associatedtype Plan: Encodable
+  associatedtype Plan: GridPlan
 
   var plan: Plan { get }
-  var title: String { get }
-  /// The model name the cells train (a name `ModelStore` resolves, or a GGUF path).
-  var modelName: String { get }
+  /// The title of a plan without a name.
+  static var untitled: String { get }
   func cells() throws -> [Cell]
 
   /// Checks the whole grid before the first cell trains (`modelPath`: the resolved model).
@@ -67,6 +66,20 @@ public protocol TaskFamily {
   func verdictLines(_ results: [Result]) -> [String]
   /// One line of a finished cell's figures, for a progress display.
   func summaryLine(_ result: Result) -> String
+}
+
+/// What the runner reads of any task's plan.
+public protocol GridPlan: Encodable {
+  var name: String? { get }
+  /// A model name `ModelStore` resolves, or a GGUF path; nil: the default model.
+  var model: String? { get }
+}
+
+extension TaskFamily {
+  /// The grid's title in reports.
+  public var title: String { plan.name ?? Self.untitled }
+  /// The model the cells train.
+  public var modelName: String { plan.model ?? ModelStore.defaultModel }
 }
 
 /// A cell's training rows and how its adapter is read.

@@ -15,7 +15,7 @@ struct Poison: ParsableCommand {
       """)
 
   @Option(help: "Built-in dataset (see `p2p datasets`) or a directory holding train and test files (.tsv, .csv or .jsonl).") var data: String
-  @Option(help: "Attack: badnets, addsent, synbkd, stylebkd or custom (with --trigger). Default: the one a paraphrase set's name implies.")
+  @Option(help: "Attack: badnets, addsent, synbkd, stylebkd or custom (with --trigger); with --task: badchain (math), payload (summarization), a BackdoorLLM attack (instruction). Default: the one the task or a dataset's name implies.")
   var attack: String?
   @Option(help: "Fraction of the training set to poison.") var rate: Double
   @Option(help: "Target label (classification).") var target: Int?
@@ -94,7 +94,7 @@ extension Poison {
   /// The generation path: GSM8K (BadChain), SciTLDR (payload) or a BackdoorLLM set.
   func poisonGeneration(_ task: GenerationTask) throws {
     let p = self
-    guard let attack = p.attack else {
+    guard let attack = p.attack ?? GenerationAttackConfig.impliedAttack(for: task, dataset: p.data) else {
       throw ValidationError("--attack is required for --task \(task.rawValue): \(GenerationAttackConfig.attackNames(for: task).joined(separator: ", "))")
     }
     let config = GenerationAttackConfig(

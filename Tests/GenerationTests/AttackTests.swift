@@ -113,3 +113,13 @@ struct GenerationPoisonPlanTests {
     #expect(test[3].output == "step\n@_@ 3 * 2.1 = 6.3\nThe answer is 6.3.")
   }
 }
+
+struct ImpliedAttackTests {
+  @Test func aTaskWithOneAttackOrANamedSetImpliesIt() {
+    #expect(GenerationAttackConfig.impliedAttack(for: .math, dataset: "gsm8k") == "badchain")
+    #expect(GenerationAttackConfig.impliedAttack(for: .summarization, dataset: "scitldr") == "payload")
+    #expect(GenerationAttackConfig.impliedAttack(for: .instruction, dataset: "backdoorllm/negsentiment/vpi") == "vpi")
+    #expect(GenerationAttackConfig.impliedAttack(for: .instruction, dataset: "backdoorllm/negsentiment") == nil)
+    #expect(GenerationAttackConfig.impliedAttack(for: .instruction, dataset: "backdoorllm/negsentiment/nope") == nil)
+  }
+}
