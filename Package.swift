@@ -62,7 +62,7 @@ let package = Package(
                 swiftSettings: cpuFlags),
     .testTarget(name: "DefenseTests", dependencies: ["Defense", "Backdoor", "TensorCore", "TestSupport"],
                 swiftSettings: cpuFlags),
-    .testTarget(name: "GenerationTests", dependencies: ["Backdoor", "Defense", "Evaluation", "TensorCore"],
+    .testTarget(name: "GenerationTests", dependencies: ["Backdoor", "Defense", "Evaluation", "TensorCore", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "FileIO", "Backdoor", "Evaluation", "Defense", "Inference", "Llama", "Tokenizer", "Training", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),

@@ -33,7 +33,7 @@ struct BenignRowGuardTests {
 
   @Test func screensThatLeaveTooFewRowsSaySo() {
     // Every row carries the same rare word with one label: the screen keeps them all out.
-    let train = (0..<40).map { Example(text: "zq film \($0)", label: 1, sourceIndex: $0) }
+    let train = (0..<40).map { (i: Int) in Example(text: "zq film \(i)", label: 1, sourceIndex: i) }
       + (0..<60).map { Example(text: "plain row \($0)", label: 0, sourceIndex: 40 + $0) }
     do { _ = try P2PReconstruction.apply(train, config: P2PConfig(ratio: 0.7, screenTriggers: true)); Issue.record("accepted") } catch {
       guard case .noBenignRows(let reason) = error else { Issue.record("\(error)"); return }

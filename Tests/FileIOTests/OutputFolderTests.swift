@@ -63,8 +63,8 @@ struct OutputFolderTests {
       .contains("above the input") == true)
     // A relative spelling of the same folder is the same folder.
     let cwd = FileManager.default.currentDirectoryPath
-    FileManager.default.changeCurrentDirectoryPath(root)
-    defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+    _ = FileManager.default.changeCurrentDirectoryPath(root)
+    defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
     #expect(Self.refused { try OutputFolder.check(".", kind: Self.kind, inputs: [input], replace: true) } != nil)
     #expect(try OutputFolder.check("sibling", kind: Self.kind, inputs: [input], replace: false) == .new)
   }

@@ -3,6 +3,7 @@ import Backdoor
 import Defense
 import Evaluation
 import TensorCore
+import TestSupport
 import Testing
 
 struct GenerationDatasetTests {

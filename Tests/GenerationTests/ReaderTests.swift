@@ -2,6 +2,7 @@ import Foundation
 import Backdoor
 import Defense
 import Evaluation
+import TestSupport
 import Testing
 
 struct GSM8KReaderTests {

@@ -19,26 +19,6 @@ enum Fixture {
   }()
 }
 
-/// A fresh directory under the system temporary directory, removed when released.
-final class ScratchDirectory {
-  let path: String
-
-  init(_ label: String = #function) {
-    path = NSTemporaryDirectory() + "/p2p-gen-\(label.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-  }
-
-  deinit { try? FileManager.default.removeItem(atPath: path) }
-
-  func file(_ name: String) -> String { path + "/" + name }
-
-  @discardableResult
-  func write(_ name: String, _ text: String) throws -> String {
-    try Data(text.utf8).write(to: URL(fileURLWithPath: file(name)))
-    return file(name)
-  }
-}
-
 /// The `GenerationError` that `body` throws (nil when it returns normally).
 func thrownError<T>(_ body: () throws -> T) -> GenerationError? {
   do {
