@@ -88,9 +88,8 @@ public enum DatasetReader {
   static func jsonl(_ text: String, path: String) throws(DatasetError) -> [Example] {
     var out: [Example] = []
     var seenSource: [Int: Int] = [:]
-    for (i, raw) in lines(text).enumerated() where !raw.trimmingCharacters(in: .whitespaces).isEmpty {
-      let line = i + 1
-      guard let obj = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] else {
+    for (line, raw) in JSONLinesText.rows(text) {
+      guard let obj = JSONLinesText.object(raw) else {
         throw .badLine(path: path, line: line, reason: "not a JSON object")
       }
       guard let sentence = obj["sentence"] as? String else {

@@ -22,7 +22,7 @@ extension PoisonedFolder where Row == GenerationExample {
   public static func examples(_ path: String) throws(GenerationError) -> [GenerationExample] {
     let decoder = JSONDecoder()
     var out: [GenerationExample] = []
-    for (number, line) in JSONLines.lines(try JSONLines.text(path)) {
+    for (number, line) in JSONLinesText.rows(try JSONLines.text(path)) {
       do { out.append(try decoder.decode(GenerationExample.self, from: Data(line.utf8))) } catch {
         throw .invalidJSON(path: path, line: number, reason: Self.reason(error))
       }

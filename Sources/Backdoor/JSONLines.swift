@@ -50,20 +50,10 @@ enum JSONLines {
     do { return try TextFile.read(path) } catch { throw .cannotRead(path: path, reason: error.reason) }
   }
 
-  /// Every non-blank line with its 1-based number.
-  static func lines(_ text: String) -> [(number: Int, text: Substring)] {
-    var out: [(number: Int, text: Substring)] = []
-    for (i, line) in TextFile.lines(text).enumerated() {
-      if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-      out.append((i + 1, line))
-    }
-    return out
-  }
-
   /// Every non-blank line of the file at `path` as an object; throws `.empty` for a file without any.
   static func rows(_ path: String) throws(GenerationError) -> [JSONLRow] {
     var out: [JSONLRow] = []
-    for (number, line) in lines(try text(path)) {
+    for (number, line) in JSONLinesText.rows(try text(path)) {
       let parsed: Any
       do { parsed = try JSONSerialization.jsonObject(with: Data(line.utf8)) } catch {
         throw .invalidJSON(path: path, line: number, reason: "cannot parse")

@@ -96,9 +96,9 @@ public enum JSONOutput {
     let text: String
     do { text = try TextFile.read(path) } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
     var rows: [T] = []
-    for (i, line) in TextFile.lines(text).enumerated() where !line.isEmpty {
+    for (number, line) in JSONLinesText.rows(text) {
       do { rows.append(try JSONDecoder().decode(T.self, from: Data(line.utf8))) } catch {
-        throw ExperimentError.badFile(path: "\(path):\(i + 1)", reason: "not \(expected): \(DecodingMessage.reason(error))")
+        throw ExperimentError.badFile(path: "\(path):\(number)", reason: "not \(expected): \(DecodingMessage.reason(error))")
       }
     }
     guard !rows.isEmpty else { throw ExperimentError.badFile(path: path, reason: "no rows") }

@@ -90,3 +90,22 @@ public enum TextFileError: Error, Equatable, CustomStringConvertible, Sendable {
     }
   }
 }
+
+/// The one rule for reading JSON Lines: one value a line; a line of only spaces and tabs is
+/// skipped; line numbers are 1-based and count every line (as an editor does), after `TextFile`'s
+/// LF/CRLF/BOM normalisation.
+public enum JSONLinesText {
+  /// The non-blank lines with their numbers.
+  public static func rows(_ text: String) -> [(number: Int, text: Substring)] {
+    var out: [(number: Int, text: Substring)] = []
+    for (i, line) in TextFile.lines(text).enumerated() where !line.allSatisfy({ $0 == " " || $0 == "\t" }) {
+      out.append((i + 1, line))
+    }
+    return out
+  }
+
+  /// A line as a JSON object, or nil when it is not one.
+  public static func object(_ line: Substring) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+  }
+}
