@@ -1,5 +1,5 @@
 // libFuzzer target for the experiment-file decoder: `ExperimentPlan.load(path)` (TextFile,
-// `GenerationPlan.load` for generation tasks, `StrictYAML.check` on Yams' `compose`,
+// `StrictYAML.check` on Yams' `compose`,
 // `YAMLDecoder().decode` and `plan.cells()`). Built by scripts/fuzz-readers.sh (SwiftPM target
 // `p2p-fuzz-experiments`, only in the package when P2P_FUZZ=1); see that script for how to run it.
 //
@@ -8,7 +8,7 @@
 // `fatalError`):
 //  - the file with LF line ends and the same file with CRLF line ends and a UTF-8 byte-order
 //    mark load the same plan or fail with the same message;
-//  - a plan that loads has a non-empty grid: `cells()` (or the generation plan's `cells()`)
+//  - a plan that loads has a non-empty grid: `cells()` (or `generationCells()`)
 //    succeeds again, with distinct keys, rates in [0, 1], P2P ratios in (0, 1] and targets that
 //    are labels of the cell's dataset.
 //
@@ -86,10 +86,9 @@ private func load(_ bytes: [UInt8]) -> Result<ExperimentPlan, ExperimentError> {
 }
 
 private func checkPlan(_ plan: ExperimentPlan) {
-  if let generation = plan.generation {
-    check(plan.task == generation.task.rawValue && plan.attacks.isEmpty, "a generation plan is not marked as one")
+  if plan.generationTask != nil {
     do {
-      let cells = try generation.cells()
+      let cells = try plan.generationCells()
       check(!cells.isEmpty, "a generation plan that loads has no cells")
       check(Set(cells.map(\.key)).count == cells.count, "generation cell keys are not distinct")
       for c in cells {

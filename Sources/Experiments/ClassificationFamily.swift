@@ -79,7 +79,7 @@ public struct ClassificationFamily: TaskFamily {
 
   public static let untitled = "P2P experiment"
   public func cells() throws -> [ExperimentPlan.Cell] {
-    guard plan.generation == nil else { throw ExperimentError.invalid(key: "task", expected: "classification here (a generation plan runs with GenerationFamily)") }
+    guard plan.generationTask == nil else { throw ExperimentError.invalid(key: "task", expected: "classification here (a generation plan runs with GenerationFamily)") }
     return try plan.cells(dataRoot: dataRoot)
   }
 

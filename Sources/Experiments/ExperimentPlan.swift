@@ -6,9 +6,14 @@ import Foundation
 import Training
 import Yams
 
-/// An experiment grid read from YAML: datasets × attacks × defenses × seeds, each cell a
-/// poisoning, a training run and an evaluation. Keys are snake_case; every key but `attacks`
-/// has a default (DESIGN.md §3's official settings).
+/// An experiment grid read from YAML, for any task: datasets × attacks × defenses × seeds, each
+/// cell a poisoning, a training run and an evaluation. Keys are snake_case; every key but
+/// `attacks` has a default (DESIGN.md §3's official settings). `task:` is `classification` (the
+/// default; cells from `cells()`) or a generation task (`math`, `summarization`, `instruction`;
+/// cells from `generationCells()`, keys in GenerationPlan.swift). A few keys belong to one kind
+/// of task only (`selection`, `target`, `setting`, `placement`, `unrestricted` to classification;
+/// `max_new_tokens`, `ablation`, `payload`, `multiplier`, `backdoorllm_keywords`, `safe_prefix` to
+/// generation); a key of the other kind is an error.
 ///
 /// ```yaml
 /// name: sst2-demo
@@ -34,19 +39,26 @@ import Yams
 public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
   public struct Attack: Codable, Sendable, Equatable {
     public var name: String?
-    public var attack: AttackKind
+    /// A classification `AttackKind` or a generation attack (`GenerationAttackConfig.attackNames`).
+    public var attack: String
     public var rate: Double?
     public var target: Int?
     public var setting: PoisonSetting?
     public var trigger: String?
     public var count: Int?
     public var placement: CustomTrigger.Placement?
+    public var payload: String?
+    public var multiplier: Double?
+    public var backdoorLLMKeywords: Bool?
     /// Defenses for this attack only (default: the plan's `defenses`).
     public var defenses: [String]?
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, attack, rate, target, setting, trigger, count, placement, defenses }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+      case name, attack, rate, target, setting, trigger, count, placement, payload, multiplier, defenses
+      case backdoorLLMKeywords = "backdoorllm_keywords"
+    }
 
     /// Display name: `name`, else the attack.
-    public var label: String { name ?? attack.rawValue }
+    public var label: String { name ?? attack }
   }
 
   public struct P2P: Codable, Sendable, Equatable {
@@ -54,7 +66,10 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
     public var mode: P2PMode?
     public var benignTrigger: String?
     public var unrestricted: Bool?
-    enum CodingKeys: String, CodingKey, CaseIterable { case ratio, mode, benignTrigger = "benign_trigger", unrestricted }
+    public var safePrefix: String?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+      case ratio, mode, benignTrigger = "benign_trigger", unrestricted, safePrefix = "safe_prefix"
+    }
   }
 
   public struct Training: Codable, Sendable, Equatable {
@@ -103,31 +118,64 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
   /// `last` (the default) or `best-dev`: keep the epoch with the best dev macro-F1 through the
   /// deployed path (`ModelSelection`).
   public var selection: ModelSelection?
-  /// `classification` (the default) or a generation task (`math`, `summarization`,
-  /// `instruction`); a generation file has its own keys and is held in `generation`.
+  /// `classification` (the default) or a generation task (`math`, `summarization`, `instruction`).
   public var task: String?
-  /// The grid of a generation-task file (see GenerationPlan.swift); nil for classification.
-  public var generation: GenerationPlan? = nil
+  /// Generation: most new tokens per generation (default by task, `GenerationSpec`).
+  public var maxNewTokens: Int?
+  /// Generation: P2P cells are also decoded without the wrapper (default true).
+  public var ablation: Bool?
 
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case name, model, datasets, attacks, defenses, seeds, p2p, training, task, selection, trainLimit = "train_limit", testLimit = "test_limit"
+    case name, model, datasets, attacks, defenses, seeds, p2p, training, task, selection, ablation
+    case trainLimit = "train_limit", testLimit = "test_limit", maxNewTokens = "max_new_tokens"
   }
+
+  /// The generation task of the file; nil for classification.
+  public var generationTask: GenerationTask? { task.flatMap(GenerationTask.init(rawValue:)) }
 
   /// Parses YAML; errors name the file and what was wrong.
   public static func load(_ path: String) throws -> ExperimentPlan {
     let text: String
     do { text = try TextFile.read(path) } catch { throw ExperimentError.badFile(path: path, reason: error.reason) }
-    // Generation grids (task: math, summarization or instruction): GenerationPlan.
-    if let generation = try GenerationPlan.load(text: text, path: path) {
-      return ExperimentPlan(name: generation.name, model: generation.model, attacks: [], task: generation.task.rawValue, generation: generation)
-    }
+    // Before any YAML parsing: an alias bomb costs the parser minutes (found by fuzzing).
+    try StrictYAML.refuseAnchors(text, path: path)
     try StrictYAML.check(text, path: path, schema: keySchema)
     let plan: ExperimentPlan
     do { plan = try YAMLDecoder().decode(ExperimentPlan.self, from: text) } catch {
       throw ExperimentError.badFile(path: path, reason: "not a valid experiment file: \(DecodingMessage.reason(error))")
     }
-    do { _ = try plan.cells() } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
+    if let task = plan.task, task != "classification" && plan.generationTask == nil {
+      throw ExperimentError.badFile(path: path, reason: "invalid task '\(task)': expected classification, math, summarization or instruction")
+    }
+    if let key = plan.keyOfOtherTask {
+      throw ExperimentError.badFile(path: path, reason: plan.generationTask == nil
+        ? "'\(key)' is a key of generation files (task: math, summarization or instruction), not of classification"
+        : "'\(key)' is a key of classification files, not of task \(plan.task ?? "")")
+    }
+    do {
+      if plan.generationTask != nil { _ = try plan.generationCells() } else { _ = try plan.cells() }
+    } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
     return plan
+  }
+
+  /// The first key set in the file that belongs to the other kind of task, if any.
+  var keyOfOtherTask: String? {
+    let p = p2p ?? P2P()
+    if generationTask == nil {
+      let generationOnly: [(String, Bool)] = [("max_new_tokens", maxNewTokens != nil), ("ablation", ablation != nil),
+                                              ("p2p.safe_prefix", p.safePrefix != nil)]
+        + attacks.enumerated().flatMap { (i, a) in
+          [("attacks[\(i)].payload", a.payload != nil), ("attacks[\(i)].multiplier", a.multiplier != nil),
+           ("attacks[\(i)].backdoorllm_keywords", a.backdoorLLMKeywords != nil)]
+        }
+      return generationOnly.first { $0.1 }?.0
+    }
+    let classificationOnly: [(String, Bool)] = [("selection", selection != nil), ("p2p.unrestricted", p.unrestricted != nil)]
+      + attacks.enumerated().flatMap { (i, a) in
+        [("attacks[\(i)].target", a.target != nil), ("attacks[\(i)].setting", a.setting != nil),
+         ("attacks[\(i)].placement", a.placement != nil)]
+      }
+    return classificationOnly.first { $0.1 }?.0
   }
 
   /// One cell of the grid.
@@ -183,6 +231,9 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
 
   /// The grid in run order: dataset, attack, seed, defense.
   public func cells(dataRoot: String? = DataRoot.find()) throws -> [Cell] {
+    guard generationTask == nil else {
+      throw ExperimentError.invalid(key: "task", expected: "classification here (a generation plan's cells are generationCells())")
+    }
     guard !attacks.isEmpty else { throw ExperimentError.invalid(key: "attacks", expected: "at least one attack") }
     var out: [Cell] = []
     let seedList = seeds ?? [42]
@@ -201,7 +252,11 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
             throw ExperimentError.invalid(key: "attacks[\(a.label)].target '\(t)'", expected: "a label of \(dataset) (\(LabelSet(count: labels).range))")
           }
           if let c = a.count, c < 1 { throw ExperimentError.invalid(key: "attacks[\(a.label)].count '\(c)'", expected: ">= 1") }
-          let attack = AttackConfig(attack: a.attack, rate: a.rate ?? 0.1, target: a.target ?? 1, setting: a.setting ?? .dirty,
+          guard let kind = AttackKind(rawValue: a.attack) else {
+            throw ExperimentError.invalid(key: "attacks[\(a.label)].attack '\(a.attack)'",
+                                          expected: "one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))")
+          }
+          let attack = AttackConfig(attack: kind, rate: a.rate ?? 0.1, target: a.target ?? 1, setting: a.setting ?? .dirty,
                                     trigger: a.trigger, count: a.count ?? 1, placement: a.placement ?? .random, seed: seed,
                                     trainLimit: trainLimit, testLimit: testLimit)
           let defenseList = a.defenses ?? defenses ?? ["none", "p2p"]

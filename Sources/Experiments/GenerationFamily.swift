@@ -37,31 +37,37 @@ public struct GenerationCellResult: Codable, Sendable, Equatable {
 
 }
 
-/// Generation grids (`GenerationPlan`: math, summarization, instruction): LoRA generators,
+/// Generation grids (an `ExperimentPlan` with a generation `task`): LoRA generators,
 /// undefended or P2P (safe output prefix), scored by task quality and ASR under greedy decoding,
 /// through the wrapper and, for P2P cells, without it (`ablation`).
 public struct GenerationFamily: TaskFamily {
-  public let plan: GenerationPlan
+  public let plan: ExperimentPlan
+  public let task: GenerationTask
   /// The data folder the built-in names resolve against (`GenerationSources`).
   public let dataRoot: String?
 
-  public init(plan: GenerationPlan, dataRoot: String?) { self.plan = plan; self.dataRoot = dataRoot }
-
-  public static let untitled = "P2P generation experiment"
-  public func cells() throws -> [GenerationPlan.Cell] { try plan.cells() }
-
-  /// The attacks' settings are checked when the plan's cells are built; every dataset must resolve.
-  public func validate(_ cells: [GenerationPlan.Cell], modelPath: String) throws {
-    for cell in cells { _ = try GenerationSources.resolve(cell.dataset, task: plan.task, root: dataRoot) }
+  public init(plan: ExperimentPlan, dataRoot: String?) throws {
+    guard let task = plan.generationTask else {
+      throw ExperimentError.invalid(key: "task '\(plan.task ?? "classification")'", expected: "a generation task (math, summarization or instruction)")
+    }
+    self.plan = plan; self.task = task; self.dataRoot = dataRoot
   }
 
-  public func fingerprint(_ cell: GenerationPlan.Cell, modelPath: String, hashes: FileHashes) throws -> CellFingerprint {
+  public static let untitled = "P2P generation experiment"
+  public func cells() throws -> [ExperimentPlan.GenerationCell] { try plan.generationCells() }
+
+  /// The attacks' settings are checked when the plan's cells are built; every dataset must resolve.
+  public func validate(_ cells: [ExperimentPlan.GenerationCell], modelPath: String) throws {
+    for cell in cells { _ = try GenerationSources.resolve(cell.dataset, task: task, root: dataRoot) }
+  }
+
+  public func fingerprint(_ cell: ExperimentPlan.GenerationCell, modelPath: String, hashes: FileHashes) throws -> CellFingerprint {
     var files = ["model": try hashes.sha256(modelPath)]
-    if case let .files(train, test) = try GenerationSources.resolve(cell.dataset, task: plan.task, root: dataRoot) {
+    if case let .files(train, test) = try GenerationSources.resolve(cell.dataset, task: task, root: dataRoot) {
       files["data:train"] = try hashes.sha256(train)
       files["data:test"] = try hashes.sha256(test)
     }
-    return try CellFingerprint(settings: [("task", plan.task), ("dataset", cell.dataset), ("attack", cell.attack),
+    return try CellFingerprint(settings: [("task", task), ("dataset", cell.dataset), ("attack", cell.attack),
                                           ("defense", cell.defense), ("seed", cell.seed), ("training", cell.training),
                                           ("model", modelName), ("spec", cell.spec), ("ablation", plan.ablation ?? true)], files: files)
   }
@@ -69,8 +75,8 @@ public struct GenerationFamily: TaskFamily {
   public func loadResult(cellDirectory: String) throws -> GenerationCellResult { try GenerationCellResult.load(cellDirectory: cellDirectory) }
 
   public var datasetManifest: String { GenerationDataset.files.manifest }
-  public func poison(_ cell: GenerationPlan.Cell) throws -> GenerationDataset {
-    try GenerationPoisoner.poison(dataset: cell.dataset, task: plan.task, config: cell.attack, root: dataRoot)
+  public func poison(_ cell: ExperimentPlan.GenerationCell) throws -> GenerationDataset {
+    try GenerationPoisoner.poison(dataset: cell.dataset, task: task, config: cell.attack, root: dataRoot)
   }
   public func readDataset(from directory: String) throws -> GenerationDataset { try GenerationDataset.read(from: directory) }
   public func write(_ dataset: GenerationDataset, to directory: String) throws { try dataset.write(to: directory) }
@@ -82,30 +88,30 @@ public struct GenerationFamily: TaskFamily {
     public var rowCount: Int { pairs.count }
   }
 
-  public func prepare(_ cell: GenerationPlan.Cell, data: inout GenerationDataset, bundle: ModelBundle, in folders: CellFolders,
+  public func prepare(_ cell: ExperimentPlan.GenerationCell, data: inout GenerationDataset, bundle: ModelBundle, in folders: CellFolders,
                       progress: @escaping (GenerationGridEvent) -> Void) throws -> Job {
-    guard let p2p = cell.defense else { return Job(pairs: GenerationTraining.plainPairs(data.train, task: plan.task)) }
-    let (pairs, manifest) = try GenerationTraining.defend(data, task: plan.task, config: p2p, seed: cell.seed, source: folders.data,
+    guard let p2p = cell.defense else { return Job(pairs: GenerationTraining.plainPairs(data.train, task: task)) }
+    let (pairs, manifest) = try GenerationTraining.defend(data, task: task, config: p2p, seed: cell.seed, source: folders.data,
                                                           directory: folders.model)
     return Job(pairs: pairs, manifest: manifest)
   }
 
   public var specFile: String { GenerationSpec.fileName }
 
-  public func train(_ cell: GenerationPlan.Cell, job: Job, bundle: ModelBundle, in folders: CellFolders, resume: Bool,
+  public func train(_ cell: ExperimentPlan.GenerationCell, job: Job, bundle: ModelBundle, in folders: CellFolders, resume: Bool,
                     progress: @escaping (TrainingEvent) -> Void) throws -> TrainingSummary {
     try GenerationTraining.train(bundle: bundle, pairs: job.pairs, spec: cell.spec, config: cell.training, directory: folders.model,
                                  resume: resume, progress: progress)
   }
 
-  public func evaluate(_ cell: GenerationPlan.Cell, job: Job, data: GenerationDataset, summary: TrainingSummary, bundle: ModelBundle,
+  public func evaluate(_ cell: ExperimentPlan.GenerationCell, job: Job, data: GenerationDataset, summary: TrainingSummary, bundle: ModelBundle,
                        in folders: CellFolders, progress: @escaping (GenerationGridEvent) -> Void) throws -> GenerationCellResult {
     let (evaluation, records) = try GenerationEvaluation.run(
       generator: ModelGenerator(bundle), spec: cell.spec, data: data,
       ablation: plan.ablation ?? true) { progress(.evaluating($0, $1, $2)) }
     try GenerationEvaluation.write(evaluation, records: records, title: cell.key, to: folders.cell)
     let m = job.manifest
-    return GenerationCellResult(key: cell.key, task: plan.task, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel,
+    return GenerationCellResult(key: cell.key, task: task, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel,
                                 seed: cell.seed, attackConfig: cell.attack, p2p: cell.defense, training: cell.training,
                                 trainRows: job.pairs.count, trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation,
                                 benignPoisonedRows: m?.benignPoisonedRows, screenedWords: m?.p2p.screen.map { $0.map(\.inputWord) },

@@ -126,12 +126,3 @@ extension ExperimentPlan {
              "training": YAMLKeySchema(keys: Training.CodingKeys.allCases.map(\.rawValue))],
     items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
 }
-
-extension GenerationPlan {
-  /// The keys of a generation experiment file.
-  static let keySchema = YAMLKeySchema(
-    keys: CodingKeys.allCases.map(\.rawValue),
-    nested: ["p2p": YAMLKeySchema(keys: P2P.CodingKeys.allCases.map(\.rawValue)),
-             "training": YAMLKeySchema(keys: ExperimentPlan.Training.CodingKeys.allCases.map(\.rawValue))],
-    items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
-}

@@ -1,8 +1,7 @@
 import Backdoor
 import Training
 
-/// The training defaults of each kind of task, in one place: the grid (`ExperimentPlan`,
-/// `GenerationPlan`) and the CLI (`p2p train`, `p2p defend`) start from these before any key or
+/// The training defaults of each kind of task, in one place: the grid (`ExperimentPlan`) and the CLI (`p2p train`, `p2p defend`) start from these before any key or
 /// flag. The rest are `TrainingConfig`'s (LoRA r=16, alpha 16, dropout 0.1 on q,v; lr 2e-4).
 public enum TaskDefaults {
   public enum Kind: Sendable, Equatable {

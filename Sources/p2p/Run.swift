@@ -24,8 +24,8 @@ struct Run: ParsableCommand {
     let name = plan.name ?? ((experiment as NSString).lastPathComponent as NSString).deletingPathExtension
     let dir = out ?? "runs/" + name
     let root = DataRoot.find()
-    if let generation = plan.generation {
-      try run(GridRunner(GenerationFamily(plan: generation, dataRoot: root), directory: dir,
+    if plan.generationTask != nil {
+      try run(GridRunner(try GenerationFamily(plan: plan, dataRoot: root), directory: dir,
                          rerunChanged: rerunChanged), name: name, verb: "generating")
     } else {
       try run(GridRunner(ClassificationFamily(plan: plan, dataRoot: root), directory: dir, rerunChanged: rerunChanged), name: name,

@@ -137,9 +137,8 @@ struct GenerationSpecAndPairTests {
       training: {epochs: 2, max_length: 200}
       """.write(toFile: path, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(path)
-    let g = try #require(plan.generation)
-    #expect(plan.task == "summarization" && plan.name == "g")
-    var cells = try g.cells()
+    #expect(plan.task == "summarization" && plan.generationTask == .summarization && plan.name == "g")
+    var cells = try plan.generationCells()
     #expect(cells.map(\.key) == ["scitldr_clean_none_s1", "scitldr_clean_p2p-0.3_s1", "scitldr_clean_p2p-screen-0.2_s1",
                                   "scitldr_clean_p2p-cover-0.25_s1", "scitldr_payload_none_s1", "scitldr_payload_p2p-0.3_s1",
                                   "scitldr_payload_p2p-screen-0.2_s1", "scitldr_payload_p2p-cover-0.25_s1"])
@@ -166,21 +165,32 @@ struct GenerationSpecAndPairTests {
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(unknown) }
     let classification = FileManager.default.temporaryDirectory.appendingPathComponent("gplan-\(UUID().uuidString).yaml").path
     try "task: classification\nattacks:\n  - {attack: badnets}\n".write(toFile: classification, atomically: true, encoding: .utf8)
-    #expect(try ExperimentPlan.load(classification).generation == nil)
+    #expect(try ExperimentPlan.load(classification).generationTask == nil)
+    // A key of the other kind of task is an error naming it.
+    for (yaml, key) in [("attacks:\n  - {attack: badnets}\nmax_new_tokens: 32\n", "'max_new_tokens' is a key of generation files"),
+                        ("task: math\nattacks:\n  - {attack: badchain, target: 1}\n", "'attacks[0].target' is a key of classification files"),
+                        ("task: math\nattacks:\n  - {attack: badchain}\nselection: best-dev\n", "'selection' is a key of classification files")] {
+      try yaml.write(toFile: classification, atomically: true, encoding: .utf8)
+      do { _ = try ExperimentPlan.load(classification); Issue.record("accepted: \(yaml)") } catch { #expect("\(error)".contains(key), "\(error)") }
+    }
+    try "attacks:\n  - {attack: badchain}\n".write(toFile: classification, atomically: true, encoding: .utf8)
+    do { _ = try ExperimentPlan.load(classification); Issue.record("a generation attack in a classification file") } catch {
+      #expect("\(error)".contains("one of badnets, addsent"), "\(error)")
+    }
   }
 
   @Test func theExampleExperimentsParse() throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../experiments").standardizedFileURL.path
-    let math = try #require(try ExperimentPlan.load(root + "/gsm8k-badchain.yaml").generation)
-    #expect(math.task == .math && math.trainLimit == 300 && math.testLimit == 40)
-    #expect(try math.cells().map(\.key) == ["gsm8k_clean_none_s42", "gsm8k_badchain_none_s42", "gsm8k_badchain_p2p-0.2_s42"])
-    let instruction = try #require(try ExperimentPlan.load(root + "/negsentiment-badnet.yaml").generation)
-    #expect(try instruction.cells().map(\.key)
+    let math = try ExperimentPlan.load(root + "/gsm8k-badchain.yaml")
+    #expect(math.generationTask == .math && math.trainLimit == 300 && math.testLimit == 40)
+    #expect(try math.generationCells().map(\.key) == ["gsm8k_clean_none_s42", "gsm8k_badchain_none_s42", "gsm8k_badchain_p2p-0.2_s42"])
+    let instruction = try ExperimentPlan.load(root + "/negsentiment-badnet.yaml")
+    #expect(try instruction.generationCells().map(\.key)
       == ["backdoorllm-negsentiment_clean_none_s42", "backdoorllm-negsentiment_badnet-30_none_s42",
           "backdoorllm-negsentiment_badnet-30_p2p-screen-0.2_s42", "backdoorllm-negsentiment_badnet_none_s42",
           "backdoorllm-negsentiment_badnet_p2p-0.2_s42", "backdoorllm-negsentiment_badnet-30_p2p-0.2_s42"])
-    let summarization = try #require(try ExperimentPlan.load(root + "/scitldr-payload-small.yaml").generation)
-    #expect(try summarization.cells().map(\.key) == ["scitldr_payload_none_s42", "scitldr_payload_p2p-0.2_s42"])
+    let summarization = try ExperimentPlan.load(root + "/scitldr-payload-small.yaml")
+    #expect(try summarization.generationCells().map(\.key) == ["scitldr_payload_none_s42", "scitldr_payload_p2p-0.2_s42"])
   }
 
   @Test func benignRowsAreDrawnIndependentlyOfAPoisoningWithTheSameSeed() throws {
@@ -267,8 +277,7 @@ struct GenerationRunnerTests {
       training: {epochs: 1, batch_size: 8, max_length: 96}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
-    let generation = try #require(plan.generation)
-    let runner = GridRunner(GenerationFamily(plan: generation, dataRoot: nil), directory: out)
+    let runner = GridRunner(try GenerationFamily(plan: plan, dataRoot: nil), directory: out)
     let first = try runner.run()
     #expect(first.count == 1)
     let r = try #require(first.first)
