@@ -22,7 +22,7 @@
 #                TextFile.decode must match a reference decoder; a file with LF, with CRLF line
 #                ends and with a UTF-8 BOM must read identically (same examples or same error);
 #                labels lie in 0...DatasetReader.maxLabel, sentences are non-empty.
-#   experiments  ExperimentPlan.load (GenerationPlan for generation tasks, StrictYAML.check on
+#   experiments  ExperimentPlan.load (every task; StrictYAML.check on
 #                Yams' compose, YAMLDecoder, plan.cells()). Errors must be ExperimentError; LF and
 #                CRLF+BOM files load the same; a plan that loads has a non-empty grid with distinct
 #                keys, rates in [0, 1], ratios in (0, 1] and targets that are labels. Runs in a
@@ -169,7 +169,7 @@ DICT
 
 dict_experiments() {
   local w
-  # Keys of ExperimentPlan, GenerationPlan and their nested sections (their CodingKeys).
+  # Keys of ExperimentPlan and its nested sections (their CodingKeys).
   for w in name model datasets attacks defenses seeds p2p training task train_limit test_limit \
     attack rate target setting trigger count placement ratio mode benign_trigger unrestricted \
     epochs lr batch_size gradient_accumulation lora_rank lora_alpha lora_dropout lora_targets max_length \

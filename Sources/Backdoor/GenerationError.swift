@@ -1,4 +1,4 @@
-/// Errors of the GenerationTasks module. Every case about a file names the file and, where there
+/// Errors of the generation data, attacks and P2P. Every case about a file names the file and, where there
 /// is one, the 1-based line and the field, so a message points straight at the bad row.
 public enum GenerationError: Error, Equatable, CustomStringConvertible, Sendable {
   case cannotRead(path: String, reason: String)

@@ -25,7 +25,12 @@ enum StrictYAML {
   static func check(_ text: String, path: String, schema: YAMLKeySchema) throws {
     try refuseAnchors(text, path: path)
     let root: Node?
-    do { root = try Yams.compose(yaml: text) } catch {
+    do { root = try Yams.compose(yaml: text) } catch let YamlError.duplicatedKeysInMapping(duplicates, _) {
+      // Yams names one duplicate's line, picked by an ordering of nodes that is not stable, and
+      // quotes the whole file: name the keys only.
+      let keys = Set(duplicates).sorted().map { $0 == "<uncovertable>" ? "(a key that is not a string)" : "'\($0)'" }
+      throw ExperimentError.badFile(path: path, reason: "not valid YAML: a mapping repeats the key(s) \(keys.joined(separator: ", "))")
+    } catch {
       throw ExperimentError.badFile(path: path, reason: "not valid YAML: \(error)")
     }
     guard let root else { throw ExperimentError.badFile(path: path, reason: "empty experiment file") }

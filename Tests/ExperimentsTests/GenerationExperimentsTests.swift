@@ -240,7 +240,7 @@ struct GenerationSpecAndPairTests {
 /// 2 triggered rows (16 new tokens) through the wrapper and without it; the same command again
 /// skips the finished cell.
 @Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
-struct GenerationRunnerTests {
+struct GenerationGridTests {
   @Test func theTrainingCompletionStartsWithTheForcedTokens() throws {
     let bundle = try ModelBundle.load(RealModel.path)
     let spec = GenerationSpec.defended(.math, GenerationP2P())

@@ -37,6 +37,9 @@ struct StrictPlanTests {
       #expect(m.contains("anchors and aliases"), "\(bomb): \(m)")
     }
     #expect(Self.message("name: \"Q&A\" # a & b\nattacks:\n  - {attack: addsent, trigger: 'fish&chips'}\n") == nil)
+    // A repeated key is named, without quoting the file (Yams' own message quotes all of it).
+    let repeated = try #require(Self.message("name: a\ntask: math\nname: b\nattacks:\n  - {attack: badchain}\n"))
+    #expect(repeated.contains("a mapping repeats the key(s) 'name'") && !repeated.contains("attacks"), "\(repeated)")
     // CRLF and a byte-order mark are the same file.
     #expect(Self.message("\u{FEFF}name: x\r\nattacks:\r\n  - {attack: badnets}\r\ntraining: {epochs: 1}\r\n") == nil)
   }
