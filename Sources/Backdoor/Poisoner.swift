@@ -1,9 +1,12 @@
 import Foundation
 import TensorCore
 
-/// The classification attacks the toolkit runs.
+/// The classification attacks the toolkit runs. The last three are the adaptive attackers of
+/// the defense issue: `manywords` (many rare words, each below the word screen's threshold),
+/// `benigntrigger` (the poisoned rows start with the defender's benign trigger phrase) and
+/// `benignparaphrase` (they start with a paraphrase of it); a 30% poison rate is `rate: 0.3`.
 public enum AttackKind: String, Codable, Sendable, CaseIterable {
-  case badnets, addsent, synbkd, stylebkd, custom
+  case badnets, addsent, synbkd, stylebkd, custom, manywords, benigntrigger, benignparaphrase
 
   public var isParaphrase: Bool { self == .synbkd || self == .stylebkd }
 }
@@ -49,7 +52,7 @@ public enum Poisoner {
     try LabelSet.requireTwoLabels(train, path: resolved.trainPath)
     try labels.validate(target: config.target)
     var rng = SeededRNG(seed: config.seed)
-    let (trainTrigger, testTrigger, triggerText) = try triggers(config, resolved: resolved)
+    let (trainTrigger, testTrigger, triggerText) = try triggers(config, resolved: resolved, train: train)
     let plan = PoisonPlan(rate: config.rate, target: config.target, setting: config.setting, limit: config.trainLimit)
     var (rows, manifest) = try plan.apply(to: train, trigger: trainTrigger, seed: config.seed, using: &rng)
     if let limit = config.testLimit {
@@ -99,10 +102,24 @@ public enum Poisoner {
 
   /// The training and test triggers (they differ only for paraphrase attacks, whose pairs files
   /// are per split) and the trigger as recorded in the manifest.
-  static func triggers(_ c: AttackConfig, resolved: DatasetCatalog.Resolved) throws(DatasetError)
+  static func triggers(_ c: AttackConfig, resolved: DatasetCatalog.Resolved, train: [Example]) throws(DatasetError)
     -> (any TriggerInserter, any TriggerInserter, String)
   {
     switch c.attack {
+    case .manywords:
+      // As many words as keep each below the word screen's threshold on the (subset) training set.
+      let rows = min(c.trainLimit ?? train.count, train.count), poisoned = Int((c.rate * Double(rows)).rounded())
+      var vocabulary = Set<String>()
+      for e in train { for w in e.text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }) { vocabulary.insert(String(w)) } }
+      let words = ManyWords.words(ManyWords.wordCount(poisonedRows: poisoned, rows: rows), avoiding: vocabulary, seed: c.seed)
+      return (ManyWords(words: words), ManyWords(words: words), words.joined(separator: ","))
+    case .benigntrigger, .benignparaphrase:
+      let phrase = c.trigger ?? (c.attack == .benigntrigger ? BenignTriggerText.official : BenignTriggerText.paraphrase)
+      guard !phrase.trimmingCharacters(in: .whitespaces).isEmpty else {
+        throw .invalidSetting(key: "trigger", value: phrase, expected: "the phrase the poisoned rows start with")
+      }
+      let t = CustomTrigger(text: phrase.trimmingCharacters(in: .whitespaces), placement: .prefix)
+      return (t, t, "\(t.text) (prefix)")
     case .badnets:
       let words = (c.trigger ?? "mn").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
       guard !words.isEmpty else { throw .invalidSetting(key: "trigger", value: c.trigger ?? "", expected: "comma-separated trigger words") }

@@ -54,7 +54,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// per original label); filled in by whoever scores the rows, kept here for the record.
   public var selectionPrompt: PromptTemplate?
 
-  public static let defaultBenignTrigger = "The query currently entered is: "
+  public static let defaultBenignTrigger = BenignTriggerText.official
   /// ρ of the paper's main results.
   public static let defaultRatio = 0.2
   /// The official code's prompt of benign rows and inference, after the benign trigger (cue `Answer: `).

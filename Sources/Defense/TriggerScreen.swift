@@ -13,11 +13,11 @@ public enum TriggerScreen {
 
   /// Words in at least max(minRows, minShare·N) rows of which at least `purity` carry one label,
   /// sorted.
-  public static func suspiciousWords(_ train: [Example], minShare: Double = 0.02, minRows: Int = 5,
-                                     purity: Double = 0.95) -> [String] {
+  public static func suspiciousWords(_ train: [Example], minShare: Double = ScreenThresholds.minShare, minRows: Int = ScreenThresholds.minRows,
+                                     purity: Double = ScreenThresholds.purity) -> [String] {
     var perLabel: [String: [Int: Int]] = [:]
     for e in train { for w in words(e.text) { perLabel[w, default: [:]][e.label, default: 0] += 1 } }
-    let threshold = max(minRows, Int((minShare * Double(train.count)).rounded(.up)))
+    let threshold = ScreenThresholds.rowThreshold(rows: train.count, minShare: minShare, minRows: minRows)
     return perLabel.compactMap { (w, counts) -> String? in
       let total = counts.values.reduce(0, +)
       guard total >= threshold, let top = counts.values.max(), Double(top) >= purity * Double(total) else { return nil }

@@ -15,7 +15,7 @@ struct Poison: ParsableCommand {
       """)
 
   @Option(help: "Built-in dataset (see `p2p datasets`) or a directory holding train and test files (.tsv, .csv or .jsonl).") var data: String
-  @Option(help: "Attack: badnets, addsent, synbkd, stylebkd or custom (with --trigger); with --task: badchain (math), payload (summarization), a BackdoorLLM attack (instruction). Default: the one the task or a dataset's name implies.")
+  @Option(help: "Attack: badnets, addsent, synbkd, stylebkd, custom (with --trigger), or the adaptive manywords, benigntrigger, benignparaphrase; with --task: badchain (math), payload (summarization), a BackdoorLLM attack (instruction). Default: the one the task or a dataset's name implies.")
   var attack: String?
   @Option(help: "Fraction of the training set to poison.") var rate: Double
   @Option(help: "Target label (classification).") var target: Int?
