@@ -39,9 +39,6 @@ public enum DatasetCatalog {
 
   public static func named(_ name: String) -> BuiltinDataset? { all.first { $0.name == name } }
 
-  /// The data root of every task (`DataRoot.find`).
-  public static func dataRoot() -> String? { DataRoot.find() }
-
   /// A classification dataset resolved to files.
   public struct Resolved: Sendable, Equatable {
     public var name: String
