@@ -29,12 +29,16 @@ public struct AttackConfig: Codable, Sendable, Equatable {
   public var trainLimit: Int?
   /// Clean test subset size (nil: the whole test file); the triggered set is built from it.
   public var testLimit: Int?
+  /// The training set re-drawn with these label shares before poisoning (one fraction per label,
+  /// summing to 1; `LabelShares`): e.g. [0.75, 0.25] for an imbalanced SST-2. nil: the file's own shares.
+  public var labelShares: [Double]?
 
   public init(attack: AttackKind, rate: Double = 0.1, target: Int = 1, setting: PoisonSetting = .dirty, trigger: String? = nil,
               count: Int = 1, placement: CustomTrigger.Placement = .random, seed: UInt64 = 42, trainLimit: Int? = nil,
-              testLimit: Int? = nil) {
+              testLimit: Int? = nil, labelShares: [Double]? = nil) {
     self.attack = attack; self.rate = rate; self.target = target; self.setting = setting; self.trigger = trigger
     self.count = count; self.placement = placement; self.seed = seed; self.trainLimit = trainLimit; self.testLimit = testLimit
+    self.labelShares = labelShares
   }
 }
 
@@ -44,7 +48,7 @@ public enum Poisoner {
   public static func poison(dataset: String, config: AttackConfig, root: String?) throws(DatasetError) -> PoisonedDataset {
     try validate(config)
     let resolved = try DatasetCatalog.resolve(dataset, root: root)
-    let train = try DatasetReader.read(resolved.trainPath)
+    var train = try DatasetReader.read(resolved.trainPath)
     var test = try DatasetReader.read(resolved.testPath)
     let labels = LabelSet(train: train, names: resolved.labelNames)
     try labels.validate(train, path: resolved.trainPath)
@@ -53,8 +57,18 @@ public enum Poisoner {
     try labels.validate(target: config.target)
     var rng = SeededRNG(seed: config.seed)
     let (trainTrigger, testTrigger, triggerText) = try triggers(config, resolved: resolved, train: train)
-    let plan = PoisonPlan(rate: config.rate, target: config.target, setting: config.setting, limit: config.trainLimit)
+    var limit = config.trainLimit
+    let sourceRows = train.count
+    if let shares = config.labelShares {
+      // Its own stream: the re-drawn subset, then the poisoning of it as of any training file.
+      var shareRNG = SeededRNG(seed: config.seed ^ 0x5EA2_E5)
+      train = try LabelShares(shares).draw(from: train, rows: min(limit ?? train.count, train.count), labels: labels.count,
+                                           path: resolved.trainPath, using: &shareRNG)
+      limit = nil
+    }
+    let plan = PoisonPlan(rate: config.rate, target: config.target, setting: config.setting, limit: limit)
     var (rows, manifest) = try plan.apply(to: train, trigger: trainTrigger, seed: config.seed, using: &rng)
+    if config.labelShares != nil { manifest.sourceTrainRows = sourceRows }
     if let limit = config.testLimit {
       guard limit >= 1 else { throw .invalidSetting(key: "test limit", value: "\(limit)", expected: "at least 1 row") }
       // Its own stream, so every attack with the same seed is measured on the same clean rows.

@@ -1,6 +1,11 @@
+import Backdoor
+
 /// The named P2P pipelines a user picks with `p2p defend --defense NAME` (and, by the same names,
 /// in experiment files): which stages run before the benign rows are built.
 public enum DefensePreset: String, CaseIterable, Sendable {
+  /// The default: the screen chosen from the data (`P2PConfig.automatic`): the trigger-word screen
+  /// and trigger cover when the word screen finds a suspicious word, else the probe screen.
+  case auto = "p2p"
   /// The paper's pipeline: benign rows drawn at random (arXiv 2510.04503 §3). On SmolLM2-135M
   /// it does not defend, because benign rows carry the trigger (README, results).
   case paper = "p2p-paper"
@@ -14,10 +19,8 @@ public enum DefensePreset: String, CaseIterable, Sendable {
   /// safe space (`ProbeScreen`; a second training run).
   case probe = "p2p-probe"
 
-  /// What `p2p defend` runs when no defense is named: the trigger-word screen and cover, the best
-  /// measured pipeline that needs no second training (README, results). The data-driven default
-  /// pipeline of the defense issue will replace it.
-  public static let defaultPreset = DefensePreset.cover
+  /// What `p2p defend` and experiment files run when no defense is named.
+  public static let defaultPreset = DefensePreset.auto
 
   /// The stages of a pipeline.
   public struct Stages: Equatable, Sendable {
@@ -25,10 +28,12 @@ public enum DefensePreset: String, CaseIterable, Sendable {
     public var screen = false
     public var cover = false
     public var probe = false
+    public var automatic = false
   }
 
   public var stages: Stages {
     switch self {
+    case .auto: return Stages(automatic: true)
     case .paper: return Stages()
     case .agree: return Stages(selection: .agreement)
     case .screen: return Stages(screen: true)
@@ -37,10 +42,12 @@ public enum DefensePreset: String, CaseIterable, Sendable {
     }
   }
 
-  /// The classification stages the preset runs, in order (`ClassificationStages`).
-  public var stageNames: [String] {
+  /// The classification stages the preset runs on `train`, in order (`ClassificationStages`);
+  /// only the default's depend on the rows.
+  public func stageNames(for train: [Example] = []) -> [String] {
     let st = stages
-    return ClassificationStages.names(for: P2PConfig(selection: st.selection, screenTriggers: st.screen ? true : nil,
-                                                     coverTriggers: st.cover ? true : nil, probeScreen: st.probe ? true : nil))
+    let config = P2PConfig(selection: st.selection, screenTriggers: st.screen ? true : nil, coverTriggers: st.cover ? true : nil,
+                           probeScreen: st.probe ? true : nil, automatic: st.automatic ? true : nil)
+    return ClassificationStages.names(for: config.resolvingAutomatic(train))
   }
 }

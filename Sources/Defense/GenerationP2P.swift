@@ -174,7 +174,9 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
   }
 
   /// The variant's name in experiment files and cell keys: p2p, p2p-screen or p2p-cover.
-  public var variant: String { coverTriggers ? "p2p-cover" : screenTriggers ? "p2p-screen" : "p2p" }
+  /// The pipeline's name in reports: `p2p-cover` (also what the default `p2p` runs for generation),
+  /// `p2p-screen`, or `p2p-paper` (random benign rows).
+  public var variant: String { coverTriggers ? "p2p-cover" : screenTriggers ? "p2p-screen" : "p2p-paper" }
 
   /// The input as the deployed wrapper sends it: the benign trigger prepended.
   public func triggeredInput(_ input: String) -> String { benignTrigger + input }

@@ -50,6 +50,10 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// the probe ranks next to their own (their text's label under a dirty-label attack), so that
   /// under the benign trigger the attack trigger is seen with a non-target label.
   public var probeScreen: Bool?
+  /// The data-driven default pipeline (`p2p`): the screen is chosen from the training rows
+  /// (`resolvingAutomatic`): the trigger-word screen and trigger cover when the word screen finds
+  /// a suspicious word, the probe screen with flip cover otherwise. No trigger knowledge, no oracle.
+  public var automatic: Bool?
   /// The zero-shot prompt of `agreement` selection (template with `{sentence}`, one label word
   /// per original label); filled in by whoever scores the rows, kept here for the record.
   public var selectionPrompt: PromptTemplate?
@@ -64,14 +68,40 @@ public struct P2PConfig: Codable, Sendable, Equatable {
               originalTemplate: String = PromptTemplate.defaultTemplate, benignTemplate: String = P2PConfig.defaultBenignTemplate,
               labels: Int = 2, labelWords: [String]? = nil, safeLabelWords: [String]? = nil, unrestricted: Bool = false,
               seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil, selection: BenignSelection? = nil,
-              screenTriggers: Bool? = nil, coverTriggers: Bool? = nil, probeScreen: Bool? = nil) {
+              screenTriggers: Bool? = nil, coverTriggers: Bool? = nil, probeScreen: Bool? = nil, automatic: Bool? = nil) {
     self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode
     self.originalTemplate = originalTemplate; self.benignTemplate = benignTemplate
     self.labelWords = labelWords ?? (0..<labels).map(String.init)
     self.safeLabelWords = safeLabelWords ?? (labels..<(2 * labels)).map(String.init)
     self.unrestricted = unrestricted; self.seed = seed; self.excludePoisonedFromBenign = excludePoisonedFromBenign
     self.selection = selection; self.screenTriggers = screenTriggers; self.coverTriggers = coverTriggers
-    self.probeScreen = probeScreen
+    self.probeScreen = probeScreen; self.automatic = automatic
+  }
+
+  /// With `automatic`, the configuration with its screen chosen from `train`: the word screen and
+  /// cover when `TriggerScreen` finds a suspicious word, else the probe screen and flip cover.
+  /// Without `automatic`, or once chosen, the configuration itself.
+  public func resolvingAutomatic(_ train: [Example]) -> P2PConfig {
+    guard automatic == true, screenTriggers != true, probeScreen != true else { return self }
+    var c = self
+    if TriggerScreen.suspiciousWords(train).isEmpty {
+      c.probeScreen = true
+    } else {
+      c.screenTriggers = true; c.coverTriggers = true
+    }
+    return c
+  }
+
+  /// The pipeline's name, as `p2p defend --defense` and experiment files spell it: `p2p` (the
+  /// data-driven default), `p2p-paper` (the paper's random benign rows), or the variant.
+  public var variantName: String {
+    if automatic == true { return "p2p" }
+    if excludePoisonedFromBenign == true { return selectsByAgreement ? "p2p-agree-oracle" : "p2p-oracle" }
+    if selectsByAgreement { return "p2p-agree" }
+    if probeScreen == true { return "p2p-probe" }
+    if coverTriggers == true { return "p2p-cover" }
+    if screenTriggers == true { return "p2p-screen" }
+    return "p2p-paper"
   }
 
   /// Whether benign rows are chosen by zero-shot label agreement.
@@ -93,6 +123,9 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     guard ratio > 0 && ratio <= 1 else { throw .invalidConfig(key: "ratio", value: "\(ratio)", expected: "a fraction in (0, 1]") }
     guard !benignTrigger.trimmingCharacters(in: .whitespaces).isEmpty else {
       throw .invalidConfig(key: "benign trigger", value: benignTrigger, expected: "non-empty text")
+    }
+    if automatic == true && (selection != nil || excludePoisonedFromBenign == true) {
+      throw .invalidConfig(key: "automatic", value: "true", expected: "random selection without the oracle (the default pipeline chooses its own screen)")
     }
     if coverTriggers == true && screenTriggers != true {
       throw .invalidConfig(key: "cover triggers", value: "true", expected: "the trigger screen on as well (it finds the triggers to cover)")

@@ -49,6 +49,7 @@ public struct P2PManifest: Codable, Sendable, Equatable {
 public enum P2PReconstruction {
   public static func apply(_ train: [Example], config: P2PConfig, margins: [Float]? = nil,
                            probe: ProbeScreenResult? = nil) throws(DefenseError) -> (rows: [P2PRow], manifest: P2PManifest) {
+    let config = config.resolvingAutomatic(train)
     try config.validate()
     for (i, e) in train.enumerated() where e.label < 0 || e.label >= config.labels {
       throw .badLabel(row: i, label: e.label, labels: config.labels)

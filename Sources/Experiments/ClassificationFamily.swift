@@ -168,7 +168,7 @@ public struct ClassificationFamily: TaskFamily {
     }
     try JSONOutput.write(evaluation, to: folders.cell + "/evaluation.json")
     try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: folders.cell + "/evaluation.md")
-    var result = CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel, seed: cell.seed,
+    var result = CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: DefenseLabel.of(job.defense), seed: cell.seed,
                             attackConfig: cell.attack, p2p: job.defense, training: cell.training, trainRows: job.pairs.count,
                             trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
       .with(manifest: job.manifest)

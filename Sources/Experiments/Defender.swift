@@ -42,7 +42,12 @@ public struct Defender {
   public func run(_ train: [Example], model: () throws -> ModelBundle, source: String?,
                   progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> Outcome {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    var config = self.config
+    // The default pipeline chooses its screen from the rows before any stage runs.
+    var config = self.config.resolvingAutomatic(train)
+    if config.automatic == true {
+      progress(.phase(config.probeScreen == true ? "p2p: the word screen finds no trigger word; running the probe screen"
+                                                 : "p2p: the word screen finds a trigger word; running the word screen and trigger cover"))
+    }
     var margins: [Float]?
     if config.selectsByAgreement {
       let bundle = try model()

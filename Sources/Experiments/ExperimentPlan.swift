@@ -24,7 +24,9 @@ import Yams
 ///   - {name: clean, attack: badnets, rate: 0}
 ///   - {attack: badnets, rate: 0.1, target: 1}
 ///   - {attack: addsent, rate: 0.1, target: 1}
-/// defenses: [none, p2p]    # p2p uses p2p.ratio; "p2p:0.1" overrides the ratio; "p2p-agree"
+/// defenses: [none, p2p]    # p2p: the data-driven default (word screen + cover when a trigger
+///                          # word is found, else the probe screen); "p2p-paper": the paper's
+///                          # random benign rows; p2p.ratio applies, "p2p:0.1" overrides it; "p2p-agree"
 ///                          # picks benign rows by the base model's zero-shot label agreement;
 ///                          # "p2p-screen" skips rows with a suspicious trigger word; "p2p-cover"
 ///                          # also inserts the recovered triggers into half the benign rows;
@@ -50,11 +52,13 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
     public var payload: String?
     public var multiplier: Double?
     public var backdoorLLMKeywords: Bool?
+    /// The training set re-drawn with these label shares before poisoning (`LabelShares`).
+    public var labelShares: [Double]?
     /// Defenses for this attack only (default: the plan's `defenses`).
     public var defenses: [String]?
     enum CodingKeys: String, CodingKey, CaseIterable {
       case name, attack, rate, target, setting, trigger, count, placement, payload, multiplier, defenses
-      case backdoorLLMKeywords = "backdoorllm_keywords"
+      case backdoorLLMKeywords = "backdoorllm_keywords", labelShares = "label_shares"
     }
 
     /// Display name: `name`, else the attack.
@@ -173,7 +177,7 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
     let classificationOnly: [(String, Bool)] = [("selection", selection != nil), ("p2p.unrestricted", p.unrestricted != nil)]
       + attacks.enumerated().flatMap { (i, a) in
         [("attacks[\(i)].target", a.target != nil), ("attacks[\(i)].setting", a.setting != nil),
-         ("attacks[\(i)].placement", a.placement != nil)]
+         ("attacks[\(i)].placement", a.placement != nil), ("attacks[\(i)].label_shares", a.labelShares != nil)]
       }
     return classificationOnly.first { $0.1 }?.0
   }
@@ -196,15 +200,10 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       defense.map { [$0.originalPrompt, $0.benignPrompt] } ?? [P2PConfig(labels: labels).originalPrompt]
     }
 
-    public var defenseLabel: String {
-      defense.map { "p2p(rho=\($0.ratio)\($0.excludePoisonedFromBenign == true ? ", oracle: benign rows clean" : "")"
-        + "\($0.selectsByAgreement ? ", benign rows by zero-shot agreement" : "")"
-        + "\($0.screenTriggers == true ? ", trigger-word screen" : "")\($0.coverTriggers == true ? ", trigger cover" : "")"
-        + "\($0.probeScreen == true ? ", probe screen + flip cover" : ""))" } ?? "none"
-    }
+    public var defenseLabel: String { DefenseLabel.of(defense) }
     /// File-system-safe identifier.
     public var key: String {
-      let d = defense.map { "p2p\($0.excludePoisonedFromBenign == true ? "-oracle" : "")\($0.selectsByAgreement ? "-agree" : "")\($0.screenTriggers == true ? "-screen" : "")\($0.coverTriggers == true ? "-cover" : "")\($0.probeScreen == true ? "-probe" : "")-\($0.ratio)" } ?? "none"
+      let d = defense.map { "p2p\($0.automatic == true ? "-auto" : "")\($0.excludePoisonedFromBenign == true ? "-oracle" : "")\($0.selectsByAgreement ? "-agree" : "")\($0.screenTriggers == true ? "-screen" : "")\($0.coverTriggers == true ? "-cover" : "")\($0.probeScreen == true ? "-probe" : "")-\($0.ratio)" } ?? "none"
       return "\(dataset)_\(attackLabel)_\(d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" }.reduce("") { $0 + String($1) }
     }
   }
@@ -213,17 +212,16 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
     try (training ?? Training()).applied(to: TaskDefaults.training(.classification), seed: seed)
   }
 
-  /// "p2p", "p2p-agree", "p2p-screen" (random among rows without a suspicious trigger word),
+  /// "p2p" (the data-driven default, `P2PConfig.automatic`), "p2p-paper" (the paper's random
+  /// benign rows), "p2p-agree", "p2p-screen" (random among rows without a suspicious trigger word),
   /// "p2p-cover" (p2p-screen with the recovered triggers inserted into half the benign rows),
   /// "p2p-probe" (probe screen with flip cover, `P2PConfig.probeScreen`),
   /// "p2p-oracle" or "p2p-agree-oracle" (agreement selection among the rows
   /// known to be clean: a diagnostic), optionally followed by ":RATIO"; nil when not a P2P
   /// defense or the ratio is not a number.
   static func parseDefense(_ d: String) -> (variant: String, ratio: Double?)? {
-    var parts = d.split(separator: ":", maxSplits: 1).map(String.init)
-    // "p2p-paper" names the paper's random selection, as `p2p defend --defense` does.
-    if parts.first == DefensePreset.paper.rawValue { parts[0] = "p2p" }
-    guard let variant = parts.first, ["p2p", "p2p-agree", "p2p-screen", "p2p-cover", "p2p-probe", "p2p-oracle", "p2p-agree-oracle"].contains(variant) else { return nil }
+    let parts = d.split(separator: ":", maxSplits: 1).map(String.init)
+    guard let variant = parts.first, ["p2p", "p2p-paper", "p2p-agree", "p2p-screen", "p2p-cover", "p2p-probe", "p2p-oracle", "p2p-agree-oracle"].contains(variant) else { return nil }
     guard parts.count == 2 else { return (variant, nil) }
     guard let r = Double(parts[1]) else { return nil }
     return (variant, r)
@@ -256,10 +254,15 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
             throw ExperimentError.invalid(key: "attacks[\(a.label)].attack '\(a.attack)'",
                                           expected: "one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))")
           }
+          if let shares = a.labelShares {
+            do { try LabelShares(shares).validate(labels: labels) } catch {
+              throw ExperimentError.invalid(key: "attacks[\(a.label)].label_shares", expected: "\(error)")
+            }
+          }
           let attack = AttackConfig(attack: kind, rate: a.rate ?? 0.1, target: a.target ?? 1, setting: a.setting ?? .dirty,
                                     trigger: a.trigger, count: a.count ?? 1, placement: a.placement ?? .random, seed: seed,
-                                    trainLimit: trainLimit, testLimit: testLimit)
-          let defenseList = a.defenses ?? defenses ?? ["none", "p2p"]
+                                    trainLimit: trainLimit, testLimit: testLimit, labelShares: a.labelShares)
+          let defenseList = a.defenses ?? defenses ?? ["none", DefensePreset.defaultPreset.rawValue]
           guard !defenseList.isEmpty else {
             throw ExperimentError.invalid(key: a.defenses != nil ? "attacks[\(a.label)].defenses" : "defenses", expected: "at least one defense (none, p2p, …)")
           }
@@ -275,11 +278,11 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
                                   selection: variant.hasPrefix("p2p-agree") ? .agreement : nil,
                                   screenTriggers: ["p2p-screen", "p2p-cover"].contains(variant) ? true : nil,
                                   coverTriggers: variant == "p2p-cover" ? true : nil,
-                                  probeScreen: variant == "p2p-probe" ? true : nil)
+                                  probeScreen: variant == "p2p-probe" ? true : nil, automatic: variant == "p2p" ? true : nil)
               try defense!.validate()
             } else {
               throw ExperimentError.invalid(key: "defenses '\(d)'",
-                                            expected: "none, p2p (= p2p-paper), p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3)")
+                                            expected: "none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3)")
             }
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
                             training: try trainingConfig(seed: seed), selection: selection ?? .last, labels: labels))

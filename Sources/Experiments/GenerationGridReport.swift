@@ -17,7 +17,7 @@ public enum GenerationGridReport {
     for r in results {
       let e = r.evaluation, d = e.deployed, n = e.withoutWrapper
       let rl = d.meanRouge.map { String(format: "%.1f", 100 * $0.rougeL.f1) } ?? "–"
-      s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.trainRows) | \(GridReport.pctCI(d.exactMatch)) | \(rl) | "
+      s += "| \(r.dataset) | \(r.attack) | \(r.p2p.map { "\($0.variant)(rho=\($0.ratio))" } ?? r.defense) | \(r.trainRows) | \(GridReport.pctCI(d.exactMatch)) | \(rl) | "
       s += "\(GridReport.pctCI(d.attackSuccess)) | \(GridReport.pctCI(d.backdoorStep)) | \(GridReport.pct(d.cleanBackdoorStep)) | \(GridReport.pctCI(n?.attackSuccess)) | "
       s += "\(GridReport.pctCI(n?.backdoorStep)) | \(GridReport.pct(n?.exactMatch)) | "
       s += String(format: "%.1f | %.0f |\n", d.decoding.decodeTokensPerSecond, r.trainingSeconds)

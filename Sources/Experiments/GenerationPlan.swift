@@ -18,7 +18,8 @@ import Training
 /// attacks:
 ///   - {name: clean, attack: badchain, rate: 0}
 ///   - {attack: badchain, rate: 0.1}        # also: trigger, multiplier, payload, count, backdoorllm_keywords, defenses
-/// defenses: [none, p2p]      # "p2p:0.1" overrides the ratio; "p2p-screen" adds the trigger screen;
+/// defenses: [none, p2p]      # p2p: the screen and cover (= p2p-cover); "p2p-paper": random benign
+///                            # rows; "p2p:0.1" overrides the ratio; "p2p-screen": the trigger screen alone;
 ///                            # "p2p-cover" also inserts the screened words into half the benign rows
 /// seeds: [42]
 /// p2p: {ratio: 0.2, mode: union, benign_trigger: "The query currently entered is: ", safe_prefix: "[safe] "}
@@ -49,7 +50,8 @@ extension ExperimentPlan {
     public var defenseLabel: String { defense.map { "\($0.variant)(rho=\($0.ratio))" } ?? "none" }
     /// File-system-safe identifier.
     public var key: String {
-      let d = defense.map { "\($0.variant)-\($0.ratio)" } ?? "none"
+      // The paper's cells keep the key they had before it was named p2p-paper.
+      let d = defense.map { "\($0.variant == "p2p-paper" ? "p2p" : $0.variant)-\($0.ratio)" } ?? "none"
       return String("\(dataset)_\(attackLabel)_\(d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" })
     }
   }
@@ -69,10 +71,16 @@ extension ExperimentPlan {
                                               multiplier: a.multiplier, count: a.count, backdoorLLMKeywords: a.backdoorLLMKeywords,
                                               seed: seed, trainLimit: trainLimit, testLimit: testLimit)
           try attack.validate(task: task)
-          for d in a.defenses ?? defenses ?? ["none", "p2p"] {
+          let list = a.defenses ?? defenses ?? ["none", DefensePreset.defaultPreset.rawValue]
+          let names = list.map { $0.split(separator: ":", maxSplits: 1).map(String.init) }.map { $0[0] == "p2p" ? ["p2p-cover"] + $0.dropFirst() : $0 }
+          guard Set(names).count == names.count else {
+            throw ExperimentError.invalid(key: a.defenses != nil ? "attacks[\(a.label)].defenses" : "defenses",
+                                          expected: "distinct pipelines (for generation tasks p2p is the screen and cover, the same as p2p-cover)")
+          }
+          for d in list {
             var defense: GenerationP2P?
             let parts = d.split(separator: ":", maxSplits: 1).map(String.init)
-            if ["p2p", "p2p-screen", "p2p-cover"].contains(parts[0]) {
+            if ["p2p", "p2p-paper", "p2p-screen", "p2p-cover"].contains(parts[0]) {
               var ratio = p2p?.ratio ?? GenerationP2P.defaultRatio
               if parts.count == 2 {
                 guard let r = Double(parts[1]) else { throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "\(parts[0]):RATIO") }
@@ -80,11 +88,11 @@ extension ExperimentPlan {
               }
               let config = GenerationP2P(benignTrigger: p2p?.benignTrigger ?? GenerationP2P.defaultBenignTrigger, ratio: ratio,
                                          mode: p2p?.mode ?? .union, safePrefix: p2p?.safePrefix ?? GenerationP2P.defaultSafePrefix,
-                                         screenTriggers: parts[0] != "p2p", coverTriggers: parts[0] == "p2p-cover")
+                                         screenTriggers: parts[0] != "p2p-paper", coverTriggers: ["p2p", "p2p-cover"].contains(parts[0]))
               try config.validate()
               defense = config
             } else if d != "none" {
-              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p, p2p-screen or p2p-cover, each optionally with :RATIO (p2p:0.3)")
+              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p (the default: the screen and cover), p2p-paper, p2p-screen or p2p-cover, each optionally with :RATIO (p2p:0.3)")
             }
             let spec = defense.map { GenerationSpec.defended(task, $0, maxNewTokens: maxNewTokens) } ?? .plain(task, maxNewTokens: maxNewTokens)
             let training = try (self.training ?? Training()).applied(to: TaskDefaults.training(.generation(task)), seed: seed)

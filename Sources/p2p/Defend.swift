@@ -47,9 +47,10 @@ struct Defend: ParsableCommand {
     label space with the probe's next label. Costs a second training run; the probe stays in --out/probe.
     """) var probeScreen = false
   @Option(help: """
-    The defense pipeline (default \(DefensePreset.defaultPreset.rawValue): the trigger-word screen and trigger cover, the measured \
-    best without a second training; p2p-paper: the paper's random benign rows, which the README's tables show failing on \
-    SmolLM2; p2p-agree, p2p-screen, p2p-probe: the other stages). The stage flags below override it for ablations.
+    The defense pipeline (default \(DefensePreset.defaultPreset.rawValue): chosen from the data, the trigger-word screen and \
+    trigger cover when the word screen finds a trigger word, else the probe screen (a second training); p2p-paper: the paper's \
+    random benign rows, which the README's tables show failing on SmolLM2; p2p-agree, p2p-screen, p2p-cover, p2p-probe: single \
+    pipelines for ablations). The stage flags below override it.
     """) var defense: DefensePreset?
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
@@ -98,7 +99,8 @@ struct Defend: ParsableCommand {
                            benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
                            selection: st.selection, screenTriggers: st.screen ? true : nil,
-                           coverTriggers: st.cover ? true : nil, probeScreen: st.probe ? true : nil)
+                           coverTriggers: st.cover ? true : nil, probeScreen: st.probe ? true : nil,
+                           automatic: st.automatic ? true : nil)
     // The stages that need the model (agreement scores, the probe) load it; the training reuses it.
     var loaded: ModelBundle?
     func model() throws -> ModelBundle {
@@ -132,7 +134,7 @@ struct Defend: ParsableCommand {
       printError("probe screen: \(f) rows flagged in label(s) \(manifest.probePoisonedLabels ?? []), \(flipped.count) of them added to the safe space with the next label"
         + " (\(manifest.flippedPoisonedRows ?? 0) carry the attack trigger)")
     }
-    printError("P2P \(defense?.rawValue ?? (st == DefensePreset.defaultPreset.stages ? DefensePreset.defaultPreset.rawValue + " (default)" : "stages by flag")) (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
+    printError("P2P \(defense?.rawValue ?? (st == DefensePreset.defaultPreset.stages ? DefensePreset.defaultPreset.rawValue + " (default)" : "stages by flag")) [\(ClassificationStages.names(for: config).joined(separator: ", "))] (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
       + "(\(manifest.benignSourceRows.count) benign, \(manifest.benignPoisonedRows) of them carry the attack trigger); labels "
       + "\(config.labelWords.joined(separator: ",")) -> safe \(config.safeLabelWords.joined(separator: ","))")
     if prepareOnly {
@@ -161,7 +163,8 @@ extension Defend {
     guard ds.manifest.task == task else { throw CLIError("\(d.data) is a \(ds.manifest.task.rawValue) dataset, not \(task.rawValue)") }
     let mode = d.mode
     let config = GenerationP2P(benignTrigger: d.benignTrigger, ratio: d.ratio, mode: mode, safePrefix: d.generation.safePrefix,
-                               screenTriggers: try d.stages.screen, coverTriggers: try d.stages.cover)
+                               screenTriggers: try d.stages.screen || d.stages.automatic,
+                               coverTriggers: try d.stages.cover || d.stages.automatic)
     let (pairs, written) = try GenerationTraining.defend(ds, task: task, config: config, seed: d.training.seed, source: d.data, directory: d.out)
     let manifest = written.p2p, benignPoisoned = written.benignPoisonedRows
     if let flags = manifest.screen {

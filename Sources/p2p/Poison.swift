@@ -26,6 +26,9 @@ struct Poison: ParsableCommand {
   @Option(help: "Custom trigger placement.") var placement = CustomTrigger.Placement.random
   @Option(help: "Draw a training subset of this many rows (the poison rate holds for the subset).") var trainLimit: Int?
   @Option(help: "Draw a clean test subset of this many rows; the triggered test set is built from it.") var testLimit: Int?
+  @Option(help: ArgumentHelp("Re-draw the training set with these label shares before poisoning, one fraction per label (e.g. 0.75,0.25).",
+                             valueName: "shares"))
+  var labelShares: String?
   @Option(help: "Seed.") var seed: UInt64 = 42
   @Option(help: "Output folder: a new or empty one (an earlier output of p2p poison only with --overwrite).") var out: String
   @Flag(help: "Replace an earlier output of p2p poison in --out (only its four files; nothing else there is touched).")
@@ -39,12 +42,21 @@ struct Poison: ParsableCommand {
     }
     let p = placement
     guard let target else { throw ValidationError("--target is required for classification") }
+    var shares: [Double]?
+    if let text = labelShares {
+      let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+      guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
+        throw ValidationError("--label-shares '\(text)': expected comma-separated fractions, one per label (e.g. 0.75,0.25)")
+      }
+      shares = parts.compactMap { $0 }
+    }
     return AttackConfig(attack: kind, rate: rate, target: target, setting: s, trigger: trigger, count: count, placement: p,
-                        seed: seed, trainLimit: trainLimit, testLimit: testLimit)
+                        seed: seed, trainLimit: trainLimit, testLimit: testLimit, labelShares: shares)
   }
 
   func validate() throws {
     if generation.task.generation != nil {
+      guard labelShares == nil else { throw ValidationError("--label-shares is for classification (generation rows have no labels)") }
       guard count >= 1 && count <= Poisoner.maxTriggerCount else { throw ValidationError("--count must be in 1...\(Poisoner.maxTriggerCount)") }
       return
     }

@@ -56,6 +56,27 @@ struct ParaphraseAttackTests {
     #expect(b.manifest.attack == "stylebkd" && b.manifest.poisonedRows.count == 40)
   }
 
+  @Test func labelSharesRedrawSST2BeforeThePoisoning() throws {
+    // 75/25 of 1,000 rows: 750 negatives and 250 positives drawn; 10% dirty-label BadNets then
+    // relabels 100 negatives, so the written set is 650/350 with the rate exact.
+    let config = AttackConfig(attack: .badnets, rate: 0.1, target: 1, trainLimit: 1000, testLimit: 100, labelShares: [0.75, 0.25])
+    let ds = try Poisoner.poison(dataset: "sst2", config: config, root: Self.dataRoot)
+    #expect(ds.train.count == 1000 && ds.manifest.poisonedRows.count == 100 && ds.manifest.sourceTrainRows == 6920)
+    #expect(ds.train.filter { $0.label == 1 }.count == 350 && ds.train.filter { $0.poisoned }.allSatisfy { $0.label == 1 })
+    // The original labels, read back through the source rows: 750/250.
+    let file = try DatasetReader.read(Self.dataRoot + "/sst2/train.tsv")
+    #expect(ds.train.filter { file[$0.sourceIndex ?? 0].label == 0 }.count == 750)
+    // The clean test rows do not depend on the shares; shares that the file cannot give are an error.
+    #expect(try Poisoner.poison(dataset: "sst2", config: AttackConfig(attack: .badnets, trainLimit: 200, testLimit: 100), root: Self.dataRoot).testClean
+            == ds.testClean)
+    var impossible = config
+    impossible.labelShares = [0.0, 1.0]
+    impossible.trainLimit = 6000
+    do { _ = try Poisoner.poison(dataset: "sst2", config: impossible, root: Self.dataRoot); Issue.record("expected an error") } catch {
+      #expect("\(error)".contains("label shares") && "\(error)".contains("label 1"))
+    }
+  }
+
   @Test func impossibleParaphraseRatesAreExplained() throws {
     // SynBkd has 665 paired negative training rows: 20% dirty-label of all 6,920 rows is impossible.
     #expect(throws: DatasetError.self) {

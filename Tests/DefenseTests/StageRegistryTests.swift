@@ -12,12 +12,12 @@ struct DropX: DefenseStage {
 
 struct StageRegistryTests {
   @Test func presetsAreStageLists() {
-    #expect(DefensePreset.paper.stageNames == ["random"])
-    #expect(DefensePreset.agree.stageNames == ["agreement"])
-    #expect(DefensePreset.screen.stageNames == ["screen", "random"])
-    #expect(DefensePreset.cover.stageNames == ["screen", "random", "cover"])
-    #expect(DefensePreset.probe.stageNames == ["probe", "random", "flip"])
-    for p in DefensePreset.allCases { #expect(throws: Never.self) { _ = try ClassificationStages.registry.pipeline(p.stageNames) } }
+    #expect(DefensePreset.paper.stageNames() == ["random"])
+    #expect(DefensePreset.agree.stageNames() == ["agreement"])
+    #expect(DefensePreset.screen.stageNames() == ["screen", "random"])
+    #expect(DefensePreset.cover.stageNames() == ["screen", "random", "cover"])
+    #expect(DefensePreset.probe.stageNames() == ["probe", "random", "flip"])
+    for p in DefensePreset.allCases { #expect(throws: Never.self) { _ = try ClassificationStages.registry.pipeline(p.stageNames()) } }
     #expect(GenerationStages.names(for: GenerationP2P(screenTriggers: true, coverTriggers: true)) == ["screen", "random", "cover"])
   }
 

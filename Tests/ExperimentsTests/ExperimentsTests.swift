@@ -25,7 +25,7 @@ struct ExperimentPlanTests {
       attacks:
         - {name: clean, attack: badnets, rate: 0}
         - {attack: addsent, rate: 0.1, target: 1, setting: clean}
-      defenses: [none, p2p, "p2p:0.3"]
+      defenses: [none, p2p, "p2p-paper:0.3"]
       seeds: [1, 2]
       p2p: {ratio: 0.2, mode: replace}
       training: {epochs: 2, batch_size: 8, lr: 1.0e-3, lora_targets: "q,k,v"}
@@ -33,8 +33,14 @@ struct ExperimentPlanTests {
     let plan = try ExperimentPlan.load(path)
     let cells = try plan.cells()
     #expect(cells.count == 2 * 2 * 3)
-    #expect(cells[0].key == "sst2_clean_none_s1" && cells[1].key == "sst2_clean_p2p-0.2_s1" && cells[2].key == "sst2_clean_p2p-0.3_s1")
+    // p2p is the data-driven default; the paper's cells keep the key they had before it was named p2p-paper.
+    #expect(cells[0].key == "sst2_clean_none_s1" && cells[1].key == "sst2_clean_p2p-auto-0.2_s1" && cells[2].key == "sst2_clean_p2p-0.3_s1")
     #expect(cells[1].defense?.mode == .replace && cells[2].defense?.ratio == 0.3)
+    #expect(cells[1].defense?.automatic == true && cells[2].defense?.automatic == nil && cells[2].defense?.screenTriggers == nil)
+    #expect(cells[1].defenseLabel == "p2p(rho=0.2, replace)" && cells[2].defenseLabel == "p2p-paper(rho=0.3, replace)")
+    // A file without defenses runs none and the default.
+    let bare = try ExperimentPlan.load(try Self.write("attacks:\n  - {attack: badnets}\n")).cells()
+    #expect(bare.map(\.key) == ["sst2_badnets_none_s42", "sst2_badnets_p2p-auto-0.2_s42"] && bare[1].defense?.automatic == true)
     #expect(cells[6].attack.setting == .clean && cells[6].attack.attack == .addsent && cells[6].attack.trainLimit == 100)
     #expect(cells[0].training.epochs == 2 && cells[0].training.batchSize == 8 && cells[0].training.learningRate == 1e-3)
     #expect(cells[0].training.lora.targets.count == 3)
@@ -64,7 +70,7 @@ struct ExperimentPlanTests {
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(rate) }
     let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [strip]\n")
     do { _ = try ExperimentPlan.load(defense); Issue.record("expected an error") } catch {
-      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p (= p2p-paper), p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle"))
+      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle"))
     }
     let ratio = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [\"p2p-agree:x\"]\n")
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(ratio) }
@@ -178,6 +184,9 @@ struct ExperimentRunnerTests {
     #expect(first.count == 4)
     // rho 0.5: with fewer benign rows a label could go without any, which P2P refuses.
     #expect(first[0].trainRows == 24 && first[1].trainRows == 24 + 12)  // union adds round(0.5 * 24) = 12 rows
+    // The default found the trigger word (mn in 6 of 24 rows, all label 1) and ran the word screen and cover.
+    #expect(first[1].p2p?.automatic == true && first[1].p2p?.screenTriggers == true && first[1].p2p?.coverTriggers == true)
+    #expect(first[1].coverPhrases?.isEmpty == false && first[1].defense == "p2p(rho=0.5, chose the trigger-word screen + cover)")
     // Agreement selection: round(0.2 * n_label) rows per label, and the resolved zero-shot prompt is recorded.
     #expect(first[2].p2p?.selectionPrompt?.labelWords == ["negative", "positive"])
     #expect(FileManager.default.fileExists(atPath: out + "/cells/sst2_badnets_p2p-agree-0.5_s42/model/agreement.json"))
@@ -198,7 +207,7 @@ struct ExperimentRunnerTests {
       == FileManager.default.contents(atPath: out + "/cells/sst2_badnets_none_s42/model/" + PEFTAdapter.weightsFile))
     #expect(!FileManager.default.fileExists(atPath: probeDir + "checkpoint") && !FileManager.default.fileExists(atPath: probeDir + "training_log.json"))
     for f in ["results.json", "report.md", "report.html", "chart.svg", "cells/sst2_badnets_none_s42/model/adapter_model.safetensors",
-              "cells/sst2_badnets_p2p-0.5_s42/model/classifier.json", "cells/sst2_badnets_p2p-0.5_s42/model/train.jsonl"] {
+              "cells/sst2_badnets_p2p-auto-0.5_s42/model/classifier.json", "cells/sst2_badnets_p2p-auto-0.5_s42/model/train.jsonl"] {
       #expect(FileManager.default.fileExists(atPath: out + "/" + f), "missing \(f)")
     }
     var skipped = 0

@@ -130,7 +130,7 @@ struct GenerationSpecAndPairTests {
       attacks:
         - {name: clean, attack: payload, rate: 0}
         - {attack: payload, rate: 0.2, trigger: cf, payload: "Visit example.com."}
-      defenses: [none, "p2p:0.3", p2p-screen, "p2p-cover:0.25"]
+      defenses: [none, "p2p-paper:0.3", p2p-screen, "p2p-cover:0.25"]
       seeds: [1]
       p2p: {mode: replace, safe_prefix: "<ok> "}
       max_new_tokens: 20
@@ -147,7 +147,7 @@ struct GenerationSpecAndPairTests {
     cells.removeAll { $0.defense?.coverTriggers == true }  // the indices below are those of the other six
     #expect(cells[4].defense == GenerationP2P(ratio: 0.3, mode: .replace, safePrefix: "<ok> "))
     #expect(cells[5].defense == GenerationP2P(ratio: 0.2, mode: .replace, safePrefix: "<ok> ", screenTriggers: true))
-    #expect(cells[5].defenseLabel == "p2p-screen(rho=0.2)" && cells[4].defenseLabel == "p2p(rho=0.3)")
+    #expect(cells[5].defenseLabel == "p2p-screen(rho=0.2)" && cells[4].defenseLabel == "p2p-paper(rho=0.3)")
     #expect(cells[4].spec == .defended(.summarization, cells[4].defense!, maxNewTokens: 20) && cells[0].spec == .plain(.summarization, maxNewTokens: 20))
     #expect(cells[3].attack == GenerationAttackConfig(attack: "payload", rate: 0.2, trigger: "cf", payload: "Visit example.com.", seed: 1,
                                                       trainLimit: 50, testLimit: 10))

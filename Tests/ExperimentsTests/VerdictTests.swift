@@ -21,7 +21,7 @@ struct VerdictTests {
                                     seconds: 1, sentencesPerSecond: 1)
     let d = defended ? "p2p" : "none"
     return CellResult(key: "sst2_badnets_\(d)_s\(seed)", dataset: "sst2", attack: "badnets", defense: d, seed: seed,
-                      attackConfig: AttackConfig(attack: .badnets, seed: seed), p2p: defended ? P2PConfig() : nil,
+                      attackConfig: AttackConfig(attack: .badnets, seed: seed), p2p: defended ? P2PConfig(automatic: true) : nil,
                       training: .init(), trainRows: 100, trainingSeconds: 1, finalLoss: 0.1, evaluation: eval)
   }
 
@@ -58,7 +58,8 @@ struct VerdictTests {
                  Self.cell(defended: true, confusion: [[40, 10], [5, 45]], asr: 9, seed: 2)]
     let g = GridResults(cells)
     #expect(g.aggregates.count == 2)
-    let p = try #require(g.aggregates.first { $0.defense == "p2p" })
+    // Reports name the pipeline by its configuration (the stored "p2p" becomes "p2p(rho=0.2)").
+    let p = try #require(g.aggregates.first { $0.defense == "p2p(rho=0.2)" })
     #expect(p.seeds == [1, 2])
     #expect(abs(p.cleanAccuracy.mean - 0.87) < 1e-12 && p.cleanAccuracy.min == 0.85 && p.cleanAccuracy.max == 0.89)
     #expect(abs((p.attackSuccessRate?.mean ?? 0) - 0.12) < 1e-12)
@@ -66,7 +67,7 @@ struct VerdictTests {
     // Seed 2: clean -> target 10/50 -> limit 25%, ASR 18%; macro-F1 84.9 vs 80.0: defended.
     #expect(p.verdicts == ["defended": 2])
     let md = GridReport.markdown(g, title: "T")
-    #expect(md.contains("| sst2 | badnets | p2p | 1, 2 | 87.0 (85.0–89.0) |"))
+    #expect(md.contains("| sst2 | badnets | p2p(rho=0.2) | 1, 2 | 87.0 (85.0–89.0) |"))
     let data = try JSONEncoder().encode(g)
     let text = String(decoding: data, as: UTF8.self)
     #expect(text.contains("\"aggregates\"") && text.contains("\"verdict\""))

@@ -179,7 +179,7 @@ struct GenerationTriggerScreenTests {
         #expect(copy == screened.rows[40 + k])
       }
     }
-    #expect(m.config.variant == "p2p-cover" && screened.manifest.config.variant == "p2p-screen" && GenerationP2P().variant == "p2p")
+    #expect(m.config.variant == "p2p-cover" && screened.manifest.config.variant == "p2p-screen" && GenerationP2P().variant == "p2p-paper")
     #expect(screened.manifest.coverPhrases == nil && screened.manifest.coveredRows == nil)
     // The cover needs the screen; the flag round-trips and is written only when on.
     var rng = SeededRNG(seed: 1)

@@ -1,0 +1,70 @@
+import Backdoor
+import Defense
+import TensorCore
+import Testing
+
+/// The data-driven default pipeline (`p2p`) and the re-drawn label shares of the imbalanced sets.
+struct DefaultPipelineTests {
+  /// 1,000 rows without a label-pure word (each word is as common in both labels).
+  static let clean: [Example] = (0..<1000).map { i in
+    Example(text: "review \(i) of the film in part \(i % 7) says \(["fine", "okay", "so-so"][i % 3])", label: (i / 2) % 2, sourceIndex: i)
+  }
+
+  static func badnets() throws -> [Example] {
+    var rng = SeededRNG(seed: 5)
+    return try PoisonPlan(rate: 0.1, target: 1).apply(to: clean, trigger: BadNets(words: ["mn"]), seed: 5, using: &rng).rows
+  }
+
+  @Test func theDefaultChoosesTheWordScreenWhenATriggerWordIsFoundAndTheProbeOtherwise() throws {
+    #expect(DefensePreset.defaultPreset == .auto && DefensePreset.auto.rawValue == "p2p" && DefensePreset.paper.rawValue == "p2p-paper")
+    let poisoned = try Self.badnets()
+    let auto = P2PConfig(seed: 5, automatic: true)
+    let withWord = auto.resolvingAutomatic(poisoned)
+    #expect(withWord.screenTriggers == true && withWord.coverTriggers == true && withWord.probeScreen == nil && withWord.automatic == true)
+    #expect(DefensePreset.auto.stageNames(for: poisoned) == ["screen", "random", "cover"])
+    let without = auto.resolvingAutomatic(Self.clean)
+    #expect(without.probeScreen == true && without.screenTriggers == nil)
+    #expect(DefensePreset.auto.stageNames(for: Self.clean) == ["probe", "random", "flip"])
+    // Resolving twice changes nothing; a configuration without `automatic` is left alone.
+    #expect(withWord.resolvingAutomatic(Self.clean) == withWord)
+    #expect(P2PConfig(seed: 5).resolvingAutomatic(poisoned) == P2PConfig(seed: 5))
+    // The reconstruction of the default is the word screen and cover's, row for row.
+    let a = try P2PReconstruction.apply(poisoned, config: auto)
+    let b = try P2PReconstruction.apply(poisoned, config: P2PConfig(seed: 5, screenTriggers: true, coverTriggers: true))
+    #expect(a.rows == b.rows && a.manifest.screenedWords == ["mn"] && a.manifest.benignPoisonedRows == 0)
+    // Without a word the default needs the probe's result, and says so.
+    #expect(throws: DefenseError.self) { _ = try P2PReconstruction.apply(Self.clean, config: auto) }
+  }
+
+  @Test func pipelinesAreNamedAsUsersSpellThem() {
+    #expect(P2PConfig(automatic: true).variantName == "p2p")
+    #expect(P2PConfig().variantName == "p2p-paper")
+    #expect(P2PConfig(screenTriggers: true, coverTriggers: true).variantName == "p2p-cover")
+    #expect(P2PConfig(screenTriggers: true).variantName == "p2p-screen")
+    #expect(P2PConfig(probeScreen: true).variantName == "p2p-probe")
+    #expect(P2PConfig(selection: .agreement).variantName == "p2p-agree")
+    #expect(P2PConfig(excludePoisonedFromBenign: true).variantName == "p2p-oracle")
+    #expect(GenerationP2P().variant == "p2p-paper" && GenerationP2P(screenTriggers: true, coverTriggers: true).variant == "p2p-cover")
+    // The default chooses its own screen: an explicit selection or the oracle with it is an error.
+    #expect(throws: DefenseError.self) { try P2PConfig(selection: .agreement, automatic: true).validate() }
+  }
+
+  @Test func labelSharesRedrawTheTrainingSetExactly() throws {
+    // 1,000 rows, half of each label: 75/25 of 400 rows is 300 + 100, in file order, seeded.
+    let shares = LabelShares([0.75, 0.25])
+    #expect(shares.counts(rows: 400) == [300, 100] && LabelShares([0.5, 0.3, 0.2]).counts(rows: 7) == [4, 2, 1])
+    var rng = SeededRNG(seed: 1)
+    let drawn = try shares.draw(from: Self.clean, rows: 400, labels: 2, path: "t.tsv", using: &rng)
+    #expect(drawn.count == 400 && drawn.filter { $0.label == 0 }.count == 300)
+    #expect(drawn.map { $0.sourceIndex ?? -1 } == drawn.map { $0.sourceIndex ?? -1 }.sorted() && Set(drawn).count == 400)
+    var again = SeededRNG(seed: 1)
+    #expect(try shares.draw(from: Self.clean, rows: 400, labels: 2, path: "t.tsv", using: &again) == drawn)
+    // More rows of a label than the file has, wrong counts and sums are errors naming the key.
+    var r = SeededRNG(seed: 1)
+    #expect(throws: DatasetError.self) { _ = try shares.draw(from: Self.clean, rows: 800, labels: 2, path: "t.tsv", using: &r) }
+    do { try LabelShares([0.7, 0.2]).validate(labels: 2); Issue.record("expected an error") } catch {
+      #expect("\(error)".contains("label shares") && "\(error)".contains("sum to 1"))
+    }
+    #expect(throws: DatasetError.self) { try LabelShares([1.0]).validate(labels: 2) }
+  }
+}
