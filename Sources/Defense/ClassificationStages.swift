@@ -60,7 +60,10 @@ public struct ClassificationDefenseState: DrawState {
 
   /// The probe screen's result, which the probe stages need.
   func requireProbe() throws(DefenseError) -> ProbeScreenResult {
-    guard let probe else { throw .invalidConfig(key: "probe screen", value: "true", expected: "the probe screen's result for the training rows") }
+    guard let probe else {
+      throw .invalidConfig(key: config.spectralScreen == true ? "spectral screen" : "probe screen", value: "true",
+                           expected: "the screen's result for the training rows")
+    }
     return probe
   }
 }
@@ -68,7 +71,7 @@ public struct ClassificationDefenseState: DrawState {
 /// The classification stages by name.
 public enum ClassificationStages {
   public static let registry = StageRegistry<ClassificationDefenseState>([
-    TriggerWordScreen(), ProbeExclusion(), OracleExclusion(), RandomSelection<ClassificationDefenseState>(), AgreementSelection(), TriggerCover(), FlipCover(),
+    TriggerWordScreen(), ProbeExclusion(), ProbeExclusion(name: "spectral"), OracleExclusion(), RandomSelection<ClassificationDefenseState>(), AgreementSelection(), TriggerCover(), FlipCover(),
   ])
 
   /// The stage names a configuration runs, in order: the screens, the selection, the covers.
@@ -76,10 +79,11 @@ public enum ClassificationStages {
     var s: [String] = []
     if config.screenTriggers == true { s.append(TriggerWordScreen().name) }
     if config.probeScreen == true { s.append(ProbeExclusion().name) }
+    if config.spectralScreen == true { s.append(ProbeExclusion(name: "spectral").name) }
     if config.excludePoisonedFromBenign == true { s.append(OracleExclusion().name) }
     s.append(config.selectsByAgreement ? AgreementSelection().name : RandomSelection<ClassificationDefenseState>().name)
     if config.coverTriggers == true { s.append(TriggerCover().name) }
-    if config.probeScreen == true { s.append(FlipCover().name) }
+    if config.probeScreen == true || config.spectralScreen == true { s.append(FlipCover().name) }
     return s
   }
 
@@ -107,9 +111,11 @@ public struct TriggerWordScreen: DefenseStage {
   }
 }
 
-/// Keeps the rows the probe screen flagged out of the benign candidates (`ProbeScreen`).
+/// Keeps the rows the probe screen (`ProbeScreen`, stage `probe`) or the relative spectral screen
+/// (`RelativeSpectral`, stage `spectral`) flagged out of the benign candidates.
 public struct ProbeExclusion: DefenseStage {
-  public var name: String { "probe" }
+  public let name: String
+  public init(name: String = "probe") { self.name = name }
   public func apply(to s: inout ClassificationDefenseState) throws {
     let probe = try s.requireProbe(), labels = s.config.labels, train = s.train
     guard probe.flaggedRows.allSatisfy({ train.indices.contains($0) }), probe.flipLabels.count == probe.flaggedRows.count,

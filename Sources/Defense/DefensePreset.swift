@@ -18,6 +18,9 @@ public enum DefensePreset: String, CaseIterable, Sendable {
   /// A probe model's hidden states clustered per label; the poison-like rows flipped into the
   /// safe space (`ProbeScreen`; a second training run).
   case probe = "p2p-probe"
+  /// The base model's sentence states ranked per label along the relative spectral direction;
+  /// a judged label's high cluster flipped into the safe space (`RelativeSpectral`; no probe).
+  case spectral = "p2p-spectral"
 
   /// What `p2p defend` and experiment files run when no defense is named.
   public static let defaultPreset = DefensePreset.auto
@@ -29,6 +32,7 @@ public enum DefensePreset: String, CaseIterable, Sendable {
     public var cover = false
     public var probe = false
     public var automatic = false
+    public var spectral = false
   }
 
   public var stages: Stages {
@@ -39,6 +43,7 @@ public enum DefensePreset: String, CaseIterable, Sendable {
     case .screen: return Stages(screen: true)
     case .cover: return Stages(screen: true, cover: true)
     case .probe: return Stages(probe: true)
+    case .spectral: return Stages(spectral: true)
     }
   }
 
@@ -47,7 +52,8 @@ public enum DefensePreset: String, CaseIterable, Sendable {
   public func stageNames(for train: [Example] = []) -> [String] {
     let st = stages
     let config = P2PConfig(selection: st.selection, screenTriggers: st.screen ? true : nil, coverTriggers: st.cover ? true : nil,
-                           probeScreen: st.probe ? true : nil, automatic: st.automatic ? true : nil)
+                           probeScreen: st.probe ? true : nil, automatic: st.automatic ? true : nil,
+                           spectralScreen: st.spectral ? true : nil)
     return ClassificationStages.names(for: config.resolvingAutomatic(train))
   }
 }

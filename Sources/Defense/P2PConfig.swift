@@ -50,6 +50,12 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// the probe ranks next to their own (their text's label under a dirty-label attack), so that
   /// under the benign trigger the attack trigger is seen with a non-target label.
   public var probeScreen: Bool?
+  /// Relative spectral screen with flip cover (our extension, for paraphrase and style triggers;
+  /// `RelativeSpectral`): the base model's sentence states of the training rows, per label the
+  /// direction of most variance relative to the other labels; a label whose direction stands out
+  /// has its high cluster kept out of the benign candidates and flipped like the probe screen's
+  /// rows. No probe is trained.
+  public var spectralScreen: Bool?
   /// The data-driven default pipeline (`p2p`): the screen is chosen from the training rows
   /// (`resolvingAutomatic`): the trigger-word screen and trigger cover when the word screen finds
   /// a suspicious word, the probe screen with flip cover otherwise. No trigger knowledge, no oracle.
@@ -68,21 +74,21 @@ public struct P2PConfig: Codable, Sendable, Equatable {
               originalTemplate: String = PromptTemplate.defaultTemplate, benignTemplate: String = P2PConfig.defaultBenignTemplate,
               labels: Int = 2, labelWords: [String]? = nil, safeLabelWords: [String]? = nil, unrestricted: Bool = false,
               seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil, selection: BenignSelection? = nil,
-              screenTriggers: Bool? = nil, coverTriggers: Bool? = nil, probeScreen: Bool? = nil, automatic: Bool? = nil) {
+              screenTriggers: Bool? = nil, coverTriggers: Bool? = nil, probeScreen: Bool? = nil, automatic: Bool? = nil, spectralScreen: Bool? = nil) {
     self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode
     self.originalTemplate = originalTemplate; self.benignTemplate = benignTemplate
     self.labelWords = labelWords ?? (0..<labels).map(String.init)
     self.safeLabelWords = safeLabelWords ?? (labels..<(2 * labels)).map(String.init)
     self.unrestricted = unrestricted; self.seed = seed; self.excludePoisonedFromBenign = excludePoisonedFromBenign
     self.selection = selection; self.screenTriggers = screenTriggers; self.coverTriggers = coverTriggers
-    self.probeScreen = probeScreen; self.automatic = automatic
+    self.probeScreen = probeScreen; self.automatic = automatic; self.spectralScreen = spectralScreen
   }
 
   /// With `automatic`, the configuration with its screen chosen from `train`: the word screen and
   /// cover when `TriggerScreen` finds a suspicious word, else the probe screen and flip cover.
   /// Without `automatic`, or once chosen, the configuration itself.
   public func resolvingAutomatic(_ train: [Example]) -> P2PConfig {
-    guard automatic == true, screenTriggers != true, probeScreen != true else { return self }
+    guard automatic == true, screenTriggers != true, probeScreen != true, spectralScreen != true else { return self }
     var c = self
     if TriggerScreen.suspiciousWords(train).isEmpty {
       c.probeScreen = true
@@ -99,6 +105,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     if excludePoisonedFromBenign == true { return selectsByAgreement ? "p2p-agree-oracle" : "p2p-oracle" }
     if selectsByAgreement { return "p2p-agree" }
     if probeScreen == true { return "p2p-probe" }
+    if spectralScreen == true { return "p2p-spectral" }
     if coverTriggers == true { return "p2p-cover" }
     if screenTriggers == true { return "p2p-screen" }
     return "p2p-paper"
@@ -126,6 +133,9 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     }
     if automatic == true && (selection != nil || excludePoisonedFromBenign == true) {
       throw .invalidConfig(key: "automatic", value: "true", expected: "random selection without the oracle (the default pipeline chooses its own screen)")
+    }
+    if probeScreen == true && spectralScreen == true {
+      throw .invalidConfig(key: "spectral screen", value: "true", expected: "the probe screen off (both flip rows into the safe space; pick one)")
     }
     if coverTriggers == true && screenTriggers != true {
       throw .invalidConfig(key: "cover triggers", value: "true", expected: "the trigger screen on as well (it finds the triggers to cover)")

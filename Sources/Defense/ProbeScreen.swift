@@ -13,10 +13,13 @@ public struct ProbeScreenResult: Codable, Sendable, Equatable {
   /// Wall-clock seconds the screen took (reading the representations and judging them; not the
   /// probe's training), when the caller recorded it.
   public var seconds: Double?
+  /// The relative spectral screen's per-label findings, when it made this result (`splits` is then empty).
+  public var spectral: [RelativeSpectral.Direction]?
 
-  public init(splits: [ActivationClustering.Split], poisonedLabels: [Int], flaggedRows: [Int], flipLabels: [Int], seconds: Double? = nil) {
+  public init(splits: [ActivationClustering.Split], poisonedLabels: [Int], flaggedRows: [Int], flipLabels: [Int], seconds: Double? = nil,
+              spectral: [RelativeSpectral.Direction]? = nil) {
     self.splits = splits; self.poisonedLabels = poisonedLabels; self.flaggedRows = flaggedRows; self.flipLabels = flipLabels
-    self.seconds = seconds
+    self.seconds = seconds; self.spectral = spectral
   }
 }
 

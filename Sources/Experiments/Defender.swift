@@ -73,6 +73,9 @@ public struct Defender {
       probe = try ProbeScreening.run(train, config: config, modelName: modelName, bundle: model(), training: training,
                                      directory: directory + "/probe", progress: progress)
     }
+    if config.spectralScreen == true {
+      probe = try ProbeScreening.runSpectral(train, config: config, bundle: model(), directory: directory + "/spectral", progress: progress)
+    }
     var (rows, manifest) = try P2PReconstruction.apply(train, config: config, margins: margins, probe: probe)
     manifest.dataset = source
     try P2PRowsFile.write(rows, to: directory + "/train.jsonl")

@@ -143,9 +143,13 @@ public enum GridReport {
           s += " (probe screen: a probe fine-tuned on the training set, its hidden states clustered per label; the flagged rows"
             + " kept out of the benign candidates and the most atypical put into the safe space with the probe's next label)"
         }
+        if p.spectralScreen == true {
+          s += " (relative spectral screen: the base model's sentence states, per label the direction of most variance relative to the"
+            + " other labels; a judged label's high cluster kept out of the benign candidates and its most extreme rows put into the safe space with another label)"
+        }
         if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
         if let f = r.probeFlaggedRows, let n = r.flippedRows {
-          s += ", \(f) rows flagged by the probe screen, \(n) flipped into the safe space (\(r.flippedPoisonedRows ?? 0) of them poisoned)"
+          s += ", \(f) rows flagged by the \(p.spectralScreen == true ? "spectral" : "probe") screen, \(n) flipped into the safe space (\(r.flippedPoisonedRows ?? 0) of them poisoned)"
         }
         if let c = r.coveredRows, let phrases = r.coverPhrases {
           s += ", \(c) benign rows covered with \(phrases.map { "\"\($0)\"" }.joined(separator: ", "))"

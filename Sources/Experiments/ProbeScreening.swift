@@ -45,6 +45,28 @@ public enum ProbeScreening {
     return result
   }
 
+  /// The relative spectral screen (`P2PConfig.spectralScreen`, `RelativeSpectral`) on the base
+  /// model's mean sentence states of the training rows; no probe is trained. Cached, with the
+  /// seconds it took, in `directory/screen.json` (the folder stamped with the rows like a probe's).
+  public static func runSpectral(_ train: [Example], config: P2PConfig, bundle: ModelBundle, directory: String,
+                                 progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> ProbeScreenResult {
+    let cache = directory + "/" + resultFile
+    try checkDataStamp(train, directory: directory)
+    if FileManager.default.fileExists(atPath: cache) {
+      let r = try JSONOutput.read(ProbeScreenResult.self, from: cache)
+      if r.spectral != nil { return r }
+    }
+    let clock = ContinuousClock(), start = clock.now
+    let base = try meanStates(train.map(\.text), bundle: bundle) {
+      progress(.evaluating("base-model representations of the training rows", $0, train.count))
+    }
+    progress(.phase("spectral screen: judging \(train.count) rows"))
+    var result = try RelativeSpectral.screen(features: base, labels: train.map(\.label), classes: config.labels, seed: config.seed)
+    result.seconds = (clock.now - start).seconds
+    try JSONOutput.write(result, to: cache)
+    return result
+  }
+
   /// What the screen judges, for each training row: the base model's mean sentence state (`bundle`,
   /// the base model), and the state and label-word logits at the answer position of `template`
   /// under the probe adapter in `probeDirectory` (merged into a second copy of `modelName`).

@@ -154,6 +154,7 @@ public enum DefenseLabel {
     var parts = ["rho=\(p.ratio)"]
     if p.automatic == true {
       if p.probeScreen == true { parts.append("chose the probe screen + flip cover") }
+      else if p.spectralScreen == true { parts.append("chose the relative spectral screen + flip cover") }
       else if p.screenTriggers == true { parts.append("chose the trigger-word screen + cover") }
     } else {
       if p.excludePoisonedFromBenign == true { parts.append("oracle: benign rows clean") }
@@ -161,6 +162,7 @@ public enum DefenseLabel {
       if p.screenTriggers == true { parts.append("trigger-word screen") }
       if p.coverTriggers == true { parts.append("trigger cover") }
       if p.probeScreen == true { parts.append("probe screen + flip cover") }
+      if p.spectralScreen == true { parts.append("relative spectral screen + flip cover") }
     }
     if p.mode == .replace { parts.append("replace") }
     return "\(p.variantName)(\(parts.joined(separator: ", ")))"

@@ -49,8 +49,9 @@ struct Defend: ParsableCommand {
   @Option(help: """
     The defense pipeline (default \(DefensePreset.defaultPreset.rawValue): chosen from the data, the trigger-word screen and \
     trigger cover when the word screen finds a trigger word, else the probe screen (a second training); p2p-paper: the paper's \
-    random benign rows, which the README's tables show failing on SmolLM2; p2p-agree, p2p-screen, p2p-cover, p2p-probe: single \
-    pipelines for ablations). The stage flags below override it.
+    random benign rows, which the README's tables show failing on SmolLM2; p2p-agree, p2p-screen, p2p-cover, p2p-probe, \
+    p2p-spectral (the relative spectral screen on the base model's states, no probe): single pipelines for ablations). The stage \
+    flags below override it.
     """) var defense: DefensePreset?
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
@@ -82,6 +83,9 @@ struct Defend: ParsableCommand {
     _ = try stages
     guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") }
     if coverTriggers && !screenTriggers { throw ValidationError("--cover-triggers needs --screen-triggers (the screen finds the triggers to cover)") }
+    if (try? stages.spectral) == true && generation.task != .classification {
+      throw ValidationError("--defense p2p-spectral is for classification; it does not apply with --task")
+    }
     if (try? stages.probe) == true && generation.task != .classification { throw ValidationError("--probe-screen is for classification; it does not apply with --task") }
   }
 
@@ -100,7 +104,7 @@ struct Defend: ParsableCommand {
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
                            selection: st.selection, screenTriggers: st.screen ? true : nil,
                            coverTriggers: st.cover ? true : nil, probeScreen: st.probe ? true : nil,
-                           automatic: st.automatic ? true : nil)
+                           automatic: st.automatic ? true : nil, spectralScreen: st.spectral ? true : nil)
     // The stages that need the model (agreement scores, the probe) load it; the training reuses it.
     var loaded: ModelBundle?
     func model() throws -> ModelBundle {
@@ -131,7 +135,7 @@ struct Defend: ParsableCommand {
       printError("trigger cover: \(phrases.isEmpty ? "nothing to cover" : phrases.map { "\"\($0)\"" }.joined(separator: ", ")) inserted into \(manifest.coveredRows ?? 0) benign rows")
     }
     if let f = manifest.probeFlaggedRows, let flipped = manifest.flippedRows {
-      printError("probe screen: \(f) rows flagged in label(s) \(manifest.probePoisonedLabels ?? []), \(flipped.count) of them added to the safe space with the next label"
+      printError("\(config.spectralScreen == true ? "spectral" : "probe") screen: \(f) rows flagged in label(s) \(manifest.probePoisonedLabels ?? []), \(flipped.count) of them added to the safe space with the next label"
         + " (\(manifest.flippedPoisonedRows ?? 0) carry the attack trigger)")
     }
     printError("P2P \(defense?.rawValue ?? (st == DefensePreset.defaultPreset.stages ? DefensePreset.defaultPreset.rawValue + " (default)" : "stages by flag")) [\(ClassificationStages.names(for: config).joined(separator: ", "))] (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "

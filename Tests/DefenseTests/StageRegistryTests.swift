@@ -23,7 +23,7 @@ struct StageRegistryTests {
 
   @Test func anUnknownStageNamesTheKnownOnes() {
     #expect(throws: DefenseError.invalidConfig(key: "defense stage", value: "onion",
-                                               expected: "one of agreement, cover, flip, oracle, probe, random, screen")) {
+                                               expected: "one of agreement, cover, flip, oracle, probe, random, screen, spectral")) {
       _ = try ClassificationStages.registry.pipeline(["onion"])
     }
   }

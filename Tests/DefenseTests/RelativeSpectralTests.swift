@@ -1,0 +1,99 @@
+import Foundation
+import Defense
+import Backdoor
+import TensorCore
+import Testing
+
+/// The relative spectral screen: its linear algebra against hand-computed cases, and the screen
+/// on synthetic features with a trigger direction in one label.
+struct RelativeSpectralTests {
+  @Test func jacobiAndCholeskyMatchHandComputedCases() throws {
+    // [[2, 1], [1, 2]]: eigenvalues 3 and 1, eigenvectors (1, 1)/√2 and (1, −1)/√2.
+    let (values, vectors) = RelativeSpectral.jacobiEigen([2, 1, 1, 2], 2)
+    let order = values.indices.sorted { values[$0] > values[$1] }
+    #expect(abs(values[order[0]] - 3) < 1e-12 && abs(values[order[1]] - 1) < 1e-12)
+    let v = [vectors[0 * 2 + order[0]], vectors[1 * 2 + order[0]]]
+    #expect(abs(abs(v[0]) - 0.5.squareRoot()) < 1e-12 && abs(v[0] - v[1]) < 1e-12)
+    // [[4, 2], [2, 3]] = L Lᵀ with L = [[2, 0], [1, √2]].
+    let l = try #require(RelativeSpectral.cholesky([4, 2, 2, 3], 2))
+    #expect(abs(l[0] - 2) < 1e-12 && l[1] == 0 && abs(l[2] - 1) < 1e-12 && abs(l[3] - 2.0.squareRoot()) < 1e-12)
+    #expect(RelativeSpectral.cholesky([1, 2, 2, 1], 2) == nil)  // not positive definite
+  }
+
+  @Test func theGeneralizedEigenvectorSolvesAwEqualsLambdaBw() throws {
+    // A random symmetric A and positive definite B (5 × 5): A w = λ₁ B w for the top pair, and the
+    // eigenvalues are those of B⁻¹A (checked through the residual of every returned value's trace sum).
+    var rng = SeededRNG(seed: 7)
+    let d = 5
+    let g = (0..<(d * d)).map { _ in Double(rng.nextFloat()) - 0.5 }
+    let h = (0..<(d * d)).map { _ in Double(rng.nextFloat()) - 0.5 }
+    var a = [Double](repeating: 0, count: d * d), b = a
+    for i in 0..<d { for j in 0..<d { for k in 0..<d { a[i * d + j] += g[i * d + k] * g[j * d + k]; b[i * d + j] += h[i * d + k] * h[j * d + k] } } }
+    for i in 0..<d { b[i * d + i] += 0.5 }
+    let (values, w) = try #require(RelativeSpectral.topGeneralizedEigen(a, b, d))
+    #expect(values == values.sorted(by: >))
+    for i in 0..<d {
+      let aw = (0..<d).reduce(0.0) { $0 + a[i * d + $1] * w[$1] }, bw = (0..<d).reduce(0.0) { $0 + b[i * d + $1] * w[$1] }
+      #expect(abs(aw - values[0] * bw) < 1e-9 * max(1, abs(aw)))
+    }
+    // The eigenvalues of B⁻¹A sum to its trace: tr(B⁻¹A), with B⁻¹ from the Cholesky solves.
+    let l = try #require(RelativeSpectral.cholesky(b, d))
+    var trace = 0.0
+    for col in 0..<d {
+      // Column col of B⁻¹A: solve B x = A[:, col].
+      let y = RelativeSpectral.forwardSolve(l, d, (0..<d).map { a[$0 * d + col] })
+      var x = [Double](repeating: 0, count: d)
+      for i in stride(from: d - 1, through: 0, by: -1) { var s = y[i]; for k in (i + 1)..<d { s -= l[k * d + i] * x[k] }; x[i] = s / l[i * d + i] }
+      trace += x[col]
+    }
+    #expect(abs(values.reduce(0, +) - trace) < 1e-9 * abs(trace))
+  }
+
+  /// 600 rows of Gaussian features (24 wide), labels alternating; with `poisoned` rows of label 1
+  /// shifted by 6 along one fixed unit direction (a trigger only that label carries).
+  static func features(poisoned: Int, seed: UInt64) -> (x: [[Float]], labels: [Int], poison: Set<Int>) {
+    var rng = SeededRNG(seed: seed)
+    func gauss() -> Float { let u = max(rng.nextFloat(), 1e-7), v = rng.nextFloat(); return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * .pi * v) }
+    let labels = (0..<600).map { $0 % 2 }
+    var x = labels.map { y in (0..<24).map { j in gauss() + (j == 0 ? Float(3 * y) : 0) } }
+    let direction = (0..<24).map { j in Float(j % 3 == 1 ? 1 : 0) / Float(8).squareRoot() }
+    let poison = Set(labels.indices.filter { labels[$0] == 1 }.prefix(poisoned))
+    for i in poison { x[i] = zip(x[i], direction).map { $0 + 6 * $1 } }
+    return (x, labels, poison)
+  }
+
+  @Test func aTriggerInOneLabelIsFlaggedAndCleanLabelsAreNot() throws {
+    let (x, labels, poison) = Self.features(poisoned: 40, seed: 11)
+    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(components: 20), seed: 1)
+    let dirs = try #require(r.spectral)
+    #expect(dirs.map(\.label) == [0, 1] && r.poisonedLabels == [1], "\(dirs.map { ($0.label, $0.eigenRatio, $0.cluster.count) })")
+    #expect(dirs[1].eigenRatio > 2 && dirs[0].eigenRatio < 1.55, "\(dirs.map { ($0.eigenvalues, $0.cluster.prefix(10)) })")
+    // The 40 most extreme rows of label 1 are the poisoned ones (nearly all), each flipped to label 0.
+    let top = r.flaggedRows.prefix(40)
+    #expect(top.filter { poison.contains($0) }.count >= 36, "\(top.filter { poison.contains($0) }.count) of 40")
+    #expect(r.flipLabels.allSatisfy { $0 == 0 } && r.flaggedRows.count == r.flipLabels.count && r.splits.isEmpty)
+    // Clean features: no label stands out, nothing is flagged.
+    let clean = Self.features(poisoned: 0, seed: 11)
+    let c = try RelativeSpectral.screen(features: clean.x, labels: clean.labels, classes: 2, criteria: .init(components: 20), seed: 1)
+    #expect(c.poisonedLabels.isEmpty && c.flaggedRows.isEmpty, "\(c.spectral?.map(\.eigenRatio) ?? [])")
+    // Mismatched inputs are refused.
+    #expect(throws: DefenseError.self) { _ = try RelativeSpectral.screen(features: Array(x.prefix(5)), labels: labels, classes: 2, seed: 1) }
+    #expect(throws: DefenseError.self) { _ = try RelativeSpectral.screen(features: x, labels: labels.map { $0 + 1 }, classes: 2, seed: 1) }
+  }
+
+  @Test func theSpectralPipelineExcludesAndFlipsTheFlaggedRows() throws {
+    // The screen's result drives the same exclusion and flip stages as the probe's.
+    let rows = (0..<600).map { Example(text: "row \($0)", label: $0 % 2, poisoned: false, sourceIndex: $0) }
+    let (x, labels, _) = Self.features(poisoned: 40, seed: 11)
+    let screen = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(components: 20), seed: 1)
+    let config = P2PConfig(seed: 3, spectralScreen: true)
+    #expect(ClassificationStages.names(for: config) == ["spectral", "random", "flip"] && config.variantName == "p2p-spectral")
+    #expect(DefensePreset.spectral.stageNames() == ["spectral", "random", "flip"])
+    let (out, manifest) = try P2PReconstruction.apply(rows, config: config, probe: screen)
+    let flagged = Set(screen.flaggedRows)
+    #expect(manifest.benignSourceRows.allSatisfy { !flagged.contains($0) } && manifest.benignSourceRows.count == 120)
+    #expect(manifest.flippedRows?.count == min(screen.flaggedRows.count, 60) && out.count == 600 + 120 + (manifest.flippedRows?.count ?? 0))
+    #expect(throws: DefenseError.self) { _ = try P2PReconstruction.apply(rows, config: config) }
+    #expect(throws: DefenseError.self) { try P2PConfig(probeScreen: true, spectralScreen: true).validate() }
+  }
+}
