@@ -52,7 +52,7 @@ public enum ClassificationEvaluation {
       let config = spec.p2p!
       let wrapper = try DefendedClassifier(scorer: scorer, config: config)
       if config.unrestricted { return try DefendedClassifier.Unrestricted(wrapper).predict(texts) }
-      return try wrapper.labelWordScores(texts).map(DefendedClassifier.safePrediction(n: config.labels))
+      return try wrapper.labelWordScores(texts).map(DefendedClassifier.safePrediction(n: config.labels, bias: spec.safeBias))
     }
   }
 
@@ -91,7 +91,7 @@ public enum ClassificationEvaluation {
       // only) and the 2n-way diagnostics.
       let cs = try wrapper.labelWordScores(clean, progress: bump("clean (wrapper)", clean.count))
       let ps = try wrapper.labelWordScores(poison, progress: bump("triggered (wrapper)", poison.count))
-      let safe = DefendedClassifier.safePrediction(n: n)
+      let safe = DefendedClassifier.safePrediction(n: n, bias: spec.safeBias)
       let deployed = ClassificationMetrics(gold: gold, predicted: cs.map(safe), labels: n, poisonedPredictions: ps.map(safe), target: target)
       let all2n = ps.map { Vector.argmax($0) }
       let extOnly = Proportion(successes: all2n.filter { $0 == config.safeLabel(target) }.count, total: all2n.count)
@@ -118,5 +118,23 @@ public enum ClassificationEvaluation {
     r.seconds = Date().timeIntervalSince(start)
     r.sentencesPerSecond = Double(scored) / max(r.seconds, 1e-9)
     return r
+  }
+}
+
+extension ClassificationEvaluation {
+  /// `spec` (a P2P classifier) with its safe space calibrated on `rows` (clean, labelled; the dev
+  /// rows): the wrapper's safe label-word scores of the rows, and the offsets that maximize their
+  /// macro-F1 (`SafeSpaceCalibration`).
+  public static func calibrated(_ spec: ClassifierSpec, scorer: any LabelScorer, rows: [Example],
+                                progress: @escaping (Int) -> Void = { _ in }) throws -> ClassifierSpec {
+    guard spec.kind == .p2p, let config = spec.p2p, !config.unrestricted else {
+      throw ExperimentError.invalid(key: "classifier", expected: "a P2P classifier with restricted scoring (calibration offsets the safe label words)")
+    }
+    try LabelSet(count: config.labels).validate(rows, path: "calibration rows")
+    let n = config.labels
+    let scores = try DefendedClassifier(scorer: scorer, config: config).labelWordScores(rows.map(\.text), progress: progress)
+    var out = spec
+    out.safeBias = try SafeSpaceCalibration.fit(safeScores: scores.map { Array($0[n..<(2 * n)]) }, gold: rows.map(\.label), labels: n)
+    return out
   }
 }

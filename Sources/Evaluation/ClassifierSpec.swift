@@ -13,6 +13,9 @@ public struct ClassifierSpec: AdapterSpec, Sendable, Equatable {
   public var template: PromptTemplate?
   /// The defense configuration of a P2P classifier.
   public var p2p: P2PConfig?
+  /// P2P: offsets added to the safe label words' scores before the argmax, one per label
+  /// (`SafeSpaceCalibration`, fitted on clean dev rows by `p2p calibrate`); nil: none.
+  public var safeBias: [Float]?
   /// The sha256 of the adapter weights this file belongs to (`adapter_model.safetensors` beside
   /// it); a mismatch is an error, never a silent switch to another classifier.
   public var adapterSHA256: String?
@@ -35,6 +38,9 @@ public struct ClassifierSpec: AdapterSpec, Sendable, Equatable {
     case .p2p:
       guard let p2p else { throw ExperimentError.invalid(key: "classifier.p2p", expected: "the P2P configuration of a defended classifier") }
       try p2p.validate()
+      if let b = safeBias, b.count != p2p.labels || !b.allSatisfy(\.isFinite) {
+        throw ExperimentError.invalid(key: "classifier.safeBias", expected: "\(p2p.labels) finite offsets, one per label")
+      }
     }
   }
 

@@ -50,8 +50,10 @@ public struct DefendedClassifier: Sendable {
     }
   }
 
-  /// h⁻¹ of the best safe label word in a row of 2n label-word scores.
-  public static func safePrediction(n: Int) -> ([Float]) -> Int {
-    { row in Vector.argmax(Array(row[n..<(2 * n)])) }
+  /// h⁻¹ of the best safe label word in a row of 2n label-word scores, after adding `bias` (one
+  /// offset per safe label, from `SafeSpaceCalibration`) when given.
+  public static func safePrediction(n: Int, bias: [Float]? = nil) -> ([Float]) -> Int {
+    guard let bias, bias.count == n else { return { row in Vector.argmax(Array(row[n..<(2 * n)])) } }
+    return { row in Vector.argmax((0..<n).map { row[n + $0] + bias[$0] }) }
   }
 }

@@ -60,6 +60,10 @@ public enum ProbeScreening {
     let base = try meanStates(train.map(\.text), bundle: bundle) {
       progress(.evaluating("base-model representations of the training rows", $0, train.count))
     }
+    // What the screen read, for audits and offline studies (row-major float32, rows × width).
+    var bytes = Data(capacity: base.count * (base.first?.count ?? 0) * 4)
+    for row in base { row.withUnsafeBufferPointer { bytes.append(Data(buffer: $0)) } }
+    try bytes.write(to: URL(fileURLWithPath: directory + "/base.f32"), options: .atomic)
     progress(.phase("spectral screen: judging \(train.count) rows"))
     var result = try RelativeSpectral.screen(features: base, labels: train.map(\.label), classes: config.labels, seed: config.seed)
     result.seconds = (clock.now - start).seconds
