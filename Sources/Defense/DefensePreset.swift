@@ -25,6 +25,9 @@ public enum DefensePreset: String, CaseIterable, Sendable {
   /// What `p2p defend` and experiment files run when no defense is named.
   public static let defaultPreset = DefensePreset.auto
 
+  /// ρ when none is given: 1 for the default pipeline, the paper's 0.2 for the others.
+  public var defaultRatio: Double { self == .auto ? P2PConfig.defaultPipelineRatio : P2PConfig.defaultRatio }
+
   /// The stages of a pipeline.
   public struct Stages: Equatable, Sendable {
     public var selection: BenignSelection?

@@ -79,12 +79,12 @@ public protocol DrawState {
 }
 
 /// The paper's benign rows, for either task: round(ρ · N) of the rows no screen kept out, drawn
-/// with the seed.
+/// with the seed; ρ = 1 takes every row no screen kept out.
 public struct RandomSelection<State: DrawState>: DefenseStage {
   public var name: String { "random" }
   public func apply(to s: inout State) throws {
-    let wanted = Int((s.ratio * Double(s.rowCount)).rounded())
     let candidates = (0..<s.rowCount).filter { !s.excluded.contains($0) }
+    let wanted = s.ratio >= 1 ? candidates.count : Int((s.ratio * Double(s.rowCount)).rounded())
     guard wanted <= candidates.count else { throw s.shortfall(wanted: wanted, available: candidates.count) }
     s.chosen = s.draw(wanted, from: candidates)
     try s.checkChosen()

@@ -65,8 +65,12 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   public var selectionPrompt: PromptTemplate?
 
   public static let defaultBenignTrigger = BenignTriggerText.official
-  /// ρ of the paper's main results.
+  /// ρ of the paper's main results (`p2p-paper` and the single-stage variants).
   public static let defaultRatio = 0.2
+  /// ρ of the default pipeline (`p2p`): every row no screen kept out gets a benign copy, so the
+  /// safe label space learns the task from as many rows as the original one (at ρ 0.2 it collapsed
+  /// to the majority label on a 75/25 SST-2 set at one epoch; results/README.md, 2026-12-04).
+  public static let defaultPipelineRatio = 1.0
   /// The official code's prompt of benign rows and inference, after the benign trigger (cue `Answer: `).
   public static let defaultBenignTemplate = "{sentence}\nAnswer: "
 

@@ -25,8 +25,9 @@ import Yams
 ///   - {attack: badnets, rate: 0.1, target: 1}
 ///   - {attack: addsent, rate: 0.1, target: 1}
 /// defenses: [none, p2p]    # p2p: the data-driven default (word screen + cover when a trigger
-///                          # word is found, else the probe screen); "p2p-paper": the paper's
-///                          # random benign rows; p2p.ratio applies, "p2p:0.1" overrides it; "p2p-agree"
+///                          # word is found, else the probe screen; rho 1 unless set); "p2p-paper":
+///                          # the paper's random benign rows (rho 0.2 unless set); p2p.ratio applies
+///                          # to every variant, "p2p:0.1" overrides it for one; "p2p-agree"
 ///                          # picks benign rows by the base model's zero-shot label agreement;
 ///                          # "p2p-screen" skips rows with a suspicious trigger word; "p2p-cover"
 ///                          # also inserts the recovered triggers into half the benign rows;
@@ -272,7 +273,7 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
             if d == "none" {
               defense = nil
             } else if let (variant, r) = Self.parseDefense(d) {
-              let ratio = r ?? p2p?.ratio ?? P2PConfig.defaultRatio
+              let ratio = r ?? p2p?.ratio ?? (variant == "p2p" ? P2PConfig.defaultPipelineRatio : P2PConfig.defaultRatio)
               defense = P2PConfig(benignTrigger: p2p?.benignTrigger ?? P2PConfig.defaultBenignTrigger, ratio: ratio,
                                   mode: p2p?.mode ?? .union, labels: labels, unrestricted: p2p?.unrestricted ?? false, seed: seed,
                                   excludePoisonedFromBenign: variant.hasSuffix("-oracle") ? true : nil,

@@ -18,7 +18,8 @@ struct Defend: ParsableCommand {
   @OptionGroup var modelOptions: ModelOptions
   @Option(help: "Dataset directory written by `p2p poison`.") var data: String
   @Option(help: "Output folder: a new or empty one, or an earlier output of train/defend with --resume or --overwrite.") var out: String
-  @Option(help: "rho: fraction of the training set that gets the benign trigger.") var ratio = P2PConfig.defaultRatio
+  @Option(help: "rho: fraction of the training set that gets the benign trigger; 1 = every row no screen kept out (default: 1 for p2p, 0.2 for the other pipelines).")
+  var ratio: Double?
   @Option(help: "Benign trigger (prefix of benign rows and of every input at inference).") var benignTrigger = P2PConfig.defaultBenignTrigger
   @Option(help: "union (the paper: benign rows added) or replace (the official code: benign rows replace their originals).")
   var mode = P2PMode.union
@@ -81,7 +82,7 @@ struct Defend: ParsableCommand {
 
   func validate() throws {
     _ = try stages
-    guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") }
+    if let ratio { guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") } }
     if coverTriggers && !screenTriggers { throw ValidationError("--cover-triggers needs --screen-triggers (the screen finds the triggers to cover)") }
     if (try? stages.spectral) == true && generation.task != .classification {
       throw ValidationError("--defense p2p-spectral is for classification; it does not apply with --task")
@@ -99,7 +100,8 @@ struct Defend: ParsableCommand {
     let split = training.selection == .bestDev ? DevSplit.of(ds, seed: training.seed) : nil
     if let split { ds.train = split.train; printError("model selection: best dev epoch on \(split.dev.count) rows (\(split.source))") }
     let st = try stages
-    var config = P2PConfig(benignTrigger: benignTrigger, ratio: ratio, mode: mode, originalTemplate: template,
+    let rho = ratio ?? (st.automatic ? P2PConfig.defaultPipelineRatio : P2PConfig.defaultRatio)
+    var config = P2PConfig(benignTrigger: benignTrigger, ratio: rho, mode: mode, originalTemplate: template,
                            benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
                            selection: st.selection, screenTriggers: st.screen ? true : nil,
@@ -166,7 +168,7 @@ extension Defend {
     let ds = try GenerationDataset.read(from: d.data)
     guard ds.manifest.task == task else { throw CLIError("\(d.data) is a \(ds.manifest.task.rawValue) dataset, not \(task.rawValue)") }
     let mode = d.mode
-    let config = GenerationP2P(benignTrigger: d.benignTrigger, ratio: d.ratio, mode: mode, safePrefix: d.generation.safePrefix,
+    let config = GenerationP2P(benignTrigger: d.benignTrigger, ratio: d.ratio ?? GenerationP2P.defaultRatio, mode: mode, safePrefix: d.generation.safePrefix,
                                screenTriggers: try d.stages.screen || d.stages.automatic,
                                coverTriggers: try d.stages.cover || d.stages.automatic)
     let (pairs, written) = try GenerationTraining.defend(ds, task: task, config: config, seed: d.training.seed, source: d.data, directory: d.out)

@@ -17,6 +17,7 @@ struct DefaultPipelineTests {
 
   @Test func theDefaultChoosesTheWordScreenWhenATriggerWordIsFoundAndTheProbeOtherwise() throws {
     #expect(DefensePreset.defaultPreset == .auto && DefensePreset.auto.rawValue == "p2p" && DefensePreset.paper.rawValue == "p2p-paper")
+    #expect(DefensePreset.auto.defaultRatio == 1 && DefensePreset.paper.defaultRatio == 0.2 && DefensePreset.cover.defaultRatio == 0.2)
     let poisoned = try Self.badnets()
     let auto = P2PConfig(seed: 5, automatic: true)
     let withWord = auto.resolvingAutomatic(poisoned)
@@ -32,6 +33,10 @@ struct DefaultPipelineTests {
     let a = try P2PReconstruction.apply(poisoned, config: auto)
     let b = try P2PReconstruction.apply(poisoned, config: P2PConfig(seed: 5, screenTriggers: true, coverTriggers: true))
     #expect(a.rows == b.rows && a.manifest.screenedWords == ["mn"] && a.manifest.benignPoisonedRows == 0)
+    // rho 1 gives every row no screen kept out a benign copy (900 of 1,000 here: mn's 100 rows are out).
+    let all = try P2PReconstruction.apply(poisoned, config: P2PConfig(ratio: 1, seed: 5, automatic: true))
+    #expect(all.manifest.benignSourceRows.count == 900 && all.manifest.benignPoisonedRows == 0 && all.rows.count == 1900)
+    #expect(all.manifest.coveredRows == 450)
     // Without a word the default needs the probe's result, and says so.
     #expect(throws: DefenseError.self) { _ = try P2PReconstruction.apply(Self.clean, config: auto) }
   }

@@ -38,9 +38,12 @@ struct ExperimentPlanTests {
     #expect(cells[1].defense?.mode == .replace && cells[2].defense?.ratio == 0.3)
     #expect(cells[1].defense?.automatic == true && cells[2].defense?.automatic == nil && cells[2].defense?.screenTriggers == nil)
     #expect(cells[1].defenseLabel == "p2p(rho=0.2, replace)" && cells[2].defenseLabel == "p2p-paper(rho=0.3, replace)")
-    // A file without defenses runs none and the default.
+    // A file without defenses runs none and the default, at rho 1 unless the file sets a ratio;
+    // the paper's pipeline keeps the paper's 0.2.
     let bare = try ExperimentPlan.load(try Self.write("attacks:\n  - {attack: badnets}\n")).cells()
-    #expect(bare.map(\.key) == ["sst2_badnets_none_s42", "sst2_badnets_p2p-auto-0.2_s42"] && bare[1].defense?.automatic == true)
+    #expect(bare.map(\.key) == ["sst2_badnets_none_s42", "sst2_badnets_p2p-auto-1.0_s42"] && bare[1].defense?.automatic == true)
+    let both = try ExperimentPlan.load(try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [p2p, p2p-paper]\n")).cells()
+    #expect(both.map { $0.defense?.ratio } == [1.0, 0.2])
     #expect(cells[6].attack.setting == .clean && cells[6].attack.attack == .addsent && cells[6].attack.trainLimit == 100)
     #expect(cells[0].training.epochs == 2 && cells[0].training.batchSize == 8 && cells[0].training.learningRate == 1e-3)
     #expect(cells[0].training.lora.targets.count == 3)
@@ -70,7 +73,7 @@ struct ExperimentPlanTests {
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(rate) }
     let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [strip]\n")
     do { _ = try ExperimentPlan.load(defense); Issue.record("expected an error") } catch {
-      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-oracle or p2p-agree-oracle"))
+      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-spectral, p2p-oracle or p2p-agree-oracle"))
     }
     let ratio = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [\"p2p-agree:x\"]\n")
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(ratio) }
