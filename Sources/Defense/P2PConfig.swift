@@ -71,6 +71,9 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// safe label space learns the task from as many rows as the original one (at ρ 0.2 it collapsed
   /// to the majority label on a 75/25 SST-2 set at one epoch; results/README.md, 2026-12-04).
   public static let defaultPipelineRatio = 1.0
+  /// The most ρ the default pipeline takes when it falls back to the probe screen (the ρ at which
+  /// that screen was measured).
+  public static let statisticalScreenRatio = 0.2
   /// The official code's prompt of benign rows and inference, after the benign trigger (cue `Answer: `).
   public static let defaultBenignTemplate = "{sentence}\nAnswer: "
 
@@ -89,13 +92,16 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   }
 
   /// With `automatic`, the configuration with its screen chosen from `train`: the word screen and
-  /// cover when `TriggerScreen` finds a suspicious word, else the probe screen and flip cover.
+  /// cover when `TriggerScreen` finds a suspicious word, else the probe screen and flip cover with
+  /// ρ at most `statisticalScreenRatio` (a statistical screen misses some poisoned rows, and every
+  /// missed row that gets a benign copy carries the trigger into the safe space).
   /// Without `automatic`, or once chosen, the configuration itself.
   public func resolvingAutomatic(_ train: [Example]) -> P2PConfig {
     guard automatic == true, screenTriggers != true, probeScreen != true, spectralScreen != true else { return self }
     var c = self
     if TriggerScreen.suspiciousWords(train).isEmpty {
       c.probeScreen = true
+      c.ratio = min(ratio, Self.statisticalScreenRatio)
     } else {
       c.screenTriggers = true; c.coverTriggers = true
     }

@@ -25,6 +25,10 @@ struct DefaultPipelineTests {
     #expect(DefensePreset.auto.stageNames(for: poisoned) == ["screen", "random", "cover"])
     let without = auto.resolvingAutomatic(Self.clean)
     #expect(without.probeScreen == true && without.screenTriggers == nil)
+    // The probe path caps rho at 0.2; the word path keeps it.
+    #expect(P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(Self.clean).ratio == 0.2)
+    #expect(P2PConfig(ratio: 0.1, automatic: true).resolvingAutomatic(Self.clean).ratio == 0.1)
+    #expect(P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(poisoned).ratio == 1)
     #expect(DefensePreset.auto.stageNames(for: Self.clean) == ["probe", "random", "flip"])
     // Resolving twice changes nothing; a configuration without `automatic` is left alone.
     #expect(withWord.resolvingAutomatic(Self.clean) == withWord)

@@ -60,8 +60,9 @@ struct AdapterCommandTests {
     try JSONOutput.write(try P2PReconstruction.apply(data.train, config: config).manifest, to: dir + "/manifest.json")
 
     let commands = try Self.adapterCommands()
-    #expect(commands.sorted() == ["evaluate", "generate"], "a new command takes --adapter: check it here")
+    #expect(commands.sorted() == ["calibrate", "evaluate", "generate"], "a new command takes --adapter: check it here")
     let invocations: [String: [String]] = [
+      "calibrate": ["calibrate", "--model", RealModel.path, "--adapter", dir, "--data", root + "/data", "--quiet"],
       "generate": ["generate", "--model", RealModel.path, "--adapter", dir, "--max-tokens", "1", "a gripping film"],
       "evaluate": ["evaluate", "--model", RealModel.path, "--adapter", dir, "--data", root + "/data", "--out", root + "/eval", "--quiet"],
     ]
@@ -70,6 +71,10 @@ struct AdapterCommandTests {
       let ok = try Self.run(args)
       #expect(ok.status == 0, "\(command): \(ok.err)")
       if command == "generate" { #expect(ok.err.contains("P2P-defended classifier: the input goes through its wrapper")) }
+      if command == "calibrate" {
+        // The offsets are recorded in the spec, which still belongs to the adapter.
+        #expect(ok.out.contains("fitted on 8 dev rows") && (try ClassifierSpec.load(from: dir))?.safeBias?.count == 2)
+      }
       if command == "evaluate" {
         let json = try String(contentsOfFile: root + "/eval/evaluation.json", encoding: .utf8)
         #expect(json.contains("\"classifier\" : \"p2p\""))

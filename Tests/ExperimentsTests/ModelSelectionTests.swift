@@ -50,7 +50,7 @@ struct BestDevSelectionTests {
       test_limit: 8
       selection: best-dev
       attacks: [{attack: badnets, rate: 0.25, target: 1}]
-      defenses: [p2p]
+      defenses: [p2p-paper]
       p2p: {ratio: 0.5}
       training: {epochs: 2, batch_size: 8, lr: 1.0e-3}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
