@@ -73,7 +73,8 @@ struct AdapterCommandTests {
       if command == "generate" { #expect(ok.err.contains("P2P-defended classifier: the input goes through its wrapper")) }
       if command == "calibrate" {
         // The offsets are recorded in the spec, which still belongs to the adapter.
-        #expect(ok.out.contains("fitted on 8 dev rows") && (try ClassifierSpec.load(from: dir))?.safeBias?.count == 2)
+        let calibrated = try ClassifierSpec.load(from: dir)
+        #expect(ok.out.contains("fitted on 8 dev rows") && calibrated?.safeBias?.count == 2)
       }
       if command == "evaluate" {
         let json = try String(contentsOfFile: root + "/eval/evaluation.json", encoding: .utf8)
