@@ -273,7 +273,7 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
             if d == "none" {
               defense = nil
             } else if let (variant, r) = Self.parseDefense(d) {
-              let ratio = r ?? p2p?.ratio ?? (variant == "p2p" ? P2PConfig.defaultPipelineRatio : P2PConfig.defaultRatio)
+              let ratio = r ?? p2p?.ratio ?? DefensePreset(rawValue: variant)?.defaultRatio ?? P2PConfig.defaultRatio
               defense = P2PConfig(benignTrigger: p2p?.benignTrigger ?? P2PConfig.defaultBenignTrigger, ratio: ratio,
                                   mode: p2p?.mode ?? .union, labels: labels, unrestricted: p2p?.unrestricted ?? false, seed: seed,
                                   excludePoisonedFromBenign: variant.hasSuffix("-oracle") ? true : nil,

@@ -72,7 +72,7 @@ extension ExperimentPlan {
                                               seed: seed, trainLimit: trainLimit, testLimit: testLimit)
           try attack.validate(task: task)
           let list = a.defenses ?? defenses ?? ["none", DefensePreset.defaultPreset.rawValue]
-          let names = list.map { $0.split(separator: ":", maxSplits: 1).map(String.init) }.map { $0[0] == "p2p" ? ["p2p-cover"] + $0.dropFirst() : $0 }
+          let names = list.map { $0.split(separator: ":", maxSplits: 1).map(String.init) }.map { $0.first == "p2p" ? ["p2p-cover"] + $0.dropFirst() : $0 }
           guard Set(names).count == names.count else {
             throw ExperimentError.invalid(key: a.defenses != nil ? "attacks[\(a.label)].defenses" : "defenses",
                                           expected: "distinct pipelines (for generation tasks p2p is the screen and cover, the same as p2p-cover)")
@@ -80,15 +80,16 @@ extension ExperimentPlan {
           for d in list {
             var defense: GenerationP2P?
             let parts = d.split(separator: ":", maxSplits: 1).map(String.init)
-            if ["p2p", "p2p-paper", "p2p-screen", "p2p-cover"].contains(parts[0]) {
+            let name = parts.first ?? ""
+            if ["p2p", "p2p-paper", "p2p-screen", "p2p-cover"].contains(name) {
               var ratio = p2p?.ratio ?? GenerationP2P.defaultRatio
               if parts.count == 2 {
-                guard let r = Double(parts[1]) else { throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "\(parts[0]):RATIO") }
+                guard let r = Double(parts[1]) else { throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "\(name):RATIO") }
                 ratio = r
               }
               let config = GenerationP2P(benignTrigger: p2p?.benignTrigger ?? GenerationP2P.defaultBenignTrigger, ratio: ratio,
                                          mode: p2p?.mode ?? .union, safePrefix: p2p?.safePrefix ?? GenerationP2P.defaultSafePrefix,
-                                         screenTriggers: parts[0] != "p2p-paper", coverTriggers: ["p2p", "p2p-cover"].contains(parts[0]))
+                                         screenTriggers: name != "p2p-paper", coverTriggers: ["p2p", "p2p-cover"].contains(name))
               try config.validate()
               defense = config
             } else if d != "none" {

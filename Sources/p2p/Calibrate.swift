@@ -33,10 +33,8 @@ struct Calibrate: ParsableCommand {
     do { try PEFTAdapter.load(from: adapter, model: bundle.model.config).merge(into: bundle.model) } catch {
       throw CLIError("cannot load the adapter in '\(adapter)': \(error)")
     }
-    var plain = spec
-    plain.safeBias = nil
     let bar = ProgressLine(enabled: !quiet)
-    let calibrated = try ClassificationEvaluation.calibrated(plain, scorer: PromptScorer(bundle), rows: dev) { bar.update("dev rows: \($0)/\(dev.count)") }
+    let calibrated = try ClassificationEvaluation.calibrated(spec, scorer: PromptScorer(bundle), rows: dev) { bar.update("dev rows: \($0)/\(dev.count)") }
     bar.finishLine()
     try calibrated.save(in: adapter)
     print("safe-label offsets \(calibrated.safeBias?.map { String(format: "%.3f", $0) }.joined(separator: ", ") ?? "") "

@@ -101,7 +101,7 @@ struct Defend: ParsableCommand {
     let split = training.selection == .bestDev ? DevSplit.of(ds, seed: training.seed) : nil
     if let split { ds.train = split.train; printError("model selection: best dev epoch on \(split.dev.count) rows (\(split.source))") }
     let st = try stages
-    let rho = ratio ?? (st.automatic ? P2PConfig.defaultPipelineRatio : P2PConfig.defaultRatio)
+    let rho = ratio ?? (st.automatic ? DefensePreset.auto : DefensePreset.paper).defaultRatio
     var config = P2PConfig(benignTrigger: benignTrigger, ratio: rho, mode: mode, originalTemplate: template,
                            benignTemplate: benignTemplate, labels: n, labelWords: labelWords.map { $0.split(separator: ",").map(String.init) },
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,

@@ -163,6 +163,11 @@ struct GenerationSpecAndPairTests {
     let unknown = FileManager.default.temporaryDirectory.appendingPathComponent("gplan-\(UUID().uuidString).yaml").path
     try "task: translation\nattacks:\n  - {attack: badchain}\n".write(toFile: unknown, atomically: true, encoding: .utf8)
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(unknown) }
+    // An empty defense name is an error, not a crash; p2p and p2p-cover are one pipeline for generation.
+    for (defenses, message) in [("[\"\"]", "none, p2p"), ("[p2p, p2p-cover]", "distinct pipelines")] {
+      try "task: math\nattacks:\n  - {attack: badchain}\ndefenses: \(defenses)\n".write(toFile: unknown, atomically: true, encoding: .utf8)
+      do { _ = try ExperimentPlan.load(unknown); Issue.record("accepted \(defenses)") } catch { #expect("\(error)".contains(message), "\(error)") }
+    }
     let classification = FileManager.default.temporaryDirectory.appendingPathComponent("gplan-\(UUID().uuidString).yaml").path
     try "task: classification\nattacks:\n  - {attack: badnets}\n".write(toFile: classification, atomically: true, encoding: .utf8)
     #expect(try ExperimentPlan.load(classification).generationTask == nil)
