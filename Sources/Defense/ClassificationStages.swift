@@ -101,11 +101,12 @@ public enum ClassificationStages {
   }
 }
 
-/// Keeps rows with a suspicious label-pure frequent word out of the benign candidates (`TriggerScreen`).
+/// Keeps rows with a suspicious label-pure frequent word out of the benign candidates
+/// (`TriggerScreen`; words the insertion test released, `P2PConfig.releasedWords`, excepted).
 public struct TriggerWordScreen: DefenseStage {
   public var name: String { "screen" }
   public func apply(to s: inout ClassificationDefenseState) throws {
-    s.suspicious = TriggerScreen.suspiciousWords(s.train)
+    s.suspicious = s.config.screenedWords(s.train)
     s.record.screenedWords = s.suspicious
     s.record.screenedRows = s.exclude(TriggerScreen.flaggedRows(s.train, suspicious: s.suspicious))
   }

@@ -60,6 +60,11 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// (`resolvingAutomatic`): the trigger-word screen and trigger cover when the word screen finds
   /// a suspicious word, the probe screen with flip cover otherwise. No trigger knowledge, no oracle.
   public var automatic: Bool?
+  /// Words the trigger-word screen flags that the insertion test (`InsertionTest`) found to be
+  /// natural text rather than an inserted trigger: the screen and the cover leave them alone.
+  /// The default pipeline fills this in with the base model before it chooses its screen (nil:
+  /// not tested, every flagged word counts).
+  public var releasedWords: [String]?
   /// The zero-shot prompt of `agreement` selection (template with `{sentence}`, one label word
   /// per original label); filled in by whoever scores the rows, kept here for the record.
   public var selectionPrompt: PromptTemplate?
@@ -92,20 +97,26 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   }
 
   /// With `automatic`, the configuration with its screen chosen from `train`: the word screen and
-  /// cover when `TriggerScreen` finds a suspicious word, else the probe screen and flip cover with
+  /// cover when `TriggerScreen` finds a suspicious word not in `releasedWords`, else the probe screen and flip cover with
   /// ρ at most `statisticalScreenRatio` (a statistical screen misses some poisoned rows, and every
   /// missed row that gets a benign copy carries the trigger into the safe space).
   /// Without `automatic`, or once chosen, the configuration itself.
   public func resolvingAutomatic(_ train: [Example]) -> P2PConfig {
     guard automatic == true, screenTriggers != true, probeScreen != true, spectralScreen != true else { return self }
     var c = self
-    if TriggerScreen.suspiciousWords(train).isEmpty {
+    if screenedWords(train).isEmpty {
       c.probeScreen = true
       c.ratio = min(ratio, Self.statisticalScreenRatio)
     } else {
       c.screenTriggers = true; c.coverTriggers = true
     }
     return c
+  }
+
+  /// The words the trigger-word screen flags in `train` and keeps (`releasedWords` left out), sorted.
+  public func screenedWords(_ train: [Example]) -> [String] {
+    let released = Set(releasedWords ?? [])
+    return TriggerScreen.suspiciousWords(train).filter { !released.contains($0) }
   }
 
   /// The pipeline's name, as `p2p defend --defense` and experiment files spell it: `p2p` (the

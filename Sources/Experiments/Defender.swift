@@ -42,11 +42,28 @@ public struct Defender {
   public func run(_ train: [Example], model: () throws -> ModelBundle, source: String?,
                   progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> Outcome {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    // The default pipeline chooses its screen from the rows before any stage runs.
-    var config = self.config.resolvingAutomatic(train)
+    // The default pipeline chooses its screen from the rows before any stage runs: the words the
+    // trigger-word screen flags go through the insertion test first, and those found to be natural
+    // text are released.
+    var config = self.config
+    if config.automatic == true, config.releasedWords == nil, config.screenTriggers != true, config.probeScreen != true,
+       config.spectralScreen != true {
+      let flagged = TriggerScreen.suspiciousWords(train)
+      if !flagged.isEmpty {
+        progress(.phase("p2p: the word screen flags \(flagged.prefix(8).joined(separator: ", "))\(flagged.count > 8 ? ", …" : ""); testing whether they were inserted"))
+        let evidence = try InsertionScreening.run(train, suspicious: flagged, bundle: model(),
+                                                  path: directory + "/" + InsertionScreening.resultFile)
+        config.releasedWords = evidence.filter { !$0.inserted }.flatMap(\.words).sorted()
+      } else {
+        config.releasedWords = []
+      }
+    }
+    config = config.resolvingAutomatic(train)
     if config.automatic == true {
-      progress(.phase(config.probeScreen == true ? "p2p: the word screen finds no trigger word; running the probe screen"
-                                                 : "p2p: the word screen finds a trigger word; running the word screen and trigger cover"))
+      let released = config.releasedWords ?? []
+      let note = released.isEmpty ? "" : " (released as natural text: \(released.prefix(8).joined(separator: ", ")))"
+      progress(.phase(config.probeScreen == true ? "p2p: no inserted trigger word\(note); running the probe screen"
+                                                 : "p2p: the word screen finds an inserted trigger word\(note); running the word screen and trigger cover"))
     }
     var margins: [Float]?
     if config.selectsByAgreement {

@@ -11,6 +11,9 @@ public enum DefenseLabel {
       if p.probeScreen == true { parts.append("chose the probe screen + flip cover") }
       else if p.spectralScreen == true { parts.append("chose the relative spectral screen + flip cover") }
       else if p.screenTriggers == true { parts.append("chose the trigger-word screen + cover") }
+      if let released = p.releasedWords, !released.isEmpty {
+        parts.append("natural words released: \(released.prefix(4).joined(separator: " "))\(released.count > 4 ? " …" : "")")
+      }
     } else {
       if p.excludePoisonedFromBenign == true { parts.append("oracle: benign rows clean") }
       if p.selectsByAgreement { parts.append("benign rows by zero-shot agreement") }

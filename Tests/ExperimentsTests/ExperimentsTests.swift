@@ -190,6 +190,10 @@ struct ExperimentRunnerTests {
     // The default found the trigger word (mn in 6 of 24 rows, all label 1) and ran the word screen and cover.
     #expect(first[1].p2p?.automatic == true && first[1].p2p?.screenTriggers == true && first[1].p2p?.coverTriggers == true)
     #expect(first[1].coverPhrases?.isEmpty == false && first[1].defense == "p2p(rho=0.5, chose the trigger-word screen + cover)")
+    // Its insertion test kept mn (inserted: no word released) and left its evidence in the cell.
+    #expect(first[1].p2p?.releasedWords == [])
+    let evidence = try JSONOutput.read([InsertionTest.Evidence].self, from: out + "/cells/sst2_badnets_p2p-auto-0.5_s42/model/insertion.json")
+    #expect(evidence.map(\.phrase) == ["mn"] && evidence[0].inserted && evidence[0].rows >= 5)
     // Agreement selection: round(0.2 * n_label) rows per label, and the resolved zero-shot prompt is recorded.
     #expect(first[2].p2p?.selectionPrompt?.labelWords == ["negative", "positive"])
     #expect(FileManager.default.fileExists(atPath: out + "/cells/sst2_badnets_p2p-agree-0.5_s42/model/agreement.json"))
