@@ -77,7 +77,8 @@ public enum ClassificationStages {
   /// The stage names a configuration runs, in order: the screens, the selection, the covers.
   public static func names(for config: P2PConfig) -> [String] {
     var s: [String] = []
-    if config.screenTriggers == true { s.append(TriggerWordScreen().name) }
+    // Released words (the default's probe path) still keep their rows out of the benign candidates.
+    if config.screenTriggers == true || !(config.releasedWords ?? []).isEmpty { s.append(TriggerWordScreen().name) }
     if config.probeScreen == true { s.append(ProbeExclusion().name) }
     if config.spectralScreen == true { s.append(ProbeExclusion(name: "spectral").name) }
     if config.excludePoisonedFromBenign == true { s.append(OracleExclusion().name) }
@@ -102,13 +103,16 @@ public enum ClassificationStages {
 }
 
 /// Keeps rows with a suspicious label-pure frequent word out of the benign candidates
-/// (`TriggerScreen`; words the insertion test released, `P2PConfig.releasedWords`, excepted).
+/// (`TriggerScreen`). Words the insertion test released as natural text (`P2PConfig.releasedWords`)
+/// keep their rows out too (a label-pure word is suspicious either way: SynBkd's `when` rows are
+/// its paraphrases), but only the others are trigger words for the cover.
 public struct TriggerWordScreen: DefenseStage {
   public var name: String { "screen" }
   public func apply(to s: inout ClassificationDefenseState) throws {
+    let flagged = TriggerScreen.suspiciousWords(s.train)
     s.suspicious = s.config.screenedWords(s.train)
-    s.record.screenedWords = s.suspicious
-    s.record.screenedRows = s.exclude(TriggerScreen.flaggedRows(s.train, suspicious: s.suspicious))
+    s.record.screenedWords = flagged
+    s.record.screenedRows = s.exclude(TriggerScreen.flaggedRows(s.train, suspicious: flagged))
   }
 }
 

@@ -61,7 +61,8 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// a suspicious word, the probe screen with flip cover otherwise. No trigger knowledge, no oracle.
   public var automatic: Bool?
   /// Words the trigger-word screen flags that the insertion test (`InsertionTest`) found to be
-  /// natural text rather than an inserted trigger: the screen and the cover leave them alone.
+  /// natural text rather than an inserted trigger: they choose no screen and get no cover (their
+  /// rows still stay out of the benign candidates).
   /// The default pipeline fills this in with the base model before it chooses its screen (nil:
   /// not tested, every flagged word counts).
   public var releasedWords: [String]?

@@ -27,7 +27,8 @@ public struct P2PManifest: Codable, Sendable, Equatable {
   public var benignPoisonedRows: Int
   /// The dataset directory the rows came from, when known.
   public var dataset: String?
-  /// With `screenTriggers`: the suspicious words and how many rows they kept out of the benign candidates.
+  /// With `screenTriggers` (or released words): the suspicious words and how many rows they kept
+  /// out of the benign candidates (words the insertion test released included; they are not covered).
   public var screenedWords: [String]?
   public var screenedRows: Int?
   /// With `coverTriggers`: the recovered trigger phrases and the benign rows they were inserted into.

@@ -60,12 +60,16 @@ struct InsertionTestTests {
     // With its only word released the default takes the probe path, at rho at most 0.2.
     let resolved = auto.resolvingAutomatic(poisoned)
     #expect(resolved.probeScreen == true && resolved.screenTriggers == nil && resolved.ratio == 0.2)
-    // The word screen alone (a stage option) honours the released words too.
-    var screen = P2PConfig(seed: 5, screenTriggers: true)
-    screen.releasedWords = ["mn"]
-    let out = try P2PReconstruction.apply(poisoned, config: screen)
-    #expect(out.manifest.screenedWords == [] && out.manifest.screenedRows == 0)
-    screen.releasedWords = []
-    #expect(try P2PReconstruction.apply(poisoned, config: screen).manifest.screenedWords == ["mn"])
+    // A released word's rows still stay out of the benign candidates (the screen runs before the
+    // probe), but it is no trigger for the cover.
+    #expect(ClassificationStages.names(for: resolved) == ["screen", "probe", "random", "flip"])
+    var cover = P2PConfig(seed: 5, screenTriggers: true, coverTriggers: true)
+    cover.releasedWords = ["mn"]
+    let out = try P2PReconstruction.apply(poisoned, config: cover)
+    #expect(out.manifest.screenedWords == ["mn"] && out.manifest.screenedRows == 100 && out.manifest.benignPoisonedRows == 0)
+    #expect(out.manifest.coverPhrases == [] && out.manifest.coveredRows == 0)
+    cover.releasedWords = []
+    let kept = try P2PReconstruction.apply(poisoned, config: cover)
+    #expect(kept.manifest.screenedRows == 100 && kept.manifest.coverPhrases == ["mn"] && kept.manifest.coveredRows! > 0)
   }
 }
