@@ -49,7 +49,8 @@ struct Defend: ParsableCommand {
     """) var probeScreen = false
   @Option(help: """
     The defense pipeline (default \(DefensePreset.defaultPreset.rawValue): chosen from the data, the trigger-word screen and \
-    trigger cover with every other row benign when the word screen finds a trigger word, else the probe screen (a second \
+    trigger cover with every other row benign when the word screen finds a word that the base model judges inserted \
+    (insertion.json), else the probe screen (a second \
     training) at rho 0.2; docs/defense.md has where it holds; p2p-paper: the paper's \
     random benign rows, which the README's tables show failing on SmolLM2; p2p-agree, p2p-screen, p2p-cover, p2p-probe, \
     p2p-spectral (the relative spectral screen on the base model's states, no probe): single pipelines for ablations). The stage \
