@@ -10,6 +10,12 @@ import Llama
 /// evidence is written to `path` (`insertion.json`) for the record.
 public enum InsertionScreening {
   public static let resultFile = "insertion.json"
+  /// The most tokens of a row kept before and after the phrase: the disruption is local, and a
+  /// long row then costs no more than a short one (and never exceeds the model's context).
+  public static let contextTokens = 128
+  /// A recovered phrase longer than this (rows sharing whole stretches of text) is measured as its
+  /// first flagged word.
+  public static let maxPhraseWords = 32
 
   public static func run(_ train: [Example], suspicious: [String], bundle: ModelBundle, path: String?) throws -> [InsertionTest.Evidence] {
     let tokenizer = bundle.tokenizer
@@ -24,12 +30,12 @@ public enum InsertionScreening {
       var sequences: [[Int]] = [], suffixLengths: [Int] = []
       for e in train {
         guard suffixLengths.count < InsertionTest.maxRows, let split = InsertionTest.split(e.text, phrase: phrase) else { continue }
-        let suffix = encode(split.suffix)
+        let suffix = Array(encode(split.suffix).prefix(Self.contextTokens))
         // Without a prefix, the suffix's first token opens the text without the phrase, where any
         // preceding text would lower its surprisal: it is left out of the comparison.
         let compared = split.prefix.isEmpty ? suffix.count - 1 : suffix.count
         guard compared > 0 else { continue }
-        let prefix = [start] + encode(split.prefix)
+        let prefix = [start] + encode(split.prefix).suffix(Self.contextTokens)
         sequences.append(prefix + encode(split.span) + suffix)
         sequences.append(prefix + suffix)
         suffixLengths.append(compared)
@@ -41,7 +47,9 @@ public enum InsertionScreening {
       }
     }
     for group in InsertionTest.phraseGroups(train, suspicious: suspicious) {
-      var phrase = group.phrase, measured = try costs(phrase)
+      // A phrase grown over rows that share long stretches of text is measured as the word.
+      var phrase = group.phrase.split(separator: " ").count > Self.maxPhraseWords ? group.words[0] : group.phrase
+      var measured = try costs(phrase)
       // A phrase grown from one long piece (a URL, markup) may recur in too few rows to judge:
       // the words are then measured alone, each removal taking the piece that holds the word.
       if measured.count < InsertionTest.minRows && group.words.count == 1 && phrase.lowercased() != group.words[0] {
