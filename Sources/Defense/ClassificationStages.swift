@@ -109,8 +109,8 @@ public enum ClassificationStages {
 public struct TriggerWordScreen: DefenseStage {
   public var name: String { "screen" }
   public func apply(to s: inout ClassificationDefenseState) throws {
-    let flagged = TriggerScreen.suspiciousWords(s.train)
-    s.suspicious = s.config.screenedWords(s.train)
+    let flagged = TriggerScreen.suspiciousWords(s.train), released = Set(s.config.releasedWords ?? [])
+    s.suspicious = flagged.filter { !released.contains($0) }
     s.record.screenedWords = flagged
     s.record.screenedRows = s.exclude(TriggerScreen.flaggedRows(s.train, suspicious: flagged))
   }

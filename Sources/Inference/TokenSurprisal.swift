@@ -1,9 +1,10 @@
-import Foundation
 import Llama
+import TensorCore
 
 /// Per-token surprisal under the causal LM: −log p(tᵢ | t₀ … tᵢ₋₁) for every token of a sequence
-/// but the first (which has no context and gets 0), ~1024 packed tokens a pass. The base of the
-/// insertion test (`InsertionEvidence`) and of perplexity-based screens.
+/// but the first (which has no context and gets 0), ~1024 packed tokens a pass. The per-row loss
+/// of the training kernel (`Kernels.crossEntropy`) is exactly this. The base of the insertion test
+/// (`InsertionScreening`).
 public struct TokenSurprisal {
   public let model: LlamaModel
   public static let tokensPerPass = 1024
@@ -18,13 +19,21 @@ public struct TokenSurprisal {
     func flush() throws {
       guard !group.isEmpty else { return }
       let logits = try model.forward(group, logits: .all)
+      // Row r of sequence s (position i) predicts token i + 1; each sequence's last row predicts
+      // nothing and is masked.
+      var targets = [Int32](repeating: 0, count: tokens), weights = [Float](repeating: 0, count: tokens)
       for (s, seq) in group.enumerated() {
-        var row = [Float](repeating: 0, count: seq.count)
-        for i in 1..<max(1, seq.count) {
-          // Logits at position i − 1 predict token i.
-          row[i] = Self.negativeLogSoftmax(logits.row(logits.rowStart[s] + i - 1), at: seq[i])
+        for i in 0..<(seq.count - 1) {
+          targets[logits.rowStart[s] + i] = Int32(seq[i + 1]); weights[logits.rowStart[s] + i] = 1
         }
-        out.append(row)
+      }
+      var values = logits.values  // (tokens, V); the kernel overwrites it with the gradient
+      var losses = [Float](repeating: 0, count: tokens)
+      _ = Kernels.crossEntropy(logits: &values, targets: targets, rowWeight: weights, rows: tokens, vocab: logits.width,
+                               losses: &losses)
+      for (s, seq) in group.enumerated() {
+        let start = logits.rowStart[s]
+        out.append([0] + losses[start..<(start + seq.count - 1)])
       }
       group = []; tokens = 0
     }
@@ -35,14 +44,5 @@ public struct TokenSurprisal {
     }
     try flush()
     return out
-  }
-
-  /// −log softmax(logits)[index], computed stably in Double.
-  public static func negativeLogSoftmax(_ logits: ArraySlice<Float>, at index: Int) -> Float {
-    var m = -Float.infinity
-    for v in logits { m = max(m, v) }
-    var sum = 0.0
-    for v in logits { sum += exp(Double(v - m)) }
-    return Float(log(sum) - Double(logits[logits.startIndex + index] - m))
   }
 }

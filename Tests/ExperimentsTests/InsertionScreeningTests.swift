@@ -17,16 +17,6 @@ struct InsertionScreeningTests {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
   }
 
-  @Test func negativeLogSoftmaxByHand() {
-    // logits [0, ln 3]: softmax [1/4, 3/4].
-    let l: [Float] = [0, Float(log(3.0))]
-    #expect(abs(TokenSurprisal.negativeLogSoftmax(l[...], at: 0) - Float(log(4.0))) < 1e-6)
-    #expect(abs(TokenSurprisal.negativeLogSoftmax(l[...], at: 1) - Float(log(4.0 / 3.0))) < 1e-6)
-    // Shifted logits give the same values (the max is subtracted).
-    let big: [Float] = [1000, 1000 + Float(log(3.0))]
-    #expect(abs(TokenSurprisal.negativeLogSoftmax(big[...], at: 0) - Float(log(4.0))) < 1e-3)
-  }
-
   @Test func surprisalMatchesTheModelsLogitsAndDoesNotDependOnPacking() throws {
     let model = try #require(RealModel.model)
     let tokenizer = try BPETokenizer(gguf: try #require(RealModel.file))
