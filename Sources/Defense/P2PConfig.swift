@@ -52,13 +52,15 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   public var probeScreen: Bool?
   /// Relative spectral screen with flip cover (our extension, for paraphrase and style triggers;
   /// `RelativeSpectral`): the base model's sentence states of the training rows, per label the
-  /// direction of most variance relative to the other labels; a label whose direction stands out
-  /// has its high cluster kept out of the benign candidates and flipped like the probe screen's
+  /// direction of most variance relative to the other labels; a label whose extreme rows at one
+  /// end are mostly given another label by a classifier fitted without them has its rows towards
+  /// that end kept out of the benign candidates, the most extreme flipped like the probe screen's
   /// rows. No probe is trained.
   public var spectralScreen: Bool?
   /// The data-driven default pipeline (`p2p`): the screen is chosen from the training rows
   /// (`resolvingAutomatic`): the trigger-word screen and trigger cover when the word screen finds
-  /// a suspicious word, the probe screen with flip cover otherwise. No trigger knowledge, no oracle.
+  /// a suspicious word, the relative spectral screen with flip cover otherwise. No trigger
+  /// knowledge, no oracle.
   public var automatic: Bool?
   /// Words the trigger-word screen flags that the insertion test (`InsertionTest`) found to be
   /// natural text rather than an inserted trigger: they choose no screen and get no cover (their
@@ -77,8 +79,8 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// safe label space learns the task from as many rows as the original one (at ρ 0.2 it collapsed
   /// to the majority label on a 75/25 SST-2 set at one epoch; results/README.md, 2026-12-04).
   public static let defaultPipelineRatio = 1.0
-  /// The most ρ the default pipeline takes when it falls back to the probe screen (the ρ at which
-  /// that screen was measured).
+  /// The most ρ the default pipeline takes when it falls back to the spectral screen (a statistical
+  /// screen misses some poisoned rows; at ρ 1 each of them gets a benign copy).
   public static let statisticalScreenRatio = 0.2
   /// The official code's prompt of benign rows and inference, after the benign trigger (cue `Answer: `).
   public static let defaultBenignTemplate = "{sentence}\nAnswer: "
@@ -98,7 +100,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   }
 
   /// With `automatic`, the configuration with its screen chosen from `train`: the word screen and
-  /// cover when `TriggerScreen` finds a suspicious word not in `releasedWords`, else the probe screen and flip cover with
+  /// cover when `TriggerScreen` finds a suspicious word not in `releasedWords`, else the relative spectral screen and flip cover with
   /// ρ at most `statisticalScreenRatio` (a statistical screen misses some poisoned rows, and every
   /// missed row that gets a benign copy carries the trigger into the safe space).
   /// Without `automatic`, or once chosen, the configuration itself.
@@ -106,7 +108,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     guard automatic == true, screenTriggers != true, probeScreen != true, spectralScreen != true else { return self }
     var c = self
     if screenedWords(train).isEmpty {
-      c.probeScreen = true
+      c.spectralScreen = true
       c.ratio = min(ratio, Self.statisticalScreenRatio)
     } else {
       c.screenTriggers = true; c.coverTriggers = true

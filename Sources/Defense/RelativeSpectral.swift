@@ -5,28 +5,43 @@ import TensorCore
 /// representations alone, so for each label the direction along which its rows vary most
 /// *relative to the other labels' rows* — the top generalized eigenvector of (Σ_label, Σ_others)
 /// in the top-d principal subspace of all rows — points at it, where a plain principal direction
-/// (spectral signatures, activation clustering) mostly finds the task's own variation. The rows
-/// are ranked along that direction (the heavier tail first) and split by one-dimensional 2-means;
-/// a label is judged to hold a trigger when its top eigenvalue stands out from the second
-/// (`Criteria.minEigenRatio`) and the high cluster is a minority of its rows. Features are the base
-/// model's mean sentence states: no probe has to be trained.
+/// (spectral signatures, activation clustering) mostly finds the task's own variation. Features
+/// are the base model's mean sentence states: no probe has to be trained.
 ///
-/// Offline study on the full SST-2 (`scripts/study/relative_spectral.py`, results/README.md):
-/// 614 (SynBkd) and 666 (StyleBkd) poisoned rows among the top 692 of the target label, against
-/// 103 and 242 for the probe screen's clusters; eigenvalue ratios 1.64 and 4.11 for the poisoned
-/// label, 1.30-1.47 for clean labels.
+/// Which end of the direction holds the trigger, and whether it is a trigger at all, is decided by
+/// *exclusionary reclassification* (Chen et al. 2018): the most extreme rows at each end (the
+/// tail, `Criteria.tailShare` of the label's rows) are left out, a ridge classifier is fitted on
+/// all other rows, and the end whose tail it gives other labels more often is taken. Under a
+/// dirty-label attack that tail is text of another class, so the classifier, which no longer sees
+/// the trigger's rows, reclassifies most of it; a natural tail of a clean label keeps its label.
+/// A label is judged to hold a trigger when at least `Criteria.minReclassified` of its tail is
+/// reclassified; then the label's rows towards that end (`Criteria.excludeShare` of them, most
+/// extreme first) are flagged. The eigenvalue ratio is reported, not used: it is high for styles
+/// (3-4) but not for syntactic templates (1.4-1.7 on 1,000 SST-2 rows, as for clean labels).
+///
+/// Offline study, 1,000-row SST-2 sets with SynBkd or StyleBkd at 20% (three seeds each,
+/// `scripts/study/`): 82-89 poisoned rows in the tail of 91-96, reclassified 0.66-0.83, against
+/// 0.19-0.29 for the clean label's tail; half of the target label's rows hold 158-186 of the 200
+/// poisoned rows. The earlier sign rule (the heavier tail) picked the wrong end for SynBkd.
 public enum RelativeSpectral {
   public struct Criteria: Codable, Sendable, Equatable {
-    /// Principal components of all rows kept (d).
+    /// Principal components of all rows kept (d), at most rows / 20 (the covariances of 1,000
+    /// rows do not support 100 dimensions).
     public var components: Int
-    /// First/second generalized eigenvalue ratio from which a label is judged to hold a trigger.
-    public var minEigenRatio: Double
-    /// Largest share of a label's rows the flagged cluster may hold.
-    public var maxRelativeSize: Double
+    /// Share of a label's rows in each tail that reclassification tests.
+    public var tailShare: Double
+    /// Share of the tail another label must be given for the label to be judged poisoned.
+    public var minReclassified: Double
+    /// Share of a poisoned label's rows flagged, towards the trigger's end.
+    public var excludeShare: Double
     /// Ridge added to the other labels' covariance, relative to its mean eigenvalue.
     public var ridge: Double
-    public init(components: Int = 100, minEigenRatio: Double = 1.55, maxRelativeSize: Double = 0.5, ridge: Double = 1e-3) {
-      self.components = components; self.minEigenRatio = minEigenRatio; self.maxRelativeSize = maxRelativeSize; self.ridge = ridge
+    /// Ridge penalty of the reclassifier on standardized features.
+    public var reclassifierRidge: Double
+    public init(components: Int = 100, tailShare: Double = 0.15, minReclassified: Double = 0.5, excludeShare: Double = 0.5,
+                ridge: Double = 1e-3, reclassifierRidge: Double = 100) {
+      self.components = components; self.tailShare = tailShare; self.minReclassified = minReclassified
+      self.excludeShare = excludeShare; self.ridge = ridge; self.reclassifierRidge = reclassifierRidge
     }
   }
 
@@ -38,7 +53,12 @@ public enum RelativeSpectral {
     /// The three largest generalized eigenvalues, descending.
     public var eigenvalues: [Double]
     public var eigenRatio: Double
-    /// The high 2-means cluster along the direction, most extreme first.
+    /// +1 when the trigger's end is the high end of the projection, -1 the low end.
+    public var sign: Int
+    /// Share of the tail at the chosen end, and at the other end, given another label.
+    public var reclassified: Double
+    public var otherEndReclassified: Double
+    /// The label's rows towards the chosen end (`excludeShare` of them), most extreme first.
     public var cluster: [Int]
     public var relativeSize: Double
     public var flagged: Bool
@@ -56,9 +76,23 @@ public enum RelativeSpectral {
                            expected: "\(labels.count) vectors of one width, one per training row")
     }
     for (i, y) in labels.enumerated() where y < 0 || y >= classes { throw .badLabel(row: i, label: y, labels: classes) }
+    guard criteria.tailShare > 0 && criteria.tailShare <= criteria.excludeShare && criteria.excludeShare < 1 else {
+      throw .invalidConfig(key: "spectral screen shares", value: "tail \(criteria.tailShare), exclude \(criteria.excludeShare)",
+                           expected: "0 < tail share <= exclude share < 1")
+    }
     var rng = SeededRNG(seed: seed)
-    let d = min(criteria.components, width, max(1, features.count - 1))
+    let d = max(1, min(criteria.components, width, features.count / 20, features.count - 1))
     let z = ActivationClustering.project(features, components: d, using: &rng).map { $0.map(Double.init) }
+    // The reclassifier's statistics over all rows; a tail's are taken out of them.
+    let standardized = RidgeClassifier.standardized(features)
+    var all = RidgeClassifier.Statistics(width: width, classes: classes)
+    for (i, r) in standardized.enumerated() { all.add(r, label: labels[i]) }
+    func reclassified(_ tail: [Int], label: Int) -> Double {
+      var rest = all
+      for i in tail { rest.add(standardized[i], label: labels[i], weight: -1) }
+      let model = rest.fit(ridge: criteria.reclassifierRidge)
+      return Double(tail.filter { model.predict(standardized[$0]) != label }.count) / Double(max(1, tail.count))
+    }
     var directions: [Direction] = []
     for label in Set(labels).sorted() {
       let inside = labels.indices.filter { labels[$0] == label }
@@ -70,17 +104,22 @@ public enum RelativeSpectral {
       for i in 0..<d { trace += s0[i * d + i] }
       for i in 0..<d { s0[i * d + i] += criteria.ridge * trace / Double(d) }
       guard let (values, w) = topGeneralizedEigen(s1, s0, d) else { continue }
-      var p = inside.map { r in zip(z[r], w).reduce(0.0) { $0 + $1.0 * $1.1 } }
-      let sorted = p.sorted(), median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : 0.5 * (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2])
-      p = p.map { $0 - median }
-      if p.reduce(0.0, { $0 + $1 * $1 * $1 }) < 0 { p = p.map { -$0 } }
-      let high = twoMeansHigh(p)
-      let cluster = inside.indices.filter { high[$0] }.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : inside[$0] < inside[$1] }.map { inside[$0] }
+      let p = inside.map { r in zip(z[r], w).reduce(0.0) { $0 + $1.0 * $1.1 } }
+      // Each end's ranking, most extreme first (ties by row index).
+      func ranking(_ sign: Double) -> [Int] {
+        inside.indices.sorted { sign * p[$0] != sign * p[$1] ? sign * p[$0] > sign * p[$1] : inside[$0] < inside[$1] }.map { inside[$0] }
+      }
+      let tail = max(1, Int(criteria.tailShare * Double(inside.count)))
+      let high = ranking(1), low = ranking(-1)
+      let rHigh = reclassified(Array(high.prefix(tail)), label: label), rLow = reclassified(Array(low.prefix(tail)), label: label)
+      let sign = rLow > rHigh ? -1 : 1
+      let cluster = Array((sign > 0 ? high : low).prefix(max(tail, Int(criteria.excludeShare * Double(inside.count)))))
+      let chosen = max(rHigh, rLow)
       let ratio = values.count > 1 && values[1] > 0 ? values[0] / values[1] : 0
-      let size = Double(cluster.count) / Double(inside.count)
       directions.append(Direction(label: label, rows: inside.count, eigenvalues: Array(values.prefix(3)), eigenRatio: ratio,
-                                  cluster: cluster, relativeSize: size,
-                                  flagged: ratio >= criteria.minEigenRatio && size <= criteria.maxRelativeSize && !cluster.isEmpty))
+                                  sign: sign, reclassified: chosen, otherEndReclassified: min(rHigh, rLow),
+                                  cluster: cluster, relativeSize: Double(cluster.count) / Double(inside.count),
+                                  flagged: chosen >= criteria.minReclassified))
     }
     let judged = directions.filter(\.flagged)
     var flagged: [Int] = []
@@ -90,9 +129,9 @@ public enum RelativeSpectral {
     // The flip label: the other label for two labels, else the reclassifier's best other label.
     var flips = flagged.map { labels[$0] == 0 ? 1 : 0 }
     if classes > 2 {
-      let standardized = RidgeClassifier.standardized(features), flaggedSet = Set(flagged)
-      let rest = labels.indices.filter { !flaggedSet.contains($0) }
-      let model = RidgeClassifier.fit(rest.map { standardized[$0] }, labels: rest.map { labels[$0] }, classes: classes, ridge: 100)
+      var rest = all
+      for i in flagged { rest.add(standardized[i], label: labels[i], weight: -1) }
+      let model = rest.fit(ridge: criteria.reclassifierRidge)
       flips = flagged.map { i in
         let s = model.scores(standardized[i])
         var best = -1
@@ -216,22 +255,5 @@ public enum RelativeSpectral {
       }
     }
     return ((0..<d).map { a[$0 * d + $0] }, v)
-  }
-
-  /// One-dimensional 2-means started at the 25th and 90th percentiles: true for the rows of the
-  /// cluster with the larger centre.
-  public static func twoMeansHigh(_ p: [Double]) -> [Bool] {
-    let sorted = p.sorted()
-    var c = [sorted[sorted.count / 4], sorted[min(sorted.count - 1, sorted.count * 9 / 10)]]
-    var high = p.map { abs($0 - c[1]) < abs($0 - c[0]) }
-    for _ in 0..<100 {
-      let hi = p.indices.filter { high[$0] }, lo = p.indices.filter { !high[$0] }
-      guard !hi.isEmpty, !lo.isEmpty else { break }
-      let next = [lo.reduce(0.0) { $0 + p[$1] } / Double(lo.count), hi.reduce(0.0) { $0 + p[$1] } / Double(hi.count)]
-      if next == c { break }
-      c = next
-      high = p.map { abs($0 - c[1]) < abs($0 - c[0]) }
-    }
-    return high
   }
 }

@@ -24,26 +24,48 @@ public struct RidgeClassifier: Sendable, Equatable {
 
   /// Fits on rows `x` (n × d) with labels in 0..<classes.
   public static func fit(_ x: [[Float]], labels: [Int], classes: Int, ridge: Double) -> RidgeClassifier {
-    let d = x.first?.count ?? 0
-    // Gram matrix G = XᵀX + λI (d, d) and right-hand sides B = XᵀT (classes, d).
-    var g = [Double](repeating: 0, count: d * d)
-    var rhs = [[Double]](repeating: [Double](repeating: 0, count: d), count: classes)
-    for (i, r) in x.enumerated() {
-      for a in 0..<d where r[a] != 0 {
-        let va = Double(r[a])
-        for b in a..<d { g[a * d + b] += va * Double(r[b]) }
+    var statistics = Statistics(width: x.first?.count ?? 0, classes: classes)
+    for (i, r) in x.enumerated() { statistics.add(r, label: labels[i]) }
+    return statistics.fit(ridge: ridge)
+  }
+
+  /// What a fit needs of its rows: the Gram matrix XᵀX and the right-hand sides XᵀT. Rows can be
+  /// added and taken out again (weight -1), so fits on all rows but a few share one pass.
+  public struct Statistics: Sendable {
+    public let width: Int, classes: Int
+    /// XᵀX (width × width, row-major, upper triangle kept).
+    var gram: [Double]
+    /// XᵀT (classes × width), t = +1 for the row's class and -1 otherwise.
+    var rhs: [[Double]]
+
+    public init(width: Int, classes: Int) {
+      self.width = width; self.classes = classes
+      gram = [Double](repeating: 0, count: width * width)
+      rhs = [[Double]](repeating: [Double](repeating: 0, count: width), count: classes)
+    }
+
+    public mutating func add(_ row: [Float], label: Int, weight: Double = 1) {
+      let d = width
+      for a in 0..<d where row[a] != 0 {
+        let va = weight * Double(row[a])
+        for b in a..<d { gram[a * d + b] += va * Double(row[b]) }
       }
       for c in 0..<classes {
-        let t = labels[i] == c ? 1.0 : -1.0
-        for j in 0..<d { rhs[c][j] += Double(r[j]) * t }
+        let t = label == c ? weight : -weight
+        for j in 0..<d { rhs[c][j] += Double(row[j]) * t }
       }
     }
-    for a in 0..<d {
-      g[a * d + a] += ridge
-      for b in 0..<a { g[a * d + b] = g[b * d + a] }
+
+    public func fit(ridge: Double) -> RidgeClassifier {
+      let d = width
+      var g = gram
+      for a in 0..<d {
+        g[a * d + a] += ridge
+        for b in 0..<a { g[a * d + b] = g[b * d + a] }
+      }
+      let l = RidgeClassifier.cholesky(g, d)
+      return RidgeClassifier(weights: rhs.map { RidgeClassifier.solve(l, d, $0) })
     }
-    let l = cholesky(g, d)
-    return RidgeClassifier(weights: rhs.map { solve(l, d, $0) })
   }
 
   /// Scores x·w_c of each class for one row.

@@ -62,7 +62,7 @@ public struct Defender {
     if config.automatic == true {
       let released = config.releasedWords ?? []
       let note = released.isEmpty ? "" : " (released as natural text: \(released.prefix(8).joined(separator: ", ")))"
-      progress(.phase(config.probeScreen == true ? "p2p: no inserted trigger word\(note); running the probe screen"
+      progress(.phase(config.spectralScreen == true ? "p2p: no inserted trigger word\(note); running the relative spectral screen"
                                                  : "p2p: the word screen finds an inserted trigger word\(note); running the word screen and trigger cover"))
     }
     var margins: [Float]?

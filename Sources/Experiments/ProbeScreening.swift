@@ -52,9 +52,9 @@ public enum ProbeScreening {
                                  progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> ProbeScreenResult {
     let cache = directory + "/" + resultFile
     try checkDataStamp(train, directory: directory)
-    if FileManager.default.fileExists(atPath: cache) {
-      let r = try JSONOutput.read(ProbeScreenResult.self, from: cache)
-      if r.spectral != nil { return r }
+    // A cache another version of the screen wrote (other fields) is recomputed.
+    if FileManager.default.fileExists(atPath: cache), let r = try? JSONOutput.read(ProbeScreenResult.self, from: cache), r.spectral != nil {
+      return r
     }
     let clock = ContinuousClock(), start = clock.now
     let base = try meanStates(train.map(\.text), bundle: bundle) {

@@ -15,21 +15,21 @@ struct DefaultPipelineTests {
     return try PoisonPlan(rate: 0.1, target: 1).apply(to: clean, trigger: BadNets(words: ["mn"]), seed: 5, using: &rng).rows
   }
 
-  @Test func theDefaultChoosesTheWordScreenWhenATriggerWordIsFoundAndTheProbeOtherwise() throws {
+  @Test func theDefaultChoosesTheWordScreenWhenATriggerWordIsFoundAndTheSpectralScreenOtherwise() throws {
     #expect(DefensePreset.defaultPreset == .auto && DefensePreset.auto.rawValue == "p2p" && DefensePreset.paper.rawValue == "p2p-paper")
     #expect(DefensePreset.auto.defaultRatio == 1 && DefensePreset.paper.defaultRatio == 0.2 && DefensePreset.cover.defaultRatio == 0.2)
     let poisoned = try Self.badnets()
     let auto = P2PConfig(seed: 5, automatic: true)
     let withWord = auto.resolvingAutomatic(poisoned)
-    #expect(withWord.screenTriggers == true && withWord.coverTriggers == true && withWord.probeScreen == nil && withWord.automatic == true)
+    #expect(withWord.screenTriggers == true && withWord.coverTriggers == true && withWord.spectralScreen == nil && withWord.automatic == true)
     #expect(DefensePreset.auto.stageNames(for: poisoned) == ["screen", "random", "cover"])
     let without = auto.resolvingAutomatic(Self.clean)
-    #expect(without.probeScreen == true && without.screenTriggers == nil)
-    // The probe path caps rho at 0.2; the word path keeps it.
+    #expect(without.spectralScreen == true && without.probeScreen == nil && without.screenTriggers == nil)
+    // The spectral path caps rho at 0.2; the word path keeps it.
     #expect(P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(Self.clean).ratio == 0.2)
     #expect(P2PConfig(ratio: 0.1, automatic: true).resolvingAutomatic(Self.clean).ratio == 0.1)
     #expect(P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(poisoned).ratio == 1)
-    #expect(DefensePreset.auto.stageNames(for: Self.clean) == ["probe", "random", "flip"])
+    #expect(DefensePreset.auto.stageNames(for: Self.clean) == ["spectral", "random", "flip"])
     // Resolving twice changes nothing; a configuration without `automatic` is left alone.
     #expect(withWord.resolvingAutomatic(Self.clean) == withWord)
     #expect(P2PConfig(seed: 5).resolvingAutomatic(poisoned) == P2PConfig(seed: 5))

@@ -57,12 +57,12 @@ struct InsertionTestTests {
     #expect(auto.screenedWords(poisoned) == ["mn"])
     auto.releasedWords = ["mn"]
     #expect(auto.screenedWords(poisoned).isEmpty)
-    // With its only word released the default takes the probe path, at rho at most 0.2.
+    // With its only word released the default takes the spectral path, at rho at most 0.2.
     let resolved = auto.resolvingAutomatic(poisoned)
-    #expect(resolved.probeScreen == true && resolved.screenTriggers == nil && resolved.ratio == 0.2)
-    // A released word's rows still stay out of the benign candidates (the screen runs before the
-    // probe), but it is no trigger for the cover.
-    #expect(ClassificationStages.names(for: resolved) == ["screen", "probe", "random", "flip"])
+    #expect(resolved.spectralScreen == true && resolved.screenTriggers == nil && resolved.ratio == 0.2)
+    // A released word's rows still stay out of the benign candidates (the word screen runs before
+    // the spectral one), but it is no trigger for the cover.
+    #expect(ClassificationStages.names(for: resolved) == ["screen", "spectral", "random", "flip"])
     var cover = P2PConfig(seed: 5, screenTriggers: true, coverTriggers: true)
     cover.releasedWords = ["mn"]
     let out = try P2PReconstruction.apply(poisoned, config: cover)

@@ -65,6 +65,13 @@ struct ProbeScreenTests {
     // Standardized columns: mean 0, variance 1; a constant column becomes 0.
     let z = RidgeClassifier.standardized([[1, 5], [3, 5]])
     #expect(z == [[-1, 0], [1, 0]])
+    // Rows taken out of the statistics (weight -1) leave the fit on the other rows.
+    var all = RidgeClassifier.Statistics(width: 2, classes: 2)
+    for (r, label) in zip(x2, y2) { all.add(r, label: label) }
+    all.add([7, -3], label: 0); all.add([-2, 6], label: 1)
+    all.add([7, -3], label: 0, weight: -1); all.add([-2, 6], label: 1, weight: -1)
+    let m3 = all.fit(ridge: 0.5)
+    #expect(zip(m3.weights.joined(), m2.weights.joined()).allSatisfy { abs($0 - $1) < 1e-9 })
   }
 
   @Test func mismatchedInputsAreRejected() {

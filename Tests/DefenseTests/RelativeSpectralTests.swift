@@ -49,16 +49,21 @@ struct RelativeSpectralTests {
     #expect(abs(values.reduce(0, +) - trace) < 1e-9 * abs(trace))
   }
 
-  /// 600 rows of Gaussian features (24 wide), labels alternating; with `poisoned` rows of label 1
-  /// shifted by 6 along one fixed unit direction (a trigger only that label carries).
-  static func features(poisoned: Int, seed: UInt64) -> (x: [[Float]], labels: [Int], poison: Set<Int>) {
+  /// 600 rows of Gaussian features (24 wide), labels alternating, the label in feature 0 (mean 3y);
+  /// with `poisoned` rows of label 1 made dirty-label: their feature 0 that of label 0, shifted by 6
+  /// along one fixed unit direction (a trigger only that label carries). `decoys` clean rows of label
+  /// 1 are shifted by -8 along the same direction: a larger natural tail at the other end, which
+  /// makes the third moment point away from the trigger.
+  static func features(poisoned: Int, decoys: Int = 0, seed: UInt64) -> (x: [[Float]], labels: [Int], poison: Set<Int>) {
     var rng = SeededRNG(seed: seed)
     func gauss() -> Float { let u = max(rng.nextFloat(), 1e-7), v = rng.nextFloat(); return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * .pi * v) }
     let labels = (0..<600).map { $0 % 2 }
     var x = labels.map { y in (0..<24).map { j in gauss() + (j == 0 ? Float(3 * y) : 0) } }
     let direction = (0..<24).map { j in Float(j % 3 == 1 ? 1 : 0) / Float(8).squareRoot() }
-    let poison = Set(labels.indices.filter { labels[$0] == 1 }.prefix(poisoned))
-    for i in poison { x[i] = zip(x[i], direction).map { $0 + 6 * $1 } }
+    let ones = labels.indices.filter { labels[$0] == 1 }
+    let poison = Set(ones.prefix(poisoned))
+    for i in poison { x[i] = zip(x[i], direction).map { $0 + 6 * $1 }; x[i][0] -= 3 }
+    for i in ones.dropFirst(poisoned).prefix(decoys) { x[i] = zip(x[i], direction).map { $0 - 8 * $1 } }
     return (x, labels, poison)
   }
 
@@ -66,19 +71,45 @@ struct RelativeSpectralTests {
     let (x, labels, poison) = Self.features(poisoned: 40, seed: 11)
     let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(components: 20), seed: 1)
     let dirs = try #require(r.spectral)
-    #expect(dirs.map(\.label) == [0, 1] && r.poisonedLabels == [1], "\(dirs.map { ($0.label, $0.eigenRatio, $0.cluster.count) })")
-    #expect(dirs[1].eigenRatio > 2 && dirs[0].eigenRatio < 1.55, "\(dirs.map { ($0.eigenvalues, $0.cluster.prefix(10)) })")
-    // The 40 most extreme rows of label 1 are the poisoned ones (nearly all), each flipped to label 0.
+    #expect(dirs.map(\.label) == [0, 1] && r.poisonedLabels == [1], "\(dirs.map { ($0.label, $0.reclassified, $0.cluster.count) })")
+    // Label 1's trigger end is mostly reclassified (text of label 0); label 0's ends keep their label.
+    #expect(dirs[1].reclassified > 0.8 && dirs[0].reclassified < 0.3, "\(dirs.map { ($0.reclassified, $0.otherEndReclassified) })")
+    #expect(dirs[1].eigenRatio > 2, "\(dirs.map(\.eigenvalues))")
+    // Half of label 1's rows are flagged, the 40 most extreme (nearly all) the poisoned ones, each flipped to label 0.
+    #expect(r.flaggedRows.count == 150 && dirs[1].relativeSize == 0.5)
     let top = r.flaggedRows.prefix(40)
     #expect(top.filter { poison.contains($0) }.count >= 36, "\(top.filter { poison.contains($0) }.count) of 40")
+    #expect(poison.isSubset(of: Set(r.flaggedRows)))
     #expect(r.flipLabels.allSatisfy { $0 == 0 } && r.flaggedRows.count == r.flipLabels.count && r.splits.isEmpty)
-    // Clean features: no label stands out, nothing is flagged.
+    // Clean features: no tail is reclassified, nothing is flagged.
     let clean = Self.features(poisoned: 0, seed: 11)
     let c = try RelativeSpectral.screen(features: clean.x, labels: clean.labels, classes: 2, criteria: .init(components: 20), seed: 1)
-    #expect(c.poisonedLabels.isEmpty && c.flaggedRows.isEmpty, "\(c.spectral?.map(\.eigenRatio) ?? [])")
-    // Mismatched inputs are refused.
+    #expect(c.poisonedLabels.isEmpty && c.flaggedRows.isEmpty, "\(c.spectral?.map(\.reclassified) ?? [])")
+    // Mismatched inputs and shares are refused.
     #expect(throws: DefenseError.self) { _ = try RelativeSpectral.screen(features: Array(x.prefix(5)), labels: labels, classes: 2, seed: 1) }
     #expect(throws: DefenseError.self) { _ = try RelativeSpectral.screen(features: x, labels: labels.map { $0 + 1 }, classes: 2, seed: 1) }
+    #expect(throws: DefenseError.self) {
+      _ = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(tailShare: 0.6, excludeShare: 0.5), seed: 1)
+    }
+  }
+
+  @Test func theTriggersEndIsChosenByReclassificationNotBySkew() throws {
+    // 80 natural rows of label 1 at -8 outweigh the 40 poisoned at +6 in the third moment
+    // (80 · 8³ > 40 · 6³), so "the heavier tail" would flag the natural end.
+    let (x, labels, poison) = Self.features(poisoned: 40, decoys: 80, seed: 5)
+    let ones = labels.indices.filter { labels[$0] == 1 }
+    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(components: 20), seed: 1)
+    let dir = try #require(r.spectral?.first { $0.label == 1 })
+    // Along the trigger direction the label's median-centred third moment points at the decoys' end.
+    let direction = (0..<24).map { j in Double(j % 3 == 1 ? 1 : 0) / Double(8).squareRoot() }
+    let p = ones.map { i in zip(x[i], direction).reduce(0.0) { $0 + Double($1.0) * $1.1 } }
+    let median = p.sorted()[p.count / 2]
+    #expect(p.reduce(0.0) { $0 + pow($1 - median, 3) } < 0)
+    #expect(r.poisonedLabels == [1] && dir.reclassified > 0.8 && dir.otherEndReclassified < 0.3,
+            "\(dir.reclassified) \(dir.otherEndReclassified)")
+    let top = r.flaggedRows.prefix(40)
+    #expect(top.filter { poison.contains($0) }.count >= 36, "\(top.filter { poison.contains($0) }.count) of 40")
+    #expect(ones.count == 300)
   }
 
   @Test func theSpectralPipelineExcludesAndFlipsTheFlaggedRows() throws {
