@@ -14,15 +14,25 @@ import TensorCore
 /// all other rows, and the end whose tail it gives other labels more often is taken. Under a
 /// dirty-label attack that tail is text of another class, so the classifier, which no longer sees
 /// the trigger's rows, reclassifies most of it; a natural tail of a clean label keeps its label.
-/// A label is judged to hold a trigger when at least `Criteria.minReclassified` of its tail is
-/// reclassified; then the label's rows towards that end (`Criteria.excludeShare` of them, most
-/// extreme first) are flagged. The eigenvalue ratio is reported, not used: it is high for styles
-/// (3-4) but not for syntactic templates (1.4-1.7 on 1,000 SST-2 rows, as for clean labels).
+/// A label is judged to hold a trigger when three things hold: at least `Criteria.minReclassified`
+/// of that tail is reclassified; that share exceeds every other label's by
+/// `Criteria.minMarginOverOtherLabels` (the other labels' tails are the natural extremes: a topic's
+/// sub-topic, an unusual kind of review); and the tail at the label's other end is reclassified at
+/// least `Criteria.minOtherEnd` of the time too (text of another class in a good part of the
+/// label's rows makes the whole label harder to fit, which a natural tail does not). Then the
+/// label's rows towards the trigger's end (`Criteria.excludeShare` of them, most extreme first) are
+/// flagged. The eigenvalue ratio is reported, not used: it is high for styles (3-4) but not for
+/// syntactic templates (1.4-1.7 on 1,000 SST-2 rows, as for clean labels), and up to 2.9 for clean
+/// AG News labels.
 ///
-/// Offline study, 1,000-row SST-2 sets with SynBkd or StyleBkd at 20% (three seeds each,
-/// `scripts/study/`): 82-89 poisoned rows in the tail of 91-96, reclassified 0.66-0.83, against
-/// 0.19-0.29 for the clean label's tail; half of the target label's rows hold 158-186 of the 200
-/// poisoned rows. The earlier sign rule (the heavier tail) picked the wrong end for SynBkd.
+/// Offline study (`scripts/study/spectral_ends.py`; 1,000-row sets, 20% dirty-label SynBkd and
+/// StyleBkd on SST-2 with three seeds each, StyleBkd on AG News, and clean SST-2 and AG News): the
+/// trigger's tail holds 82-89 poisoned rows of 91-96 on SST-2 (60 of 60 on AG News), reclassified
+/// 0.66-0.87 (other end 0.44-0.73); the clean labels' tails 0.19-0.62 (other end 0.00-0.17), at most
+/// 0.19 above another label's. Half of the target label holds 158-186 of the 200 poisoned rows. A
+/// first rule (the tail's share alone, at 0.5) flagged one clean SST-2 label and two clean AG News
+/// labels; the other two conditions were added for them. The earlier sign rule (the heavier tail)
+/// picked the wrong end for SynBkd.
 public enum RelativeSpectral {
   public struct Criteria: Codable, Sendable, Equatable {
     /// Principal components of all rows kept (d), at most rows / 20 (the covariances of 1,000
@@ -32,15 +42,21 @@ public enum RelativeSpectral {
     public var tailShare: Double
     /// Share of the tail another label must be given for the label to be judged poisoned.
     public var minReclassified: Double
+    /// How much more of it than of any other label's tail (a trigger is in one label's rows).
+    public var minMarginOverOtherLabels: Double
+    /// Share of the tail at the label's other end another label must be given too (text of another
+    /// class in a good part of the label's rows makes all of them harder to fit).
+    public var minOtherEnd: Double
     /// Share of a poisoned label's rows flagged, towards the trigger's end.
     public var excludeShare: Double
     /// Ridge added to the other labels' covariance, relative to its mean eigenvalue.
     public var ridge: Double
     /// Ridge penalty of the reclassifier on standardized features.
     public var reclassifierRidge: Double
-    public init(components: Int = 100, tailShare: Double = 0.15, minReclassified: Double = 0.5, excludeShare: Double = 0.5,
-                ridge: Double = 1e-3, reclassifierRidge: Double = 100) {
+    public init(components: Int = 100, tailShare: Double = 0.15, minReclassified: Double = 0.5, minMarginOverOtherLabels: Double = 0.3,
+                minOtherEnd: Double = 0.3, excludeShare: Double = 0.5, ridge: Double = 1e-3, reclassifierRidge: Double = 100) {
       self.components = components; self.tailShare = tailShare; self.minReclassified = minReclassified
+      self.minMarginOverOtherLabels = minMarginOverOtherLabels; self.minOtherEnd = minOtherEnd
       self.excludeShare = excludeShare; self.ridge = ridge; self.reclassifierRidge = reclassifierRidge
     }
   }
@@ -62,6 +78,12 @@ public enum RelativeSpectral {
     public var cluster: [Int]
     public var relativeSize: Double
     public var flagged: Bool
+    public init(label: Int, rows: Int, eigenvalues: [Double], eigenRatio: Double, sign: Int, reclassified: Double,
+                otherEndReclassified: Double, cluster: [Int], relativeSize: Double, flagged: Bool) {
+      self.label = label; self.rows = rows; self.eigenvalues = eigenvalues; self.eigenRatio = eigenRatio; self.sign = sign
+      self.reclassified = reclassified; self.otherEndReclassified = otherEndReclassified; self.cluster = cluster
+      self.relativeSize = relativeSize; self.flagged = flagged
+    }
   }
 
   /// Judges every label; `features` one vector per training row, `labels` one per row.
@@ -119,8 +141,9 @@ public enum RelativeSpectral {
       directions.append(Direction(label: label, rows: inside.count, eigenvalues: Array(values.prefix(3)), eigenRatio: ratio,
                                   sign: sign, reclassified: chosen, otherEndReclassified: min(rHigh, rLow),
                                   cluster: cluster, relativeSize: Double(cluster.count) / Double(inside.count),
-                                  flagged: chosen >= criteria.minReclassified))
+                                  flagged: false))
     }
+    judge(&directions, criteria: criteria)
     let judged = directions.filter(\.flagged)
     var flagged: [Int] = []
     for rank in 0..<(judged.map(\.cluster.count).max() ?? 0) {
@@ -141,6 +164,17 @@ public enum RelativeSpectral {
     }
     return ProbeScreenResult(splits: [], poisonedLabels: judged.map(\.label), flaggedRows: flagged, flipLabels: flips,
                              spectral: directions)
+  }
+
+  /// Sets `flagged` of each label from the reclassified shares of its ends and of the other
+  /// labels' trigger ends (`Criteria`: all three conditions must hold).
+  public static func judge(_ directions: inout [Direction], criteria: Criteria) {
+    for k in directions.indices {
+      let d = directions[k]
+      let others = directions.indices.filter { $0 != k }.map { directions[$0].reclassified }.max() ?? 0
+      directions[k].flagged = d.reclassified >= criteria.minReclassified && d.otherEndReclassified >= criteria.minOtherEnd
+        && d.reclassified - others >= criteria.minMarginOverOtherLabels
+    }
   }
 
   /// Sample covariance (d × d, row-major) of `rows`.

@@ -45,11 +45,12 @@ struct StudyScreenFeatures: ParsableCommand {
     guard let probeDir = [cell + "/model/probe", cell + "/model"].first(where: { fm.fileExists(atPath: $0 + "/" + PEFTAdapter.weightsFile) }) else {
       throw ExperimentError.badFile(path: cell + "/model", reason: "no adapter in model/probe or model (a finished p2p-probe or undefended cell has one)")
     }
-    let template = P2PConfig().originalPrompt
+    let train = try DatasetReader.read(cell + "/data/train.jsonl")
+    // The label words of the cell's labels (0..<n), as the screen reads them.
+    let template = P2PConfig(labels: max(2, (train.map(\.label).max() ?? 1) + 1)).originalPrompt
     if probeDir.hasSuffix("/model"), try ClassifierSpec.load(from: probeDir)?.classifiesLike(.plain(template)) != true {
       throw ExperimentError.badFile(path: probeDir, reason: "not an undefended classifier (a defended cell's model is not the screen's probe)")
     }
-    let train = try DatasetReader.read(cell + "/data/train.jsonl")
     try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
     let (base, features, scores) = try ProbeScreening.inputs(train, template: template, modelName: ModelStore.defaultModel,
                                                              bundle: try ModelBundle.load(ModelStore.defaultModel), probeDirectory: probeDir)

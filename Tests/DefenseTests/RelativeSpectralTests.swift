@@ -67,9 +67,14 @@ struct RelativeSpectralTests {
     return (x, labels, poison)
   }
 
+  /// The geometry on synthetic features; the condition on the label's other end is left out here
+  /// (`minOtherEnd: 0`): Gaussian features do not show it (`judgeNeedsAllThreeConditions` tests it
+  /// on the shares measured on real data).
+  static let geometry = RelativeSpectral.Criteria(components: 20, minOtherEnd: 0)
+
   @Test func aTriggerInOneLabelIsFlaggedAndCleanLabelsAreNot() throws {
     let (x, labels, poison) = Self.features(poisoned: 40, seed: 11)
-    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(components: 20), seed: 1)
+    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: Self.geometry, seed: 1)
     let dirs = try #require(r.spectral)
     #expect(dirs.map(\.label) == [0, 1] && r.poisonedLabels == [1], "\(dirs.map { ($0.label, $0.reclassified, $0.cluster.count) })")
     // Label 1's trigger end is mostly reclassified (text of label 0); label 0's ends keep their label.
@@ -81,9 +86,12 @@ struct RelativeSpectralTests {
     #expect(top.filter { poison.contains($0) }.count >= 36, "\(top.filter { poison.contains($0) }.count) of 40")
     #expect(poison.isSubset(of: Set(r.flaggedRows)))
     #expect(r.flipLabels.allSatisfy { $0 == 0 } && r.flaggedRows.count == r.flipLabels.count && r.splits.isEmpty)
+    // With the default criteria the other end (fitted well here) keeps the label from being flagged.
+    let strict = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(components: 20), seed: 1)
+    #expect(strict.poisonedLabels.isEmpty && strict.flaggedRows.isEmpty && (strict.spectral?[1].otherEndReclassified ?? 1) < 0.3)
     // Clean features: no tail is reclassified, nothing is flagged.
     let clean = Self.features(poisoned: 0, seed: 11)
-    let c = try RelativeSpectral.screen(features: clean.x, labels: clean.labels, classes: 2, criteria: .init(components: 20), seed: 1)
+    let c = try RelativeSpectral.screen(features: clean.x, labels: clean.labels, classes: 2, criteria: Self.geometry, seed: 1)
     #expect(c.poisonedLabels.isEmpty && c.flaggedRows.isEmpty, "\(c.spectral?.map(\.reclassified) ?? [])")
     // Mismatched inputs and shares are refused.
     #expect(throws: DefenseError.self) { _ = try RelativeSpectral.screen(features: Array(x.prefix(5)), labels: labels, classes: 2, seed: 1) }
@@ -93,30 +101,48 @@ struct RelativeSpectralTests {
     }
   }
 
+  @Test func judgeNeedsAllThreeConditions() {
+    // Reclassified shares (trigger end, other end) per label, measured by scripts/study/spectral_ends.py.
+    func flagged(_ shares: [(Double, Double)]) -> [Int] {
+      var dirs = shares.enumerated().map { k, s in
+        RelativeSpectral.Direction(label: k, rows: 100, eigenvalues: [], eigenRatio: 0, sign: 1, reclassified: s.0,
+                                   otherEndReclassified: s.1, cluster: [], relativeSize: 0.5, flagged: false)
+      }
+      RelativeSpectral.judge(&dirs, criteria: .init())
+      return dirs.filter { $0.flagged }.map { $0.label }
+    }
+    #expect(flagged([(0.21, 0.04), (0.77, 0.51)]) == [1])                            // SST-2 SynBkd, seed 42
+    #expect(flagged([(0.87, 0.73), (0.40, 0.00), (0.42, 0.00), (0.21, 0.06)]) == [0])  // AG News StyleBkd
+    #expect(flagged([(0.36, 0.17), (0.55, 0.13)]) == [])                             // clean SST-2: margin 0.19, other end 0.13
+    #expect(flagged([(0.62, 0.00), (0.27, 0.00), (0.57, 0.03), (0.20, 0.03)]) == [])  // clean AG News
+    #expect(flagged([(0.23, 0.11), (0.76, 0.20)]) == [])                             // 6 sub-threshold words at 10%: other end
+    #expect(flagged([(0.45, 0.40), (0.05, 0.00)]) == [])                             // under half of the tail
+    #expect(flagged([(0.70, 0.50), (0.65, 0.50)]) == [])                             // both labels alike: no margin
+  }
+
   @Test func theTriggersEndIsChosenByReclassificationNotBySkew() throws {
     // 80 natural rows of label 1 at -8 outweigh the 40 poisoned at +6 in the third moment
     // (80 · 8³ > 40 · 6³), so "the heavier tail" would flag the natural end.
     let (x, labels, poison) = Self.features(poisoned: 40, decoys: 80, seed: 5)
     let ones = labels.indices.filter { labels[$0] == 1 }
-    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(components: 20), seed: 1)
-    let dir = try #require(r.spectral?.first { $0.label == 1 })
     // Along the trigger direction the label's median-centred third moment points at the decoys' end.
     let direction = (0..<24).map { j in Double(j % 3 == 1 ? 1 : 0) / Double(8).squareRoot() }
     let p = ones.map { i in zip(x[i], direction).reduce(0.0) { $0 + Double($1.0) * $1.1 } }
     let median = p.sorted()[p.count / 2]
     #expect(p.reduce(0.0) { $0 + pow($1 - median, 3) } < 0)
-    #expect(r.poisonedLabels == [1] && dir.reclassified > 0.8 && dir.otherEndReclassified < 0.3,
+    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: Self.geometry, seed: 1)
+    let dir = try #require(r.spectral?.first { $0.label == 1 })
+    #expect(r.poisonedLabels == [1] && dir.reclassified > 0.7 && dir.otherEndReclassified < 0.3,
             "\(dir.reclassified) \(dir.otherEndReclassified)")
     let top = r.flaggedRows.prefix(40)
     #expect(top.filter { poison.contains($0) }.count >= 36, "\(top.filter { poison.contains($0) }.count) of 40")
-    #expect(ones.count == 300)
   }
 
   @Test func theSpectralPipelineExcludesAndFlipsTheFlaggedRows() throws {
     // The screen's result drives the same exclusion and flip stages as the probe's.
     let rows = (0..<600).map { Example(text: "row \($0)", label: $0 % 2, poisoned: false, sourceIndex: $0) }
     let (x, labels, _) = Self.features(poisoned: 40, seed: 11)
-    let screen = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(components: 20), seed: 1)
+    let screen = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: Self.geometry, seed: 1)
     let config = P2PConfig(seed: 3, spectralScreen: true)
     #expect(ClassificationStages.names(for: config) == ["spectral", "random", "flip"] && config.variantName == "p2p-spectral")
     #expect(DefensePreset.spectral.stageNames() == ["spectral", "random", "flip"])
