@@ -116,6 +116,19 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     return c
   }
 
+  /// The default pipeline once its statistical screen has run: when it flagged no row, rho goes
+  /// back to `requestedRatio` (the default's 1). The cap of `statisticalScreenRatio` limits how many
+  /// of the rows a screen missed get benign copies; with no row flagged there is no screen to
+  /// miss, a trigger nobody found reaches the safe space at any rho (the paper's random benign rows
+  /// carry it at 0.2), and at 0.2 the safe space of a four-class set did not learn the task (clean
+  /// AG News, one epoch: macro-F1 45.8 against 83.7 undefended). Other configurations unchanged.
+  public func afterStatisticalScreen(flagged: Int, requestedRatio: Double) -> P2PConfig {
+    guard automatic == true, spectralScreen == true || probeScreen == true, flagged == 0 else { return self }
+    var c = self
+    c.ratio = requestedRatio
+    return c
+  }
+
   /// The words the trigger-word screen flags in `train` and keeps (`releasedWords` left out), sorted.
   public func screenedWords(_ train: [Example]) -> [String] {
     let released = Set(releasedWords ?? [])

@@ -32,7 +32,7 @@ import TensorCore
 /// 0.19 above another label's. Half of the target label holds 158-186 of the 200 poisoned rows. A
 /// first rule (the tail's share alone, at 0.5) flagged one clean SST-2 label and two clean AG News
 /// labels; the other two conditions were added for them. The earlier sign rule (the heavier tail)
-/// picked the wrong end for SynBkd.
+/// picked the wrong end for SynBkd on seeds 42 and 2.
 public enum RelativeSpectral {
   public struct Criteria: Codable, Sendable, Equatable {
     /// Principal components of all rows kept (d), at most rows / 20 (the covariances of 1,000

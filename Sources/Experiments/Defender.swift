@@ -58,6 +58,7 @@ public struct Defender {
         config.releasedWords = []
       }
     }
+    let requestedRatio = config.ratio
     config = config.resolvingAutomatic(train)
     if config.automatic == true {
       let released = config.releasedWords ?? []
@@ -92,6 +93,7 @@ public struct Defender {
     }
     if config.spectralScreen == true {
       probe = try ProbeScreening.runSpectral(train, config: config, bundle: model(), directory: directory + "/spectral", progress: progress)
+      config = config.afterStatisticalScreen(flagged: probe?.flaggedRows.count ?? 0, requestedRatio: requestedRatio)
     }
     var (rows, manifest) = try P2PReconstruction.apply(train, config: config, margins: margins, probe: probe)
     manifest.dataset = source

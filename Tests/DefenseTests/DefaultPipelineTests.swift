@@ -30,6 +30,12 @@ struct DefaultPipelineTests {
     #expect(P2PConfig(ratio: 0.1, automatic: true).resolvingAutomatic(Self.clean).ratio == 0.1)
     #expect(P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(poisoned).ratio == 1)
     #expect(DefensePreset.auto.stageNames(for: Self.clean) == ["spectral", "random", "flip"])
+    // Once the spectral screen has run: no row flagged gives rho back; a flagged row keeps the cap.
+    let resolved = P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(Self.clean)
+    #expect(resolved.afterStatisticalScreen(flagged: 0, requestedRatio: 1).ratio == 1)
+    #expect(resolved.afterStatisticalScreen(flagged: 12, requestedRatio: 1).ratio == 0.2)
+    #expect(P2PConfig(ratio: 0.2, spectralScreen: true).afterStatisticalScreen(flagged: 0, requestedRatio: 1).ratio == 0.2)
+    #expect(withWord.afterStatisticalScreen(flagged: 0, requestedRatio: 0.5) == withWord)
     // Resolving twice changes nothing; a configuration without `automatic` is left alone.
     #expect(withWord.resolvingAutomatic(Self.clean) == withWord)
     #expect(P2PConfig(seed: 5).resolvingAutomatic(poisoned) == P2PConfig(seed: 5))
