@@ -123,7 +123,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// carry it at 0.2), and at 0.2 the safe space of a four-class set did not learn the task (clean
   /// AG News, one epoch: macro-F1 45.8 against 83.7 undefended). Other configurations unchanged.
   public func afterStatisticalScreen(flagged: Int, requestedRatio: Double) -> P2PConfig {
-    guard automatic == true, spectralScreen == true || probeScreen == true, flagged == 0 else { return self }
+    guard automatic == true, spectralScreen == true, flagged == 0 else { return self }
     var c = self
     c.ratio = requestedRatio
     return c

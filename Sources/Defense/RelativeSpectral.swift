@@ -27,9 +27,9 @@ import TensorCore
 ///
 /// Offline study (`scripts/study/spectral_ends.py`; 1,000-row sets, 20% dirty-label SynBkd and
 /// StyleBkd on SST-2 with three seeds each, StyleBkd on AG News, and clean SST-2 and AG News): the
-/// trigger's tail holds 82-89 poisoned rows of 91-96 on SST-2 (60 of 60 on AG News), reclassified
+/// trigger's tail holds 81-89 poisoned rows of 91-96 on SST-2 (60 of 60 on AG News), reclassified
 /// 0.66-0.87 (other end 0.44-0.73); the clean labels' tails 0.19-0.62 (other end 0.00-0.17), at most
-/// 0.19 above another label's. Half of the target label holds 158-186 of the 200 poisoned rows. A
+/// 0.18 above another label's. Half of the target label holds 158-186 of the 200 poisoned rows. A
 /// first rule (the tail's share alone, at 0.5) flagged one clean SST-2 label and two clean AG News
 /// labels; the other two conditions were added for them. The earlier sign rule (the heavier tail)
 /// picked the wrong end for SynBkd on seeds 42 and 2.
