@@ -7,7 +7,11 @@ import Backdoor
 ///   relabelled positive) contradicts its own text and ranks last, so few triggered rows end up
 ///   teaching the trigger in the safe label space. Stratified: each label keeps its share.
 ///   Clean-label attacks are not filtered by this.
-public enum BenignSelection: String, Codable, Sendable, CaseIterable { case random, agreement }
+/// - stratified: our extension, the default's statistical path: per label, ρ of the label's
+///   candidate rows (those no screen kept out), so the safe label space keeps the labels' shares
+///   of the rows the screens trust; a label the relative spectral screen flagged takes its
+///   candidates farthest from the trigger's end first (`StratifiedSelection`).
+public enum BenignSelection: String, Codable, Sendable, CaseIterable { case random, agreement, stratified }
 
 /// Label agreement of training rows under a zero-shot prompt of the base model.
 public enum LabelAgreement {

@@ -71,7 +71,8 @@ public struct ClassificationDefenseState: DrawState {
 /// The classification stages by name.
 public enum ClassificationStages {
   public static let registry = StageRegistry<ClassificationDefenseState>([
-    TriggerWordScreen(), ProbeExclusion(), ProbeExclusion(name: "spectral"), OracleExclusion(), RandomSelection<ClassificationDefenseState>(), AgreementSelection(), TriggerCover(), FlipCover(),
+    TriggerWordScreen(), ProbeExclusion(), ProbeExclusion(name: "spectral"), OracleExclusion(), RandomSelection<ClassificationDefenseState>(), AgreementSelection(),
+    StratifiedSelection(), TriggerCover(), FlipCover(),
   ])
 
   /// The stage names a configuration runs, in order: the screens, the selection, the covers.
@@ -82,7 +83,11 @@ public enum ClassificationStages {
     if config.probeScreen == true { s.append(ProbeExclusion().name) }
     if config.spectralScreen == true { s.append(ProbeExclusion(name: "spectral").name) }
     if config.excludePoisonedFromBenign == true { s.append(OracleExclusion().name) }
-    s.append(config.selectsByAgreement ? AgreementSelection().name : RandomSelection<ClassificationDefenseState>().name)
+    switch config.selection ?? .random {
+    case .random: s.append(RandomSelection<ClassificationDefenseState>().name)
+    case .agreement: s.append(AgreementSelection().name)
+    case .stratified: s.append(StratifiedSelection().name)
+    }
     if config.coverTriggers == true { s.append(TriggerCover().name) }
     if config.probeScreen == true || config.spectralScreen == true { s.append(FlipCover().name) }
     return s
@@ -154,6 +159,39 @@ public struct AgreementSelection: DefenseStage {
   }
 }
 
+/// Benign rows per label (`BenignSelection.stratified`; our extension): each label gets
+/// round(ρ · its candidate rows), the rows of that label no screen kept out (ρ 1: all of them), so
+/// the safe label space keeps each label's share of the rows the screens trust. A label the
+/// relative spectral screen flagged takes its candidates in the screen's order, farthest from the
+/// trigger's end first (`RelativeSpectral.Direction.farEnd`): the poisoned rows the screen missed
+/// lie nearer the trigger's end (1,000-row SST-2 paraphrase sets: 0-12 poisoned rows in the
+/// farthest 20% of the flagged label, 14-42 in its unflagged half). The other labels' rows are
+/// drawn at random with the seed.
+public struct StratifiedSelection: DefenseStage {
+  public init() {}
+  public var name: String { "stratified" }
+  public func apply(to s: inout ClassificationDefenseState) throws {
+    var order: [Int: [Int]] = [:]
+    for d in s.probe?.spectral ?? [] where d.flagged { order[d.label] = d.farEnd }
+    let labels = s.train.map(\.label), ratio = s.config.ratio, excluded = s.excluded
+    var chosen: [Int] = []
+    for label in Set(labels).sorted() {
+      let candidates = labels.indices.filter { labels[$0] == label && !excluded.contains($0) }
+      let k = ratio >= 1 ? candidates.count : Int((ratio * Double(candidates.count)).rounded())
+      if let ranked = order[label] {
+        let pool = Set(candidates)
+        // Candidates the ranking does not hold (it covers the label's unflagged rows) come last.
+        let inOrder = ranked.filter { pool.contains($0) }, ranks = Set(inOrder)
+        chosen += (inOrder + candidates.filter { !ranks.contains($0) }).prefix(k)
+      } else {
+        chosen += s.draw(k, from: candidates)
+      }
+    }
+    s.chosen = chosen.sorted()
+    try ClassificationStages.requireBenignRows(s)
+  }
+}
+
 /// Trigger cover (our extension): every other benign row, in a seeded order of its own (so the
 /// benign rows and the shuffle stay those of the screen alone), gets one recovered trigger phrase,
 /// cycling; those rows keep their own safe labels.
@@ -177,12 +215,14 @@ public struct TriggerCover: DefenseStage {
 }
 
 /// Flip cover (our extension): the most atypical probe-flagged rows, up to half as many as there
-/// are benign rows, go to the safe space with the probe's next label.
+/// are benign rows and at most a tenth of the training rows, go to the safe space with the probe's
+/// next label. (At ρ 0.2 the two limits agree; with more benign rows the tenth holds: beyond the
+/// 100 most extreme of 1,000 SST-2 rows more than half of the spectral screen's flagged rows are clean.)
 public struct FlipCover: DefenseStage {
   public var name: String { "flip" }
   public func apply(to s: inout ClassificationDefenseState) throws {
     let probe = try s.requireProbe()
-    for k in probe.flaggedRows.indices.prefix(s.chosen.count / 2) { s.flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k] }
+    for k in probe.flaggedRows.indices.prefix(min(s.chosen.count / 2, max(1, s.rowCount / 10))) { s.flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k] }
     let flipped = s.flipLabel.keys.sorted()
     s.record.probePoisonedLabels = probe.poisonedLabels
     s.record.probeFlaggedRows = probe.flaggedRows.count

@@ -79,9 +79,13 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// safe label space learns the task from as many rows as the original one (at ρ 0.2 it collapsed
   /// to the majority label on a 75/25 SST-2 set at one epoch; results/README.md, 2026-12-04).
   public static let defaultPipelineRatio = 1.0
-  /// The most ρ the default pipeline takes when it falls back to the spectral screen (a statistical
-  /// screen misses some poisoned rows; at ρ 1 each of them gets a benign copy).
-  public static let statisticalScreenRatio = 0.2
+  /// The most ρ the default pipeline takes when its spectral screen flags a label, with the benign
+  /// rows stratified per label (`BenignSelection.stratified`): ρ of each label's candidate rows, the
+  /// flagged label's farthest from the trigger's end first. A statistical screen misses some
+  /// poisoned rows and at ρ 1 each of them would get a benign copy; at 0.2 of all rows the safe
+  /// space of four-class AG News held 300 rows and lost 7.7 points of macro-F1 (results/README.md,
+  /// 2026-12-05). 0.6 of the candidates takes about the farthest 30% of a flagged label's rows.
+  public static let statisticalScreenRatio = 0.6
   /// The official code's prompt of benign rows and inference, after the benign trigger (cue `Answer: `).
   public static let defaultBenignTemplate = "{sentence}\nAnswer: "
 
@@ -101,8 +105,9 @@ public struct P2PConfig: Codable, Sendable, Equatable {
 
   /// With `automatic`, the configuration with its screen chosen from `train`: the word screen and
   /// cover when `TriggerScreen` finds a suspicious word not in `releasedWords`, else the relative spectral screen and flip cover with
-  /// ρ at most `statisticalScreenRatio` (a statistical screen misses some poisoned rows, and every
-  /// missed row that gets a benign copy carries the trigger into the safe space).
+  /// ρ at most `statisticalScreenRatio` of each label's candidate rows (stratified selection; a
+  /// statistical screen misses some poisoned rows, and every missed row that gets a benign copy
+  /// carries the trigger into the safe space).
   /// Without `automatic`, or once chosen, the configuration itself.
   public func resolvingAutomatic(_ train: [Example]) -> P2PConfig {
     guard automatic == true, screenTriggers != true, probeScreen != true, spectralScreen != true else { return self }
@@ -110,6 +115,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     if screenedWords(train).isEmpty {
       c.spectralScreen = true
       c.ratio = min(ratio, Self.statisticalScreenRatio)
+      c.selection = .stratified
     } else {
       c.screenTriggers = true; c.coverTriggers = true
     }
@@ -126,6 +132,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     guard automatic == true, spectralScreen == true, flagged == 0 else { return self }
     var c = self
     c.ratio = requestedRatio
+    c.selection = nil
     return c
   }
 
@@ -144,6 +151,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     if probeScreen == true { return "p2p-probe" }
     if spectralScreen == true { return "p2p-spectral" }
     if coverTriggers == true { return "p2p-cover" }
+    if selection == .stratified { return "p2p-stratified" }
     if screenTriggers == true { return "p2p-screen" }
     return "p2p-paper"
   }
@@ -168,8 +176,9 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     guard !benignTrigger.trimmingCharacters(in: .whitespaces).isEmpty else {
       throw .invalidConfig(key: "benign trigger", value: benignTrigger, expected: "non-empty text")
     }
-    if automatic == true && (selection != nil || excludePoisonedFromBenign == true) {
-      throw .invalidConfig(key: "automatic", value: "true", expected: "random selection without the oracle (the default pipeline chooses its own screen)")
+    if automatic == true && ((selection != nil && !(selection == .stratified && spectralScreen == true)) || excludePoisonedFromBenign == true) {
+      throw .invalidConfig(key: "automatic", value: "true",
+                           expected: "no selection and no oracle (the default pipeline chooses its own screen and selection)")
     }
     if probeScreen == true && spectralScreen == true {
       throw .invalidConfig(key: "spectral screen", value: "true", expected: "the probe screen off (both flip rows into the safe space; pick one)")

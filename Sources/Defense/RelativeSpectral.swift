@@ -76,13 +76,16 @@ public enum RelativeSpectral {
     public var otherEndReclassified: Double
     /// The label's rows towards the chosen end (`excludeShare` of them), most extreme first.
     public var cluster: [Int]
+    /// The label's other rows, farthest from the chosen end first (the rows least likely to carry
+    /// the trigger; `StratifiedSelection` takes a flagged label's benign rows in this order).
+    public var farEnd: [Int]
     public var relativeSize: Double
     public var flagged: Bool
     public init(label: Int, rows: Int, eigenvalues: [Double], eigenRatio: Double, sign: Int, reclassified: Double,
-                otherEndReclassified: Double, cluster: [Int], relativeSize: Double, flagged: Bool) {
+                otherEndReclassified: Double, cluster: [Int], farEnd: [Int] = [], relativeSize: Double, flagged: Bool) {
       self.label = label; self.rows = rows; self.eigenvalues = eigenvalues; self.eigenRatio = eigenRatio; self.sign = sign
       self.reclassified = reclassified; self.otherEndReclassified = otherEndReclassified; self.cluster = cluster
-      self.relativeSize = relativeSize; self.flagged = flagged
+      self.farEnd = farEnd; self.relativeSize = relativeSize; self.flagged = flagged
     }
   }
 
@@ -136,11 +139,12 @@ public enum RelativeSpectral {
       let rHigh = reclassified(Array(high.prefix(tail)), label: label), rLow = reclassified(Array(low.prefix(tail)), label: label)
       let sign = rLow > rHigh ? -1 : 1
       let cluster = Array((sign > 0 ? high : low).prefix(max(tail, Int(criteria.excludeShare * Double(inside.count)))))
+      let farEnd = Array((sign > 0 ? low : high).prefix(inside.count - cluster.count))
       let chosen = max(rHigh, rLow)
       let ratio = values.count > 1 && values[1] > 0 ? values[0] / values[1] : 0
       directions.append(Direction(label: label, rows: inside.count, eigenvalues: Array(values.prefix(3)), eigenRatio: ratio,
                                   sign: sign, reclassified: chosen, otherEndReclassified: min(rHigh, rLow),
-                                  cluster: cluster, relativeSize: Double(cluster.count) / Double(inside.count),
+                                  cluster: cluster, farEnd: farEnd, relativeSize: Double(cluster.count) / Double(inside.count),
                                   flagged: false))
     }
     judge(&directions, criteria: criteria)

@@ -9,7 +9,9 @@ public enum DefenseLabel {
     var parts = ["rho=\(p.ratio)"]
     if p.automatic == true {
       if p.probeScreen == true { parts.append("chose the probe screen + flip cover") }
-      else if p.spectralScreen == true { parts.append("chose the relative spectral screen + flip cover") }
+      else if p.spectralScreen == true {
+        parts.append("chose the relative spectral screen + flip cover\(p.selection == .stratified ? ", benign rows per label" : "")")
+      }
       else if p.screenTriggers == true { parts.append("chose the trigger-word screen + cover") }
       if let released = p.releasedWords, !released.isEmpty {
         parts.append("natural words released: \(released.prefix(4).joined(separator: " "))\(released.count > 4 ? " …" : "")")
@@ -17,6 +19,7 @@ public enum DefenseLabel {
     } else {
       if p.excludePoisonedFromBenign == true { parts.append("oracle: benign rows clean") }
       if p.selectsByAgreement { parts.append("benign rows by zero-shot agreement") }
+      if p.selection == .stratified { parts.append("benign rows per label") }
       if p.screenTriggers == true { parts.append("trigger-word screen") }
       if p.coverTriggers == true { parts.append("trigger cover") }
       if p.probeScreen == true { parts.append("probe screen + flip cover") }

@@ -18,7 +18,7 @@ struct Defend: ParsableCommand {
   @OptionGroup var modelOptions: ModelOptions
   @Option(help: "Dataset directory written by `p2p poison`.") var data: String
   @Option(help: "Output folder: a new or empty one, or an earlier output of train/defend with --resume or --overwrite.") var out: String
-  @Option(help: "rho: fraction of the training set that gets the benign trigger; 1 = every row no screen kept out (default: 1 for p2p, which caps it at 0.2 when its spectral screen flags rows; 0.2 for the other pipelines).")
+  @Option(help: "rho: fraction of the training set that gets the benign trigger; 1 = every row no screen kept out (default: 1 for p2p, which caps it at 0.6 of each label's unscreened rows when its spectral screen flags a label; 0.2 for the other pipelines).")
   var ratio: Double?
   @Option(help: "Benign trigger (prefix of benign rows and of every input at inference).") var benignTrigger = P2PConfig.defaultBenignTrigger
   @Option(help: "union (the paper: benign rows added) or replace (the official code: benign rows replace their originals).")
@@ -28,8 +28,9 @@ struct Defend: ParsableCommand {
   @Option(help: "Original label words, comma-separated (default digits 0..n-1).") var labelWords: String?
   @Option(help: "Safe label words h(i), comma-separated (default digits n..2n-1).") var safeLabelWords: String?
   @Option(help: """
-    How benign rows are chosen: random (the paper) or agreement (per label, the rows whose label the base model agrees with \
-    most zero-shot; ranks dirty-label poison last).
+    How benign rows are chosen: random (the paper), agreement (per label, the rows whose label the base model agrees with \
+    most zero-shot; ranks dirty-label poison last) or stratified (rho of each label's rows that no screen kept out; a label the \
+    spectral screen flagged gives its rows farthest from the trigger first; what p2p uses when its spectral screen flags a label).
     """) var selection = BenignSelection.random
   @Flag(help: """
     Leave rows with a suspicious word (in >= 2% of the rows, >= 95% of them one label: the mark of an inserted trigger) out of \
@@ -51,7 +52,7 @@ struct Defend: ParsableCommand {
     The defense pipeline (default \(DefensePreset.defaultPreset.rawValue): chosen from the data, the trigger-word screen and \
     trigger cover with every other row benign when the word screen finds a word that the base model judges inserted \
     (insertion.json), else the relative spectral screen (on the base model's sentence states; no second \
-    training) with flip cover, at rho 0.2 when that screen flags rows; docs/defense.md has where it holds; p2p-paper: the paper's \
+    training) with flip cover and the benign rows stratified per label, at rho 0.6 of each label's unscreened rows when that screen flags a label; docs/defense.md has where it holds; p2p-paper: the paper's \
     random benign rows, which the README's tables show failing on SmolLM2; p2p-agree, p2p-screen, p2p-cover, p2p-probe, \
     p2p-spectral (the relative spectral screen on the base model's states, no probe): single pipelines for ablations). The stage \
     flags below override it.

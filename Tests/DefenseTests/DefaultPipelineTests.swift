@@ -25,16 +25,21 @@ struct DefaultPipelineTests {
     #expect(DefensePreset.auto.stageNames(for: poisoned) == ["screen", "random", "cover"])
     let without = auto.resolvingAutomatic(Self.clean)
     #expect(without.spectralScreen == true && without.probeScreen == nil && without.screenTriggers == nil)
-    // The spectral path caps rho at 0.2; the word path keeps it.
-    #expect(P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(Self.clean).ratio == 0.2)
+    // The spectral path caps rho at 0.6 with the benign rows stratified per label; the word path keeps rho and random rows.
+    #expect(P2PConfig.statisticalScreenRatio == 0.6)
+    #expect(P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(Self.clean).ratio == 0.6)
     #expect(P2PConfig(ratio: 0.1, automatic: true).resolvingAutomatic(Self.clean).ratio == 0.1)
-    #expect(P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(poisoned).ratio == 1)
-    #expect(DefensePreset.auto.stageNames(for: Self.clean) == ["spectral", "random", "flip"])
-    // Once the spectral screen has run: no row flagged gives rho back; a flagged row keeps the cap.
+    #expect(P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(poisoned).ratio == 1 && withWord.selection == nil)
+    #expect(without.selection == .stratified)
+    #expect(DefensePreset.auto.stageNames(for: Self.clean) == ["spectral", "stratified", "flip"])
+    // Once the spectral screen has run: no row flagged gives rho back and random rows; a flagged row keeps both.
     let resolved = P2PConfig(ratio: 1, automatic: true).resolvingAutomatic(Self.clean)
-    #expect(resolved.afterStatisticalScreen(flagged: 0, requestedRatio: 1).ratio == 1)
-    #expect(resolved.afterStatisticalScreen(flagged: 12, requestedRatio: 1).ratio == 0.2)
+    let unflagged = resolved.afterStatisticalScreen(flagged: 0, requestedRatio: 1)
+    #expect(unflagged.ratio == 1 && unflagged.selection == nil)
+    #expect(ClassificationStages.names(for: unflagged) == ["spectral", "random", "flip"])
+    #expect(resolved.afterStatisticalScreen(flagged: 12, requestedRatio: 1) == resolved)
     #expect(P2PConfig(ratio: 0.2, spectralScreen: true).afterStatisticalScreen(flagged: 0, requestedRatio: 1).ratio == 0.2)
+    #expect(throws: Never.self) { try resolved.validate() }
     #expect(withWord.afterStatisticalScreen(flagged: 0, requestedRatio: 0.5) == withWord)
     // Resolving twice changes nothing; a configuration without `automatic` is left alone.
     #expect(withWord.resolvingAutomatic(Self.clean) == withWord)
@@ -62,6 +67,48 @@ struct DefaultPipelineTests {
     #expect(GenerationP2P().variant == "p2p-paper" && GenerationP2P(screenTriggers: true, coverTriggers: true).variant == "p2p-cover")
     // The default chooses its own screen: an explicit selection or the oracle with it is an error.
     #expect(throws: DefenseError.self) { try P2PConfig(selection: .agreement, automatic: true).validate() }
+    #expect(throws: DefenseError.self) { try P2PConfig(selection: .stratified, automatic: true).validate() }
+    #expect(P2PConfig(selection: .stratified).variantName == "p2p-stratified")
+  }
+
+  /// A two-label set whose label 1 the spectral screen flagged: rows 0-7 label 0, rows 8-19 label 1;
+  /// the flagged half of label 1 is rows 14-19 (most extreme first), its other rows ranked far end first.
+  static func flaggedLabelOne() -> (train: [Example], probe: ProbeScreenResult) {
+    let train = (0..<20).map { Example(text: "row \($0)", label: $0 < 8 ? 0 : 1, poisoned: $0 >= 16, sourceIndex: $0) }
+    func direction(_ label: Int, flagged: Bool, cluster: [Int], farEnd: [Int]) -> RelativeSpectral.Direction {
+      RelativeSpectral.Direction(label: label, rows: cluster.count + farEnd.count, eigenvalues: [], eigenRatio: 0, sign: 1, reclassified: 0,
+                                 otherEndReclassified: 0, cluster: cluster, farEnd: farEnd, relativeSize: 0.5, flagged: flagged)
+    }
+    let probe = ProbeScreenResult(splits: [], poisonedLabels: [1], flaggedRows: [19, 18, 17, 16, 15, 14], flipLabels: [0, 0, 0, 0, 0, 0],
+                                  spectral: [direction(0, flagged: false, cluster: [7, 6, 5, 4], farEnd: [0, 1, 2, 3]),
+                                             direction(1, flagged: true, cluster: [19, 18, 17, 16, 15, 14], farEnd: [9, 12, 8, 13, 10, 11])])
+    return (train, probe)
+  }
+
+  @Test func stratifiedSelectionTakesRhoOfEachLabelsCandidatesAndTheFlaggedLabelsFarEndFirst() throws {
+    let (train, probe) = Self.flaggedLabelOne()
+    let config = P2PConfig(ratio: 0.5, seed: 3, selection: .stratified, spectralScreen: true)
+    #expect(ClassificationStages.names(for: config) == ["spectral", "stratified", "flip"])
+    let (rows, m) = try P2PReconstruction.apply(train, config: config, probe: probe)
+    // Label 0: round(0.5 * 8) = 4 of its 8 rows at random; label 1: round(0.5 * 6) = 3 of its 6 unflagged rows,
+    // in the far-end order (9, 12, 8), not the clean-looking rows with the lowest indices.
+    let chosen = m.benignSourceRows
+    #expect(chosen.filter { $0 < 8 }.count == 4 && chosen.filter { $0 >= 8 } == [8, 9, 12])
+    // Flips: at most half the benign rows (7 / 2 = 3) and at most a tenth of the rows (2): the two most extreme.
+    #expect(m.flippedRows == [18, 19] && m.flippedPoisonedRows == 2)
+    #expect(rows.count == 20 + 7 + 2)
+    // A row another screen keeps out is skipped in the far-end order; rho 1 takes every candidate.
+    var state = ClassificationDefenseState(train: train, config: config, probe: probe)
+    state.excluded = Set([14, 15, 16, 17, 18, 19, 12])
+    try StratifiedSelection().apply(to: &state)
+    #expect(state.chosen.filter { $0 >= 8 } == [8, 9, 13])
+    let all = P2PConfig(ratio: 1, seed: 3, selection: .stratified, spectralScreen: true)
+    let full = try P2PReconstruction.apply(train, config: all, probe: probe)
+    #expect(full.manifest.benignSourceRows == Array(0..<14))
+    // A label without candidates leaves the safe space unable to answer it: refused.
+    var empty = ClassificationDefenseState(train: train, config: config, probe: probe)
+    empty.excluded = Set(8..<20)
+    #expect(throws: DefenseError.self) { try StratifiedSelection().apply(to: &empty) }
   }
 
   @Test func labelSharesRedrawTheTrainingSetExactly() throws {

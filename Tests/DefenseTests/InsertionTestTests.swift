@@ -57,12 +57,12 @@ struct InsertionTestTests {
     #expect(auto.screenedWords(poisoned) == ["mn"])
     auto.releasedWords = ["mn"]
     #expect(auto.screenedWords(poisoned).isEmpty)
-    // With its only word released the default takes the spectral path, at rho at most 0.2.
+    // With its only word released the default takes the spectral path (here asked for rho 0.2, under the cap of 0.6).
     let resolved = auto.resolvingAutomatic(poisoned)
-    #expect(resolved.spectralScreen == true && resolved.screenTriggers == nil && resolved.ratio == 0.2)
+    #expect(resolved.spectralScreen == true && resolved.screenTriggers == nil && resolved.ratio == 0.2 && resolved.selection == .stratified)
     // A released word's rows still stay out of the benign candidates (the word screen runs before
     // the spectral one), but it is no trigger for the cover.
-    #expect(ClassificationStages.names(for: resolved) == ["screen", "spectral", "random", "flip"])
+    #expect(ClassificationStages.names(for: resolved) == ["screen", "spectral", "stratified", "flip"])
     var cover = P2PConfig(seed: 5, screenTriggers: true, coverTriggers: true)
     cover.releasedWords = ["mn"]
     let out = try P2PReconstruction.apply(poisoned, config: cover)

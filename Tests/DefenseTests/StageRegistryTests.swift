@@ -23,7 +23,7 @@ struct StageRegistryTests {
 
   @Test func anUnknownStageNamesTheKnownOnes() {
     #expect(throws: DefenseError.invalidConfig(key: "defense stage", value: "onion",
-                                               expected: "one of agreement, cover, flip, oracle, probe, random, screen, spectral")) {
+                                               expected: "one of agreement, cover, flip, oracle, probe, random, screen, spectral, stratified")) {
       _ = try ClassificationStages.registry.pipeline(["onion"])
     }
   }
