@@ -31,8 +31,13 @@ import TensorCore
 /// 0.66-0.87 (other end 0.44-0.73); the clean labels' tails 0.19-0.62 (other end 0.00-0.17), at most
 /// 0.18 above another label's. Half of the target label holds 158-186 of the 200 poisoned rows. A
 /// first rule (the tail's share alone, at 0.5) flagged one clean SST-2 label and two clean AG News
-/// labels; the other two conditions were added for them. The earlier sign rule (the heavier tail)
-/// picked the wrong end for SynBkd on seeds 42 and 2.
+/// labels; the other two conditions were added for them, the other end at 0.3. The full SST-2 sets
+/// (6,920 rows) then showed the margin alone does not hold at that size: clean label 1's tail is
+/// reclassified 0.75 (margin +0.43), its other end 0.007; and the other end at 0.3 missed two attacks:
+/// SynBkd mixed-label at 19% (tail 0.64, margin +0.38, other end 0.16; its flagged half would hold
+/// 1,161 of the 1,315 poisoned rows) and six sub-threshold trigger words (0.76, +0.53, 0.20). So the
+/// other end's limit is 0.1 (second revision, on these sets). The earlier sign rule (the heavier
+/// tail) picked the wrong end for SynBkd on seeds 42 and 2.
 public enum RelativeSpectral {
   public struct Criteria: Codable, Sendable, Equatable {
     /// Principal components of all rows kept (d), at most rows / 20 (the covariances of 1,000
@@ -54,7 +59,7 @@ public enum RelativeSpectral {
     /// Ridge penalty of the reclassifier on standardized features.
     public var reclassifierRidge: Double
     public init(components: Int = 100, tailShare: Double = 0.15, minReclassified: Double = 0.5, minMarginOverOtherLabels: Double = 0.3,
-                minOtherEnd: Double = 0.3, excludeShare: Double = 0.5, ridge: Double = 1e-3, reclassifierRidge: Double = 100) {
+                minOtherEnd: Double = 0.1, excludeShare: Double = 0.5, ridge: Double = 1e-3, reclassifierRidge: Double = 100) {
       self.components = components; self.tailShare = tailShare; self.minReclassified = minReclassified
       self.minMarginOverOtherLabels = minMarginOverOtherLabels; self.minOtherEnd = minOtherEnd
       self.excludeShare = excludeShare; self.ridge = ridge; self.reclassifierRidge = reclassifierRidge

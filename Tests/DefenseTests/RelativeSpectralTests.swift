@@ -115,7 +115,10 @@ struct RelativeSpectralTests {
     #expect(flagged([(0.87, 0.73), (0.40, 0.00), (0.42, 0.00), (0.21, 0.06)]) == [0])  // AG News StyleBkd
     #expect(flagged([(0.36, 0.17), (0.55, 0.13)]) == [])                             // clean SST-2: margin 0.19, other end 0.13
     #expect(flagged([(0.62, 0.00), (0.27, 0.00), (0.57, 0.03), (0.20, 0.03)]) == [])  // clean AG News
-    #expect(flagged([(0.23, 0.11), (0.76, 0.20)]) == [])                             // 6 sub-threshold words at 10%: other end
+    #expect(flagged([(0.23, 0.11), (0.76, 0.20)]) == [1])                            // 6 sub-threshold words at 10%
+    #expect(flagged([(0.26, 0.03), (0.64, 0.16)]) == [1])                            // full SST-2, SynBkd 19% mixed-label
+    #expect(flagged([(0.20, 0.05), (0.93, 0.47)]) == [1])                            // full SST-2, StyleBkd 20%
+    #expect(flagged([(0.32, 0.07), (0.75, 0.007)]) == [])                            // full clean SST-2: margin 0.43, other end
     #expect(flagged([(0.45, 0.40), (0.05, 0.00)]) == [])                             // under half of the tail
     #expect(flagged([(0.70, 0.50), (0.65, 0.50)]) == [])                             // both labels alike: no margin
   }
