@@ -19,7 +19,8 @@ public enum DefensePreset: String, CaseIterable, Sendable {
   /// safe space (`ProbeScreen`; a second training run).
   case probe = "p2p-probe"
   /// The base model's sentence states ranked per label along the relative spectral direction;
-  /// a judged label's high cluster flipped into the safe space (`RelativeSpectral`; no probe).
+  /// a judged label's rows towards the trigger's end kept out, the most extreme flipped into the
+  /// safe space (`RelativeSpectral`; no probe).
   case spectral = "p2p-spectral"
 
   /// What `p2p defend` and experiment files run when no defense is named.

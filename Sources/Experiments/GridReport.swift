@@ -145,7 +145,11 @@ public enum GridReport {
         }
         if p.spectralScreen == true {
           s += " (relative spectral screen: the base model's sentence states, per label the direction of most variance relative to the"
-            + " other labels; a judged label's high cluster kept out of the benign candidates and its most extreme rows put into the safe space with another label)"
+            + " other labels; the half of a judged label towards the end whose extreme rows a classifier fitted without them gives"
+            + " another label kept out of the benign candidates and its most extreme rows put into the safe space with another label)"
+        }
+        if p.selection == .stratified {
+          s += " (benign rows per label: rho of each label's candidate rows, a judged label's farthest from the trigger's end first)"
         }
         if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
         if let f = r.probeFlaggedRows, let n = r.flippedRows {
