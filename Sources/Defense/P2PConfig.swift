@@ -45,7 +45,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// finds, such as paraphrases): a probe classifier is fine-tuned on the training set as it
   /// is, its hidden states are clustered per label (`ActivationClustering`), and the rows of a
   /// cluster judged to be poison (`ProbeScreen`) stay out of the benign candidates; the most
-  /// atypical of them, up to half as many as there are benign rows, are added to the safe label
+  /// atypical of them, up to half as many as there are benign rows and a tenth of all rows, are added to the safe label
   /// space with the label
   /// the probe ranks next to their own (their text's label under a dirty-label attack), so that
   /// under the benign trigger the attack trigger is seen with a non-target label.

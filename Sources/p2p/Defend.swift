@@ -45,7 +45,7 @@ struct Defend: ParsableCommand {
     Probe screen with flip cover (our extension, not the paper; for paraphrase triggers): fine-tune a probe classifier on the \
     training set (the same training settings), cluster its hidden states per label (activation clustering), judge each label's minority cluster \
     by exclusionary reclassification (a ridge classifier on the base model's sentence representations, trained without the \
-    cluster, assigns >= 40% of it to another label), keep a judged cluster out of the benign candidates and add its most atypical rows (up to half the benign count) to the safe \
+    cluster, assigns >= 40% of it to another label), keep a judged cluster out of the benign candidates and add its most atypical rows (up to half the benign count, at most a tenth of the rows) to the safe \
     label space with the probe's next label. Costs a second training run; the probe stays in --out/probe.
     """) var probeScreen = false
   @Option(help: """

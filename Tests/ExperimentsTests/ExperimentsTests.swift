@@ -200,14 +200,14 @@ struct ExperimentRunnerTests {
     #expect(first[0].evaluation.metrics.cleanAccuracy.total == 16)
     #expect(first[1].evaluation.p2p?.withoutWrapper.cleanAccuracy.total == 16)
     // Probe screen: the probe trained and judged in the cell's model/probe; flipped rows are
-    // added to the 12 benign ones (at most half as many) and counted in the result.
+    // added to the 12 benign ones (at most half as many, and at most a tenth of the rows) and counted in the result.
     let probe = try JSONOutput.read(ProbeScreenResult.self, from: out + "/cells/sst2_badnets_p2p-probe-0.5_s42/model/probe/screen.json")
     #expect(probe.splits.map(\.label) == [0, 1] && probe.splits.reduce(0) { $0 + $1.rows.count } == 24)
     #expect(probe.splits.allSatisfy { $0.reclassified != nil })
-    // The flip cover takes the first flagged rows, at most 12 / 2 = 6 of them.
+    // The flip cover takes the first flagged rows, at most min(12 / 2, 24 / 10) = 2 of them.
     #expect(first[3].probeFlaggedRows == probe.flaggedRows.count)
-    #expect(first[3].flippedRows == min(probe.flaggedRows.count, 6))
-    #expect(first[3].trainRows == 24 + 12 + min(probe.flaggedRows.count, 6))
+    #expect(first[3].flippedRows == min(probe.flaggedRows.count, 2))
+    #expect(first[3].trainRows == 24 + 12 + min(probe.flaggedRows.count, 2))
     // The undefended cell ran first with the same rows and settings: its model is the probe, not trained again.
     let probeDir = out + "/cells/sst2_badnets_p2p-probe-0.5_s42/model/probe/"
     #expect(FileManager.default.contents(atPath: probeDir + PEFTAdapter.weightsFile)
