@@ -38,6 +38,12 @@ import TensorCore
 /// 1,161 of the 1,315 poisoned rows) and six sub-threshold trigger words (0.76, +0.53, 0.20). So the
 /// other end's limit is 0.1 (second revision, on these sets). The earlier sign rule (the heavier
 /// tail) picked the wrong end for SynBkd on seeds 42 and 2.
+///
+/// Known limit (2026-12-05): the reclassified share depends on the label shares (see
+/// `RidgeClassifier`): a left-out tail is pushed towards the fit's minority label, which inflates a
+/// dirty-label target that the poison made the majority label and deflates a minority one. A clean
+/// SST-2 set with 75/25 shares gets its majority label flagged; SynBkd on a 75/25 set whose target
+/// is the minority label is missed (`scripts/study/reclassifier_variants.py`).
 public enum RelativeSpectral {
   public struct Criteria: Codable, Sendable, Equatable {
     /// Principal components of all rows kept (d), at most rows / 20 (the covariances of 1,000

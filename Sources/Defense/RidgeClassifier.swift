@@ -1,9 +1,12 @@
 /// A one-vs-rest ridge (regularised least-squares) classifier without intercept: for each class c,
 /// w_c minimises ‖X·w_c − t_c‖² + λ‖w_c‖² with t_c = +1 for rows of class c and −1 otherwise, and
-/// a row goes to the class of largest x·w_c. Meant for standardized features (`standardized`);
-/// having no intercept, it does not take over the class priors of the rows it is fitted on (the
-/// probe screen fits it without a candidate cluster, which shifts them). Used by the probe
-/// screen's exclusionary reclassification.
+/// a row goes to the class of largest x·w_c. Meant for standardized features (`standardized`).
+/// Having no intercept, it does not take over the class priors as an offset; but when it is fitted
+/// on all rows but a few, with features standardized over all of them (exclusionary
+/// reclassification), the fitted rows' mean is not zero and the class offset is absorbed along the
+/// direction to the left-out rows, which pushes those rows towards the fit's minority label
+/// (docs/defense.md, "The reclassified share depends on the label shares"). Used by the probe and
+/// relative spectral screens.
 public struct RidgeClassifier: Sendable, Equatable {
   /// (classes, d).
   public var weights: [[Double]]

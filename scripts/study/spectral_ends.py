@@ -56,7 +56,9 @@ def main(features_dir, cell):
         print(f"  label {label}: {rows} rows ({poisoned[y == label].sum()} poisoned), eigenvalue ratio "
               f"{ratio:.2f}, reclassified {chosen:.2f} (other end {other:.2f}, margin over the other labels {margin:+.2f}) -> "
               f"{'FLAGGED' if flagged else 'clean'}; poisoned in the tail {poisoned[order[:k]].sum()}/{k}, "
-              f"top 100 {poisoned[order[:100]].sum()}, half {poisoned[order[:half]].sum()}/{half}")
+              f"top 100 {poisoned[order[:100]].sum()}, half {poisoned[order[:half]].sum()}/{half}; from the far end "
+              f"(the order of the default's benign rows): farthest 20% {poisoned[order[::-1][:rows // 5]].sum()}, "
+              f"30% {poisoned[order[::-1][:rows * 3 // 10]].sum()}, other half {poisoned[order[half:]].sum()}")
 
 
 if __name__ == "__main__":
