@@ -27,6 +27,15 @@ public struct LabelShares: Sendable, Equatable {
     }
   }
 
+  /// The most rows, at most `limit`, a subset of `examples` can have with these shares (each
+  /// label's count within its rows).
+  public func largestDraw(from examples: [Example], limit: Int) -> Int {
+    var n = min(limit, examples.count)
+    let available = shares.indices.map { l in examples.filter { $0.label == l }.count }
+    while n > 0 && zip(counts(rows: n), available).contains(where: { $0 > $1 }) { n -= 1 }
+    return n
+  }
+
   /// `rows` rows of `train` with these shares.
   public func draw(from train: [Example], rows: Int, labels: Int, path: String,
                    using rng: inout some RandomNumberGenerator) throws(DatasetError) -> [Example] {

@@ -30,7 +30,9 @@ public struct AttackConfig: Codable, Sendable, Equatable {
   /// Clean test subset size (nil: the whole test file); the triggered set is built from it.
   public var testLimit: Int?
   /// The training set re-drawn with these label shares before poisoning (one fraction per label,
-  /// summing to 1; `LabelShares`): e.g. [0.75, 0.25] for an imbalanced SST-2. nil: the file's own shares.
+  /// summing to 1; `LabelShares`): e.g. [0.75, 0.25] for an imbalanced SST-2. The dev split is
+  /// re-drawn with them too (as many rows as the shares allow, at most the test limit); the test
+  /// sets keep the file's shares. nil: the files' own shares.
   public var labelShares: [Double]?
 
   public init(attack: AttackKind, rate: Double = 0.1, target: Int = 1, setting: PoisonSetting = .dirty, trigger: String? = nil,
@@ -79,13 +81,19 @@ public enum Poisoner {
     guard !poisonTest.isEmpty else {
       throw .invalidSetting(key: "attack", value: config.attack.rawValue, expected: "test rows the trigger applies to (none are non-target and paired)")
     }
-    // The clean dev file, subsampled like the test set (its own stream) when a test limit is set.
+    // The clean dev file, subsampled like the test set (its own stream) when a test limit is set,
+    // and re-drawn with the training set's label shares when those are set.
     var dev: [Example]?
     if let devPath = resolved.devPath {
       var rows = try DatasetReader.read(devPath)
       try labels.validate(rows, path: devPath)
-      if let limit = config.testLimit, limit < rows.count {
-        var devRNG = SeededRNG(seed: config.seed ^ 0xDE7_5E7)
+      var devRNG = SeededRNG(seed: config.seed ^ 0xDE7_5E7)
+      if let shares = config.labelShares {
+        // A training set with other label shares stands for data that has them: its dev split has them too.
+        let n = LabelShares(shares).largestDraw(from: rows, limit: config.testLimit ?? rows.count)
+        guard n > 0 else { throw .invalidSetting(key: "label shares", value: "\(shares)", expected: "dev rows of every label with a share (\(devPath))") }
+        rows = try LabelShares(shares).draw(from: rows, rows: n, labels: labels.count, path: devPath, using: &devRNG)
+      } else if let limit = config.testLimit, limit < rows.count {
         rows = PoisonPlan.sample(Array(rows.indices), limit, &devRNG).sorted().map { rows[$0] }
       }
       dev = rows

@@ -134,6 +134,12 @@ public struct ProbeExclusion: DefenseStage {
                            expected: "rows of this training set with a flip label each in 0..<\(labels)")
     }
     _ = s.exclude(Set(probe.flaggedRows))
+    if let reference = probe.reference {
+      let n = Double(max(1, train.count))
+      s.record.labelShares = (0..<labels).map { l in Double(train.filter { $0.label == l }.count) / n }
+      s.record.referenceShares = reference.shares
+      s.record.referenceSource = reference.source
+    }
   }
 }
 

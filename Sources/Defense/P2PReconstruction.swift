@@ -41,6 +41,11 @@ public struct P2PManifest: Codable, Sendable, Equatable {
   public var probeFlaggedRows: Int?
   public var flippedRows: [Int]?
   public var flippedPoisonedRows: Int?
+  /// With the spectral screen: each label's share of the training rows, the reference shares it
+  /// was judged against (`LabelReference`), and where those come from.
+  public var labelShares: [Double]?
+  public var referenceShares: [Double]?
+  public var referenceSource: String?
 }
 
 /// Builds the P2P training set: the configuration's stages (`ClassificationStages`: screens,

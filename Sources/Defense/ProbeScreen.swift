@@ -15,6 +15,8 @@ public struct ProbeScreenResult: Codable, Sendable, Equatable {
   public var seconds: Double?
   /// The relative spectral screen's per-label findings, when it made this result (`splits` is then empty).
   public var spectral: [RelativeSpectral.Direction]?
+  /// The label shares the spectral screen compared the training set's with.
+  public var reference: LabelReference?
 
   public init(splits: [ActivationClustering.Split], poisonedLabels: [Int], flaggedRows: [Int], flipLabels: [Int], seconds: Double? = nil,
               spectral: [RelativeSpectral.Direction]? = nil) {

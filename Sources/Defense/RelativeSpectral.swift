@@ -8,42 +8,40 @@ import TensorCore
 /// (spectral signatures, activation clustering) mostly finds the task's own variation. Features
 /// are the base model's mean sentence states: no probe has to be trained.
 ///
-/// Which end of the direction holds the trigger, and whether it is a trigger at all, is decided by
-/// *exclusionary reclassification* (Chen et al. 2018): the most extreme rows at each end (the
-/// tail, `Criteria.tailShare` of the label's rows) are left out, a ridge classifier is fitted on
-/// all other rows, and the end whose tail it gives other labels more often is taken. Under a
-/// dirty-label attack that tail is text of another class, so the classifier, which no longer sees
-/// the trigger's rows, reclassifies most of it; a natural tail of a clean label keeps its label.
-/// A label is judged to hold a trigger when three things hold: at least `Criteria.minReclassified`
-/// of that tail is reclassified; that share exceeds every other label's by
-/// `Criteria.minMarginOverOtherLabels` (the other labels' tails are the natural extremes: a topic's
-/// sub-topic, an unusual kind of review); and the tail at the label's other end is reclassified at
-/// least `Criteria.minOtherEnd` of the time too (text of another class in a good part of the
-/// label's rows makes the whole label harder to fit, which a natural tail does not). Then the
-/// label's rows towards the trigger's end (`Criteria.excludeShare` of them, most extreme first) are
-/// flagged. The eigenvalue ratio is reported, not used: it is high for styles (3-4) but not for
-/// syntactic templates (1.4-1.7 on 1,000 SST-2 rows, as for clean labels), and up to 2.9 for clean
-/// AG News labels.
+/// Which end of the direction holds the trigger is decided by *exclusionary reclassification*
+/// (Chen et al. 2018): the most extreme rows at each end (the tail, `Criteria.tailShare` of the
+/// label's rows) are left out, a ridge classifier is fitted on all other rows, and the end whose
+/// tail it gives other labels more often is taken (the earlier sign rule, the heavier tail, picked
+/// the wrong end for SynBkd on seeds 42 and 2).
+///
+/// *Whether* a label holds a trigger is decided by its share of the training rows against a
+/// reference (`LabelReference`: the dataset's dev split, else uniform shares): a dirty-label attack
+/// moves rows of other classes into the target label, so the target's share rises by about the
+/// poison rate. A label is judged poisoned when its share exceeds the reference's by at least
+/// `Criteria.minShareExcess` and by `Criteria.minShareZ` standard errors (the sampling error of both
+/// counts). Then the label's rows towards the trigger's end (`Criteria.excludeShare` of them, most
+/// extreme first) are flagged.
+///
+/// Why not the reclassified share itself (the rule until 2026-12-05): it read the label shares more
+/// than the trigger. The ridge fit has no intercept on features standardized over all rows, so a
+/// left-out tail is pushed towards the fit's minority label: a dirty-label target that the poison
+/// made the majority reads as "reclassified", a clean majority label of a 75/25 set was flagged
+/// (macro-F1 -10.7), and a poisoned minority label was missed. Fitted without that effect
+/// (intercept and balanced weights, fit-centred features, equal-count subsamples, or against the
+/// reclassification of random rows of the same label), the poisoned SST-2 tails read no higher than
+/// the clean ones; a classifier fine-tuned on the rows outside the clusters did not separate them
+/// either (clean 75/25 minority label 0.70, SynBkd 75/25 0.72, StyleBkd 0.34: the probe reads Bible
+/// style as the target's text). `scripts/study/reclassifier_variants.py` and results/README.md have
+/// the numbers. The share test says openly what the screen can see: it cannot tell a dirty-label
+/// attack from a training set whose shares differ from the reference for another reason, and it
+/// does not see clean-label poison or poison below a few percent of the rows.
 ///
 /// Offline study (`scripts/study/spectral_ends.py`; 1,000-row sets, 20% dirty-label SynBkd and
-/// StyleBkd on SST-2 with three seeds each, StyleBkd on AG News, and clean SST-2 and AG News): the
-/// trigger's tail holds 81-89 poisoned rows of 91-96 on SST-2 (60 of 60 on AG News), reclassified
-/// 0.66-0.87 (other end 0.44-0.73); the clean labels' tails 0.19-0.62 (other end 0.00-0.17), at most
-/// 0.18 above another label's. Half of the target label holds 158-186 of the 200 poisoned rows. A
-/// first rule (the tail's share alone, at 0.5) flagged one clean SST-2 label and two clean AG News
-/// labels; the other two conditions were added for them, the other end at 0.3. The full SST-2 sets
-/// (6,920 rows) then showed the margin alone does not hold at that size: clean label 1's tail is
-/// reclassified 0.75 (margin +0.43), its other end 0.007; and the other end at 0.3 missed two attacks:
-/// SynBkd mixed-label at 19% (tail 0.64, margin +0.38, other end 0.16; its flagged half would hold
-/// 1,161 of the 1,315 poisoned rows) and six sub-threshold trigger words (0.76, +0.53, 0.20). So the
-/// other end's limit is 0.1 (second revision, on these sets). The earlier sign rule (the heavier
-/// tail) picked the wrong end for SynBkd on seeds 42 and 2.
-///
-/// Known limit (2026-12-05): the reclassified share depends on the label shares (see
-/// `RidgeClassifier`): a left-out tail is pushed towards the fit's minority label, which inflates a
-/// dirty-label target that the poison made the majority label and deflates a minority one. A clean
-/// SST-2 set with 75/25 shares gets its majority label flagged; SynBkd on a 75/25 set whose target
-/// is the minority label is missed (`scripts/study/reclassifier_variants.py`).
+/// StyleBkd on SST-2 with three seeds each, StyleBkd on AG News): the trigger's tail holds 81-89
+/// poisoned rows of 91-96 on SST-2 (60 of 60 on AG News); half of the target label holds 158-186 of
+/// the 200 poisoned rows. The eigenvalue ratio is reported, not used: it is high for styles (3-4)
+/// but not for syntactic templates (1.4-1.7 on 1,000 SST-2 rows, as for clean labels), and up to
+/// 2.9 for clean AG News labels.
 public enum RelativeSpectral {
   public struct Criteria: Codable, Sendable, Equatable {
     /// Principal components of all rows kept (d), at most rows / 20 (the covariances of 1,000
@@ -51,23 +49,23 @@ public enum RelativeSpectral {
     public var components: Int
     /// Share of a label's rows in each tail that reclassification tests.
     public var tailShare: Double
-    /// Share of the tail another label must be given for the label to be judged poisoned.
-    public var minReclassified: Double
-    /// How much more of it than of any other label's tail (a trigger is in one label's rows).
-    public var minMarginOverOtherLabels: Double
-    /// Share of the tail at the label's other end another label must be given too (text of another
-    /// class in a good part of the label's rows makes all of them harder to fit).
-    public var minOtherEnd: Double
+    /// How far a label's share of the training rows must exceed its reference share (0.05: five
+    /// points) for the label to be judged poisoned.
+    public var minShareExcess: Double
+    /// And by how many standard errors of the difference. At 2, sampling alone flags a label about
+    /// 2.3% of the time; against a 400-row dev split a 1,000-row set needs about 6 points, which
+    /// 20% dirty-label poison of a balanced binary set (about 10 points) clears and 10% (about 5-7)
+    /// only sometimes.
+    public var minShareZ: Double
     /// Share of a poisoned label's rows flagged, towards the trigger's end.
     public var excludeShare: Double
     /// Ridge added to the other labels' covariance, relative to its mean eigenvalue.
     public var ridge: Double
     /// Ridge penalty of the reclassifier on standardized features.
     public var reclassifierRidge: Double
-    public init(components: Int = 100, tailShare: Double = 0.15, minReclassified: Double = 0.5, minMarginOverOtherLabels: Double = 0.3,
-                minOtherEnd: Double = 0.1, excludeShare: Double = 0.5, ridge: Double = 1e-3, reclassifierRidge: Double = 100) {
-      self.components = components; self.tailShare = tailShare; self.minReclassified = minReclassified
-      self.minMarginOverOtherLabels = minMarginOverOtherLabels; self.minOtherEnd = minOtherEnd
+    public init(components: Int = 100, tailShare: Double = 0.15, minShareExcess: Double = 0.05, minShareZ: Double = 2,
+                excludeShare: Double = 0.5, ridge: Double = 1e-3, reclassifierRidge: Double = 100) {
+      self.components = components; self.tailShare = tailShare; self.minShareExcess = minShareExcess; self.minShareZ = minShareZ
       self.excludeShare = excludeShare; self.ridge = ridge; self.reclassifierRidge = reclassifierRidge
     }
   }
@@ -91,27 +89,39 @@ public enum RelativeSpectral {
     /// the trigger; `StratifiedSelection` takes a flagged label's benign rows in this order).
     public var farEnd: [Int]
     public var relativeSize: Double
+    /// The label's share of the training rows, its reference share, and the difference in standard
+    /// errors (`judge`; nil in results written before the share test).
+    public var share: Double?
+    public var referenceShare: Double?
+    public var shareZ: Double?
     public var flagged: Bool
     public init(label: Int, rows: Int, eigenvalues: [Double], eigenRatio: Double, sign: Int, reclassified: Double,
-                otherEndReclassified: Double, cluster: [Int], farEnd: [Int] = [], relativeSize: Double, flagged: Bool) {
+                otherEndReclassified: Double, cluster: [Int], farEnd: [Int] = [], relativeSize: Double,
+                share: Double? = nil, referenceShare: Double? = nil, shareZ: Double? = nil, flagged: Bool) {
       self.label = label; self.rows = rows; self.eigenvalues = eigenvalues; self.eigenRatio = eigenRatio; self.sign = sign
       self.reclassified = reclassified; self.otherEndReclassified = otherEndReclassified; self.cluster = cluster
-      self.farEnd = farEnd; self.relativeSize = relativeSize; self.flagged = flagged
+      self.farEnd = farEnd; self.relativeSize = relativeSize; self.share = share; self.referenceShare = referenceShare
+      self.shareZ = shareZ; self.flagged = flagged
     }
   }
 
-  /// Judges every label; `features` one vector per training row, `labels` one per row.
+  /// Judges every label; `features` one vector per training row, `labels` one per row, `reference`
+  /// the label shares to compare with (`LabelReference.uniform` when the dataset has no dev split).
   /// Flagged rows come most extreme first, the flagged labels' rankings taken in turn; each gets
   /// the label a ridge classifier on the standardized features, fitted without the flagged rows,
   /// ranks highest among the other labels (its text's label under a dirty-label attack).
-  public static func screen(features: [[Float]], labels: [Int], classes: Int, criteria: Criteria = Criteria(),
-                            seed: UInt64) throws(DefenseError) -> ProbeScreenResult {
+  public static func screen(features: [[Float]], labels: [Int], classes: Int, reference: LabelReference,
+                            criteria: Criteria = Criteria(), seed: UInt64) throws(DefenseError) -> ProbeScreenResult {
     guard features.count == labels.count, let width = features.first?.count, width > 0,
           features.allSatisfy({ $0.count == width }) else {
       throw .invalidConfig(key: "spectral screen features", value: "\(features.count) rows",
                            expected: "\(labels.count) vectors of one width, one per training row")
     }
     for (i, y) in labels.enumerated() where y < 0 || y >= classes { throw .badLabel(row: i, label: y, labels: classes) }
+    guard reference.shares.count == classes else {
+      throw .invalidConfig(key: "reference label shares", value: "\(reference.shares.count) shares (\(reference.source))",
+                           expected: "one per label (\(classes))")
+    }
     guard criteria.tailShare > 0 && criteria.tailShare <= criteria.excludeShare && criteria.excludeShare < 1 else {
       throw .invalidConfig(key: "spectral screen shares", value: "tail \(criteria.tailShare), exclude \(criteria.excludeShare)",
                            expected: "0 < tail share <= exclude share < 1")
@@ -158,7 +168,7 @@ public enum RelativeSpectral {
                                   cluster: cluster, farEnd: farEnd, relativeSize: Double(cluster.count) / Double(inside.count),
                                   flagged: false))
     }
-    judge(&directions, criteria: criteria)
+    judge(&directions, trainRows: labels.count, reference: reference, criteria: criteria)
     let judged = directions.filter(\.flagged)
     var flagged: [Int] = []
     for rank in 0..<(judged.map(\.cluster.count).max() ?? 0) {
@@ -177,18 +187,28 @@ public enum RelativeSpectral {
         return best
       }
     }
-    return ProbeScreenResult(splits: [], poisonedLabels: judged.map(\.label), flaggedRows: flagged, flipLabels: flips,
-                             spectral: directions)
+    var result = ProbeScreenResult(splits: [], poisonedLabels: judged.map(\.label), flaggedRows: flagged, flipLabels: flips,
+                                   spectral: directions)
+    result.reference = reference
+    return result
   }
 
-  /// Sets `flagged` of each label from the reclassified shares of its ends and of the other
-  /// labels' trigger ends (`Criteria`: all three conditions must hold).
-  public static func judge(_ directions: inout [Direction], criteria: Criteria) {
+  /// Sets each label's share, reference share, z and `flagged`: its share of the `trainRows` rows
+  /// exceeds the reference's by at least `Criteria.minShareExcess` and by `Criteria.minShareZ`
+  /// standard errors, sqrt(q (1 - q) (1/n + 1/m)) for reference share q, n training rows and m
+  /// reference rows (no 1/m term for shares that are not a sample). A label the reference never
+  /// holds counts as infinitely far above it.
+  public static func judge(_ directions: inout [Direction], trainRows: Int, reference: LabelReference, criteria: Criteria) {
     for k in directions.indices {
       let d = directions[k]
-      let others = directions.indices.filter { $0 != k }.map { directions[$0].reclassified }.max() ?? 0
-      directions[k].flagged = d.reclassified >= criteria.minReclassified && d.otherEndReclassified >= criteria.minOtherEnd
-        && d.reclassified - others >= criteria.minMarginOverOtherLabels
+      let p = Double(d.rows) / Double(max(1, trainRows))
+      let q = reference.shares.indices.contains(d.label) ? reference.shares[d.label] : 0
+      let se = (q * (1 - q) * (1 / Double(max(1, trainRows)) + (reference.rows.map { 1 / Double(max(1, $0)) } ?? 0))).squareRoot()
+      let z = se > 0 ? (p - q) / se : (p > q ? Double.infinity : 0)
+      directions[k].share = p
+      directions[k].referenceShare = q
+      directions[k].shareZ = z
+      directions[k].flagged = p - q >= criteria.minShareExcess && z >= criteria.minShareZ
     }
   }
 

@@ -38,6 +38,10 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var probeFlaggedRows: Int?
   public var flippedRows: Int?
   public var flippedPoisonedRows: Int?
+  /// Spectral-screen cells: each label's share of the training rows, the reference shares, and their source.
+  public var labelShares: [Double]?
+  public var referenceShares: [Double]?
+  public var referenceSource: String?
   /// Probe-screen cells: seconds the screen took (its probe is trained separately or adopted).
   public var screeningSeconds: Double?
   /// Defended cells: the verdict against the grid's undefended twin (set when reports are written).
@@ -61,6 +65,9 @@ public struct CellResult: Codable, Sendable, Equatable {
     r.probeFlaggedRows = m?.probeFlaggedRows
     r.flippedRows = m?.flippedRows?.count
     r.flippedPoisonedRows = m?.flippedPoisonedRows
+    r.labelShares = m?.labelShares
+    r.referenceShares = m?.referenceShares
+    r.referenceSource = m?.referenceSource
     return r
   }
 
@@ -147,7 +154,8 @@ public struct ClassificationFamily: TaskFamily {
     }
     let twin = finishedUndefendedTwin(of: cell, grid: folders.grid)
     let run = try Defender(config: p2p, labelNames: DatasetCatalog.named(cell.dataset)?.labelNames, modelName: modelName,
-                           training: cell.training, directory: folders.model, undefendedTwin: twin)
+                           training: cell.training, directory: folders.model, undefendedTwin: twin,
+                           reference: try Defender.reference(dev: data.dev, labels: cell.labels))
       .run(data.train, model: { bundle }, source: folders.data, progress: progress)
     return Job(pairs: ClassifierTraining.pairs(run.rows), spec: .defended(run.config), defense: run.config, manifest: run.manifest,
                probe: run.probe, split: split)

@@ -21,11 +21,20 @@ public struct Defender {
   public var directory: String
   /// A finished undefended model trained on the same rows, which the probe screen may adopt as its probe.
   public var undefendedTwin: String?
+  /// The label shares the spectral screen compares the training set's with (`LabelReference`:
+  /// the dataset's dev split); nil: uniform shares.
+  public var reference: LabelReference?
 
   public init(config: P2PConfig, labelNames: [String]?, modelName: String, training: TrainingConfig, directory: String,
-              undefendedTwin: String? = nil) {
+              undefendedTwin: String? = nil, reference: LabelReference? = nil) {
     self.config = config; self.labelNames = labelNames; self.modelName = modelName; self.training = training
-    self.directory = directory; self.undefendedTwin = undefendedTwin
+    self.directory = directory; self.undefendedTwin = undefendedTwin; self.reference = reference
+  }
+
+  /// The dev split's label shares as the reference, when the dataset has dev rows.
+  public static func reference(dev: [Example]?, labels: Int) throws -> LabelReference? {
+    guard let dev, !dev.isEmpty else { return nil }
+    return try LabelReference.counted(dev.map(\.label), classes: labels, source: "dev split")
   }
 
   /// What the pipeline produced.
@@ -92,7 +101,8 @@ public struct Defender {
                                      directory: directory + "/probe", progress: progress)
     }
     if config.spectralScreen == true {
-      probe = try ProbeScreening.runSpectral(train, config: config, bundle: model(), directory: directory + "/spectral", progress: progress)
+      probe = try ProbeScreening.runSpectral(train, config: config, reference: reference ?? .uniform(config.labels), bundle: model(),
+                                             directory: directory + "/spectral", progress: progress)
       config = config.afterStatisticalScreen(flagged: probe?.flaggedRows.count ?? 0, requestedRatio: requestedRatio)
     }
     var (rows, manifest) = try P2PReconstruction.apply(train, config: config, margins: margins, probe: probe)

@@ -144,9 +144,13 @@ public enum GridReport {
             + " kept out of the benign candidates and the most atypical put into the safe space with the probe's next label)"
         }
         if p.spectralScreen == true {
-          s += " (relative spectral screen: the base model's sentence states, per label the direction of most variance relative to the"
-            + " other labels; the half of a judged label towards the end whose extreme rows a classifier fitted without them gives"
-            + " another label kept out of the benign candidates and its most extreme rows put into the safe space with another label)"
+          s += " (relative spectral screen: a label whose share of the training rows is 5 points and 2 standard errors above its"
+            + " reference share is judged poisoned; the base model's sentence states give, per label, the direction of most variance"
+            + " relative to the other labels; the half of a judged label towards the end whose extreme rows a classifier fitted without"
+            + " them gives another label kept out of the benign candidates and its most extreme rows put into the safe space with another label)"
+          if let shares = r.labelShares, let ref = r.referenceShares {
+            s += ", label shares " + GridReport.percents(shares) + " against " + GridReport.percents(ref) + " (reference: \(r.referenceSource ?? "not recorded"))"
+          }
         }
         if p.selection == .stratified {
           s += " (benign rows per label: rho of each label's candidate rows, a judged label's farthest from the trigger's end first)"
@@ -169,6 +173,11 @@ public enum GridReport {
                   t.learningRate, r.finalLoss)
     }
     return s
+  }
+
+  /// Shares as percentages, "35.4/64.6%".
+  public static func percents(_ shares: [Double]) -> String {
+    shares.map { String(format: "%.1f", 100 * $0) }.joined(separator: "/") + "%"
   }
 
   static func escape(_ s: String) -> String {

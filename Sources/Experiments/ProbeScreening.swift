@@ -46,14 +46,16 @@ public enum ProbeScreening {
   }
 
   /// The relative spectral screen (`P2PConfig.spectralScreen`, `RelativeSpectral`) on the base
-  /// model's mean sentence states of the training rows; no probe is trained. Cached, with the
-  /// seconds it took, in `directory/screen.json` (the folder stamped with the rows like a probe's).
-  public static func runSpectral(_ train: [Example], config: P2PConfig, bundle: ModelBundle, directory: String,
+  /// model's mean sentence states of the training rows, judged against `reference`'s label shares;
+  /// no probe is trained. Cached, with the seconds it took, in `directory/screen.json` (the folder
+  /// stamped with the rows like a probe's).
+  public static func runSpectral(_ train: [Example], config: P2PConfig, reference: LabelReference, bundle: ModelBundle, directory: String,
                                  progress: @escaping (ExperimentEvent) -> Void = { _ in }) throws -> ProbeScreenResult {
     let cache = directory + "/" + resultFile
     try checkDataStamp(train, directory: directory)
-    // A cache another version of the screen wrote (other fields) is recomputed.
-    if FileManager.default.fileExists(atPath: cache), let r = try? JSONOutput.read(ProbeScreenResult.self, from: cache), r.spectral != nil {
+    // A cache another version of the screen or another reference wrote is recomputed.
+    if FileManager.default.fileExists(atPath: cache), let r = try? JSONOutput.read(ProbeScreenResult.self, from: cache), r.spectral != nil,
+       r.reference == reference {
       return r
     }
     let clock = ContinuousClock(), start = clock.now
@@ -65,7 +67,8 @@ public enum ProbeScreening {
     for row in base { row.withUnsafeBufferPointer { bytes.append(Data(buffer: $0)) } }
     try bytes.write(to: URL(fileURLWithPath: directory + "/base.f32"), options: .atomic)
     progress(.phase("spectral screen: judging \(train.count) rows"))
-    var result = try RelativeSpectral.screen(features: base, labels: train.map(\.label), classes: config.labels, seed: config.seed)
+    var result = try RelativeSpectral.screen(features: base, labels: train.map(\.label), classes: config.labels, reference: reference,
+                                             seed: config.seed)
     result.seconds = (clock.now - start).seconds
     try JSONOutput.write(result, to: cache)
     return result

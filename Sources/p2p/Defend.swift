@@ -121,7 +121,8 @@ struct Defend: ParsableCommand {
     let line = ProgressLine(enabled: !training.quiet), report = training.reporter()
     let defender = Defender(config: config, labelNames: labelNames.map { $0.split(separator: ",").map(String.init) }
                               ?? ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames },
-                            modelName: modelOptions.model, training: try training.config(for: .classification), directory: out)
+                            modelName: modelOptions.model, training: try training.config(for: .classification), directory: out,
+                            reference: try Defender.reference(dev: ds.dev, labels: n))
     let outcome = try defender.run(ds.train, model: model, source: data) { event in
       switch event {
       case .training(let e): report(e)
@@ -138,6 +139,9 @@ struct Defend: ParsableCommand {
     }
     if let phrases = manifest.coverPhrases {
       printError("trigger cover: \(phrases.isEmpty ? "nothing to cover" : phrases.map { "\"\($0)\"" }.joined(separator: ", ")) inserted into \(manifest.coveredRows ?? 0) benign rows")
+    }
+    if let shares = manifest.labelShares, let ref = manifest.referenceShares {
+      printError("spectral screen: label shares \(GridReport.percents(shares)) against \(GridReport.percents(ref)) (reference: \(manifest.referenceSource ?? "not recorded"))")
     }
     if let f = manifest.probeFlaggedRows, let flipped = manifest.flippedRows {
       printError("\(config.spectralScreen == true ? "spectral" : "probe") screen: \(f) rows flagged in label(s) \(manifest.probePoisonedLabels ?? []), \(flipped.count) of them added to the safe space with the next label"

@@ -26,7 +26,7 @@ struct Poison: ParsableCommand {
   @Option(help: "Custom trigger placement.") var placement = CustomTrigger.Placement.random
   @Option(help: "Draw a training subset of this many rows (the poison rate holds for the subset).") var trainLimit: Int?
   @Option(help: "Draw a clean test subset of this many rows; the triggered test set is built from it.") var testLimit: Int?
-  @Option(help: ArgumentHelp("Re-draw the training set with these label shares before poisoning, one fraction per label (e.g. 0.75,0.25).",
+  @Option(help: ArgumentHelp("Re-draw the training set with these label shares before poisoning, one fraction per label (e.g. 0.75,0.25); the dev split is re-drawn with them too.",
                              valueName: "shares"))
   var labelShares: String?
   @Option(help: "Seed.") var seed: UInt64 = 42

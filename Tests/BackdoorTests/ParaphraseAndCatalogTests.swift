@@ -69,6 +69,15 @@ struct ParaphraseAttackTests {
     // The clean test rows do not depend on the shares; shares that the file cannot give are an error.
     #expect(try Poisoner.poison(dataset: "sst2", config: AttackConfig(attack: .badnets, trainLimit: 200, testLimit: 100), root: Self.dataRoot).testClean
             == ds.testClean)
+    // The dev split (the spectral screen's reference shares) is re-drawn with the shares: 75 + 25 of its 872 rows.
+    let dev = try #require(ds.dev)
+    #expect(dev.count == 100 && dev.filter { $0.label == 0 }.count == 75)
+    // Without a test limit, as many as the shares allow: 428 negatives of the 872 dev rows give 570 (428 + 142).
+    var whole = config
+    whole.testLimit = nil
+    whole.trainLimit = 400
+    let all = try #require(try Poisoner.poison(dataset: "sst2", config: whole, root: Self.dataRoot).dev)
+    #expect(all.count == 570 && all.filter { $0.label == 0 }.count == 428, "\(all.count)")
     var impossible = config
     impossible.labelShares = [0.0, 1.0]
     impossible.trainLimit = 6000

@@ -50,77 +50,92 @@ struct RelativeSpectralTests {
   }
 
   /// 600 rows of Gaussian features (24 wide), labels alternating, the label in feature 0 (mean 3y);
-  /// with `poisoned` rows of label 1 made dirty-label: their feature 0 that of label 0, shifted by 6
-  /// along one fixed unit direction (a trigger only that label carries). `decoys` clean rows of label
-  /// 1 are shifted by -8 along the same direction: a larger natural tail at the other end, which
-  /// makes the third moment point away from the trigger.
+  /// with `poisoned` rows of label 0 made dirty-label: relabelled 1 (their text, feature 0, stays
+  /// that of label 0) and shifted by 6 along one fixed unit direction (a trigger only label 1's rows
+  /// carry). `decoys` clean rows of label 1 are shifted by -8 along the same direction: a larger
+  /// natural tail at the other end, which makes the third moment point away from the trigger.
   static func features(poisoned: Int, decoys: Int = 0, seed: UInt64) -> (x: [[Float]], labels: [Int], poison: Set<Int>) {
     var rng = SeededRNG(seed: seed)
     func gauss() -> Float { let u = max(rng.nextFloat(), 1e-7), v = rng.nextFloat(); return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * .pi * v) }
-    let labels = (0..<600).map { $0 % 2 }
+    var labels = (0..<600).map { $0 % 2 }
     var x = labels.map { y in (0..<24).map { j in gauss() + (j == 0 ? Float(3 * y) : 0) } }
     let direction = (0..<24).map { j in Float(j % 3 == 1 ? 1 : 0) / Float(8).squareRoot() }
-    let ones = labels.indices.filter { labels[$0] == 1 }
-    let poison = Set(ones.prefix(poisoned))
-    for i in poison { x[i] = zip(x[i], direction).map { $0 + 6 * $1 }; x[i][0] -= 3 }
-    for i in ones.dropFirst(poisoned).prefix(decoys) { x[i] = zip(x[i], direction).map { $0 - 8 * $1 } }
+    let poison = Set(labels.indices.filter { labels[$0] == 0 }.prefix(poisoned))
+    for i in poison { x[i] = zip(x[i], direction).map { $0 + 6 * $1 }; labels[i] = 1 }
+    let ones = labels.indices.filter { labels[$0] == 1 && !poison.contains($0) }
+    for i in ones.prefix(decoys) { x[i] = zip(x[i], direction).map { $0 - 8 * $1 } }
     return (x, labels, poison)
   }
 
-  /// The geometry on synthetic features; the condition on the label's other end is left out here
-  /// (`minOtherEnd: 0`): Gaussian features do not show it (`judgeNeedsAllThreeConditions` tests it
-  /// on the shares measured on real data).
-  static let geometry = RelativeSpectral.Criteria(components: 20, minOtherEnd: 0)
+  /// The geometry on synthetic features, judged against equal label shares.
+  static let geometry = RelativeSpectral.Criteria(components: 20)
+  static let uniform = LabelReference.uniform(2)
 
-  @Test func aTriggerInOneLabelIsFlaggedAndCleanLabelsAreNot() throws {
+  @Test func aLabelAboveItsReferenceShareHasItsTriggersEndFlagged() throws {
+    // 40 of 300 rows of label 0 relabelled 1: label 1 holds 340 of 600 (0.567 against 0.5, z = 3.3).
     let (x, labels, poison) = Self.features(poisoned: 40, seed: 11)
-    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: Self.geometry, seed: 1)
+    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, reference: Self.uniform, criteria: Self.geometry, seed: 1)
     let dirs = try #require(r.spectral)
-    #expect(dirs.map(\.label) == [0, 1] && r.poisonedLabels == [1], "\(dirs.map { ($0.label, $0.reclassified, $0.cluster.count) })")
-    // Label 1's trigger end is mostly reclassified (text of label 0); label 0's ends keep their label.
+    #expect(dirs.map(\.label) == [0, 1] && r.poisonedLabels == [1] && r.reference == Self.uniform)
+    let z = (340.0 / 600 - 0.5) / (0.25 / 600).squareRoot()
+    #expect(dirs[1].share == 340.0 / 600 && dirs[1].referenceShare == 0.5 && abs((dirs[1].shareZ ?? 0) - z) < 1e-12 && (dirs[0].shareZ ?? 0) < 0)
+    // The ridge reclassifier picks the end: label 1's trigger end is mostly text of label 0.
     #expect(dirs[1].reclassified > 0.8 && dirs[0].reclassified < 0.3, "\(dirs.map { ($0.reclassified, $0.otherEndReclassified) })")
     #expect(dirs[1].eigenRatio > 2, "\(dirs.map(\.eigenvalues))")
     // Half of label 1's rows are flagged, the 40 most extreme (nearly all) the poisoned ones, each flipped to label 0.
-    #expect(r.flaggedRows.count == 150 && dirs[1].relativeSize == 0.5)
+    #expect(r.flaggedRows.count == 170 && dirs[1].relativeSize == 0.5)
     let top = r.flaggedRows.prefix(40)
     #expect(top.filter { poison.contains($0) }.count >= 36, "\(top.filter { poison.contains($0) }.count) of 40")
     #expect(poison.isSubset(of: Set(r.flaggedRows)))
     #expect(r.flipLabels.allSatisfy { $0 == 0 } && r.flaggedRows.count == r.flipLabels.count && r.splits.isEmpty)
-    // With the default criteria the other end (fitted well here) keeps the label from being flagged.
-    let strict = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(components: 20), seed: 1)
-    #expect(strict.poisonedLabels.isEmpty && strict.flaggedRows.isEmpty && (strict.spectral?[1].otherEndReclassified ?? 1) < 0.3)
-    // Clean features: no tail is reclassified, nothing is flagged.
+    // Against a reference that has label 1 at that share (a dataset whose labels are 57/43 anyway), nothing is flagged.
+    let skewed = LabelReference(shares: [260.0 / 600, 340.0 / 600], rows: 400, source: "dev split (400 rows)")
+    let same = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, reference: skewed, criteria: Self.geometry, seed: 1)
+    #expect(same.poisonedLabels.isEmpty && same.flaggedRows.isEmpty && same.spectral?[1].shareZ == 0)
+    // Clean features at equal shares: nothing is flagged.
     let clean = Self.features(poisoned: 0, seed: 11)
-    let c = try RelativeSpectral.screen(features: clean.x, labels: clean.labels, classes: 2, criteria: Self.geometry, seed: 1)
-    #expect(c.poisonedLabels.isEmpty && c.flaggedRows.isEmpty, "\(c.spectral?.map(\.reclassified) ?? [])")
-    // Mismatched inputs and shares are refused.
-    #expect(throws: DefenseError.self) { _ = try RelativeSpectral.screen(features: Array(x.prefix(5)), labels: labels, classes: 2, seed: 1) }
-    #expect(throws: DefenseError.self) { _ = try RelativeSpectral.screen(features: x, labels: labels.map { $0 + 1 }, classes: 2, seed: 1) }
+    let c = try RelativeSpectral.screen(features: clean.x, labels: clean.labels, classes: 2, reference: Self.uniform, criteria: Self.geometry, seed: 1)
+    #expect(c.poisonedLabels.isEmpty && c.flaggedRows.isEmpty)
+    // Mismatched inputs, shares and references are refused.
+    #expect(throws: DefenseError.self) { _ = try RelativeSpectral.screen(features: Array(x.prefix(5)), labels: labels, classes: 2, reference: Self.uniform, seed: 1) }
+    #expect(throws: DefenseError.self) { _ = try RelativeSpectral.screen(features: x, labels: labels.map { $0 + 1 }, classes: 2, reference: Self.uniform, seed: 1) }
+    #expect(throws: DefenseError.self) { _ = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, reference: .uniform(3), seed: 1) }
     #expect(throws: DefenseError.self) {
-      _ = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: .init(tailShare: 0.6, excludeShare: 0.5), seed: 1)
+      _ = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, reference: Self.uniform,
+                                      criteria: .init(tailShare: 0.6, excludeShare: 0.5), seed: 1)
     }
   }
 
-  @Test func judgeNeedsAllThreeConditions() {
-    // Reclassified shares (trigger end, other end) per label, measured by scripts/study/spectral_ends.py.
-    func flagged(_ shares: [(Double, Double)]) -> [Int] {
-      var dirs = shares.enumerated().map { k, s in
-        RelativeSpectral.Direction(label: k, rows: 100, eigenvalues: [], eigenRatio: 0, sign: 1, reclassified: s.0,
-                                   otherEndReclassified: s.1, cluster: [], relativeSize: 0.5, flagged: false)
+  @Test func judgeComparesEachLabelsShareWithTheReference() throws {
+    // Label counts of 1,000 training rows against a reference; both conditions (5 points, z >= 2) must hold.
+    func flagged(_ counts: [Int], _ reference: LabelReference) -> [Int] {
+      var dirs = counts.enumerated().map { k, n in
+        RelativeSpectral.Direction(label: k, rows: n, eigenvalues: [], eigenRatio: 0, sign: 1, reclassified: 0,
+                                   otherEndReclassified: 0, cluster: [], relativeSize: 0.5, flagged: false)
       }
-      RelativeSpectral.judge(&dirs, criteria: .init())
+      RelativeSpectral.judge(&dirs, trainRows: counts.reduce(0, +), reference: reference, criteria: .init())
       return dirs.filter { $0.flagged }.map { $0.label }
     }
-    #expect(flagged([(0.21, 0.04), (0.77, 0.51)]) == [1])                            // SST-2 SynBkd, seed 42
-    #expect(flagged([(0.87, 0.73), (0.40, 0.00), (0.42, 0.00), (0.21, 0.06)]) == [0])  // AG News StyleBkd
-    #expect(flagged([(0.36, 0.17), (0.55, 0.13)]) == [])                             // clean SST-2: margin 0.19, other end 0.13
-    #expect(flagged([(0.62, 0.00), (0.27, 0.00), (0.57, 0.03), (0.20, 0.03)]) == [])  // clean AG News
-    #expect(flagged([(0.23, 0.11), (0.76, 0.20)]) == [1])                            // 6 sub-threshold words at 10%
-    #expect(flagged([(0.26, 0.03), (0.64, 0.16)]) == [1])                            // full SST-2, SynBkd 19% mixed-label
-    #expect(flagged([(0.20, 0.05), (0.93, 0.47)]) == [1])                            // full SST-2, StyleBkd 20%
-    #expect(flagged([(0.32, 0.07), (0.75, 0.007)]) == [])                            // full clean SST-2: margin 0.43, other end
-    #expect(flagged([(0.45, 0.40), (0.05, 0.00)]) == [])                             // under half of the tail
-    #expect(flagged([(0.70, 0.50), (0.65, 0.50)]) == [])                             // both labels alike: no margin
+    let dev = LabelReference(shares: [0.4775, 0.5225], rows: 400, source: "dev split")  // 191/209, the SST-2 subsets' dev split
+    // SST-2 SynBkd seed 42: 646 of 1,000 (+12.4 points, se sqrt(0.4775 * 0.5225 * (1/1000 + 1/400)) = 0.0296, z 4.2).
+    #expect(flagged([354, 646], dev) == [1])
+    #expect(flagged([482, 518], dev) == [])          // clean SST-2
+    #expect(flagged([410, 590], dev) == [1])         // +6.75 points, z 2.28
+    #expect(flagged([420, 580], dev) == [])          // +5.75 points, z 1.94: under 2 standard errors
+    #expect(flagged([750, 250], .init(shares: [0.75, 0.25], rows: 300, source: "dev split")) == [])  // clean 75/25, dev alike
+    #expect(flagged([600, 400], .init(shares: [0.75, 0.25], rows: 300, source: "dev split")) == [1]) // SynBkd on the minority
+    // Without a sample (uniform shares) only the training rows' error counts: 530 of 1,000 is 3 points (z 1.9), 560 is 6 (z 3.8).
+    #expect(flagged([470, 530], .uniform(2)) == [] && flagged([440, 560], .uniform(2)) == [1])
+    #expect(flagged([403, 202, 175, 220], .uniform(4)) == [0])                 // AG News StyleBkd
+    #expect(flagged([263, 221, 249, 267], .uniform(4)) == [])                  // clean AG News
+    // A label the reference never holds is flagged once it is 5 points of the rows.
+    #expect(flagged([940, 60], .init(shares: [1, 0], rows: 50, source: "dev split")) == [1])
+    #expect(flagged([960, 40], .init(shares: [1, 0], rows: 50, source: "dev split")) == [])
+    // Counted references: shares of the rows, labels checked.
+    let counted = try LabelReference.counted([0, 1, 1, 1], classes: 2, source: "dev split")
+    #expect(counted.shares == [0.25, 0.75] && counted.rows == 4 && counted.source == "dev split (4 rows)")
+    #expect(throws: DefenseError.self) { _ = try LabelReference.counted([0, 2], classes: 2, source: "dev split") }
+    #expect(throws: DefenseError.self) { _ = try LabelReference.counted([], classes: 2, source: "dev split") }
   }
 
   @Test func theTriggersEndIsChosenByReclassificationNotBySkew() throws {
@@ -133,9 +148,10 @@ struct RelativeSpectralTests {
     let p = ones.map { i in zip(x[i], direction).reduce(0.0) { $0 + Double($1.0) * $1.1 } }
     let median = p.sorted()[p.count / 2]
     #expect(p.reduce(0.0) { $0 + pow($1 - median, 3) } < 0)
-    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: Self.geometry, seed: 1)
+    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, reference: Self.uniform, criteria: Self.geometry, seed: 1)
     let dir = try #require(r.spectral?.first { $0.label == 1 })
-    #expect(r.poisonedLabels == [1] && dir.reclassified > 0.7 && dir.otherEndReclassified < 0.3,
+    // The trigger's tail is reclassified more than the decoys' (0.82 against 0.55 here).
+    #expect(r.poisonedLabels == [1] && dir.reclassified > 0.7 && dir.reclassified > dir.otherEndReclassified + 0.2,
             "\(dir.reclassified) \(dir.otherEndReclassified)")
     let top = r.flaggedRows.prefix(40)
     #expect(top.filter { poison.contains($0) }.count >= 36, "\(top.filter { poison.contains($0) }.count) of 40")
@@ -145,7 +161,7 @@ struct RelativeSpectralTests {
     // The screen's result drives the same exclusion and flip stages as the probe's.
     let rows = (0..<600).map { Example(text: "row \($0)", label: $0 % 2, poisoned: false, sourceIndex: $0) }
     let (x, labels, _) = Self.features(poisoned: 40, seed: 11)
-    let screen = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, criteria: Self.geometry, seed: 1)
+    let screen = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, reference: Self.uniform, criteria: Self.geometry, seed: 1)
     let config = P2PConfig(seed: 3, spectralScreen: true)
     #expect(ClassificationStages.names(for: config) == ["spectral", "random", "flip"] && config.variantName == "p2p-spectral")
     #expect(DefensePreset.spectral.stageNames() == ["spectral", "random", "flip"])

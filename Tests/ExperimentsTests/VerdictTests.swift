@@ -72,6 +72,14 @@ struct VerdictTests {
     let text = String(decoding: data, as: UTF8.self)
     #expect(text.contains("\"aggregates\"") && text.contains("\"verdict\""))
     #expect(GridReport.svg(g).contains("stroke-width=\"2\"/>"))
+    // A spectral-screen cell names the label shares it was judged on and their reference.
+    var spectral = Self.cell(defended: true, confusion: [[44, 6], [5, 45]], asr: 3, seed: 3)
+    spectral.p2p = P2PConfig(automatic: true, spectralScreen: true)
+    spectral.labelShares = [0.354, 0.646]
+    spectral.referenceShares = [0.478, 0.522]
+    spectral.referenceSource = "dev split (400 rows)"
+    #expect(GridReport.markdown(GridResults([spectral]), title: "T")
+      .contains("label shares 35.4/64.6% against 47.8/52.2% (reference: dev split (400 rows))"))
   }
 
   @Test func resultFilesAreReadBack() throws {

@@ -9,12 +9,15 @@ classifier fitted without it gives another label, under four reclassifiers:
   int+bal     unpenalized intercept, class-balanced row weights;
   fit-centred no intercept, features standardized over the fit's own rows (no offset to absorb);
   balanced    the screen's reclassifier on a subsample with every label cut to the smallest
-              label's count (seeded).
+              label's count (seeded);
+  random      the screen's reclassifier on 12 random tails of the same label (seeded): what the
+              label shares alone give a left-out tail of that size (printed as tail - random).
 
 Prints per label: chosen-end share / other-end share / margin over the other labels' chosen ends,
 and how many poisoned rows the chosen tail holds; `*` marks what the screen's rule (0.5, +0.3, 0.1)
-would flag. Findings (2026-12-05) are in docs/defense.md ("The reclassified share depends on the
-label shares"). Analysis only (numpy); the product does not use it.
+would flag. Findings (2026-12-05) are in docs/defense.md ("Why not the reclassified share"): no variant
+separates the poisoned SST-2 labels from the clean ones once the share effect is taken out, which is
+why the screen now judges the label shares against a reference instead. Analysis only (numpy); the product does not use it.
 
 usage: reclassifier_variants.py FEATURES.f32 TRAIN.jsonl [FEATURES.f32 TRAIN.jsonl ...]
   FEATURES.f32: a cell's model/spectral/base.f32 (or base.f32 of `p2p study-screen-features`);
@@ -67,6 +70,29 @@ def shares(base, y, poisoned, variant):
     return "  ".join(out)
 
 
+def random_null(base, y, reps=12):
+    """Per label: the chosen tail's share minus the mean share of random same-size tails."""
+    n, classes = len(y), int(y.max()) + 1
+    x, axes = principal(base)
+    d = min(100, max(10, n // 20))
+    z = standardize(base, np.arange(n))
+    rng = np.random.default_rng(0)
+    out = []
+    for label in range(classes):
+        _, p = relative_direction(x, axes, y, label, d)
+        inside = np.where(y == label)[0]
+        k = max(1, int(0.15 * len(inside)))
+
+        def moved(tail):
+            rest = np.setdiff1d(np.arange(n), tail)
+            w, b = ridge(z[rest], y[rest], classes)
+            return ((z[tail] @ w + b).argmax(1) != label).mean()
+        tail = max(moved(inside[np.argsort(-s * p, kind="stable")[:k]]) for s in (1, -1))
+        null = np.mean([moved(rng.choice(inside, k, replace=False)) for _ in range(reps)])
+        out.append(f"L{label} {tail:.2f}-{null:.2f}={tail - null:+.2f}")
+    return "  ".join(out)
+
+
 def main(args):
     if not args or len(args) % 2:
         sys.exit(__doc__)
@@ -82,6 +108,7 @@ def main(args):
         keep = np.sort(np.concatenate([np.random.default_rng(0).choice(np.where(y == l)[0], m, replace=False)
                                        for l in range(int(y.max()) + 1)]))
         print(f"  {'balanced':12s} {shares(base[keep], y[keep], poisoned[keep], 'screen')}")
+        print(f"  {'random':12s} {random_null(base, y)}")
 
 
 if __name__ == "__main__":
