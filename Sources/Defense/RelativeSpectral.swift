@@ -90,7 +90,7 @@ public enum RelativeSpectral {
     public var farEnd: [Int]
     public var relativeSize: Double
     /// The label's share of the training rows, its reference share, and the difference in standard
-    /// errors (`judge`; nil in results written before the share test).
+    /// errors (`judge`; nil in results written before the share test; z nil where the error is 0).
     public var share: Double?
     public var referenceShare: Double?
     public var shareZ: Double?
@@ -196,19 +196,20 @@ public enum RelativeSpectral {
   /// Sets each label's share, reference share, z and `flagged`: its share of the `trainRows` rows
   /// exceeds the reference's by at least `Criteria.minShareExcess` and by `Criteria.minShareZ`
   /// standard errors, sqrt(q (1 - q) (1/n + 1/m)) for reference share q, n training rows and m
-  /// reference rows (no 1/m term for shares that are not a sample). A label the reference never
-  /// holds counts as infinitely far above it.
+  /// reference rows (no 1/m term for shares that are not a sample). Where that error is 0 (a
+  /// reference share of 0 or 1) z is nil and the excess alone decides.
   public static func judge(_ directions: inout [Direction], trainRows: Int, reference: LabelReference, criteria: Criteria) {
     for k in directions.indices {
       let d = directions[k]
       let p = Double(d.rows) / Double(max(1, trainRows))
       let q = reference.shares.indices.contains(d.label) ? reference.shares[d.label] : 0
       let se = (q * (1 - q) * (1 / Double(max(1, trainRows)) + (reference.rows.map { 1 / Double(max(1, $0)) } ?? 0))).squareRoot()
-      let z = se > 0 ? (p - q) / se : (p > q ? Double.infinity : 0)
+      // No sampling error (a reference share of 0 or 1 from equal-share or counted rows): the excess alone decides.
+      let z: Double? = se > 0 ? (p - q) / se : nil
       directions[k].share = p
       directions[k].referenceShare = q
       directions[k].shareZ = z
-      directions[k].flagged = p - q >= criteria.minShareExcess && z >= criteria.minShareZ
+      directions[k].flagged = p - q >= criteria.minShareExcess && (z.map { $0 >= criteria.minShareZ } ?? true)
     }
   }
 

@@ -128,9 +128,17 @@ struct RelativeSpectralTests {
     #expect(flagged([470, 530], .uniform(2)) == [] && flagged([440, 560], .uniform(2)) == [1])
     #expect(flagged([403, 202, 175, 220], .uniform(4)) == [0])                 // AG News StyleBkd
     #expect(flagged([263, 221, 249, 267], .uniform(4)) == [])                  // clean AG News
-    // A label the reference never holds is flagged once it is 5 points of the rows.
+    // A label the reference never holds is flagged once it is 5 points of the rows (no standard error: z is nil).
     #expect(flagged([940, 60], .init(shares: [1, 0], rows: 50, source: "dev split")) == [1])
     #expect(flagged([960, 40], .init(shares: [1, 0], rows: 50, source: "dev split")) == [])
+    var zero = [RelativeSpectral.Direction(label: 0, rows: 940, eigenvalues: [], eigenRatio: 0, sign: 1, reclassified: 0,
+                                           otherEndReclassified: 0, cluster: [], relativeSize: 0.5, flagged: false),
+                RelativeSpectral.Direction(label: 1, rows: 60, eigenvalues: [], eigenRatio: 0, sign: 1, reclassified: 0,
+                                           otherEndReclassified: 0, cluster: [], relativeSize: 0.5, flagged: false)]
+    RelativeSpectral.judge(&zero, trainRows: 1000, reference: .init(shares: [1, 0], rows: 50, source: "dev split"), criteria: .init())
+    #expect(zero.allSatisfy { $0.shareZ == nil } && zero[1].flagged)
+    // What the screen writes must encode as JSON (no infinities).
+    #expect(throws: Never.self) { _ = try JSONEncoder().encode(zero) }
     // Counted references: shares of the rows, labels checked.
     let counted = try LabelReference.counted([0, 1, 1, 1], classes: 2, source: "dev split")
     #expect(counted.shares == [0.25, 0.75] && counted.rows == 4 && counted.source == "dev split (4 rows)")
