@@ -224,15 +224,28 @@ public struct TriggerCover: DefenseStage {
 /// are benign rows and at most a tenth of the training rows, go to the safe space with the probe's
 /// next label. (At ρ 0.2 the two limits agree; with more benign rows the tenth holds: beyond the
 /// 100 most extreme of 1,000 SST-2 rows more than half of the spectral screen's flagged rows are clean.)
+/// The spectral screen's share test also bounds them: a flagged label's rows above its reference
+/// share, N (p - q), are about as many rows as the attack can have moved into it (fewer where
+/// poisoned rows replaced rows of the label), so no more are flipped.
 public struct FlipCover: DefenseStage {
   public var name: String { "flip" }
   public func apply(to s: inout ClassificationDefenseState) throws {
     let probe = try s.requireProbe()
-    for k in probe.flaggedRows.indices.prefix(min(s.chosen.count / 2, max(1, s.rowCount / 10))) { s.flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k] }
+    var cap = min(s.chosen.count / 2, max(1, s.rowCount / 10))
+    if let moved = Self.rowsAboveReference(probe, rows: s.rowCount) { cap = min(cap, moved) }
+    for k in probe.flaggedRows.indices.prefix(cap) { s.flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k] }
     let flipped = s.flipLabel.keys.sorted()
     s.record.probePoisonedLabels = probe.poisonedLabels
     s.record.probeFlaggedRows = probe.flaggedRows.count
     s.record.flippedRows = flipped
     s.record.flippedPoisonedRows = flipped.filter { s.train[$0].poisoned }.count
+  }
+
+  /// Σ round(N (p - q)) over the spectral screen's flagged labels that recorded their shares; nil
+  /// for other screens and older results.
+  static func rowsAboveReference(_ probe: ProbeScreenResult, rows: Int) -> Int? {
+    let flagged = (probe.spectral ?? []).filter(\.flagged)
+    guard !flagged.isEmpty, flagged.allSatisfy({ $0.share != nil && $0.referenceShare != nil }) else { return nil }
+    return flagged.reduce(0) { $0 + max(0, Int((Double(rows) * (($1.share ?? 0) - ($1.referenceShare ?? 0))).rounded())) }
   }
 }
