@@ -8,11 +8,17 @@ import TensorCore
 /// (spectral signatures, activation clustering) mostly finds the task's own variation. Features
 /// are the base model's mean sentence states: no probe has to be trained.
 ///
-/// Which end of the direction holds the trigger is decided by *exclusionary reclassification*
-/// (Chen et al. 2018): the most extreme rows at each end (the tail, `Criteria.tailShare` of the
-/// label's rows) are left out, a ridge classifier is fitted on all other rows, and the end whose
-/// tail it gives other labels more often is taken (the earlier sign rule, the heavier tail, picked
-/// the wrong end for SynBkd on seeds 42 and 2).
+/// Which end of the direction holds the trigger: where one end's tail (`Criteria.tailShare` of the
+/// label's rows) lies at least `Criteria.separateModeRatio` (2) times as far from the label's median
+/// as the other's (in median absolute deviations), that end: a style forms its own mode there (the
+/// poisoned labels of the 1,000-row StyleBkd sets: 2.4-4.8 times, the poisoned end each time).
+/// Otherwise *exclusionary reclassification* (Chen et al. 2018): each tail is left out, a ridge
+/// classifier is fitted on all other rows, and the end whose tail it gives other labels more often
+/// is taken. Neither alone picks every end right: the heavier tail is the wrong end for SynBkd on
+/// seeds 42 and 2 (its ends differ by at most 1.1 times), and reclassification was the wrong end for
+/// StyleBkd on the minority label of a 75/25 set (8 of 100 flips poisoned; the safe space learned
+/// the style as the target: degenerate, ASR 79%). The 2 sits between those two groups; a natural
+/// sub-cluster farther out than the trigger would win it (`theTriggersEndIsChosen…` tests).
 ///
 /// *Whether* a label holds a trigger is decided by its share of the training rows against a
 /// reference (`LabelReference`: the dataset's dev split, else uniform shares): a dirty-label attack
@@ -57,6 +63,10 @@ public enum RelativeSpectral {
     /// 20% dirty-label poison of a balanced binary set (about 10 points) clears and 10% (about 5-7)
     /// only sometimes.
     public var minShareZ: Double
+    /// When one end's tail lies this many times farther from the label's median than the other's
+    /// (in median absolute deviations), that end is the trigger's (a separate mode, as a style
+    /// makes); otherwise exclusionary reclassification picks the end.
+    public var separateModeRatio: Double
     /// Share of a poisoned label's rows flagged, towards the trigger's end.
     public var excludeShare: Double
     /// Ridge added to the other labels' covariance, relative to its mean eigenvalue.
@@ -64,8 +74,9 @@ public enum RelativeSpectral {
     /// Ridge penalty of the reclassifier on standardized features.
     public var reclassifierRidge: Double
     public init(components: Int = 100, tailShare: Double = 0.15, minShareExcess: Double = 0.05, minShareZ: Double = 2,
-                excludeShare: Double = 0.5, ridge: Double = 1e-3, reclassifierRidge: Double = 100) {
+                separateModeRatio: Double = 2, excludeShare: Double = 0.5, ridge: Double = 1e-3, reclassifierRidge: Double = 100) {
       self.components = components; self.tailShare = tailShare; self.minShareExcess = minShareExcess; self.minShareZ = minShareZ
+      self.separateModeRatio = separateModeRatio
       self.excludeShare = excludeShare; self.ridge = ridge; self.reclassifierRidge = reclassifierRidge
     }
   }
@@ -89,6 +100,10 @@ public enum RelativeSpectral {
     /// the trigger; `StratifiedSelection` takes a flagged label's benign rows in this order).
     public var farEnd: [Int]
     public var relativeSize: Double
+    /// Mean distance of the chosen end's tail, and of the other end's, from the label's median
+    /// projection, in median absolute deviations (nil in results written before the mode rule).
+    public var tailDistance: Double?
+    public var otherTailDistance: Double?
     /// The label's share of the training rows, its reference share, and the difference in standard
     /// errors (`judge`; nil in results written before the share test; z nil where the error is 0).
     public var share: Double?
@@ -97,10 +112,12 @@ public enum RelativeSpectral {
     public var flagged: Bool
     public init(label: Int, rows: Int, eigenvalues: [Double], eigenRatio: Double, sign: Int, reclassified: Double,
                 otherEndReclassified: Double, cluster: [Int], farEnd: [Int] = [], relativeSize: Double,
+                tailDistance: Double? = nil, otherTailDistance: Double? = nil,
                 share: Double? = nil, referenceShare: Double? = nil, shareZ: Double? = nil, flagged: Bool) {
       self.label = label; self.rows = rows; self.eigenvalues = eigenvalues; self.eigenRatio = eigenRatio; self.sign = sign
       self.reclassified = reclassified; self.otherEndReclassified = otherEndReclassified; self.cluster = cluster
-      self.farEnd = farEnd; self.relativeSize = relativeSize; self.share = share; self.referenceShare = referenceShare
+      self.farEnd = farEnd; self.relativeSize = relativeSize; self.tailDistance = tailDistance; self.otherTailDistance = otherTailDistance
+      self.share = share; self.referenceShare = referenceShare
       self.shareZ = shareZ; self.flagged = flagged
     }
   }
@@ -158,15 +175,27 @@ public enum RelativeSpectral {
       let tail = max(1, Int(criteria.tailShare * Double(inside.count)))
       let high = ranking(1), low = ranking(-1)
       let rHigh = reclassified(Array(high.prefix(tail)), label: label), rLow = reclassified(Array(low.prefix(tail)), label: label)
-      let sign = rLow > rHigh ? -1 : 1
+      // How far each end's tail lies from the label's median, in median absolute deviations: a
+      // trigger that forms its own mode (a style) lies far beyond the label's natural spread.
+      let median = Self.median(p), mad = Self.median(p.map { abs($0 - median) })
+      let position = Dictionary(uniqueKeysWithValues: zip(inside, p))
+      func distance(_ rows: ArraySlice<Int>) -> Double {
+        rows.reduce(0.0) { $0 + abs((position[$1] ?? median) - median) } / Double(max(1, rows.count)) / mad
+      }
+      let dHigh = mad > 0 ? distance(high.prefix(tail)) : 0, dLow = mad > 0 ? distance(low.prefix(tail)) : 0
+      let sign: Int
+      if mad > 0, max(dHigh, dLow) >= criteria.separateModeRatio * min(dHigh, dLow) {
+        sign = dLow > dHigh ? -1 : 1
+      } else {
+        sign = rLow > rHigh ? -1 : 1
+      }
       let cluster = Array((sign > 0 ? high : low).prefix(max(tail, Int(criteria.excludeShare * Double(inside.count)))))
       let farEnd = Array((sign > 0 ? low : high).prefix(inside.count - cluster.count))
-      let chosen = max(rHigh, rLow)
       let ratio = values.count > 1 && values[1] > 0 ? values[0] / values[1] : 0
       directions.append(Direction(label: label, rows: inside.count, eigenvalues: Array(values.prefix(3)), eigenRatio: ratio,
-                                  sign: sign, reclassified: chosen, otherEndReclassified: min(rHigh, rLow),
+                                  sign: sign, reclassified: sign > 0 ? rHigh : rLow, otherEndReclassified: sign > 0 ? rLow : rHigh,
                                   cluster: cluster, farEnd: farEnd, relativeSize: Double(cluster.count) / Double(inside.count),
-                                  flagged: false))
+                                  tailDistance: sign > 0 ? dHigh : dLow, otherTailDistance: sign > 0 ? dLow : dHigh, flagged: false))
     }
     judge(&directions, trainRows: labels.count, reference: reference, criteria: criteria)
     let judged = directions.filter(\.flagged)
@@ -211,6 +240,13 @@ public enum RelativeSpectral {
       directions[k].shareZ = z
       directions[k].flagged = p - q >= criteria.minShareExcess && (z.map { $0 >= criteria.minShareZ } ?? true)
     }
+  }
+
+  /// The median of `values` (the mean of the middle two for an even count; 0 for none).
+  public static func median(_ values: [Double]) -> Double {
+    let v = values.sorted()
+    guard !v.isEmpty else { return 0 }
+    return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
   }
 
   /// Sample covariance (d × d, row-major) of `rows`.

@@ -163,6 +163,27 @@ struct RelativeSpectralTests {
             "\(dir.reclassified) \(dir.otherEndReclassified)")
     let top = r.flaggedRows.prefix(40)
     #expect(top.filter { poison.contains($0) }.count >= 36, "\(top.filter { poison.contains($0) }.count) of 40")
+    // The decoys' tail lies farther from the median than the trigger's, but not twice as far, so
+    // reclassification decides (4.2 against 5.9 here); at a ratio of 1.25 the distance rule would take the decoys' end.
+    let near = try #require(dir.tailDistance), far = try #require(dir.otherTailDistance)
+    #expect(far < 2 * near && far > 1.25 * near, "\(near) \(far)")
+    let loose = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, reference: Self.uniform,
+                                            criteria: .init(components: 20, separateModeRatio: 1.25), seed: 1)
+    #expect(loose.flaggedRows.prefix(40).filter { poison.contains($0) }.count <= 4)
+  }
+
+  @Test func aTriggerThatFormsItsOwnModeChoosesItsEndByDistance() throws {
+    // Poisoned rows pushed 3x as far out (a style): their tail is more than twice as far from the
+    // median as the other end's, and that decides whatever the reclassifier says.
+    var (x, labels, poison) = Self.features(poisoned: 40, seed: 7)
+    let direction = (0..<24).map { j in Float(j % 3 == 1 ? 1 : 0) / Float(8).squareRoot() }
+    for i in poison { x[i] = zip(x[i], direction).map { $0 + 12 * $1 } }
+    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 2, reference: Self.uniform, criteria: Self.geometry, seed: 1)
+    let dir = try #require(r.spectral?.first { $0.label == 1 })
+    #expect((dir.tailDistance ?? 0) >= 2 * (dir.otherTailDistance ?? .infinity), "\(dir.tailDistance ?? 0) \(dir.otherTailDistance ?? 0)")
+    #expect(r.flaggedRows.prefix(40).filter { poison.contains($0) }.count >= 38)
+    #expect(RelativeSpectral.median([3, 1, 2]) == 2 && RelativeSpectral.median([4, 1, 2, 3]) == 2.5 && RelativeSpectral.median([]) == 0)
+    _ = labels
   }
 
   @Test func theSpectralPipelineExcludesAndFlipsTheFlaggedRows() throws {
