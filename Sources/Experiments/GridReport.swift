@@ -146,8 +146,10 @@ public enum GridReport {
         if p.spectralScreen == true {
           s += " (relative spectral screen: a label whose share of the training rows is 5 points and 2 standard errors above its"
             + " reference share is judged poisoned; the base model's sentence states give, per label, the direction of most variance"
-            + " relative to the other labels; the half of a judged label towards the end whose extreme rows a classifier fitted without"
-            + " them gives another label kept out of the benign candidates and its most extreme rows put into the safe space with another label)"
+            + " relative to the other labels; the half of a judged label towards the trigger's end (the end whose extreme rows lie twice"
+            + " as far from the label's median, else the one a classifier fitted without them reclassifies more) kept out of the benign"
+            + " candidates and its most extreme rows, no more than the label's rows above its reference share, put into the safe space"
+            + " with another label)"
           if let shares = r.labelShares, let ref = r.referenceShares {
             s += ", label shares " + GridReport.percents(shares) + " against " + GridReport.percents(ref) + " (reference: \(r.referenceSource ?? "not recorded"))"
           }
