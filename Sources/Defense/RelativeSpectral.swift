@@ -10,14 +10,19 @@ import TensorCore
 ///
 /// Which end of the direction holds the trigger: where one end's tail (`Criteria.tailShare` of the
 /// label's rows) lies at least `Criteria.separateModeRatio` (2) times as far from the label's median
-/// as the other's (in median absolute deviations), that end: a style forms its own mode there (the
-/// poisoned labels of the 1,000-row StyleBkd sets: 2.4-4.8 times, the poisoned end each time).
+/// as the other's (in median absolute deviations), that end: a style forms its own mode there (7 of
+/// the 8 poisoned labels of the 1,000-row StyleBkd sets: 2.4-4.8 times, the poisoned end each time;
+/// AG News seed 42: 1.1).
 /// Otherwise *exclusionary reclassification* (Chen et al. 2018): each tail is left out, a ridge
-/// classifier is fitted on all other rows, and the end whose tail it gives other labels more often
-/// is taken. Neither alone picks every end right: the heavier tail is the wrong end for SynBkd on
-/// seeds 42 and 2 (its ends differ by at most 1.1 times), and reclassification was the wrong end for
-/// StyleBkd on the minority label of a 75/25 set (8 of 100 flips poisoned; the safe space learned
-/// the style as the target: degenerate, ASR 79%). The 2 sits between those two groups; a natural
+/// classifier with an intercept and class-balanced weights is fitted on all other rows, and the end
+/// whose tail it gives other labels more often is taken. Neither alone picks every end right: the
+/// heavier tail is the wrong end for SynBkd on seeds 42 and 2 (its ends differ by at most 1.1
+/// times), and reclassification was the wrong end for StyleBkd on the minority label of a 75/25 set
+/// (8 of 100 flips poisoned; the safe space learned the style as the target: degenerate, ASR 79%).
+/// The reclassifier was without intercept and balance until SynBkd on a 75/25 set, seed 1, took the
+/// clean end with it (0 of 100 flips poisoned); offline the balanced fit picks the poisoned end of
+/// all 15 poisoned labels measured once the distance rule has taken the styles
+/// (`scripts/study/spectral_end_rules.py`). The 2 sits between those two groups; a natural
 /// sub-cluster farther out than the trigger would win it (`theTriggersEndIsChosen…` tests).
 ///
 /// *Whether* a label holds a trigger is decided by its share of the training rows against a
@@ -153,7 +158,8 @@ public enum RelativeSpectral {
     func reclassified(_ tail: [Int], label: Int) -> Double {
       var rest = all
       for i in tail { rest.add(standardized[i], label: labels[i], weight: -1) }
-      let model = rest.fit(ridge: criteria.reclassifierRidge)
+      // Balanced, with an intercept: both tails of a label compared without the fit's label shares.
+      let model = rest.fitBalanced(ridge: criteria.reclassifierRidge)
       return Double(tail.filter { model.predict(standardized[$0]) != label }.count) / Double(max(1, tail.count))
     }
     var directions: [Direction] = []

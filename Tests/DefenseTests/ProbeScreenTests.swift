@@ -71,7 +71,30 @@ struct ProbeScreenTests {
     all.add([7, -3], label: 0); all.add([-2, 6], label: 1)
     all.add([7, -3], label: 0, weight: -1); all.add([-2, 6], label: 1, weight: -1)
     let m3 = all.fit(ridge: 0.5)
-    #expect(zip(m3.weights.joined(), m2.weights.joined()).allSatisfy { abs($0 - $1) < 1e-9 })
+    #expect(zip(m3.weights.joined(), m2.weights.joined()).allSatisfy { abs($0 - $1) < 1e-9 } && m3.bias == nil)
+  }
+
+  @Test func balancedRidgeWithInterceptIgnoresTheLabelShares() {
+    // One feature: class 0 at x = 1 (one row), class 1 at x = 3 (three rows), λ = 1. Balanced
+    // weights 4 / (2 · 1) = 2 and 4 / (2 · 3) = 2/3: both classes weigh 2, the weighted mean is 2, the
+    // targets' mean 0; centred Σ w (x - 2)² = 4 and Σ w (x - 2) t = 4 → w = 4 / 5 = 0.8, bias
+    // 0 - 2 · 0.8 = -1.6 (class 1; the negatives for class 0): the boundary is x = 2, the midpoint.
+    var s = RidgeClassifier.Statistics(width: 1, classes: 2)
+    s.add([1], label: 0)
+    for _ in 0..<3 { s.add([3], label: 1) }
+    let m = s.fitBalanced(ridge: 1)
+    #expect(abs(m.weights[1][0] - 0.8) < 1e-12 && abs((m.bias?[1] ?? 0) + 1.6) < 1e-12)
+    #expect(abs(m.weights[0][0] + 0.8) < 1e-12 && abs((m.bias?[0] ?? 0) - 1.6) < 1e-12)
+    #expect(m.predict([2.1]) == 1 && m.predict([1.9]) == 0)
+    // Without intercept and balance the same rows put the boundary elsewhere: Σx² + λ = 29,
+    // Σx·t = -1 + 9 = 8 → w = 8/29, every positive x goes to class 1.
+    let plain = s.fit(ridge: 1)
+    #expect(abs(plain.weights[1][0] - 8.0 / 29) < 1e-12 && plain.predict([1]) == 1)
+    // Taking rows out again restores the fit: a fourth class-1 row added and removed changes nothing.
+    var t = s
+    t.add([5], label: 1); t.add([5], label: 1, weight: -1)
+    let m4 = t.fitBalanced(ridge: 1)
+    #expect(zip(m4.weights.joined(), m.weights.joined()).allSatisfy { abs($0 - $1) < 1e-12 })
   }
 
   @Test func mismatchedInputsAreRejected() {
