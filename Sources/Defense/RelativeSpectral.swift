@@ -184,11 +184,12 @@ public enum RelativeSpectral {
       // How far each end's tail lies from the label's median, in median absolute deviations: a
       // trigger that forms its own mode (a style) lies far beyond the label's natural spread.
       let median = Self.median(p), mad = Self.median(p.map { abs($0 - median) })
-      let position = Dictionary(uniqueKeysWithValues: zip(inside, p))
-      func distance(_ rows: ArraySlice<Int>) -> Double {
-        rows.reduce(0.0) { $0 + abs((position[$1] ?? median) - median) } / Double(max(1, rows.count)) / mad
+      // The tails' projections are the `tail` largest and smallest values of p.
+      let sorted = p.sorted()
+      func distance(_ tailValues: ArraySlice<Double>) -> Double {
+        tailValues.reduce(0.0) { $0 + abs($1 - median) } / Double(max(1, tailValues.count)) / mad
       }
-      let dHigh = mad > 0 ? distance(high.prefix(tail)) : 0, dLow = mad > 0 ? distance(low.prefix(tail)) : 0
+      let dHigh = mad > 0 ? distance(sorted.suffix(tail)) : 0, dLow = mad > 0 ? distance(sorted.prefix(tail)) : 0
       let sign: Int
       if mad > 0, max(dHigh, dLow) >= criteria.separateModeRatio * min(dHigh, dLow) {
         sign = dLow > dHigh ? -1 : 1
