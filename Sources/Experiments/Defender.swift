@@ -31,10 +31,16 @@ public struct Defender {
     self.directory = directory; self.undefendedTwin = undefendedTwin; self.reference = reference
   }
 
-  /// The dev split's label shares as the reference, when the dataset has dev rows.
-  public static func reference(dev: [Example]?, labels: Int) throws -> LabelReference? {
-    guard let dev, !dev.isEmpty else { return nil }
-    return try LabelReference.counted(dev.map(\.label), classes: labels, source: "dev split")
+  /// The label shares the spectral screen compares with: the dev split's when the dataset has dev
+  /// rows, else those of the clean test split (the labelled rows a user holds out; only their label
+  /// counts are read), else nil (equal shares). Equal shares would flag the majority label of a
+  /// naturally skewed set, so any labelled split the attacker did not touch is better.
+  public static func reference(dev: [Example]?, test: [Example]? = nil, labels: Int) throws -> LabelReference? {
+    if let dev, !dev.isEmpty { return try LabelReference.counted(dev.map(\.label), classes: labels, source: "dev split") }
+    if let test, !test.isEmpty {
+      return try LabelReference.counted(test.map(\.label), classes: labels, source: "clean test split, no dev split")
+    }
+    return nil
   }
 
   /// What the pipeline produced.

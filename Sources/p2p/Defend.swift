@@ -122,7 +122,7 @@ struct Defend: ParsableCommand {
     let defender = Defender(config: config, labelNames: labelNames.map { $0.split(separator: ",").map(String.init) }
                               ?? ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames },
                             modelName: modelOptions.model, training: try training.config(for: .classification), directory: out,
-                            reference: try Defender.reference(dev: ds.dev, labels: n))
+                            reference: try Defender.reference(dev: ds.dev, test: ds.testClean, labels: n))
     let outcome = try defender.run(ds.train, model: model, source: data) { event in
       switch event {
       case .training(let e): report(e)

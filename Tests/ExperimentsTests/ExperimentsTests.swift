@@ -347,3 +347,18 @@ struct ProbeDataStampTests {
     }
   }
 }
+
+/// The spectral screen's reference label shares: the dev split, else the clean test split, else none.
+struct ReferenceSharesTests {
+  static func rows(_ labels: [Int]) -> [Example] { labels.enumerated().map { Example(text: "row \($0.offset)", label: $0.element) } }
+
+  @Test func theDevSplitComesFirstThenTheCleanTestSplit() throws {
+    let dev = Self.rows([0, 0, 0, 1]), test = Self.rows([0, 1, 1, 1, 1])
+    let fromDev = try #require(try Defender.reference(dev: dev, test: test, labels: 2))
+    #expect(fromDev.shares == [0.75, 0.25] && fromDev.rows == 4 && fromDev.source.hasPrefix("dev split"))
+    let fromTest = try #require(try Defender.reference(dev: [], test: test, labels: 2))
+    #expect(fromTest.shares == [0.2, 0.8] && fromTest.rows == 5 && fromTest.source.hasPrefix("clean test split"))
+    #expect(try Defender.reference(dev: nil, test: nil, labels: 2) == nil)
+    #expect(throws: DefenseError.self) { try Defender.reference(dev: Self.rows([0, 2]), labels: 2) }
+  }
+}
