@@ -58,7 +58,7 @@ let package = Package(
       ],
       swiftSettings: cpuFlags),
     .target(name: "TestSupport", dependencies: ["TensorCore", "GGUF", "Llama"], swiftSettings: cpuFlags),
-    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Backdoor", "Defense", "Inference", "Llama", "TensorCore", "TestSupport"],
+    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Backdoor", "Defense", "FileIO", "Inference", "Llama", "TensorCore", "TestSupport"],
                 swiftSettings: cpuFlags),
     .testTarget(name: "DefenseTests", dependencies: ["Defense", "Backdoor", "TensorCore", "TestSupport"],
                 swiftSettings: cpuFlags),

@@ -32,6 +32,8 @@ public struct ClassificationResult: Codable, Sendable, Equatable {
   public var p2pConfig: P2PConfig?
   public var seconds: Double
   public var sentencesPerSecond: Double
+  /// Baseline-defense cells: what the defense did (threshold, FRR and FAR of a detector).
+  public var baseline: BaselineRecord?
 
   public init(classifier: ClassifierSpec.Kind, poisoning: PoisonManifest, metrics: ClassificationMetrics, p2p: P2PDiagnostics?,
               p2pConfig: P2PConfig?, seconds: Double, sentencesPerSecond: Double) {

@@ -23,6 +23,20 @@ public enum AdapterFolder {
     return object["config"] != nil && object["benignSourceRows"] != nil
   }
 
+  /// Copies a finished training's files (adapter, spec, summary, logs; not the checkpoint) from
+  /// `source` into `destination` (created; a cell's own `model/` folder), the summary last, so an
+  /// interrupted copy is never taken for a finished one.
+  public static func copyFinishedModel(from source: String, to destination: String) throws {
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: destination, withIntermediateDirectories: true)
+    let files = ["adapter_config.json", "adapter_model.safetensors", "classifier.json", "training_log.json", "selection.json", "training_summary.json"]
+    for name in files where fm.fileExists(atPath: source + "/" + name) {
+      let target = destination + "/" + name
+      if fm.fileExists(atPath: target) { try fm.removeItem(atPath: target) }
+      try fm.copyItem(atPath: source + "/" + name, toPath: target)
+    }
+  }
+
   /// Checks `directory` before training into it and clears an earlier output when asked to start
   /// again: `overwrite` replaces the commands' own files (only those), `resume` continues from the
   /// checkpoint there. Refuses a file, a folder with other files, and a folder equal to or above

@@ -18,6 +18,11 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var seed: UInt64
   public var attackConfig: AttackConfig
   public var p2p: P2PConfig?
+  /// Baseline-defense cells: the defense (its record is in `evaluation.baseline`).
+  public var baseline: BaselineDefense?
+  /// Cells that evaluate the model of another cell (a baseline on the undefended model): its key.
+  /// Its training time is that cell's and is not counted again.
+  public var modelOf: String?
   public var training: TrainingConfig
   public var trainRows: Int
   /// Training time of the cell's model, summed over resumed runs (`TrainingSummary.seconds`),
@@ -119,8 +124,11 @@ public struct ClassificationFamily: TaskFamily {
     for f in try DatasetCatalog.inputFiles(of: cell.dataset, attack: cell.attack.attack, trigger: cell.attack.trigger, root: dataRoot) {
       files["data:" + ((f as NSString).deletingLastPathComponent as NSString).lastPathComponent + "/" + (f as NSString).lastPathComponent] = try hashes.sha256(f)
     }
-    return try CellFingerprint(settings: [("dataset", cell.dataset), ("attack", cell.attack), ("defense", cell.defense), ("seed", cell.seed),
-                                          ("training", cell.training), ("model", modelName), ("selection", cell.selection.rawValue)], files: files)
+    var settings: [(String, any Encodable)] = [("dataset", cell.dataset), ("attack", cell.attack), ("defense", cell.defense), ("seed", cell.seed),
+                                               ("training", cell.training), ("model", modelName), ("selection", cell.selection.rawValue)]
+    // Only baseline cells name the key: the fingerprints of every other cell stay as they were.
+    if let b = cell.baseline { settings.append(("baseline", b)) }
+    return try CellFingerprint(settings: settings, files: files)
   }
 
   public func loadResult(cellDirectory: String) throws -> CellResult { try CellResult.load(cellDirectory: cellDirectory) }
@@ -140,6 +148,9 @@ public struct ClassificationFamily: TaskFamily {
     public var probe: ProbeScreenResult?
     /// With `selection: best-dev`: the dev rows.
     public var split: DevSplit?
+    /// Baseline cells: ONION's suspicion scores (base model), and the cell whose model was adopted.
+    public var onionScores: OnionScores?
+    public var modelOf: String?
     public var rowCount: Int { pairs.count }
   }
 
@@ -148,6 +159,9 @@ public struct ClassificationFamily: TaskFamily {
     // best-dev: the dev rows (the dataset's dev file, else rows held out of training).
     let split: DevSplit? = cell.selection == .bestDev ? DevSplit.of(data, seed: cell.seed) : nil
     if let split { data.train = split.train }
+    if let baseline = cell.baseline {
+      return try prepareBaseline(cell, baseline, data: data, bundle: bundle, in: folders, split: split, progress: progress)
+    }
     guard let p2p = cell.defense else {
       let template = P2PConfig(labels: cell.labels).originalPrompt
       return Job(pairs: try ClassifierTraining.plainPairs(data.train, template: template), spec: .plain(template), split: split)
@@ -163,6 +177,35 @@ public struct ClassificationFamily: TaskFamily {
 
   public var specFile: String { ClassifierSpec.fileName }
 
+  /// A baseline cell's job: the undefended model (adopted from the grid's finished undefended cell
+  /// with the same data, seed and training, else trained here the same way), and what the
+  /// defense needs of the base model before the adapter is merged (ONION's perplexities).
+  func prepareBaseline(_ cell: ExperimentPlan.Cell, _ baseline: BaselineDefense, data: PoisonedDataset, bundle: ModelBundle,
+                       in folders: CellFolders, split: DevSplit?, progress: @escaping (ExperimentEvent) -> Void) throws -> Job {
+    let template = P2PConfig(labels: cell.labels).originalPrompt
+    var job = Job(pairs: try ClassifierTraining.plainPairs(data.train, template: template), spec: .plain(template), split: split)
+    let fm = FileManager.default
+    if let twin = finishedUndefendedTwin(of: cell, grid: folders.grid) {
+      if !fm.fileExists(atPath: folders.model + "/training_summary.json") {
+        progress(.phase("adopting the undefended model of \((twin as NSString).lastPathComponent)"))
+        try AdapterFolder.copyFinishedModel(from: twin + "/model", to: folders.model)
+      }
+      job.modelOf = (twin as NSString).lastPathComponent
+    }
+    if baseline.kind == .onion {
+      let path = folders.cell + "/" + OnionScores.fileName
+      if let stored = try? JSONOutput.read(OnionScores.self, from: path) { job.onionScores = stored } else {
+        let dev = BaselineEvaluation.devRows(data, limit: (baseline.onion ?? Onion.Config()).devRows).rows
+        let texts = dev.map(\.text) + data.testClean.map(\.text) + data.testPoison.map(\.text)
+        progress(.phase("ONION: perplexities of \(texts.count) inputs with each word left out (base model)"))
+        let scores = try OnionScoring.scores(texts, bundle: bundle) { progress(.evaluating("ONION perplexities", $0, $1)) }
+        try JSONOutput.write(scores, to: path)
+        job.onionScores = scores
+      }
+    }
+    return job
+  }
+
   public func train(_ cell: ExperimentPlan.Cell, job: Job, bundle: ModelBundle, in folders: CellFolders, resume: Bool,
                     progress: @escaping (TrainingEvent) -> Void) throws -> TrainingSummary {
     try ClassifierTraining.train(bundle: bundle, pairs: job.pairs, spec: job.spec, config: cell.training, directory: folders.model,
@@ -171,18 +214,27 @@ public struct ClassificationFamily: TaskFamily {
 
   public func evaluate(_ cell: ExperimentPlan.Cell, job: Job, data: PoisonedDataset, summary: TrainingSummary, bundle: ModelBundle,
                        in folders: CellFolders, progress: @escaping (ExperimentEvent) -> Void) throws -> CellResult {
-    let evaluation = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: job.spec, data: data) {
-      progress(.evaluating($0, $1, $2))
+    let report: (String, Int, Int) -> Void = { progress(.evaluating($0, $1, $2)) }
+    let evaluation: ClassificationResult
+    switch cell.baseline?.kind {
+    case nil: evaluation = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: job.spec, data: data, progress: report)
+    case .onion?:
+      evaluation = try BaselineEvaluation.onion(scorer: PromptScorer(bundle), spec: job.spec, data: data, defense: cell.baseline!,
+                                                scores: job.onionScores ?? OnionScores(scores: [:]), progress: report)
+    case .strip?:
+      evaluation = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: job.spec, data: data, defense: cell.baseline!, progress: report)
     }
     try JSONOutput.write(evaluation, to: folders.cell + "/evaluation.json")
     try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: folders.cell + "/evaluation.md")
-    var result = CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: DefenseLabel.of(job.defense), seed: cell.seed,
+    var result = CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.baseline?.name ?? DefenseLabel.of(job.defense), seed: cell.seed,
                             attackConfig: cell.attack, p2p: job.defense, training: cell.training, trainRows: job.pairs.count,
                             trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)
       .with(manifest: job.manifest)
     result.trainingTimedFromStep = summary.timedFromStep
     result.selection = try? JSONOutput.read(SelectionRecord.self, from: folders.model + "/" + SelectionRecord.fileName)
     result.screeningSeconds = job.probe?.seconds
+    result.baseline = cell.baseline
+    result.modelOf = job.modelOf
     return result
   }
 
@@ -191,10 +243,11 @@ public struct ClassificationFamily: TaskFamily {
   /// its stored result says it was trained so (a reused output folder may hold an older run).
   func finishedUndefendedTwin(of cell: ExperimentPlan.Cell, grid: String) -> String? {
     guard let twin = (try? cells())?.first(where: {
-      $0.defense == nil && $0.dataset == cell.dataset && $0.attack == cell.attack && $0.seed == cell.seed && $0.training == cell.training
+      $0.defense == nil && $0.baseline == nil && $0.dataset == cell.dataset && $0.attack == cell.attack && $0.seed == cell.seed
+        && $0.training == cell.training && $0.selection == cell.selection
     }) else { return nil }
     let dir = grid + "/cells/" + twin.key
-    guard let stored = try? CellResult.load(cellDirectory: dir), stored.p2p == nil, stored.training == cell.training,
+    guard let stored = try? CellResult.load(cellDirectory: dir), stored.p2p == nil, stored.baseline == nil, stored.training == cell.training,
           stored.attackConfig == cell.attack, stored.seed == cell.seed, stored.dataset == cell.dataset else { return nil }
     return dir
   }

@@ -35,10 +35,13 @@ import Yams
 ///                          # the poison-like rows into the safe space with the other label;
 ///                          # "p2p-spectral" ranks rows along the relative spectral direction;
 ///                          # "p2p-oracle" draws them from known-clean rows only (a diagnostic)
+///                          # baselines: "onion" (words removed by perplexity), "strip"
+///                          # (inputs rejected by prediction entropy), on the undefended model
 /// seeds: [42]
 /// p2p: {ratio: 0.2, mode: union}
 /// training: {epochs: 3, batch_size: 32, lr: 2.0e-4}
 /// selection: last          # or best-dev: the epoch with the best dev macro-F1 (ModelSelection)
+/// baselines: {onion: {max_dev_accuracy_drop: 0.02}, strip: {repeats: 5, swap_ratio: 0.5, frr: 0.01}}
 /// ```
 public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
   public struct Attack: Codable, Sendable, Equatable {
@@ -111,6 +114,43 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
     }
   }
 
+  /// Hyper-parameters of the baseline defenses (`defenses: [onion, strip]`); defaults from the
+  /// paper or OpenBackdoor (`Onion.Config`, `Strip.Config`).
+  public struct Baselines: Codable, Sendable, Equatable {
+    public struct OnionKeys: Codable, Sendable, Equatable {
+      public var threshold: Double?
+      public var maxDevAccuracyDrop: Double?
+      public var devRows: Int?
+      enum CodingKeys: String, CodingKey, CaseIterable { case threshold, maxDevAccuracyDrop = "max_dev_accuracy_drop", devRows = "dev_rows" }
+    }
+    public struct StripKeys: Codable, Sendable, Equatable {
+      public var repeats: Int?
+      public var swapRatio: Double?
+      public var frr: Double?
+      public var devRows: Int?
+      enum CodingKeys: String, CodingKey, CaseIterable { case repeats, swapRatio = "swap_ratio", frr, devRows = "dev_rows" }
+    }
+    public var onion: OnionKeys?
+    public var strip: StripKeys?
+    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip }
+
+    /// The baseline `kind` with these keys over its defaults, seeded by the cell.
+    public func defense(_ kind: BaselineKind, seed: UInt64) throws -> BaselineDefense {
+      let o = onion ?? OnionKeys(), st = strip ?? StripKeys()
+      var onionConfig = Onion.Config(), stripConfig = Strip.Config()
+      if let v = o.threshold { onionConfig.threshold = v }
+      if let v = o.maxDevAccuracyDrop { onionConfig.maxDevAccuracyDrop = v }
+      if let v = o.devRows { onionConfig.devRows = v }
+      if let v = st.repeats { stripConfig.repeats = v }
+      if let v = st.swapRatio { stripConfig.swapRatio = v }
+      if let v = st.frr { stripConfig.frr = v }
+      if let v = st.devRows { stripConfig.devRows = v }
+      let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, seed: seed)
+      do { try d.validate() } catch { throw ExperimentError.invalid(key: "baselines", expected: "\(error)") }
+      return d
+    }
+  }
+
   public var name: String?
   public var model: String?
   public var datasets: [String]?
@@ -130,9 +170,11 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
   public var maxNewTokens: Int?
   /// Generation: P2P cells are also decoded without the wrapper (default true).
   public var ablation: Bool?
+  /// Classification: hyper-parameters of the baseline defenses.
+  public var baselines: Baselines?
 
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case name, model, datasets, attacks, defenses, seeds, p2p, training, task, selection, ablation
+    case name, model, datasets, attacks, defenses, seeds, p2p, training, task, selection, ablation, baselines
     case trainLimit = "train_limit", testLimit = "test_limit", maxNewTokens = "max_new_tokens"
   }
 
@@ -176,7 +218,8 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
         }
       return generationOnly.first { $0.1 }?.0
     }
-    let classificationOnly: [(String, Bool)] = [("selection", selection != nil), ("p2p.unrestricted", p.unrestricted != nil)]
+    let classificationOnly: [(String, Bool)] = [("selection", selection != nil), ("p2p.unrestricted", p.unrestricted != nil),
+                                                ("baselines", baselines != nil)]
       + attacks.enumerated().flatMap { (i, a) in
         [("attacks[\(i)].target", a.target != nil), ("attacks[\(i)].setting", a.setting != nil),
          ("attacks[\(i)].placement", a.placement != nil), ("attacks[\(i)].label_shares", a.labelShares != nil)]
@@ -189,8 +232,10 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
     public var dataset: String
     public var attackLabel: String
     public var attack: AttackConfig
-    /// nil: undefended.
+    /// nil: undefended (or a baseline defense).
     public var defense: P2PConfig?
+    /// A baseline defense instead of P2P (nil with `defense` nil: undefended).
+    public var baseline: BaselineDefense?
     public var seed: UInt64
     public var training: TrainingConfig
     public var selection: ModelSelection = .last
@@ -202,11 +247,11 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       defense.map { [$0.originalPrompt, $0.benignPrompt] } ?? [P2PConfig(labels: labels).originalPrompt]
     }
 
-    public var defenseLabel: String { DefenseLabel.of(defense) }
+    public var defenseLabel: String { baseline?.name ?? DefenseLabel.of(defense) }
     /// File-system-safe identifier.
     public var key: String {
       let d = defense.map { "p2p\($0.automatic == true ? "-auto" : "")\($0.excludePoisonedFromBenign == true ? "-oracle" : "")\($0.selectsByAgreement ? "-agree" : "")\($0.screenTriggers == true ? "-screen" : "")\($0.coverTriggers == true ? "-cover" : "")\($0.probeScreen == true ? "-probe" : "")\($0.spectralScreen == true ? "-spectral" : "")-\($0.ratio)" } ?? "none"
-      return "\(dataset)_\(attackLabel)_\(d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" }.reduce("") { $0 + String($1) }
+      return "\(dataset)_\(attackLabel)_\(baseline?.name ?? d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" }.reduce("") { $0 + String($1) }
     }
   }
 
@@ -269,9 +314,11 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
             throw ExperimentError.invalid(key: a.defenses != nil ? "attacks[\(a.label)].defenses" : "defenses", expected: "at least one defense (none, p2p, …)")
           }
           for d in defenseList {
-            var defense: P2PConfig?
+            var defense: P2PConfig?, baseline: BaselineDefense?
             if d == "none" {
               defense = nil
+            } else if let kind = BaselineKind(rawValue: d) {
+              baseline = try (baselines ?? Baselines()).defense(kind, seed: seed)
             } else if let (variant, r) = Self.parseDefense(d) {
               let ratio = r ?? p2p?.ratio ?? DefensePreset(rawValue: variant)?.defaultRatio ?? P2PConfig.defaultRatio
               defense = P2PConfig(benignTrigger: p2p?.benignTrigger ?? P2PConfig.defaultBenignTrigger, ratio: ratio,
@@ -285,9 +332,9 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
               try defense!.validate()
             } else {
               throw ExperimentError.invalid(key: "defenses '\(d)'",
-                                            expected: "none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-spectral, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3)")
+                                            expected: "none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-spectral, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3), or a baseline defense (\(BaselineKind.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
-            out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
+            out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, baseline: baseline, seed: seed,
                             training: try trainingConfig(seed: seed), selection: selection ?? .last, labels: labels))
           }
         }

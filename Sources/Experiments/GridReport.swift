@@ -1,4 +1,5 @@
 import FileIO
+import Defense
 import Evaluation
 import Foundation
 
@@ -42,6 +43,7 @@ public enum GridReport {
   /// resume from a checkpoint of an older build, "†" for a result of an older build (the last
   /// run's time only).
   static func trainingTime(_ r: CellResult) -> String {
+    if let twin = r.modelOf { return "model of \(twin)" }
     let t = String(format: "%.0f", r.trainingSeconds)
     switch r.trainingTimedFromStep {
     case nil: return t + "†"
@@ -55,7 +57,8 @@ public enum GridReport {
   /// cell to adopt) is not counted; an adopted one is its undefended cell's training.
   public static func runTime(_ results: [CellResult]) -> String {
     guard !results.isEmpty else { return "" }
-    let training = results.reduce(0) { $0 + $1.trainingSeconds }, evaluation = results.reduce(0) { $0 + $1.evaluation.seconds }
+    // A baseline cell that adopted an undefended cell's model did not train.
+    let training = results.reduce(0) { $0 + ($1.modelOf == nil ? $1.trainingSeconds : 0) }, evaluation = results.reduce(0) { $0 + $1.evaluation.seconds }
     let screening = results.reduce(0) { $0 + ($1.screeningSeconds ?? 0) }
     var s = String(format: "Run time of these %d cells: training %.0f s, evaluation %.0f s", results.count, training, evaluation)
     if screening > 0 { s += String(format: ", probe screens %.0f s", screening) }
@@ -130,6 +133,7 @@ public enum GridReport {
       s += String(format: "%.0f |\n", e.seconds)
     }
     s += "\n" + runTime(results)
+    s += baselineTable(results)
     s += "\nSettings of each cell:\n\n"
     for r in results {
       s += "- `\(r.key)`: \(ReportWriter.describe(r.evaluation.poisoning))"
@@ -165,6 +169,7 @@ public enum GridReport {
           s += ", \(c) benign rows covered with \(phrases.map { "\"\($0)\"" }.joined(separator: ", "))"
         }
       }
+      if let b = r.evaluation.baseline { s += "; " + baselineText(b) }
       if let sel = r.selection {
         s += "; best dev epoch \(sel.chosenEpoch) of \(sel.epochs.count) (macro-F1 on \(sel.devRows) \(sel.devSource) rows: "
           + sel.epochs.map { String(format: "%.1f", 100 * $0.devMacroF1) }.joined(separator: ", ") + ")"
@@ -175,6 +180,36 @@ public enum GridReport {
                   t.learningRate, r.finalLoss)
     }
     return s
+  }
+
+  /// The baseline defenses' own numbers: threshold, a detector's FRR and FAR (clean test rows
+  /// rejected, triggered rows let through), ONION's removed words. Empty without baseline cells.
+  static func baselineTable(_ results: [CellResult]) -> String {
+    let cells = results.filter { $0.evaluation.baseline != nil }
+    guard !cells.isEmpty else { return "" }
+    var s = "\nBaseline defenses (on the undefended model; a rejected clean row counts as wrong, a rejected triggered row as not attacked):\n\n"
+    s += "| dataset | attack | defense | seed | threshold | FRR % (clean test rejected) | FAR % (triggered let through) | words removed, clean / triggered |\n"
+    s += "|---|---|---|---:|---:|---|---|---|\n"
+    for r in cells {
+      let b = r.evaluation.baseline!
+      let removed = b.removedWordsClean.map { String(format: "%.2f / %.2f", $0, b.removedWordsTriggered ?? .nan) } ?? "–"
+      s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.seed) | \(String(format: "%.3g", b.threshold)) | \(pctCI(b.falseRejection)) | "
+      s += "\(pctCI(b.falseAcceptance)) | \(removed) |\n"
+    }
+    return s
+  }
+
+  /// A baseline's settings and threshold in words, for the settings list.
+  static func baselineText(_ b: BaselineRecord) -> String {
+    switch b.defense.kind {
+    case .onion:
+      return String(format: "ONION (words whose removal lowers the base model's perplexity by more than %.3g removed; threshold %@)",
+                    b.threshold, b.thresholdSource)
+    case .strip:
+      let c = b.defense.strip ?? Strip.Config()
+      return String(format: "STRIP (%d perturbed copies, %.0f%% of the words replaced by high tf-idf words of a dev row; rejected below "
+                    + "entropy %.3g bits, the %@)", c.repeats, 100 * c.swapRatio, b.threshold, b.thresholdSource)
+    }
   }
 
   /// Shares as percentages, "35.4/64.6%".
@@ -221,7 +256,7 @@ public enum GridReport {
     s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
     s += "<text x=\"\(left + pw / 2)\" y=\"\(h - 12)\" text-anchor=\"middle\">attack success rate (%)</text>\n"
     s += "<text x=\"16\" y=\"\(top + ph / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(top + ph / 2))\">clean accuracy (%)</text>\n"
-    s += "<text x=\"\(left)\" y=\"18\" font-weight=\"bold\">CA vs ASR per attack: undefended (circle) and P2P (square)</text>\n"
+    s += "<text x=\"\(left)\" y=\"18\" font-weight=\"bold\">CA vs ASR per attack: undefended (circle) and defended (square)</text>\n"
     for r in results where r.defense == "none" && g.aggregates.isEmpty {
       guard let asr = r.evaluation.metrics.attackSuccessRate?.value, asr.isFinite else { continue }
       for d in results where d.defense != "none" && d.dataset == r.dataset && d.attack == r.attack && d.seed == r.seed {

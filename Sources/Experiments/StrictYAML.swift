@@ -128,6 +128,9 @@ extension ExperimentPlan {
   static let keySchema = YAMLKeySchema(
     keys: CodingKeys.allCases.map(\.rawValue),
     nested: ["p2p": YAMLKeySchema(keys: P2P.CodingKeys.allCases.map(\.rawValue)),
-             "training": YAMLKeySchema(keys: Training.CodingKeys.allCases.map(\.rawValue))],
+             "training": YAMLKeySchema(keys: Training.CodingKeys.allCases.map(\.rawValue)),
+             "baselines": YAMLKeySchema(keys: Baselines.CodingKeys.allCases.map(\.rawValue),
+                                        nested: ["onion": YAMLKeySchema(keys: Baselines.OnionKeys.CodingKeys.allCases.map(\.rawValue)),
+                                                 "strip": YAMLKeySchema(keys: Baselines.StripKeys.CodingKeys.allCases.map(\.rawValue))])],
     items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
 }

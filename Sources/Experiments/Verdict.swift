@@ -58,7 +58,8 @@ public struct Verdict: Codable, Sendable, Equatable {
   /// The undefended cell with `cell`'s dataset, attack, seed and training, if any.
   public static func twin(of cell: CellResult, in results: [CellResult]) -> CellResult? {
     results.first {
-      $0.p2p == nil && $0.dataset == cell.dataset && $0.attackConfig == cell.attackConfig && $0.seed == cell.seed && $0.training == cell.training
+      $0.p2p == nil && $0.baseline == nil && $0.dataset == cell.dataset && $0.attackConfig == cell.attackConfig && $0.seed == cell.seed
+        && $0.training == cell.training
     }
   }
 
@@ -66,8 +67,8 @@ public struct Verdict: Codable, Sendable, Equatable {
   public static func annotate(_ results: [CellResult]) -> [CellResult] {
     results.map { r in
       var r = r
-      r.defense = DefenseLabel.of(r.p2p)
-      r.verdict = r.p2p == nil ? nil : judge(r, undefended: twin(of: r, in: results))
+      r.defense = r.baseline?.name ?? DefenseLabel.of(r.p2p)
+      r.verdict = r.p2p == nil && r.baseline == nil ? nil : judge(r, undefended: twin(of: r, in: results))
       return r
     }
   }

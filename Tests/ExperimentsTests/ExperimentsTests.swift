@@ -362,3 +362,59 @@ struct ReferenceSharesTests {
     #expect(throws: DefenseError.self) { try Defender.reference(dev: Self.rows([0, 2]), labels: 2) }
   }
 }
+
+/// The baseline defenses with the real model: ONION's scores single out an inserted word, and a
+/// tiny grid runs them beside the undefended cell, on its model.
+@Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
+struct BaselineGridTests {
+  @Test func onionScoresTheInsertedWordHighest() throws {
+    let bundle = try ModelBundle.load(RealModel.path)
+    let text = "a gripping and beautifully acted film about mn love and loss"
+    let scores = try #require(try OnionScoring.scores([text, "alone"], bundle: bundle).scores[text])
+    #expect(scores.count == Onion.words(text).count)
+    // The score of "mn" (index 7) is the largest: leaving it out lowers the perplexity most.
+    #expect(scores.indices.max { scores[$0] < scores[$1] } == 7)
+    // A one-word input has no scores (ONION keeps it as it is).
+    #expect(try OnionScoring.scores(["alone"], bundle: bundle).scores.isEmpty)
+  }
+
+  @Test func aTinyGridRunsOnionAndStripOnTheUndefendedModel() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("grid-\(UUID().uuidString)").path
+    let yaml = FileManager.default.temporaryDirectory.appendingPathComponent("grid-\(UUID().uuidString).yaml").path
+    try """
+      name: tiny-baselines
+      model: \(RealModel.path)
+      train_limit: 24
+      test_limit: 12
+      attacks: [{attack: badnets, rate: 0.25, target: 1}]
+      defenses: [none, onion, strip]
+      baselines: {onion: {dev_rows: 8}, strip: {repeats: 2, dev_rows: 8}}
+      training: {epochs: 1, batch_size: 8}
+      """.write(toFile: yaml, atomically: true, encoding: .utf8)
+    let plan = try ExperimentPlan.load(yaml)
+    let results = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run()
+    #expect(results.map(\.defense) == ["none", "onion", "strip"])
+    #expect(results.map(\.key) == ["sst2_badnets_none_s42", "sst2_badnets_onion_s42", "sst2_badnets_strip_s42"])
+    // Both baselines adopted the undefended model (the same adapter bytes) instead of training.
+    for r in results.dropFirst() {
+      #expect(r.modelOf == "sst2_badnets_none_s42")
+      #expect(FileManager.default.contents(atPath: out + "/cells/\(r.key)/model/" + PEFTAdapter.weightsFile)
+        == FileManager.default.contents(atPath: out + "/cells/sst2_badnets_none_s42/model/" + PEFTAdapter.weightsFile))
+      #expect(r.evaluation.metrics.cleanAccuracy.total == 12 && r.evaluation.metrics.attackSuccessRate != nil)
+    }
+    let onion = try #require(results[1].evaluation.baseline), strip = try #require(results[2].evaluation.baseline)
+    #expect(onion.devRows == 8 && onion.removedWordsClean != nil && onion.falseRejection == nil)
+    #expect(strip.falseRejection?.total == 12 && strip.falseAcceptance?.total == results[2].evaluation.metrics.attackSuccessRate?.total)
+    #expect(FileManager.default.fileExists(atPath: out + "/cells/sst2_badnets_onion_s42/" + OnionScores.fileName))
+    // Verdicts against the undefended cell, and the reports carry the detectors' numbers.
+    let grid = try GridResults.read(out + "/results.json")
+    #expect(grid.cells[1].verdict?.undefendedKey == "sst2_badnets_none_s42" && grid.cells[2].verdict != nil && grid.cells[0].verdict == nil)
+    let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+    #expect(report.contains("FRR % (clean test rejected)") && report.contains("model of sst2_badnets_none_s42"))
+    // A misspelt baseline key is an error naming it.
+    let bad = yaml + ".bad.yaml"
+    try (try String(contentsOfFile: yaml, encoding: .utf8)).replacingOccurrences(of: "repeats", with: "repeat").write(toFile: bad, atomically: true, encoding: .utf8)
+    #expect(throws: ExperimentError.self) { try ExperimentPlan.load(bad) }
+  }
+}

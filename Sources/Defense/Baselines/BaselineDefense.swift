@@ -1,0 +1,58 @@
+import Foundation
+
+/// The baseline defenses a grid can run beside P2P (`defenses: [none, p2p, onion, strip]`), by
+/// the stage of the pipeline they act at. Each kind's computation is a pure type here (`Onion`,
+/// `Strip`); the parts that need a model run in Experiments and Evaluation.
+public enum BaselineKind: String, Codable, Sendable, CaseIterable {
+  /// ONION (Qi et al., EMNLP 2021): inference-time; words whose removal lowers the input's
+  /// perplexity under the base model by more than a threshold are removed (`Onion`).
+  case onion
+  /// STRIP (Gao et al. 2019; OpenBackdoor's text variant): inference-time detection by the
+  /// entropy of the predictions over perturbed copies of an input (`Strip`).
+  case strip
+
+  /// When the defense acts: on the inputs at inference (the model is the undefended one).
+  public enum Phase: String, Sendable { case inference }
+  public var phase: Phase { .inference }
+
+  /// Whether it rejects inputs (a detector, with FRR and FAR) rather than changing them.
+  public var isDetector: Bool { self == .strip }
+}
+
+/// A baseline defense with its hyper-parameters (defaults from the paper or OpenBackdoor, in one
+/// place: `Onion.Config`, `Strip.Config`), as an experiment file or `p2p evaluate --defense` names it.
+public struct BaselineDefense: Codable, Sendable, Equatable {
+  public var kind: BaselineKind
+  public var onion: Onion.Config?
+  public var strip: Strip.Config?
+  /// Seeds the defense's own random choices (STRIP's perturbations).
+  public var seed: UInt64
+
+  public init(kind: BaselineKind, onion: Onion.Config? = nil, strip: Strip.Config? = nil, seed: UInt64) {
+    self.kind = kind; self.seed = seed
+    self.onion = kind == .onion ? (onion ?? Onion.Config()) : nil
+    self.strip = kind == .strip ? (strip ?? Strip.Config()) : nil
+  }
+
+  /// The name in reports and cell keys ("onion", "strip").
+  public var name: String { kind.rawValue }
+
+  public func validate() throws(BaselineError) {
+    try onion?.validate()
+    try strip?.validate()
+  }
+}
+
+/// A baseline defense's setting out of range, named by its key.
+public enum BaselineError: Error, Equatable, CustomStringConvertible, Sendable {
+  case invalidSetting(key: String, value: String, expected: String)
+  /// The defense needs clean labelled rows (to choose a threshold) and has none.
+  case noCleanRows(defense: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case let .invalidSetting(key, value, expected): return "invalid \(key) '\(value)': expected \(expected)"
+    case let .noCleanRows(defense, reason): return "\(defense) needs clean labelled rows: \(reason)"
+    }
+  }
+}

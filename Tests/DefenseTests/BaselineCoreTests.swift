@@ -1,0 +1,86 @@
+import Defense
+import Foundation
+import TensorCore
+import Testing
+
+/// ONION's and STRIP's computations on hand-made cases (the paper's and OpenBackdoor's rules).
+struct OnionCoreTests {
+  @Test func variantsLeaveOutEachWordAndOneWordInputsAreKept() {
+    #expect(Onion.words(" a  b\tc ") == ["a", "b", "c"])
+    #expect(Onion.variants(["a", "b", "c"]) == ["a b c", "b c", "a c", "a b"])
+    #expect(Onion.variants(["alone"]).isEmpty)
+  }
+
+  @Test func suspicionIsTheWholePerplexityMinusEachWordLeftOut() {
+    #expect(abs(Onion.perplexity([Float](repeating: 1, count: 3)) - exp(1)) < 1e-9)
+    #expect(Onion.perplexity([Float]()) == 1)
+    // Whole 10; without a: 9, without b: 4, without c: 10.
+    let scores = Onion.suspicion(perplexities: [10, 9, 4, 10])
+    #expect(scores == [1, 6, 0])
+    // The word whose removal lowers perplexity most (b) is the one above the threshold.
+    #expect(Onion.filtered(["a", "b", "c"], scores: scores, threshold: 2) == "a c")
+    #expect(Onion.filtered(["a", "b", "c"], scores: scores, threshold: 6) == "a b c")  // not above: kept
+    #expect(Onion.filtered(["a", "b", "c"], scores: scores, threshold: .infinity) == "a b c")
+  }
+
+  @Test func theThresholdIsTheLowestCandidateWithinTheDevAccuracyBudget() {
+    // Quantiles of 1…10 at index round(q * 9): 50% -> 6, 60% -> 6, 70% -> 7, 80% -> 8, 90% -> 9, 95/98/99% -> 10.
+    #expect(Onion.candidates([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]) == [6, 7, 8, 9, 10, .infinity])
+    #expect(Onion.candidates([]) == [.infinity])
+    let accuracy: [Double: Double] = [1: 0.80, 2: 0.885, 3: 0.90]
+    let chosen = Onion.choose([3, 1, 2, .infinity], reference: 0.9, maxDrop: 0.02) { accuracy[$0]! }
+    #expect(chosen.threshold == 2 && chosen.devAccuracy == 0.885)
+    let none = Onion.choose([1, 2, .infinity], reference: 0.95, maxDrop: 0.02) { accuracy[$0]! }
+    #expect(none.threshold == .infinity && none.devAccuracy == 0.95)
+  }
+
+  @Test func badSettingsAreNamed() {
+    #expect(throws: BaselineError.invalidSetting(key: "onion.max_dev_accuracy_drop", value: "1.5", expected: "a fraction in [0, 1)")) {
+      try Onion.Config(maxDevAccuracyDrop: 1.5).validate()
+    }
+    #expect(throws: BaselineError.self) { try Strip.Config(repeats: 0).validate() }
+    #expect(throws: BaselineError.self) { try BaselineDefense(kind: .strip, strip: Strip.Config(frr: 1), seed: 1).validate() }
+  }
+}
+
+struct StripCoreTests {
+  @Test func termsAndTfIdfRankingFollowTheSmoothIdf() {
+    #expect(Strip.terms("It's a GREAT film, 10/10!") == ["it", "great", "film", "10", "10"])
+    // N = 2; df: good 1, film 2, bad 1; idf = ln(3 / (1 + df)) + 1: good, bad 1.405, film 1.
+    // Doc 0: good 2 x 1.405 = 2.81, film 1; doc 1: bad 1.405, film 1.
+    #expect(Strip.rankedTerms(["good good film", "bad film"]) == [["good", "film"], ["bad", "film"]])
+    // Ties are broken by the word: equal counts and idf.
+    #expect(Strip.rankedTerms(["bb aa"]) == [["aa", "bb"]])
+  }
+
+  @Test func entropyIsInBitsOverTheSoftmax() {
+    #expect(abs(Strip.entropy(logits: [0, 0]) - 1) < 1e-12)
+    #expect(abs(Strip.entropy(logits: [3, 3, 3, 3]) - 2) < 1e-12)
+    #expect(Strip.entropy(logits: [0, 100]) < 1e-6)
+    // p = (1/(1+e), e/(1+e)): H = -(p0 log2 p0 + p1 log2 p1).
+    let p1 = exp(1.0) / (1 + exp(1.0)), p0 = 1 - p1
+    #expect(abs(Strip.entropy(logits: [0, 1]) - -(p0 * log2(p0) + p1 * log2(p1))) < 1e-6)
+  }
+
+  @Test func theThresholdKeepsTheFalseRejectionRateOnDevRows() {
+    // Sorted [1, 2, 3, 4, 5], index floor(5 * 0.2) = 1: 2; only the entropy below it is flagged.
+    #expect(Strip.threshold(cleanEntropies: [5, 1, 4, 2, 3], frr: 0.2) == 2)
+    #expect(Strip.threshold(cleanEntropies: [5, 1, 4, 2, 3], frr: 0) == 1)
+    #expect(Strip.flags([1.5, 2, 3], threshold: 2) == [true, false, false])
+  }
+
+  @Test func aPerturbedCopyReplacesSomeWordsWithTheDonorsTopWords() {
+    let text = "one two three four five six"
+    var a = SeededRNG(seed: 7), b = SeededRNG(seed: 7)
+    let copy = Strip.perturb(text, donors: [["x", "y", "z"]], swapRatio: 0.5, using: &a)
+    #expect(copy == Strip.perturb(text, donors: [["x", "y", "z"]], swapRatio: 0.5, using: &b))  // seeded
+    let before = text.split(separator: " "), after = copy.split(separator: " ")
+    #expect(after.count == 6)
+    // m = floor(6 x 0.5) = 3 draws (with repetition): at most 3 positions change, each to a donor word.
+    let changed = zip(before, after).filter { $0 != $1 }
+    #expect(!changed.isEmpty && changed.count <= 3 && changed.allSatisfy { ["x", "y", "z"].contains(String($0.1)) })
+    // Nothing to replace with, or too short to replace anything: unchanged.
+    #expect(Strip.perturb(text, donors: [[]], swapRatio: 0.5, using: &a) == text)
+    #expect(Strip.perturb("one", donors: [["x"]], swapRatio: 0.5, using: &a) == "one")
+  }
+}
