@@ -53,12 +53,23 @@ public enum ReportWriter {
     if let cfg = r.p2pConfig {
       s += "- P2P: mode \(cfg.mode.rawValue), rho \(cfg.ratio), benign trigger \"\(cfg.benignTrigger)\", labels \(cfg.labelWords.joined(separator: ",")) -> safe \(cfg.safeLabelWords.joined(separator: ",")), \(cfg.unrestricted ? "unrestricted (whole-vocabulary) argmax" : "restricted to the safe label words")\n"
     }
+    if let b = r.baseline {
+      s += "- Baseline defense: \(b.defense.name), threshold \(String(format: "%.4g", b.threshold)) (\(b.thresholdSource))"
+      s += b.defense.kind.isDetector ? "; rejected inputs count as wrong on the clean set and as not attacked on the triggered set\n" : "\n"
+    }
     if let warning = degenerateWarning(r.metrics) { s += "\n**\(warning)**\n" }
     s += "\n| metric | value |\n|---|---|\n"
     s += "| CA (clean test) | \(percent(r.metrics.cleanAccuracy)) |\n"
     s += balanceRows(r.metrics, suffix: "")
     if let asr = r.metrics.attackSuccessRate {
       s += "| ASR (triggered non-target rows) | \(percent(asr))\(r.metrics.degenerate ? " — constant classifier, not a defense" : "") |\n"
+    }
+    if let b = r.baseline {
+      if let f = b.falseRejection { s += "| FRR (clean test rows rejected) | \(percent(f)) |\n" }
+      if let f = b.falseAcceptance { s += "| FAR (triggered rows let through) | \(percent(f)) |\n" }
+      if let c = b.removedWordsClean, let t = b.removedWordsTriggered {
+        s += String(format: "| words removed per input, clean / triggered | %.2f / %.2f |\n", c, t)
+      }
     }
     if let d = r.p2p {
       s += "| ASR, 2n-way argmax: safe target only (official code's count) | \(percent(d.asrExtendedTargetOnly)) |\n"

@@ -2,6 +2,7 @@ import Inference
 import FileIO
 import ArgumentParser
 import Backdoor
+import Defense
 import Evaluation
 import Experiments
 import Foundation
@@ -21,6 +22,13 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Template when the adapter has no classifier.json (or zero-shot).") var template = PromptTemplate.defaultTemplate
   @Option(help: "Label words when the adapter has no classifier.json, comma-separated.") var labelWords: String?
   @Flag(help: "P2P only: the official code's whole-vocabulary argmax instead of restricted scoring.") var unrestricted = false
+  @Option(help: "A baseline defense in front of an undefended adapter: onion (words removed by the base model's perplexity) or strip (inputs rejected by prediction entropy over perturbed copies).")
+  var defense: BaselineKind?
+  @Option(help: "ONION: a fixed suspicion-score threshold (default: chosen on clean dev rows, at most 2 points of dev accuracy lost).") var threshold: Double?
+  @Option(help: "STRIP: the false rejection rate allowed on clean dev rows.") var frr = Strip.Config().frr
+  @Option(help: "STRIP: perturbed copies per input.") var repeats = Strip.Config().repeats
+  @Option(help: "Clean dev rows the baseline's threshold is chosen on (the dev split, else the clean test split).") var devRows = Onion.Config.defaultDevRows
+  @Option(help: "Seed of the baseline's random choices (STRIP's perturbations).") var seed: UInt64 = 42
   @Option(help: "Where evaluation.json and evaluation.md go.") var out: String?
   @Flag(help: "No progress line.") var quiet = false
   @OptionGroup(title: "Generation tasks") var generation: GenerationEvaluateOptions
@@ -35,15 +43,35 @@ struct Evaluate: ParsableCommand {
       guard spec.kind == .p2p else { throw CLIError("--unrestricted applies to P2P adapters only") }
       spec.p2p?.unrestricted = true
     }
+    let baseline = try defense.map { kind -> BaselineDefense in
+      guard spec.kind == .plain else { throw CLIError("--defense \(kind.rawValue) runs in front of an undefended classifier; \(adapter ?? "the adapter") is P2P-defended") }
+      let d = BaselineDefense(kind: kind, onion: Onion.Config(threshold: threshold, devRows: devRows),
+                              strip: Strip.Config(repeats: repeats, frr: frr, devRows: devRows), seed: seed)
+      try d.validate()
+      return d
+    }
     let bundle = try modelOptions.load()
+    let bar = ProgressLine(enabled: !quiet)
+    // ONION's language model is the base model: its perplexities are read before the adapter is merged.
+    var onionScores: OnionScores?
+    if let b = baseline, b.kind == .onion {
+      let dev = BaselineEvaluation.devRows(ds, limit: devRows).rows
+      onionScores = try OnionScoring.scores(dev.map(\.text) + ds.testClean.map(\.text) + ds.testPoison.map(\.text), bundle: bundle) {
+        bar.update("ONION perplexities: \($0)/\($1)")
+      }
+    }
     if let adapter {
       do { try PEFTAdapter.load(from: adapter, model: bundle.model.config).merge(into: bundle.model) } catch {
         throw CLIError("cannot load the adapter in '\(adapter)': \(error)")
       }
     }
-    let bar = ProgressLine(enabled: !quiet)
-    let result = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: spec, data: ds) {
-      what, done, total in bar.update("\(what): \(done)/\(total)")
+    let update: (String, Int, Int) -> Void = { what, done, total in bar.update("\(what): \(done)/\(total)") }
+    let result: ClassificationResult
+    switch baseline?.kind {
+    case nil: result = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: spec, data: ds, progress: update)
+    case .onion?:
+      result = try BaselineEvaluation.onion(scorer: PromptScorer(bundle), spec: spec, data: ds, defense: baseline!, scores: onionScores!, progress: update)
+    case .strip?: result = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: spec, data: ds, defense: baseline!, progress: update)
     }
     bar.finishLine()
     let dir = out ?? adapter ?? FileManager.default.currentDirectoryPath

@@ -19,6 +19,7 @@ enum TaskKind: String, ExpressibleByArgument, CaseIterable {
 extension P2PMode: ExpressibleByArgument {}
 extension BenignSelection: ExpressibleByArgument {}
 extension DefensePreset: ExpressibleByArgument {}
+extension BaselineKind: ExpressibleByArgument {}
 extension PoisonSetting: ExpressibleByArgument {}
 extension CustomTrigger.Placement: ExpressibleByArgument {}
 extension ModelSelection: ExpressibleByArgument {}
