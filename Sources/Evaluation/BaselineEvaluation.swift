@@ -9,8 +9,8 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
   public var defense: BaselineDefense
   /// ONION: the suspicion-score threshold (perplexity points; +inf: nothing removed); STRIP: the
   /// entropy (bits) under which an input is rejected.
-  public var threshold: Double
-  /// How the threshold was set, in words.
+  public var threshold: Double?
+  /// How the threshold was set (or, without one, what the defense did), in words.
   public var thresholdSource: String
   /// Clean dev rows used (threshold, tf-idf).
   public var devRows: Int
@@ -24,7 +24,7 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
   public var removedWordsClean: Double?
   public var removedWordsTriggered: Double?
 
-  public init(defense: BaselineDefense, threshold: Double, thresholdSource: String, devRows: Int, devSource: String) {
+  public init(defense: BaselineDefense, threshold: Double?, thresholdSource: String, devRows: Int, devSource: String) {
     self.defense = defense; self.threshold = threshold; self.thresholdSource = thresholdSource
     self.devRows = devRows; self.devSource = devSource
   }

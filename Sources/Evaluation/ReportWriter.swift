@@ -54,7 +54,7 @@ public enum ReportWriter {
       s += "- P2P: mode \(cfg.mode.rawValue), rho \(cfg.ratio), benign trigger \"\(cfg.benignTrigger)\", labels \(cfg.labelWords.joined(separator: ",")) -> safe \(cfg.safeLabelWords.joined(separator: ",")), \(cfg.unrestricted ? "unrestricted (whole-vocabulary) argmax" : "restricted to the safe label words")\n"
     }
     if let b = r.baseline {
-      s += "- Baseline defense: \(b.defense.name), threshold \(String(format: "%.4g", b.threshold)) (\(b.thresholdSource))"
+      s += "- Baseline defense: \(b.defense.name), " + (b.threshold.map { "threshold \(String(format: "%.4g", $0)) (\(b.thresholdSource))" } ?? b.thresholdSource)
       s += b.defense.kind.isDetector ? "; rejected inputs count as wrong on the clean set and as not attacked on the triggered set\n" : "\n"
     }
     if let warning = degenerateWarning(r.metrics) { s += "\n**\(warning)**\n" }

@@ -177,6 +177,19 @@ public struct ClassificationFamily: TaskFamily {
 
   public var specFile: String { ClassifierSpec.fileName }
 
+  /// The quantization baseline: the merged model's block projections round-tripped through Q4_0
+  /// for the evaluation, then put back.
+  public static func quantized(_ bundle: ModelBundle, spec: ClassifierSpec, data: PoisonedDataset, defense: BaselineDefense,
+                        progress: @escaping (String, Int, Int) -> Void) throws -> ClassificationResult {
+    let snapshot = bundle.model.roundTripProjectionsQ4_0()
+    defer { snapshot.restore() }
+    var r = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: spec, data: data, progress: progress)
+    r.baseline = BaselineRecord(defense: defense, threshold: nil,
+                                thresholdSource: "block projections round-tripped through Q4_0 after the adapter was merged; embeddings, LM head and norms kept",
+                                devRows: 0, devSource: "none")
+    return r
+  }
+
   /// A baseline cell's job: the undefended model (adopted from the grid's finished undefended cell
   /// with the same data, seed and training, else trained here the same way), and what the
   /// defense needs of the base model before the adapter is merged (ONION's perplexities).
@@ -223,6 +236,8 @@ public struct ClassificationFamily: TaskFamily {
                                                 scores: job.onionScores ?? OnionScores(scores: [:]), progress: report)
     case .strip?:
       evaluation = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: job.spec, data: data, defense: cell.baseline!, progress: report)
+    case .quantize?:
+      evaluation = try Self.quantized(bundle, spec: job.spec, data: data, defense: cell.baseline!, progress: report)
     }
     try JSONOutput.write(evaluation, to: folders.cell + "/evaluation.json")
     try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: folders.cell + "/evaluation.md")

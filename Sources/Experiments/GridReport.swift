@@ -193,7 +193,7 @@ public enum GridReport {
     for r in cells {
       let b = r.evaluation.baseline!
       let removed = b.removedWordsClean.map { String(format: "%.2f / %.2f", $0, b.removedWordsTriggered ?? .nan) } ?? "–"
-      s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.seed) | \(String(format: "%.3g", b.threshold)) | \(pctCI(b.falseRejection)) | "
+      s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.seed) | \(b.threshold.map { String(format: "%.3g", $0) } ?? "–") | \(pctCI(b.falseRejection)) | "
       s += "\(pctCI(b.falseAcceptance)) | \(removed) |\n"
     }
     return s
@@ -204,11 +204,13 @@ public enum GridReport {
     switch b.defense.kind {
     case .onion:
       return String(format: "ONION (words whose removal lowers the base model's perplexity by more than %.3g removed; threshold %@)",
-                    b.threshold, b.thresholdSource)
+                    b.threshold ?? .nan, b.thresholdSource)
     case .strip:
       let c = b.defense.strip ?? Strip.Config()
       return String(format: "STRIP (%d perturbed copies, %.0f%% of the words replaced by high tf-idf words of a dev row; rejected below "
-                    + "entropy %.3g bits, the %@)", c.repeats, 100 * c.swapRatio, b.threshold, b.thresholdSource)
+                    + "entropy %.3g bits, the %@)", c.repeats, 100 * c.swapRatio, b.threshold ?? .nan, b.thresholdSource)
+    case .quantize:
+      return "quantization (" + b.thresholdSource + ")"
     }
   }
 

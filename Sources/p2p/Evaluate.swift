@@ -22,7 +22,7 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Template when the adapter has no classifier.json (or zero-shot).") var template = PromptTemplate.defaultTemplate
   @Option(help: "Label words when the adapter has no classifier.json, comma-separated.") var labelWords: String?
   @Flag(help: "P2P only: the official code's whole-vocabulary argmax instead of restricted scoring.") var unrestricted = false
-  @Option(help: "A baseline defense in front of an undefended adapter: onion (words removed by the base model's perplexity) or strip (inputs rejected by prediction entropy over perturbed copies).")
+  @Option(help: "A baseline defense in front of an undefended adapter: onion (words removed by the base model's perplexity), strip (inputs rejected by prediction entropy over perturbed copies) or quantize (the merged model's projections through 4-bit Q4_0).")
   var defense: BaselineKind?
   @Option(help: "ONION: a fixed suspicion-score threshold (default: chosen on clean dev rows, at most 2 points of dev accuracy lost).") var threshold: Double?
   @Option(help: "STRIP: the false rejection rate allowed on clean dev rows.") var frr = Strip.Config().frr
@@ -72,6 +72,7 @@ struct Evaluate: ParsableCommand {
     case .onion?:
       result = try BaselineEvaluation.onion(scorer: PromptScorer(bundle), spec: spec, data: ds, defense: baseline!, scores: onionScores!, progress: update)
     case .strip?: result = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: spec, data: ds, defense: baseline!, progress: update)
+    case .quantize?: result = try ClassificationFamily.quantized(bundle, spec: spec, data: ds, defense: baseline!, progress: update)
     }
     bar.finishLine()
     let dir = out ?? adapter ?? FileManager.default.currentDirectoryPath

@@ -378,7 +378,23 @@ struct BaselineGridTests {
     #expect(try OnionScoring.scores(["alone"], bundle: bundle).scores.isEmpty)
   }
 
-  @Test func aTinyGridRunsOnionAndStripOnTheUndefendedModel() throws {
+  @Test func theQ4_0RoundTripChangesTheModelAndIsUndoneBitForBit() throws {
+    let bundle = try ModelBundle.load(RealModel.path)
+    let tokens = bundle.tokenizer.encode("a gripping film")
+    let before = try bundle.model.forward([tokens], logits: .last).values
+    let snapshot = bundle.model.roundTripProjectionsQ4_0()
+    let quantized = try bundle.model.forward([tokens], logits: .last).values
+    snapshot.restore()
+    let after = try bundle.model.forward([tokens], logits: .last).values
+    #expect(after == before)
+    // 4-bit weights move the logits, but not far (the model still reads the same text).
+    let diff = zip(before, quantized).map { abs($0 - $1) }.max() ?? 0
+    #expect(diff > 1e-3 && diff < 10)
+    func argmax(_ v: [Float]) -> Int? { v.indices.max { v[$0] < v[$1] } }
+    #expect(argmax(quantized) == argmax(before))
+  }
+
+  @Test func aTinyGridRunsTheBaselinesOnTheUndefendedModel() throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("grid-\(UUID().uuidString)").path
     let yaml = FileManager.default.temporaryDirectory.appendingPathComponent("grid-\(UUID().uuidString).yaml").path
@@ -388,14 +404,14 @@ struct BaselineGridTests {
       train_limit: 24
       test_limit: 12
       attacks: [{attack: badnets, rate: 0.25, target: 1}]
-      defenses: [none, onion, strip]
+      defenses: [none, onion, strip, quantize]
       baselines: {onion: {dev_rows: 8}, strip: {repeats: 2, dev_rows: 8}}
       training: {epochs: 1, batch_size: 8}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
     let results = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run()
-    #expect(results.map(\.defense) == ["none", "onion", "strip"])
-    #expect(results.map(\.key) == ["sst2_badnets_none_s42", "sst2_badnets_onion_s42", "sst2_badnets_strip_s42"])
+    #expect(results.map(\.defense) == ["none", "onion", "strip", "quantize"])
+    #expect(results.map(\.key) == ["sst2_badnets_none_s42", "sst2_badnets_onion_s42", "sst2_badnets_strip_s42", "sst2_badnets_quantize_s42"])
     // Both baselines adopted the undefended model (the same adapter bytes) instead of training.
     for r in results.dropFirst() {
       #expect(r.modelOf == "sst2_badnets_none_s42")
@@ -407,6 +423,7 @@ struct BaselineGridTests {
     #expect(onion.devRows == 8 && onion.removedWordsClean != nil && onion.falseRejection == nil)
     #expect(strip.falseRejection?.total == 12 && strip.falseAcceptance?.total == results[2].evaluation.metrics.attackSuccessRate?.total)
     #expect(FileManager.default.fileExists(atPath: out + "/cells/sst2_badnets_onion_s42/" + OnionScores.fileName))
+    #expect(results[3].evaluation.baseline?.threshold == nil && results[3].evaluation.baseline?.thresholdSource.contains("Q4_0") == true)
     // Verdicts against the undefended cell, and the reports carry the detectors' numbers.
     let grid = try GridResults.read(out + "/results.json")
     #expect(grid.cells[1].verdict?.undefendedKey == "sst2_badnets_none_s42" && grid.cells[2].verdict != nil && grid.cells[0].verdict == nil)

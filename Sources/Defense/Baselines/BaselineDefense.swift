@@ -10,10 +10,14 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   /// STRIP (Gao et al. 2019; OpenBackdoor's text variant): inference-time detection by the
   /// entropy of the predictions over perturbed copies of an input (`Strip`).
   case strip
+  /// Quantization (BackdoorLLM's DefenseBox): the undefended model, adapter merged, evaluated with
+  /// its block projections round-tripped through 4-bit Q4_0 (`LlamaModel.roundTripProjectionsQ4_0`).
+  case quantize
 
-  /// When the defense acts: on the inputs at inference (the model is the undefended one).
-  public enum Phase: String, Sendable { case inference }
-  public var phase: Phase { .inference }
+  /// When the defense acts: on the inputs at inference, or on the trained model's weights (the
+  /// model is the undefended one in both).
+  public enum Phase: String, Sendable { case inference, postTraining = "post-training" }
+  public var phase: Phase { self == .quantize ? .postTraining : .inference }
 
   /// Whether it rejects inputs (a detector, with FRR and FAR) rather than changing them.
   public var isDetector: Bool { self == .strip }

@@ -1,0 +1,38 @@
+import GGUF
+import TensorCore
+
+/// The weights of a model's layers as they were, to put back bit for bit (`restore`).
+public struct LayerSnapshot: @unchecked Sendable {
+  let saved: [(Linear, (weight: FloatBuffer, quantized: QuantizedRows?))]
+  public func restore() { for (layer, s) in saved { layer.restore(s) } }
+}
+
+extension LlamaModel {
+  /// Replaces the weights of every block projection (q, k, v, o, gate, up, down) in place by their
+  /// Q4_0 round trip (`Quantize.roundTripQ4_0`): each output row's input weights in blocks of 32,
+  /// as a Q4_0 GGUF file stores them. Embeddings, the LM head and the norms stay as they are (as
+  /// 4-bit quantizers commonly keep them). The result puts the weights back (`restore`).
+  public func roundTripProjectionsQ4_0() -> LayerSnapshot {
+    var saved: [(Linear, (weight: FloatBuffer, quantized: QuantizedRows?))] = []
+    for block in weights.blocks {
+      for layer in [block.qkv, block.output, block.gateUp, block.down] {
+        saved.append((layer, layer.snapshot()))
+        let n = layer.inFeatures, m = layer.outFeatures, w = layer.weight.pointer
+        precondition(n % 32 == 0, "Q4_0 needs an input dimension that is a multiple of 32")
+        var row = [Float](repeating: 0, count: n)
+        for o in 0..<m {
+          switch layer.layout {
+          case .outIn:  // W (out, in): the row is contiguous
+            Quantize.roundTripQ4_0(UnsafeMutableBufferPointer(start: w + o * n, count: n))
+          case .inOut:  // Wᵀ (in, out): the row is column o
+            for i in 0..<n { row[i] = w[i * m + o] }
+            row.withUnsafeMutableBufferPointer { Quantize.roundTripQ4_0($0) }
+            for i in 0..<n { w[i * m + o] = row[i] }
+          }
+        }
+        layer.weightsDidChange()
+      }
+    }
+    return LayerSnapshot(saved: saved)
+  }
+}
