@@ -348,6 +348,22 @@ struct ProbeDataStampTests {
   }
 }
 
+/// The baseline grid's undefended and P2P cells are those of the grids they reuse.
+struct BaselinePlanTests {
+  @Test func theBaselineGridSharesItsNoneAndP2PCellsWithTheSubsetGrids() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../experiments").standardizedFileURL.path
+    let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
+    let cells = try ExperimentPlan.load(root + "/sst2-baselines.yaml").cells(dataRoot: data)
+    #expect(cells.count == 4 * 3 * 5)
+    #expect(cells.filter { $0.baseline != nil }.map(\.defenseLabel).prefix(3) == ["onion", "strip", "quantize"])
+    for file in ["demo", "sst2-demo-seeds", "sst2-paraphrase", "sst2-paraphrase-seeds"] {
+      for cell in try ExperimentPlan.load(root + "/\(file).yaml").cells(dataRoot: data) {
+        #expect(cells.contains(cell), "\(file): \(cell.key)")
+      }
+    }
+  }
+}
+
 /// The spectral screen's reference label shares: the dev split, else the clean test split, else none.
 struct ReferenceSharesTests {
   static func rows(_ labels: [Int]) -> [Example] { labels.enumerated().map { Example(text: "row \($0.offset)", label: $0.element) } }
