@@ -23,10 +23,35 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
   /// ONION: mean words removed per clean and per triggered input.
   public var removedWordsClean: Double?
   public var removedWordsTriggered: Double?
+  /// Training-time filters: the training rows removed, against the poisoned ones.
+  public var filter: FilterRecord?
 
   public init(defense: BaselineDefense, threshold: Double?, thresholdSource: String, devRows: Int, devSource: String) {
     self.defense = defense; self.threshold = threshold; self.thresholdSource = thresholdSource
     self.devRows = devRows; self.devSource = devSource
+  }
+}
+
+/// What a training-time filter removed, measured against the rows the poisoning marked: precision
+/// (removed rows that were poisoned) and recall (poisoned rows removed).
+public struct FilterRecord: Codable, Sendable, Equatable {
+  /// What the filter found (BKI: the keyword).
+  public var found: [String]
+  public var trainRows: Int
+  public var removedRows: Int
+  public var poisonedRows: Int
+  public var precision: Proportion
+  public var recall: Proportion
+
+  /// The record of removing the rows flagged in `removed` from `rows`.
+  public init(found: [String], rows: [Example], removed: [Bool]) {
+    self.found = found
+    trainRows = rows.count
+    let hits = zip(rows, removed).filter { $0.0.poisoned && $0.1 }.count
+    removedRows = removed.filter { $0 }.count
+    poisonedRows = rows.filter(\.poisoned).count
+    precision = Proportion(successes: hits, total: removedRows)
+    recall = Proportion(successes: hits, total: poisonedRows)
   }
 }
 

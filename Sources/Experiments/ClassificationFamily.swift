@@ -151,6 +151,8 @@ public struct ClassificationFamily: TaskFamily {
     /// Baseline cells: ONION's suspicion scores (base model), and the cell whose model was adopted.
     public var onionScores: OnionScores?
     public var modelOf: String?
+    /// Training-time filters: what was removed.
+    public var filter: FilterRecord?
     public var rowCount: Int { pairs.count }
   }
 
@@ -190,20 +192,46 @@ public struct ClassificationFamily: TaskFamily {
     return r
   }
 
-  /// A baseline cell's job: the undefended model (adopted from the grid's finished undefended cell
-  /// with the same data, seed and training, else trained here the same way), and what the
-  /// defense needs of the base model before the adapter is merged (ONION's perplexities).
+  /// A baseline cell's job. Every baseline starts from the undefended model of the cell's rows:
+  /// the grid's finished undefended cell with the same data, seed and training, else one trained
+  /// here (`undefended/`). Inference-time and post-training baselines adopt it (copied to
+  /// `model/`, not trained again); a training-time filter reads it, removes rows and the cell
+  /// trains on the rest. ONION's perplexities come from the base model before any merge.
   func prepareBaseline(_ cell: ExperimentPlan.Cell, _ baseline: BaselineDefense, data: PoisonedDataset, bundle: ModelBundle,
                        in folders: CellFolders, split: DevSplit?, progress: @escaping (ExperimentEvent) -> Void) throws -> Job {
     let template = P2PConfig(labels: cell.labels).originalPrompt
     var job = Job(pairs: try ClassifierTraining.plainPairs(data.train, template: template), spec: .plain(template), split: split)
     let fm = FileManager.default
+    let finished = fm.fileExists(atPath: folders.model + "/training_summary.json")
+    // The undefended model is needed unless this cell's own model is already there (an
+    // inference-time baseline that adopted it, or a filter whose retraining finished).
+    var undefended: String?
     if let twin = finishedUndefendedTwin(of: cell, grid: folders.grid) {
-      if !fm.fileExists(atPath: folders.model + "/training_summary.json") {
-        progress(.phase("adopting the undefended model of \((twin as NSString).lastPathComponent)"))
-        try AdapterFolder.copyFinishedModel(from: twin + "/model", to: folders.model)
-      }
+      undefended = twin + "/model"
       job.modelOf = (twin as NSString).lastPathComponent
+    } else if !finished || baseline.kind.phase == .training {
+      let dir = folders.cell + "/undefended"
+      if !fm.fileExists(atPath: dir + "/training_summary.json") {
+        progress(.phase("training the undefended model of these rows for \(baseline.name) (no finished undefended cell in the grid)"))
+        _ = try ClassifierTraining.train(bundle: bundle, pairs: job.pairs, spec: job.spec, config: cell.training, directory: dir,
+                                         resume: fm.fileExists(atPath: dir + "/checkpoint"), selection: cell.selection, dev: split) {
+          progress(.training($0))
+        }
+      }
+      undefended = dir
+    }
+    switch baseline.kind.phase {
+    case .inference, .postTraining:
+      if !finished, let source = undefended {
+        progress(.phase("adopting the undefended model \(job.modelOf ?? "of these rows")"))
+        try AdapterFolder.copyFinishedModel(from: source, to: folders.model)
+      }
+    case .training:
+      job.modelOf = nil  // the cell trains its own model on the rows the filter keeps
+      let filter = try bkiFilter(data.train, baseline: baseline, template: template, undefended: undefended!, bundle: bundle,
+                                 folders: folders, progress: progress)
+      job.filter = filter.record
+      job.pairs = try ClassifierTraining.plainPairs(zip(data.train, filter.removed).filter { !$0.1 }.map(\.0), template: template)
     }
     if baseline.kind == .onion {
       let path = folders.cell + "/" + OnionScores.fileName
@@ -217,6 +245,27 @@ public struct ClassificationFamily: TaskFamily {
       }
     }
     return job
+  }
+
+  /// BKI's keyword and the rows it removes, read with the undefended model (merged for the
+  /// reading, then taken out); kept in the cell (`bki.json`) for a resumed run.
+  func bkiFilter(_ train: [Example], baseline: BaselineDefense, template: PromptTemplate, undefended: String, bundle: ModelBundle,
+                 folders: CellFolders, progress: @escaping (ExperimentEvent) -> Void) throws -> (removed: [Bool], record: FilterRecord) {
+    let path = folders.cell + "/" + BKIScoring.resultFile
+    let result: BKIScoring.Result
+    if let stored = try? JSONOutput.read(BKIScoring.Result.self, from: path), stored.topWords.count == train.count {
+      result = stored
+    } else {
+      let merged = try PEFTAdapter.load(from: undefended, model: bundle.model.config).merge(into: bundle.model)
+      defer { merged.restore() }
+      progress(.phase("BKI: the undefended model reads \(train.count) training rows with each word left out"))
+      result = try BKIScoring.run(train.map(\.text), template: template, config: baseline.bki ?? BKI.Config(), bundle: bundle) {
+        progress(.evaluating("BKI rows", $0, $1))
+      }
+      try JSONOutput.write(result, to: path)
+    }
+    let removed = result.removed
+    return (removed, FilterRecord(found: result.keyword.map { [$0] } ?? [], rows: train, removed: removed))
   }
 
   public func train(_ cell: ExperimentPlan.Cell, job: Job, bundle: ModelBundle, in folders: CellFolders, resume: Bool,
@@ -238,6 +287,14 @@ public struct ClassificationFamily: TaskFamily {
       evaluation = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: job.spec, data: data, defense: cell.baseline!, progress: report)
     case .quantize?:
       evaluation = try Self.quantized(bundle, spec: job.spec, data: data, defense: cell.baseline!, progress: report)
+    case .bki?:
+      var e = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: job.spec, data: data, progress: report)
+      var record = BaselineRecord(defense: cell.baseline!, threshold: nil, thresholdSource: job.filter.map {
+        "keyword \($0.found.map { "\"\($0)\"" }.joined(separator: ", ")): \($0.removedRows) of \($0.trainRows) training rows removed, the model trained again"
+      } ?? "no keyword", devRows: 0, devSource: "none")
+      record.filter = job.filter
+      e.baseline = record
+      evaluation = e
     }
     try JSONOutput.write(evaluation, to: folders.cell + "/evaluation.json")
     try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: folders.cell + "/evaluation.md")

@@ -130,9 +130,14 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       public var devRows: Int?
       enum CodingKeys: String, CodingKey, CaseIterable { case repeats, swapRatio = "swap_ratio", frr, devRows = "dev_rows" }
     }
+    public struct BKIKeys: Codable, Sendable, Equatable {
+      public var topWords: Int?
+      enum CodingKeys: String, CodingKey, CaseIterable { case topWords = "top_words" }
+    }
     public var onion: OnionKeys?
     public var strip: StripKeys?
-    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip }
+    public var bki: BKIKeys?
+    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki }
 
     /// The baseline `kind` with these keys over its defaults, seeded by the cell.
     public func defense(_ kind: BaselineKind, seed: UInt64) throws -> BaselineDefense {
@@ -145,7 +150,9 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       if let v = st.swapRatio { stripConfig.swapRatio = v }
       if let v = st.frr { stripConfig.frr = v }
       if let v = st.devRows { stripConfig.devRows = v }
-      let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, seed: seed)
+      var bkiConfig = BKI.Config()
+      if let v = bki?.topWords { bkiConfig.topWords = v }
+      let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, bki: bkiConfig, seed: seed)
       do { try d.validate() } catch { throw ExperimentError.invalid(key: "baselines", expected: "\(error)") }
       return d
     }

@@ -188,13 +188,16 @@ public enum GridReport {
     let cells = results.filter { $0.evaluation.baseline != nil }
     guard !cells.isEmpty else { return "" }
     var s = "\nBaseline defenses (on the undefended model; a rejected clean row counts as wrong, a rejected triggered row as not attacked):\n\n"
-    s += "| dataset | attack | defense | seed | threshold | FRR % (clean test rejected) | FAR % (triggered let through) | words removed, clean / triggered |\n"
-    s += "|---|---|---|---:|---:|---|---|---|\n"
+    s += "| dataset | attack | defense | seed | threshold | FRR % (clean test rejected) | FAR % (triggered let through) | words removed, clean / triggered | training rows removed: found, rows, precision %, recall % |\n"
+    s += "|---|---|---|---:|---:|---|---|---|---|\n"
     for r in cells {
       let b = r.evaluation.baseline!
       let removed = b.removedWordsClean.map { String(format: "%.2f / %.2f", $0, b.removedWordsTriggered ?? .nan) } ?? "–"
       s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.seed) | \(b.threshold.map { String(format: "%.3g", $0) } ?? "–") | \(pctCI(b.falseRejection)) | "
-      s += "\(pctCI(b.falseAcceptance)) | \(removed) |\n"
+      let filter = b.filter.map { f in
+        "\(f.found.joined(separator: " ")): \(f.removedRows) of \(f.trainRows), \(pct(f.precision)), \(pct(f.recall)) (\(f.recall.successes) of \(f.poisonedRows) poisoned)"
+      } ?? "–"
+      s += "\(pctCI(b.falseAcceptance)) | \(removed) | \(filter) |\n"
     }
     return s
   }
@@ -211,6 +214,8 @@ public enum GridReport {
                     + "entropy %.3g bits, the %@)", c.repeats, 100 * c.swapRatio, b.threshold ?? .nan, b.thresholdSource)
     case .quantize:
       return "quantization (" + b.thresholdSource + ")"
+    case .bki:
+      return "BKI (" + b.thresholdSource + ")"
     }
   }
 

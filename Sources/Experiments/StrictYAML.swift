@@ -131,6 +131,7 @@ extension ExperimentPlan {
              "training": YAMLKeySchema(keys: Training.CodingKeys.allCases.map(\.rawValue)),
              "baselines": YAMLKeySchema(keys: Baselines.CodingKeys.allCases.map(\.rawValue),
                                         nested: ["onion": YAMLKeySchema(keys: Baselines.OnionKeys.CodingKeys.allCases.map(\.rawValue)),
-                                                 "strip": YAMLKeySchema(keys: Baselines.StripKeys.CodingKeys.allCases.map(\.rawValue))])],
+                                                 "strip": YAMLKeySchema(keys: Baselines.StripKeys.CodingKeys.allCases.map(\.rawValue)),
+                                                 "bki": YAMLKeySchema(keys: Baselines.BKIKeys.CodingKeys.allCases.map(\.rawValue))])],
     items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
 }

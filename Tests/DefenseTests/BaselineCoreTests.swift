@@ -84,3 +84,22 @@ struct StripCoreTests {
     #expect(Strip.perturb("one", donors: [["x"]], swapRatio: 0.5, using: &a) == "one")
   }
 }
+
+struct BKICoreTests {
+  @Test func aWordsEffectIsTheLargestChangeOfTheRepresentation() {
+    #expect(BKI.effects(whole: [0, 0, 1], without: [[1, -2, 1], [0.5, 0, 1.25]]) == [2, 0.5])
+    let top = BKI.topWords(["a", "b", "c"], effects: [1, 3, 3], k: 2)
+    #expect(top.map(\.word) == ["b", "c"] && top.map(\.effect) == [3, 3])
+    #expect(BKI.topWords(["a"], effects: [1], k: 5).count == 1)
+  }
+
+  @Test func theKeywordHasTheHighestLogCountTimesMeanEffect() {
+    // mn: 2 rows, mean 3 -> log10(2) x 3 = 0.90; good: 2 rows, mean 2 -> 0.60; bad: 1 row -> log10(1) = 0.
+    let perRow: [[(word: String, effect: Double)]] = [[("mn", 4), ("good", 1)], [("mn", 2), ("bad", 1)], [("good", 3)]]
+    let scores = BKI.scores(perRow)
+    #expect(scores.map(\.word) == ["mn", "good", "bad"])
+    #expect(abs(scores[0].score - log10(2) * 3) < 1e-12 && scores[0].count == 2 && scores[2].score == 0)
+    #expect(BKI.flagged(perRow, keyword: "mn") == [true, true, false])
+    #expect(throws: BaselineError.self) { try BKI.Config(topWords: 0).validate() }
+  }
+}

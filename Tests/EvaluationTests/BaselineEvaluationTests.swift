@@ -86,3 +86,16 @@ struct BaselineEvaluationTests {
     }
   }
 }
+
+struct FilterRecordTests {
+  @Test func precisionAndRecallCountTheRemovedPoisonedRows() {
+    let rows = [Example(text: "a", label: 1, poisoned: true), Example(text: "b", label: 1, poisoned: true),
+                Example(text: "c", label: 0), Example(text: "d", label: 1, poisoned: true), Example(text: "e", label: 0)]
+    // Removed: a (poisoned), c (clean), d (poisoned): precision 2/3, recall 2/3.
+    let r = FilterRecord(found: ["mn"], rows: rows, removed: [true, false, true, true, false])
+    #expect(r.removedRows == 3 && r.poisonedRows == 3 && r.trainRows == 5)
+    #expect(r.precision == Proportion(successes: 2, total: 3) && r.recall == Proportion(successes: 2, total: 3))
+    let none = FilterRecord(found: [], rows: rows, removed: [Bool](repeating: false, count: 5))
+    #expect(none.precision.total == 0 && none.recall == Proportion(successes: 0, total: 3))
+  }
+}

@@ -13,11 +13,20 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   /// Quantization (BackdoorLLM's DefenseBox): the undefended model, adapter merged, evaluated with
   /// its block projections round-tripped through 4-bit Q4_0 (`LlamaModel.roundTripProjectionsQ4_0`).
   case quantize
+  /// BKI (Chen & Dai 2021): training-time; the backdoor keyword found by each word's effect on the
+  /// undefended model's representation, the rows holding it removed, the model trained again (`BKI`).
+  case bki
 
   /// When the defense acts: on the inputs at inference, or on the trained model's weights (the
   /// model is the undefended one in both).
-  public enum Phase: String, Sendable { case inference, postTraining = "post-training" }
-  public var phase: Phase { self == .quantize ? .postTraining : .inference }
+  public enum Phase: String, Sendable { case inference, postTraining = "post-training", training }
+  public var phase: Phase {
+    switch self {
+    case .onion, .strip: return .inference
+    case .quantize: return .postTraining
+    case .bki: return .training
+    }
+  }
 
   /// Whether it rejects inputs (a detector, with FRR and FAR) rather than changing them.
   public var isDetector: Bool { self == .strip }
@@ -29,13 +38,15 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
   public var kind: BaselineKind
   public var onion: Onion.Config?
   public var strip: Strip.Config?
+  public var bki: BKI.Config?
   /// Seeds the defense's own random choices (STRIP's perturbations).
   public var seed: UInt64
 
-  public init(kind: BaselineKind, onion: Onion.Config? = nil, strip: Strip.Config? = nil, seed: UInt64) {
+  public init(kind: BaselineKind, onion: Onion.Config? = nil, strip: Strip.Config? = nil, bki: BKI.Config? = nil, seed: UInt64) {
     self.kind = kind; self.seed = seed
     self.onion = kind == .onion ? (onion ?? Onion.Config()) : nil
     self.strip = kind == .strip ? (strip ?? Strip.Config()) : nil
+    self.bki = kind == .bki ? (bki ?? BKI.Config()) : nil
   }
 
   /// The name in reports and cell keys ("onion", "strip").
@@ -44,6 +55,7 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
   public func validate() throws(BaselineError) {
     try onion?.validate()
     try strip?.validate()
+    try bki?.validate()
   }
 }
 
