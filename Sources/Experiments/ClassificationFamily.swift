@@ -221,6 +221,23 @@ public struct ClassificationFamily: TaskFamily {
       undefended = dir
     }
     switch baseline.kind.phase {
+    case .postTraining where baseline.kind == .finetune:
+      // The cell's own model: the undefended adapter trained further on clean dev rows.
+      let config = baseline.finetune ?? CleanFineTuning.Config()
+      let clean = try CleanFineTuning.rows(dev: data.dev, labels: cell.labels, perLabel: config.rowsPerLabel)
+      job.pairs = try ClassifierTraining.plainPairs(clean, template: template)
+      job.modelOf = nil
+      if !finished, let source = undefended {
+        var training = cell.training
+        training.epochs = config.epochs
+        if let lr = config.learningRate { training.learningRate = lr }
+        let initial = try PEFTAdapter.load(from: source, model: bundle.model.config)
+        progress(.phase("clean fine-tuning: the undefended adapter on \(clean.count) clean dev rows, \(config.epochs) epochs"))
+        _ = try ClassifierTraining.train(bundle: bundle, pairs: job.pairs, spec: job.spec, config: training, directory: folders.model,
+                                         resume: fm.fileExists(atPath: folders.model + "/checkpoint"), initialAdapter: initial) {
+          progress(.training($0))
+        }
+      }
     case .inference, .postTraining:
       if !finished, let source = undefended {
         progress(.phase("adopting the undefended model \(job.modelOf ?? "of these rows")"))
@@ -287,6 +304,13 @@ public struct ClassificationFamily: TaskFamily {
       evaluation = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: job.spec, data: data, defense: cell.baseline!, progress: report)
     case .quantize?:
       evaluation = try Self.quantized(bundle, spec: job.spec, data: data, defense: cell.baseline!, progress: report)
+    case .finetune?:
+      var e = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: job.spec, data: data, progress: report)
+      let c = cell.baseline!.finetune ?? CleanFineTuning.Config()
+      e.baseline = BaselineRecord(defense: cell.baseline!, threshold: nil,
+                                  thresholdSource: "the undefended adapter trained \(c.epochs) more epochs on \(job.pairs.count) clean dev rows (\(c.rowsPerLabel) per label)",
+                                  devRows: job.pairs.count, devSource: "dev split")
+      evaluation = e
     case .bki?:
       var e = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: job.spec, data: data, progress: report)
       var record = BaselineRecord(defense: cell.baseline!, threshold: nil, thresholdSource: job.filter.map {

@@ -28,7 +28,8 @@ public enum ClassifierTraining {
   /// result (`selection.json` records the scores).
   public static func train(
     bundle: ModelBundle, pairs: [PromptCompletion], spec: ClassifierSpec, config: TrainingConfig, directory: String,
-    resume: Bool, selection: ModelSelection = .last, dev: DevSplit? = nil, progress: (TrainingEvent) -> Void = { _ in }
+    resume: Bool, selection: ModelSelection = .last, dev: DevSplit? = nil, initialAdapter: LoRAParameters? = nil,
+    progress: (TrainingEvent) -> Void = { _ in }
   ) throws -> TrainingSummary {
     try spec.validate()
     // Every label word (original and safe) must be one token, checked before any training.
@@ -39,7 +40,7 @@ public enum ClassifierTraining {
       try LabelSet(count: spec.labels).validate(dev.dev, path: "dev rows")
     }
     return try run(bundle: bundle, examples: tokenize(pairs, bundle: bundle, config: config), config: config, directory: directory,
-                   resume: resume, progress: progress, snapshotEpochs: selection == .bestDev) { dir in
+                   resume: resume, progress: progress, snapshotEpochs: selection == .bestDev, initialAdapter: initialAdapter) { dir in
       if selection == .bestDev, let dev { _ = try selectBestDev(bundle: bundle, spec: spec, dev: dev, epochs: config.epochs, directory: dir) }
       try spec.save(in: dir)
     }
@@ -56,10 +57,12 @@ public enum ClassifierTraining {
   /// `directory` (shared by classifier, plain and generation training).
   public static func run(
     bundle: ModelBundle, examples: [TokenizedExample], config: TrainingConfig, directory: String, resume: Bool,
-    progress: (TrainingEvent) -> Void, snapshotEpochs: Bool = false, saveExtra: (String) throws -> Void = { _ in }
+    progress: (TrainingEvent) -> Void, snapshotEpochs: Bool = false, initialAdapter: LoRAParameters? = nil,
+    saveExtra: (String) throws -> Void = { _ in }
   ) throws -> TrainingSummary {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let trainer = try Trainer(base: bundle.model, examples: examples, config: config, checkpointDirectory: directory)
+    let trainer = try Trainer(base: bundle.model, examples: examples, config: config, checkpointDirectory: directory,
+                              initialAdapter: initialAdapter)
     // Each epoch's adapter, for model selection (`epochs/epoch-N`), saved before the epoch's
     // checkpoint: a run killed after that checkpoint always has it.
     let summary = try trainer.run(resume: resume, progress: progress) { (epoch: Int) throws(TrainingError) in

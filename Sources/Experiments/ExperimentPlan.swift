@@ -136,8 +136,15 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
     }
     public var onion: OnionKeys?
     public var strip: StripKeys?
+    public struct FineTuneKeys: Codable, Sendable, Equatable {
+      public var rowsPerLabel: Int?
+      public var epochs: Int?
+      public var lr: Float?
+      enum CodingKeys: String, CodingKey, CaseIterable { case rowsPerLabel = "rows_per_label", epochs, lr }
+    }
     public var bki: BKIKeys?
-    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki }
+    public var finetune: FineTuneKeys?
+    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki, finetune }
 
     /// The baseline `kind` with these keys over its defaults, seeded by the cell.
     public func defense(_ kind: BaselineKind, seed: UInt64) throws -> BaselineDefense {
@@ -152,7 +159,11 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       if let v = st.devRows { stripConfig.devRows = v }
       var bkiConfig = BKI.Config()
       if let v = bki?.topWords { bkiConfig.topWords = v }
-      let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, bki: bkiConfig, seed: seed)
+      var fineTune = CleanFineTuning.Config()
+      if let v = finetune?.rowsPerLabel { fineTune.rowsPerLabel = v }
+      if let v = finetune?.epochs { fineTune.epochs = v }
+      if let v = finetune?.lr { fineTune.learningRate = v }
+      let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, bki: bkiConfig, finetune: fineTune, seed: seed)
       do { try d.validate() } catch { throw ExperimentError.invalid(key: "baselines", expected: "\(error)") }
       return d
     }

@@ -216,6 +216,8 @@ public enum GridReport {
       return "quantization (" + b.thresholdSource + ")"
     case .bki:
       return "BKI (" + b.thresholdSource + ")"
+    case .finetune:
+      return "clean fine-tuning (" + b.thresholdSource + ")"
     }
   }
 

@@ -132,6 +132,7 @@ extension ExperimentPlan {
              "baselines": YAMLKeySchema(keys: Baselines.CodingKeys.allCases.map(\.rawValue),
                                         nested: ["onion": YAMLKeySchema(keys: Baselines.OnionKeys.CodingKeys.allCases.map(\.rawValue)),
                                                  "strip": YAMLKeySchema(keys: Baselines.StripKeys.CodingKeys.allCases.map(\.rawValue)),
-                                                 "bki": YAMLKeySchema(keys: Baselines.BKIKeys.CodingKeys.allCases.map(\.rawValue))])],
+                                                 "bki": YAMLKeySchema(keys: Baselines.BKIKeys.CodingKeys.allCases.map(\.rawValue)),
+                                                 "finetune": YAMLKeySchema(keys: Baselines.FineTuneKeys.CodingKeys.allCases.map(\.rawValue))])],
     items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
 }

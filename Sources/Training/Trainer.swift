@@ -12,12 +12,22 @@ public final class Trainer {
   /// Where checkpoints go (`<dir>/checkpoint`); nil disables them.
   public let checkpointDirectory: String?
 
-  public init(base: LlamaModel, examples: [TokenizedExample], config: TrainingConfig, checkpointDirectory: String?) throws(TrainingError) {
+  /// `initialAdapter`: start from these adapter weights (same rank and targets) instead of the
+  /// seeded initialization, e.g. to fine-tune a trained adapter further.
+  public init(base: LlamaModel, examples: [TokenizedExample], config: TrainingConfig, checkpointDirectory: String?,
+              initialAdapter: LoRAParameters? = nil) throws(TrainingError) {
     try config.validate()
     guard !examples.isEmpty else { throw .invalidValue(key: "data", value: "0 examples", expected: "at least one training example") }
     let lora = LoRAParameters(model: base.config, lora: config.lora)
     var rng = SeededRNG(seed: config.seed)
     lora.initialize(using: &rng)
+    if let initial = initialAdapter {
+      guard initial.config.rank == lora.config.rank, initial.config.targets == lora.config.targets, initial.slots == lora.slots else {
+        throw .invalidValue(key: "initial adapter", value: "rank \(initial.config.rank) on \(initial.config.targets.map(\.rawValue).joined(separator: ","))",
+                            expected: "rank \(lora.config.rank) on \(lora.config.targets.map(\.rawValue).joined(separator: ",")), as the training settings")
+      }
+      lora.values.pointer.update(from: initial.values.pointer, count: lora.count)
+    }
     model = TrainableModel(base: base, lora: lora)
     self.examples = examples
     self.config = config

@@ -44,8 +44,8 @@ struct Evaluate: ParsableCommand {
       spec.p2p?.unrestricted = true
     }
     let baseline = try defense.map { kind -> BaselineDefense in
-      guard kind.phase != .training else {
-        throw CLIError("--defense \(kind.rawValue) acts on the training rows, not at evaluation: run it in an experiment file (defenses: [none, \(kind.rawValue)])")
+      guard kind.phase != .training && kind != .finetune else {
+        throw CLIError("--defense \(kind.rawValue) trains a model, which evaluate does not: run it in an experiment file (defenses: [none, \(kind.rawValue)])")
       }
       guard spec.kind == .plain else { throw CLIError("--defense \(kind.rawValue) runs in front of an undefended classifier; \(adapter ?? "the adapter") is P2P-defended") }
       let d = BaselineDefense(kind: kind, onion: Onion.Config(threshold: threshold, devRows: devRows),
@@ -76,7 +76,7 @@ struct Evaluate: ParsableCommand {
       result = try BaselineEvaluation.onion(scorer: PromptScorer(bundle), spec: spec, data: ds, defense: baseline!, scores: onionScores!, progress: update)
     case .strip?: result = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: spec, data: ds, defense: baseline!, progress: update)
     case .quantize?: result = try ClassificationFamily.quantized(bundle, spec: spec, data: ds, defense: baseline!, progress: update)
-    case .bki?: throw CLIError("unreachable: bki is refused above")
+    case .bki?, .finetune?: throw CLIError("unreachable: \(baseline!.name) is refused above")
     }
     bar.finishLine()
     let dir = out ?? adapter ?? FileManager.default.currentDirectoryPath

@@ -1,3 +1,4 @@
+import Backdoor
 import Defense
 import Foundation
 import TensorCore
@@ -101,5 +102,17 @@ struct BKICoreTests {
     #expect(abs(scores[0].score - log10(2) * 3) < 1e-12 && scores[0].count == 2 && scores[2].score == 0)
     #expect(BKI.flagged(perRow, keyword: "mn") == [true, true, false])
     #expect(throws: BaselineError.self) { try BKI.Config(topWords: 0).validate() }
+  }
+}
+
+struct CleanFineTuningTests {
+  @Test func theCleanRowsAreTheFirstOfEachLabelOfTheDevSplit() throws {
+    let dev = [0, 1, 1, 0, 1, 0, 0].enumerated().map { Example(text: "r\($0.offset)", label: $0.element) }
+    #expect(try CleanFineTuning.rows(dev: dev, labels: 2, perLabel: 2).map(\.text) == ["r0", "r1", "r2", "r3"])
+    #expect(throws: BaselineError.noCleanRows(defense: "finetune", reason: "the dev split has 3 rows of label 1, 4 asked (finetune.rows_per_label)")) {
+      try CleanFineTuning.rows(dev: dev, labels: 2, perLabel: 4)
+    }
+    #expect(throws: BaselineError.self) { try CleanFineTuning.rows(dev: nil, labels: 2, perLabel: 1) }
+    #expect(throws: BaselineError.self) { try CleanFineTuning.Config(epochs: 0).validate() }
   }
 }

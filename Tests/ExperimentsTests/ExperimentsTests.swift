@@ -354,7 +354,7 @@ struct BaselinePlanTests {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../experiments").standardizedFileURL.path
     let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
     let cells = try ExperimentPlan.load(root + "/sst2-baselines.yaml").cells(dataRoot: data)
-    #expect(cells.count == 4 * 3 * 6)
+    #expect(cells.count == 4 * 3 * 7)
     #expect(cells.filter { $0.baseline != nil }.map(\.defenseLabel).prefix(4) == ["onion", "strip", "quantize", "bki"])
     for file in ["demo", "sst2-demo-seeds", "sst2-paraphrase", "sst2-paraphrase-seeds"] {
       for cell in try ExperimentPlan.load(root + "/\(file).yaml").cells(dataRoot: data) {
@@ -420,15 +420,15 @@ struct BaselineGridTests {
       train_limit: 24
       test_limit: 12
       attacks: [{attack: badnets, rate: 0.25, target: 1}]
-      defenses: [none, onion, strip, quantize, bki]
-      baselines: {onion: {dev_rows: 8}, strip: {repeats: 2, dev_rows: 8}}
+      defenses: [none, onion, strip, quantize, bki, finetune]
+      baselines: {onion: {dev_rows: 8}, strip: {repeats: 2, dev_rows: 8}, finetune: {rows_per_label: 3, epochs: 1}}
       training: {epochs: 1, batch_size: 8}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
     let results = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run()
-    #expect(results.map(\.defense) == ["none", "onion", "strip", "quantize", "bki"])
+    #expect(results.map(\.defense) == ["none", "onion", "strip", "quantize", "bki", "finetune"])
     #expect(results.map(\.key) == ["sst2_badnets_none_s42", "sst2_badnets_onion_s42", "sst2_badnets_strip_s42", "sst2_badnets_quantize_s42",
-                                    "sst2_badnets_bki_s42"])
+                                    "sst2_badnets_bki_s42", "sst2_badnets_finetune_s42"])
     // The inference-time and post-training baselines adopted the undefended model (the same adapter bytes) instead of training.
     for r in results[1...3] {
       #expect(r.modelOf == "sst2_badnets_none_s42")
@@ -447,6 +447,10 @@ struct BaselineGridTests {
     #expect(bki.found == [stored.keyword!] && bki.trainRows == 24 && bki.poisonedRows == 6 && bki.removedRows == stored.removed.filter { $0 }.count)
     #expect(results[4].modelOf == nil && results[4].trainRows == 24 - bki.removedRows)
     #expect(stored.topWords.count == 24 && stored.topWords.allSatisfy { $0.count <= 5 })
+    // Clean fine-tuning went on from the undefended adapter on 3 + 3 clean dev rows: a new adapter.
+    #expect(results[5].trainRows == 6 && results[5].modelOf == nil && results[5].evaluation.baseline?.devRows == 6)
+    #expect(FileManager.default.contents(atPath: out + "/cells/sst2_badnets_finetune_s42/model/" + PEFTAdapter.weightsFile)
+      != FileManager.default.contents(atPath: out + "/cells/sst2_badnets_none_s42/model/" + PEFTAdapter.weightsFile))
     // Verdicts against the undefended cell, and the reports carry the detectors' numbers.
     let grid = try GridResults.read(out + "/results.json")
     #expect(grid.cells[1].verdict?.undefendedKey == "sst2_badnets_none_s42" && grid.cells[2].verdict != nil && grid.cells[0].verdict == nil)

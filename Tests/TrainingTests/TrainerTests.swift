@@ -45,6 +45,23 @@ struct TrainerTests {
     #expect(last < first, "loss \(first / 2) -> \(last / 2)")
   }
 
+  @Test func aTrainerCanStartFromATrainedAdapter() throws {
+    let base = try Self.model()
+    let trained = try Trainer(base: base, examples: Self.examples(), config: Self.config(), checkpointDirectory: nil)
+    let first = try trained.run()
+    let further = try Trainer(base: base, examples: Self.examples(), config: Self.config(), checkpointDirectory: nil, initialAdapter: trained.lora)
+    #expect(Array(UnsafeBufferPointer(start: further.lora.values.pointer, count: further.lora.count))
+      == Array(UnsafeBufferPointer(start: trained.lora.values.pointer, count: trained.lora.count)))
+    // It goes on from where the first run ended: its first loss is that of the trained adapter, below the fresh start's.
+    let next = try further.run()
+    #expect(next.lossHistory[0].loss < first.lossHistory[0].loss)
+    var other = Self.config()
+    other.lora = LoRAConfig(rank: 2, alpha: 8, dropout: 0.1, targets: [.q, .v])
+    #expect(throws: TrainingError.self) {
+      try Trainer(base: base, examples: Self.examples(), config: other, checkpointDirectory: nil, initialAdapter: trained.lora)
+    }
+  }
+
   @Test func resumedRunEqualsUninterruptedRun() throws {
     let base = try Self.model()
     let dirA = Self.tempDir(), dirB = Self.tempDir()

@@ -16,6 +16,8 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   /// BKI (Chen & Dai 2021): training-time; the backdoor keyword found by each word's effect on the
   /// undefended model's representation, the rows holding it removed, the model trained again (`BKI`).
   case bki
+  /// Clean fine-tuning (DefenseBox): the undefended adapter trained further on clean dev rows (`CleanFineTuning`).
+  case finetune
 
   /// When the defense acts: on the inputs at inference, or on the trained model's weights (the
   /// model is the undefended one in both).
@@ -23,7 +25,7 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   public var phase: Phase {
     switch self {
     case .onion, .strip: return .inference
-    case .quantize: return .postTraining
+    case .quantize, .finetune: return .postTraining
     case .bki: return .training
     }
   }
@@ -39,14 +41,17 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
   public var onion: Onion.Config?
   public var strip: Strip.Config?
   public var bki: BKI.Config?
+  public var finetune: CleanFineTuning.Config?
   /// Seeds the defense's own random choices (STRIP's perturbations).
   public var seed: UInt64
 
-  public init(kind: BaselineKind, onion: Onion.Config? = nil, strip: Strip.Config? = nil, bki: BKI.Config? = nil, seed: UInt64) {
+  public init(kind: BaselineKind, onion: Onion.Config? = nil, strip: Strip.Config? = nil, bki: BKI.Config? = nil,
+              finetune: CleanFineTuning.Config? = nil, seed: UInt64) {
     self.kind = kind; self.seed = seed
     self.onion = kind == .onion ? (onion ?? Onion.Config()) : nil
     self.strip = kind == .strip ? (strip ?? Strip.Config()) : nil
     self.bki = kind == .bki ? (bki ?? BKI.Config()) : nil
+    self.finetune = kind == .finetune ? (finetune ?? CleanFineTuning.Config()) : nil
   }
 
   /// The name in reports and cell keys ("onion", "strip").
@@ -56,6 +61,7 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
     try onion?.validate()
     try strip?.validate()
     try bki?.validate()
+    try finetune?.validate()
   }
 }
 
