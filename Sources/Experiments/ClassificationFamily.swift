@@ -192,6 +192,29 @@ public struct ClassificationFamily: TaskFamily {
     return r
   }
 
+  /// The pruning baseline: the merged model's quietest MLP neurons on clean dev rows switched off
+  /// for the evaluation, then switched on again.
+  public static func pruned(_ bundle: ModelBundle, spec: ClassifierSpec, data: PoisonedDataset, defense: BaselineDefense,
+                            progress: @escaping (String, Int, Int) -> Void) throws -> ClassificationResult {
+    let config = defense.prune ?? NeuronPruning.Config()
+    guard spec.kind == .plain, let template = spec.template else {
+      throw ExperimentError.invalid(key: "classifier", expected: "an undefended (plain) classifier behind a baseline defense")
+    }
+    let dev = BaselineEvaluation.devRows(data, limit: config.devRows)
+    let prompts = dev.rows.map { template.prompt(for: $0.text) }
+    let activity = try MLPActivity.measure(prompts, bundle: bundle) { progress("pruning: activations on dev rows", $0, prompts.count) }
+    let neurons = NeuronPruning.quietest(activity, share: config.share)
+    let snapshot = bundle.model.pruneMLPNeurons(neurons)
+    defer { snapshot.restore() }
+    var r = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: spec, data: data, progress: progress)
+    let total = neurons.reduce(0) { $0 + $1.count }, per = activity.first?.count ?? 0
+    r.baseline = BaselineRecord(defense: defense, threshold: config.share,
+                                thresholdSource: String(format: "%d of %d MLP neurons per layer (%.0f%%) with the smallest mean |activation| on %d %@ rows switched off; %d in all",
+                                                        neurons.first?.count ?? 0, per, 100 * config.share, dev.rows.count, dev.source, total),
+                                devRows: dev.rows.count, devSource: dev.source)
+    return r
+  }
+
   /// A baseline cell's job. Every baseline starts from the undefended model of the cell's rows:
   /// the grid's finished undefended cell with the same data, seed and training, else one trained
   /// here (`undefended/`). Inference-time and post-training baselines adopt it (copied to
@@ -304,6 +327,8 @@ public struct ClassificationFamily: TaskFamily {
       evaluation = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: job.spec, data: data, defense: cell.baseline!, progress: report)
     case .quantize?:
       evaluation = try Self.quantized(bundle, spec: job.spec, data: data, defense: cell.baseline!, progress: report)
+    case .prune?:
+      evaluation = try Self.pruned(bundle, spec: job.spec, data: data, defense: cell.baseline!, progress: report)
     case .finetune?:
       var e = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: job.spec, data: data, progress: report)
       let c = cell.baseline!.finetune ?? CleanFineTuning.Config()

@@ -142,9 +142,15 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       public var lr: Float?
       enum CodingKeys: String, CodingKey, CaseIterable { case rowsPerLabel = "rows_per_label", epochs, lr }
     }
+    public struct PruneKeys: Codable, Sendable, Equatable {
+      public var share: Double?
+      public var devRows: Int?
+      enum CodingKeys: String, CodingKey, CaseIterable { case share, devRows = "dev_rows" }
+    }
     public var bki: BKIKeys?
     public var finetune: FineTuneKeys?
-    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki, finetune }
+    public var prune: PruneKeys?
+    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki, finetune, prune }
 
     /// The baseline `kind` with these keys over its defaults, seeded by the cell.
     public func defense(_ kind: BaselineKind, seed: UInt64) throws -> BaselineDefense {
@@ -163,7 +169,10 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       if let v = finetune?.rowsPerLabel { fineTune.rowsPerLabel = v }
       if let v = finetune?.epochs { fineTune.epochs = v }
       if let v = finetune?.lr { fineTune.learningRate = v }
-      let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, bki: bkiConfig, finetune: fineTune, seed: seed)
+      var pruning = NeuronPruning.Config()
+      if let v = prune?.share { pruning.share = v }
+      if let v = prune?.devRows { pruning.devRows = v }
+      let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, bki: bkiConfig, finetune: fineTune, prune: pruning, seed: seed)
       do { try d.validate() } catch { throw ExperimentError.invalid(key: "baselines", expected: "\(error)") }
       return d
     }

@@ -218,6 +218,8 @@ public enum GridReport {
       return "BKI (" + b.thresholdSource + ")"
     case .finetune:
       return "clean fine-tuning (" + b.thresholdSource + ")"
+    case .prune:
+      return "pruning (" + b.thresholdSource + ")"
     }
   }
 

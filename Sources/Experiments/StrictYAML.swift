@@ -133,6 +133,7 @@ extension ExperimentPlan {
                                         nested: ["onion": YAMLKeySchema(keys: Baselines.OnionKeys.CodingKeys.allCases.map(\.rawValue)),
                                                  "strip": YAMLKeySchema(keys: Baselines.StripKeys.CodingKeys.allCases.map(\.rawValue)),
                                                  "bki": YAMLKeySchema(keys: Baselines.BKIKeys.CodingKeys.allCases.map(\.rawValue)),
-                                                 "finetune": YAMLKeySchema(keys: Baselines.FineTuneKeys.CodingKeys.allCases.map(\.rawValue))])],
+                                                 "finetune": YAMLKeySchema(keys: Baselines.FineTuneKeys.CodingKeys.allCases.map(\.rawValue)),
+                                                 "prune": YAMLKeySchema(keys: Baselines.PruneKeys.CodingKeys.allCases.map(\.rawValue))])],
     items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
 }

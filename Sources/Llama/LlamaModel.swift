@@ -32,6 +32,9 @@ public final class LlamaModel: @unchecked Sendable {
   public let config: LlamaConfig
   public let weights: LlamaWeights
   public let rope: Kernels.RopeTable
+  /// Reads each block's MLP activations h = silu(gate)·up (rows × F) as the forward computes them:
+  /// (layer, h, rows). nil in normal use; set only while measuring (`MLPActivity`), one forward at a time.
+  public var mlpObserver: ((Int, UnsafePointer<Float>, Int) -> Void)?
 
   public init(weights: LlamaWeights) {
     config = weights.config
@@ -148,6 +151,7 @@ public final class LlamaModel: @unchecked Sendable {
     }
     Profiler.measure("linear.gateUp") { w.gateUp.forward(ws.xn.pointer, rows: n, into: ws.gateUp.pointer) }
     Profiler.measure("swiglu") { Kernels.swiglu(gateUp: ws.gateUp.pointer, out: ws.h.pointer, rows: n, hidden: cfg.feedForwardSize) }
+    if let observe = mlpObserver { observe(l, ws.h.pointer, n) }
     Profiler.measure("linear.down") { w.down.forward(ws.h.pointer, rows: n, into: ws.x.pointer, accumulate: true) }
   }
 

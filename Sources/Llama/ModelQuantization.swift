@@ -36,3 +36,26 @@ extension LlamaModel {
     return LayerSnapshot(saved: saved)
   }
 }
+
+extension LlamaModel {
+  /// Switches off MLP neurons: for each layer, the down projection's input column of every neuron
+  /// in `neurons[layer]` is set to zero, so the neuron no longer contributes. The result puts the
+  /// weights back (`restore`).
+  public func pruneMLPNeurons(_ neurons: [[Int]]) -> LayerSnapshot {
+    precondition(neurons.count == weights.blocks.count, "one list of neurons per layer")
+    var saved: [(Linear, (weight: FloatBuffer, quantized: QuantizedRows?))] = []
+    for (block, list) in zip(weights.blocks, neurons) where !list.isEmpty {
+      let down = block.down, w = down.weight.pointer, f = down.inFeatures, c = down.outFeatures
+      saved.append((down, down.snapshot()))
+      for j in list {
+        precondition(j >= 0 && j < f, "neuron \(j) outside 0..<\(f)")
+        switch down.layout {
+        case .outIn: for o in 0..<c { w[o * f + j] = 0 }  // W (C, F): column j
+        case .inOut: (w + j * c).update(repeating: 0, count: c)  // Wᵀ (F, C): row j
+        }
+      }
+      down.weightsDidChange()
+    }
+    return LayerSnapshot(saved: saved)
+  }
+}

@@ -116,3 +116,12 @@ struct CleanFineTuningTests {
     #expect(throws: BaselineError.self) { try CleanFineTuning.Config(epochs: 0).validate() }
   }
 }
+
+struct NeuronPruningTests {
+  @Test func theQuietestShareOfEachLayerIsChosen() {
+    // Layer 0: activities 3, 1, 2, 0 -> the two quietest are neurons 3 and 1; layer 1: ties go to the lower index.
+    #expect(NeuronPruning.quietest([[3, 1, 2, 0], [5, 5, 5, 5]], share: 0.5) == [[1, 3], [0, 1]])
+    #expect(NeuronPruning.quietest([[1, 2, 3]], share: 0.2) == [[0]])  // round(0.6) = 1
+    #expect(throws: BaselineError.self) { try NeuronPruning.Config(share: 1).validate() }
+  }
+}

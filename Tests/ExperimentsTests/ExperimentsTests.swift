@@ -354,7 +354,7 @@ struct BaselinePlanTests {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../experiments").standardizedFileURL.path
     let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
     let cells = try ExperimentPlan.load(root + "/sst2-baselines.yaml").cells(dataRoot: data)
-    #expect(cells.count == 4 * 3 * 7)
+    #expect(cells.count == 4 * 3 * 8)
     #expect(cells.filter { $0.baseline != nil }.map(\.defenseLabel).prefix(4) == ["onion", "strip", "quantize", "bki"])
     for file in ["demo", "sst2-demo-seeds", "sst2-paraphrase", "sst2-paraphrase-seeds"] {
       for cell in try ExperimentPlan.load(root + "/\(file).yaml").cells(dataRoot: data) {
@@ -410,6 +410,27 @@ struct BaselineGridTests {
     #expect(argmax(quantized) == argmax(before))
   }
 
+  @Test func prunedNeuronsAreSwitchedOffAndBackOnBitForBit() throws {
+    let bundle = try ModelBundle.load(RealModel.path)
+    let tokens = bundle.tokenizer.encode("a gripping film")
+    let before = try bundle.model.forward([tokens], logits: .last).values
+    let activity = try MLPActivity.measure(["a gripping film", "a dull one"], bundle: bundle)
+    #expect(activity.count == bundle.model.config.layerCount && activity.allSatisfy { $0.count == bundle.model.config.feedForwardSize })
+    #expect(activity.allSatisfy { $0.allSatisfy { $0 >= 0 } } && bundle.model.mlpObserver == nil)
+    // Switching off the most active neurons moves the logits far more than switching off the quietest.
+    let quiet = NeuronPruning.quietest(activity, share: 0.1)
+    let loud = activity.map { layer in layer.indices.sorted { layer[$0] > layer[$1] }.prefix(quiet[0].count).sorted() }
+    func change(_ neurons: [[Int]]) throws -> Float {
+      let s = bundle.model.pruneMLPNeurons(neurons)
+      defer { s.restore() }
+      let l = try bundle.model.forward([tokens], logits: .last).values
+      return zip(before, l).map { abs($0 - $1) }.max() ?? 0
+    }
+    let quietChange = try change(quiet), loudChange = try change(loud)
+    #expect(quietChange > 0 && loudChange > quietChange)
+    #expect(try bundle.model.forward([tokens], logits: .last).values == before)
+  }
+
   @Test func aTinyGridRunsTheBaselinesOnTheUndefendedModel() throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("grid-\(UUID().uuidString)").path
@@ -420,17 +441,17 @@ struct BaselineGridTests {
       train_limit: 24
       test_limit: 12
       attacks: [{attack: badnets, rate: 0.25, target: 1}]
-      defenses: [none, onion, strip, quantize, bki, finetune]
-      baselines: {onion: {dev_rows: 8}, strip: {repeats: 2, dev_rows: 8}, finetune: {rows_per_label: 3, epochs: 1}}
+      defenses: [none, onion, strip, quantize, bki, finetune, prune]
+      baselines: {onion: {dev_rows: 8}, strip: {repeats: 2, dev_rows: 8}, finetune: {rows_per_label: 3, epochs: 1}, prune: {dev_rows: 8}}
       training: {epochs: 1, batch_size: 8}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
     let results = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run()
-    #expect(results.map(\.defense) == ["none", "onion", "strip", "quantize", "bki", "finetune"])
+    #expect(results.map(\.defense) == ["none", "onion", "strip", "quantize", "bki", "finetune", "prune"])
     #expect(results.map(\.key) == ["sst2_badnets_none_s42", "sst2_badnets_onion_s42", "sst2_badnets_strip_s42", "sst2_badnets_quantize_s42",
-                                    "sst2_badnets_bki_s42", "sst2_badnets_finetune_s42"])
+                                    "sst2_badnets_bki_s42", "sst2_badnets_finetune_s42", "sst2_badnets_prune_s42"])
     // The inference-time and post-training baselines adopted the undefended model (the same adapter bytes) instead of training.
-    for r in results[1...3] {
+    for r in results[1...3] + [results[6]] {
       #expect(r.modelOf == "sst2_badnets_none_s42")
       #expect(FileManager.default.contents(atPath: out + "/cells/\(r.key)/model/" + PEFTAdapter.weightsFile)
         == FileManager.default.contents(atPath: out + "/cells/sst2_badnets_none_s42/model/" + PEFTAdapter.weightsFile))
@@ -451,6 +472,8 @@ struct BaselineGridTests {
     #expect(results[5].trainRows == 6 && results[5].modelOf == nil && results[5].evaluation.baseline?.devRows == 6)
     #expect(FileManager.default.contents(atPath: out + "/cells/sst2_badnets_finetune_s42/model/" + PEFTAdapter.weightsFile)
       != FileManager.default.contents(atPath: out + "/cells/sst2_badnets_none_s42/model/" + PEFTAdapter.weightsFile))
+    // Pruning switched off 20% of each layer's 1536 MLP neurons (307) on 8 dev rows.
+    #expect(results[6].evaluation.baseline?.threshold == 0.2 && results[6].evaluation.baseline?.thresholdSource.hasPrefix("307 of 1536") == true)
     // Verdicts against the undefended cell, and the reports carry the detectors' numbers.
     let grid = try GridResults.read(out + "/results.json")
     #expect(grid.cells[1].verdict?.undefendedKey == "sst2_badnets_none_s42" && grid.cells[2].verdict != nil && grid.cells[0].verdict == nil)

@@ -18,6 +18,9 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   case bki
   /// Clean fine-tuning (DefenseBox): the undefended adapter trained further on clean dev rows (`CleanFineTuning`).
   case finetune
+  /// Pruning (DefenseBox; Fine-Pruning's neurons): the MLP neurons quietest on clean dev rows
+  /// switched off in the undefended model (`NeuronPruning`).
+  case prune
 
   /// When the defense acts: on the inputs at inference, or on the trained model's weights (the
   /// model is the undefended one in both).
@@ -25,7 +28,7 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   public var phase: Phase {
     switch self {
     case .onion, .strip: return .inference
-    case .quantize, .finetune: return .postTraining
+    case .quantize, .finetune, .prune: return .postTraining
     case .bki: return .training
     }
   }
@@ -42,16 +45,18 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
   public var strip: Strip.Config?
   public var bki: BKI.Config?
   public var finetune: CleanFineTuning.Config?
+  public var prune: NeuronPruning.Config?
   /// Seeds the defense's own random choices (STRIP's perturbations).
   public var seed: UInt64
 
   public init(kind: BaselineKind, onion: Onion.Config? = nil, strip: Strip.Config? = nil, bki: BKI.Config? = nil,
-              finetune: CleanFineTuning.Config? = nil, seed: UInt64) {
+              finetune: CleanFineTuning.Config? = nil, prune: NeuronPruning.Config? = nil, seed: UInt64) {
     self.kind = kind; self.seed = seed
     self.onion = kind == .onion ? (onion ?? Onion.Config()) : nil
     self.strip = kind == .strip ? (strip ?? Strip.Config()) : nil
     self.bki = kind == .bki ? (bki ?? BKI.Config()) : nil
     self.finetune = kind == .finetune ? (finetune ?? CleanFineTuning.Config()) : nil
+    self.prune = kind == .prune ? (prune ?? NeuronPruning.Config()) : nil
   }
 
   /// The name in reports and cell keys ("onion", "strip").
@@ -62,6 +67,7 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
     try strip?.validate()
     try bki?.validate()
     try finetune?.validate()
+    try prune?.validate()
   }
 }
 
