@@ -61,7 +61,7 @@ let package = Package(
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Backdoor", "Defense", "FileIO", "Inference", "Llama", "TensorCore", "TestSupport"],
                 swiftSettings: cpuFlags),
     .testTarget(name: "DefenseTests", dependencies: ["Defense", "Backdoor", "TensorCore", "TestSupport"],
-                swiftSettings: cpuFlags),
+                resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "GenerationTests", dependencies: ["Backdoor", "Defense", "Evaluation", "TensorCore", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "FileIO", "Backdoor", "Evaluation", "Defense", "Inference", "Llama", "Tokenizer", "Training", "TestSupport"],

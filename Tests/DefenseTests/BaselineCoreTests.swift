@@ -125,3 +125,64 @@ struct NeuronPruningTests {
     #expect(throws: BaselineError.self) { try NeuronPruning.Config(share: 1).validate() }
   }
 }
+
+/// The Swift HDBSCAN against scikit-learn's on seeded point sets (`scripts/fixtures/hdbscan_fixture.py`).
+struct HDBSCANTests {
+  struct Fixture: Decodable {
+    struct Case: Decodable {
+      var name: String; var minClusterSize: Int; var minSamples: Int?; var points: [[Double]]; var labels: [Int]
+      /// Per point, every label scikit-learn gave it over permutations of the points (ties between equal merge heights).
+      var allowed: [[Int]]
+    }
+    var cases: [Case]
+  }
+
+  /// Whether two labellings are the same up to renumbering the clusters (noise stays -1).
+  static func sameClustering(_ a: [Int], _ b: [Int]) -> Bool {
+    guard a.count == b.count else { return false }
+    var map: [Int: Int] = [:], back: [Int: Int] = [:]
+    for (x, y) in zip(a, b) {
+      if (x < 0) != (y < 0) { return false }
+      if x < 0 { continue }
+      if let m = map[x], m != y { return false }
+      if let m = back[y], m != x { return false }
+      map[x] = y; back[y] = x
+    }
+    return true
+  }
+
+  /// Whether `ours` is scikit-learn's clustering up to renumbering, each point taking one of its
+  /// allowed labels: the renumbering is fixed by the points with one allowed label.
+  static func matches(_ ours: [Int], allowed: [[Int]]) -> Bool {
+    guard ours.count == allowed.count else { return false }
+    var map: [Int: Int] = [-1: -1]
+    for (o, a) in zip(ours, allowed) where a.count == 1 {
+      if let m = map[o], m != a[0] { return false }
+      map[o] = a[0]
+    }
+    guard Set(map.values).count == map.count else { return false }
+    return zip(ours, allowed).allSatisfy { o, a in map[o].map(a.contains) ?? false }
+  }
+
+  @Test func labelsMatchScikitLearn() throws {
+    let url = try #require(Bundle.module.url(forResource: "hdbscan", withExtension: "json", subdirectory: "Fixtures"))
+    let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+    #expect(fixture.cases.count == 8)
+    // Ties decide 2 points of one case only: the rest must match exactly.
+    #expect(fixture.cases.reduce(0) { $0 + $1.allowed.filter { $0.count > 1 }.count } == 2)
+    for c in fixture.cases {
+      let ours = HDBSCAN.fit(c.points, minClusterSize: c.minClusterSize, minSamples: c.minSamples)
+      #expect(Self.matches(ours, allowed: c.allowed),
+              "\(c.name) (\(c.minClusterSize), \(c.minSamples.map(String.init) ?? "-")): \(Set(ours).count) labels, noise \(ours.filter { $0 < 0 }.count); scikit-learn \(Set(c.labels).count), noise \(c.labels.filter { $0 < 0 }.count)")
+    }
+  }
+
+  @Test func twoSeparatedGroupsAreTwoClusters() {
+    // Two tight groups of 6 on a line, far apart: two clusters, no noise.
+    let left: [[Double]] = (0..<6).map { i in [Double(i) * 0.1] }
+    let right: [[Double]] = (0..<6).map { i in [100 + Double(i) * 0.1] }
+    let x = left + right
+    #expect(Self.sameClustering(HDBSCAN.fit(x, minClusterSize: 3), [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]))
+    #expect(HDBSCAN.fit([[1]], minClusterSize: 3) == [-1])
+  }
+}
