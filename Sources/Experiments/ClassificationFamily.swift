@@ -6,6 +6,7 @@ import FileIO
 import Foundation
 import GGUF
 import Llama
+import TensorCore
 import Tokenizer
 import Training
 
@@ -268,8 +269,11 @@ public struct ClassificationFamily: TaskFamily {
       }
     case .training:
       job.modelOf = nil  // the cell trains its own model on the rows the filter keeps
-      let filter = try bkiFilter(data.train, baseline: baseline, template: template, undefended: undefended!, bundle: bundle,
-                                 folders: folders, progress: progress)
+      let filter = baseline.kind == .cube
+        ? try cubeFilter(data.train, baseline: baseline, template: template, undefended: undefended!, bundle: bundle, folders: folders,
+                         progress: progress)
+        : try bkiFilter(data.train, baseline: baseline, template: template, undefended: undefended!, bundle: bundle,
+                        folders: folders, progress: progress)
       job.filter = filter.record
       job.pairs = try ClassifierTraining.plainPairs(zip(data.train, filter.removed).filter { !$0.1 }.map(\.0), template: template)
     }
@@ -285,6 +289,34 @@ public struct ClassificationFamily: TaskFamily {
       }
     }
     return job
+  }
+
+  /// CUBE's clusters and the rows it removes, from the undefended model's answer states (merged for
+  /// the reading, then taken out); kept in the cell (`cube.json`) for a resumed run.
+  func cubeFilter(_ train: [Example], baseline: BaselineDefense, template: PromptTemplate, undefended: String, bundle: ModelBundle,
+                  folders: CellFolders, progress: @escaping (ExperimentEvent) -> Void) throws -> (removed: [Bool], record: FilterRecord) {
+    let path = folders.cell + "/cube.json"
+    let config = baseline.cube ?? CUBE.Config()
+    let clusters: [Int]
+    if let stored = try? JSONOutput.read([Int].self, from: path), stored.count == train.count { clusters = stored } else {
+      let labelIDs = try template.labelTokenIDs { bundle.tokenizer.encode($0) }
+      let states: [[Float]]
+      do {
+        let merged = try PEFTAdapter.load(from: undefended, model: bundle.model.config).merge(into: bundle.model)
+        defer { merged.restore() }
+        progress(.phase("CUBE: the undefended model's states of \(train.count) training rows"))
+        states = try ProbeScreening.answerStates(train.map { template.prompt(for: $0.text) }, bundle: bundle, labelIDs: labelIDs) {
+          progress(.evaluating("CUBE rows", $0, train.count))
+        }.features
+      }
+      var rng = SeededRNG(seed: baseline.seed ^ 0xC0BE)
+      let reduced = ActivationClustering.project(states, components: config.components, using: &rng)
+      clusters = HDBSCAN.fit(reduced.map { $0.map(Double.init) }, minClusterSize: config.minClusterSize, minSamples: config.minSamples)
+      try JSONOutput.write(clusters, to: path)
+    }
+    let removed = CUBE.dropped(labels: train.map(\.label), clusters: clusters)
+    let count = Set(clusters.filter { $0 >= 0 }).count
+    return (removed, FilterRecord(found: ["\(count) clusters, \(clusters.filter { $0 < 0 }.count) noise rows"], rows: train, removed: removed))
   }
 
   /// BKI's keyword and the rows it removes, read with the undefended model (merged for the
@@ -336,11 +368,13 @@ public struct ClassificationFamily: TaskFamily {
                                   thresholdSource: "the undefended adapter trained \(c.epochs) more epochs on \(job.pairs.count) clean dev rows (\(c.rowsPerLabel) per label)",
                                   devRows: job.pairs.count, devSource: "dev split")
       evaluation = e
-    case .bki?:
+    case .bki?, .cube?:
       var e = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: job.spec, data: data, progress: report)
+      let isCube = cell.baseline!.kind == .cube
       var record = BaselineRecord(defense: cell.baseline!, threshold: nil, thresholdSource: job.filter.map {
-        "keyword \($0.found.map { "\"\($0)\"" }.joined(separator: ", ")): \($0.removedRows) of \($0.trainRows) training rows removed, the model trained again"
-      } ?? "no keyword", devRows: 0, devSource: "none")
+        (isCube ? $0.found.joined(separator: "; ") : "keyword \($0.found.map { "\"\($0)\"" }.joined(separator: ", "))")
+          + ": \($0.removedRows) of \($0.trainRows) training rows removed, the model trained again"
+      } ?? "nothing found", devRows: 0, devSource: "none")
       record.filter = job.filter
       e.baseline = record
       evaluation = e

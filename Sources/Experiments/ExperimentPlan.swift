@@ -149,8 +149,15 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
     }
     public var bki: BKIKeys?
     public var finetune: FineTuneKeys?
+    public struct CUBEKeys: Codable, Sendable, Equatable {
+      public var components: Int?
+      public var minSamples: Int?
+      public var minClusterSize: Int?
+      enum CodingKeys: String, CodingKey, CaseIterable { case components, minSamples = "min_samples", minClusterSize = "min_cluster_size" }
+    }
     public var prune: PruneKeys?
-    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki, finetune, prune }
+    public var cube: CUBEKeys?
+    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki, finetune, prune, cube }
 
     /// The baseline `kind` with these keys over its defaults, seeded by the cell.
     public func defense(_ kind: BaselineKind, seed: UInt64) throws -> BaselineDefense {
@@ -172,7 +179,12 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       var pruning = NeuronPruning.Config()
       if let v = prune?.share { pruning.share = v }
       if let v = prune?.devRows { pruning.devRows = v }
-      let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, bki: bkiConfig, finetune: fineTune, prune: pruning, seed: seed)
+      var clustering = CUBE.Config()
+      if let v = cube?.components { clustering.components = v }
+      if let v = cube?.minSamples { clustering.minSamples = v }
+      if let v = cube?.minClusterSize { clustering.minClusterSize = v }
+      let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, bki: bkiConfig, finetune: fineTune, prune: pruning,
+                              cube: clustering, seed: seed)
       do { try d.validate() } catch { throw ExperimentError.invalid(key: "baselines", expected: "\(error)") }
       return d
     }

@@ -220,6 +220,9 @@ public enum GridReport {
       return "clean fine-tuning (" + b.thresholdSource + ")"
     case .prune:
       return "pruning (" + b.thresholdSource + ")"
+    case .cube:
+      let c = b.defense.cube ?? CUBE.Config()
+      return "CUBE (answer states, PCA to \(c.components), HDBSCAN min_samples \(c.minSamples); " + b.thresholdSource + ")"
     }
   }
 

@@ -134,6 +134,7 @@ extension ExperimentPlan {
                                                  "strip": YAMLKeySchema(keys: Baselines.StripKeys.CodingKeys.allCases.map(\.rawValue)),
                                                  "bki": YAMLKeySchema(keys: Baselines.BKIKeys.CodingKeys.allCases.map(\.rawValue)),
                                                  "finetune": YAMLKeySchema(keys: Baselines.FineTuneKeys.CodingKeys.allCases.map(\.rawValue)),
-                                                 "prune": YAMLKeySchema(keys: Baselines.PruneKeys.CodingKeys.allCases.map(\.rawValue))])],
+                                                 "prune": YAMLKeySchema(keys: Baselines.PruneKeys.CodingKeys.allCases.map(\.rawValue)),
+                                                 "cube": YAMLKeySchema(keys: Baselines.CUBEKeys.CodingKeys.allCases.map(\.rawValue))])],
     items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
 }

@@ -79,7 +79,7 @@ struct Evaluate: ParsableCommand {
     case .strip?: result = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: spec, data: ds, defense: baseline!, progress: update)
     case .quantize?: result = try ClassificationFamily.quantized(bundle, spec: spec, data: ds, defense: baseline!, progress: update)
     case .prune?: result = try ClassificationFamily.pruned(bundle, spec: spec, data: ds, defense: baseline!, progress: update)
-    case .bki?, .finetune?: throw CLIError("unreachable: \(baseline!.name) is refused above")
+    case .bki?, .cube?, .finetune?: throw CLIError("unreachable: \(baseline!.name) is refused above")
     }
     bar.finishLine()
     let dir = out ?? adapter ?? FileManager.default.currentDirectoryPath

@@ -186,3 +186,17 @@ struct HDBSCANTests {
     #expect(HDBSCAN.fit([[1]], minClusterSize: 3) == [-1])
   }
 }
+
+struct CUBEFilterTests {
+  @Test func eachLabelKeepsItsLargestClusterAndClustersOfAtLeastHalf() {
+    // Label 1 (6 rows): clusters 0 (4 rows) and 1 (2 < 3): rows 4, 5 go. Label 0 (3 rows): cluster 2
+    // (2 rows) is kept, the noise row (1 < 1.5) goes.
+    let labels = [1, 1, 1, 1, 1, 1, 0, 0, 0], clusters = [0, 0, 0, 0, 1, 1, -1, 2, 2]
+    #expect(CUBE.dropped(labels: labels, clusters: clusters) == [false, false, false, false, true, true, true, false, false])
+    // Two clusters of 3 in a label of 6: the second is not under half, so nothing goes.
+    #expect(CUBE.dropped(labels: [1, 1, 1, 1, 1, 1], clusters: [0, 0, 0, 1, 1, 1]) == [Bool](repeating: false, count: 6))
+    // One cluster per label: nothing goes.
+    #expect(CUBE.dropped(labels: [0, 1], clusters: [-1, -1]) == [false, false])
+    #expect(throws: BaselineError.self) { try CUBE.Config(minClusterSize: 1).validate() }
+  }
+}

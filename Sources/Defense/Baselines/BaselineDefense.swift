@@ -21,6 +21,9 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   /// Pruning (DefenseBox; Fine-Pruning's neurons): the MLP neurons quietest on clean dev rows
   /// switched off in the undefended model (`NeuronPruning`).
   case prune
+  /// CUBE (Cui et al., NeurIPS 2022): training-time; the undefended model's representations of the
+  /// training rows clustered by density, each label's minority clusters removed, the model trained again (`CUBE`).
+  case cube
 
   /// When the defense acts: on the inputs at inference, or on the trained model's weights (the
   /// model is the undefended one in both).
@@ -29,7 +32,7 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
     switch self {
     case .onion, .strip: return .inference
     case .quantize, .finetune, .prune: return .postTraining
-    case .bki: return .training
+    case .bki, .cube: return .training
     }
   }
 
@@ -46,17 +49,19 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
   public var bki: BKI.Config?
   public var finetune: CleanFineTuning.Config?
   public var prune: NeuronPruning.Config?
+  public var cube: CUBE.Config?
   /// Seeds the defense's own random choices (STRIP's perturbations).
   public var seed: UInt64
 
   public init(kind: BaselineKind, onion: Onion.Config? = nil, strip: Strip.Config? = nil, bki: BKI.Config? = nil,
-              finetune: CleanFineTuning.Config? = nil, prune: NeuronPruning.Config? = nil, seed: UInt64) {
+              finetune: CleanFineTuning.Config? = nil, prune: NeuronPruning.Config? = nil, cube: CUBE.Config? = nil, seed: UInt64) {
     self.kind = kind; self.seed = seed
     self.onion = kind == .onion ? (onion ?? Onion.Config()) : nil
     self.strip = kind == .strip ? (strip ?? Strip.Config()) : nil
     self.bki = kind == .bki ? (bki ?? BKI.Config()) : nil
     self.finetune = kind == .finetune ? (finetune ?? CleanFineTuning.Config()) : nil
     self.prune = kind == .prune ? (prune ?? NeuronPruning.Config()) : nil
+    self.cube = kind == .cube ? (cube ?? CUBE.Config()) : nil
   }
 
   /// The name in reports and cell keys ("onion", "strip").
@@ -68,6 +73,7 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
     try bki?.validate()
     try finetune?.validate()
     try prune?.validate()
+    try cube?.validate()
   }
 }
 
