@@ -156,8 +156,21 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       enum CodingKeys: String, CodingKey, CaseIterable { case components, minSamples = "min_samples", minClusterSize = "min_cluster_size" }
     }
     public var prune: PruneKeys?
+    public struct RAPKeys: Codable, Sendable, Equatable {
+      public var trigger: String?
+      public var minDrop: Double?
+      public var maxDrop: Double?
+      public var epochs: Int?
+      public var lr: Double?
+      public var frr: Double?
+      public var devRows: Int?
+      enum CodingKeys: String, CodingKey, CaseIterable {
+        case trigger, minDrop = "min_drop", maxDrop = "max_drop", epochs, lr, frr, devRows = "dev_rows"
+      }
+    }
     public var cube: CUBEKeys?
-    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki, finetune, prune, cube }
+    public var rap: RAPKeys?
+    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki, finetune, prune, cube, rap }
 
     /// The baseline `kind` with these keys over its defaults, seeded by the cell.
     public func defense(_ kind: BaselineKind, seed: UInt64) throws -> BaselineDefense {
@@ -183,8 +196,16 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       if let v = cube?.components { clustering.components = v }
       if let v = cube?.minSamples { clustering.minSamples = v }
       if let v = cube?.minClusterSize { clustering.minClusterSize = v }
+      var perturbation = RAP.Config()
+      if let v = rap?.trigger { perturbation.trigger = v }
+      if let v = rap?.minDrop { perturbation.minDrop = v }
+      if let v = rap?.maxDrop { perturbation.maxDrop = v }
+      if let v = rap?.epochs { perturbation.epochs = v }
+      if let v = rap?.lr { perturbation.learningRate = v }
+      if let v = rap?.frr { perturbation.frr = v }
+      if let v = rap?.devRows { perturbation.devRows = v }
       let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, bki: bkiConfig, finetune: fineTune, prune: pruning,
-                              cube: clustering, seed: seed)
+                              cube: clustering, rap: perturbation, seed: seed)
       do { try d.validate() } catch { throw ExperimentError.invalid(key: "baselines", expected: "\(error)") }
       return d
     }

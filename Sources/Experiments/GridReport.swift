@@ -220,6 +220,8 @@ public enum GridReport {
       return "clean fine-tuning (" + b.thresholdSource + ")"
     case .prune:
       return "pruning (" + b.thresholdSource + ")"
+    case .rap:
+      return String(format: "RAP (rejected when predicted as the target and the drop is below %.3g: the %@)", b.threshold ?? .nan, b.thresholdSource)
     case .cube:
       let c = b.defense.cube ?? CUBE.Config()
       return "CUBE (answer states, PCA to \(c.components), HDBSCAN min_samples \(c.minSamples); " + b.thresholdSource + ")"

@@ -135,6 +135,7 @@ extension ExperimentPlan {
                                                  "bki": YAMLKeySchema(keys: Baselines.BKIKeys.CodingKeys.allCases.map(\.rawValue)),
                                                  "finetune": YAMLKeySchema(keys: Baselines.FineTuneKeys.CodingKeys.allCases.map(\.rawValue)),
                                                  "prune": YAMLKeySchema(keys: Baselines.PruneKeys.CodingKeys.allCases.map(\.rawValue)),
-                                                 "cube": YAMLKeySchema(keys: Baselines.CUBEKeys.CodingKeys.allCases.map(\.rawValue))])],
+                                                 "cube": YAMLKeySchema(keys: Baselines.CUBEKeys.CodingKeys.allCases.map(\.rawValue)),
+                                                 "rap": YAMLKeySchema(keys: Baselines.RAPKeys.CodingKeys.allCases.map(\.rawValue))])],
     items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
 }

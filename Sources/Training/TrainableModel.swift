@@ -59,6 +59,32 @@ public final class TrainableModel: @unchecked Sendable {
     return pass.lossOnly()
   }
 
+  /// The gradient of a loss on the last position's logits of `ids` with respect to the input
+  /// embeddings: `loss` gets the logits (sequences × ids) and returns dL/dlogits of the same shape.
+  /// Returns the logits and, per sequence, dL/d(embedding of each token) (tokens × C). Dropout is
+  /// off; the LoRA gradients this adds are cleared.
+  public func inputGradients(_ sequences: [[Int]], tokens ids: [Int], loss: ([[Float]]) -> [[Float]]) throws(TrainingError)
+    -> (logits: [[Float]], gradients: [[[Float]]])
+  {
+    let batch = sequences.map { TrainingSequence(tokens: $0, targets: Array(repeating: -1, count: $0.count)) }
+    let pass = try Pass(model: self, batch: batch, training: true)
+    var rng = SeededRNG(seed: 0)
+    guard lora.config.dropout == 0 else {
+      throw .invalidValue(key: "LoRA dropout", value: "\(lora.config.dropout)", expected: "0 for input gradients (a deterministic forward)")
+    }
+    pass.forward(dropout: &rng)
+    let logits = pass.lastLogits(ids)
+    let dx = pass.backwardFromLastLogits(ids: ids, dlogits: loss(logits))
+    lora.gradients.zero()
+    let c = base.config.hiddenSize
+    var out: [[[Float]]] = [], row = 0
+    for s in sequences {
+      out.append((0..<s.count).map { i in Array(dx[((row + i) * c)..<((row + i + 1) * c)]) })
+      row += s.count
+    }
+    return (logits, out)
+  }
+
   /// Logits (rows, |tokens| or V) at the last position of each sequence, with the adapter.
   public func lastLogits(_ sequences: [[Int]], tokens ids: [Int]? = nil) throws(TrainingError) -> [[Float]] {
     let batch = sequences.map { TrainingSequence(tokens: $0, targets: Array(repeating: -1, count: $0.count)) }

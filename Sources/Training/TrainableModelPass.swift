@@ -270,6 +270,37 @@ final class Pass {
     return (loss, rows.count)
   }
 
+  /// Backward from a gradient of the last position's logits of the token ids `ids`: dlogits (B, |ids|)
+  /// per sequence. Returns dL/d(input embeddings) (N, C), the residual stream's gradient below
+  /// block 0 (LoRA gradients accumulate on the way, as in training).
+  func backwardFromLastLogits(ids: [Int], dlogits: [[Float]]) -> [Float] {
+    let c = cfg.hiddenSize, v = cfg.vocabularySize
+    let rows = ranges.map { $0.upperBound - 1 }, m = rows.count
+    precondition(dlogits.count == m && dlogits.allSatisfy { $0.count == ids.count }, "one gradient per sequence and id")
+    let dx = takeZeroed(n * c)
+    let (xs, _, rstd) = finalNorm(rows)
+    // dhn (M, C) = Σ_j dlogits[i][j] · E[ids[j]], E the LM head's (V, C) rows.
+    let dhn = takeZeroed(m * c)
+    let head = model.base.weights.lmHead
+    for i in 0..<m {
+      for (j, id) in ids.enumerated() where dlogits[i][j] != 0 {
+        let g = dlogits[i][j], out = dhn.pointer + i * c
+        switch head.layout {
+        case .outIn: let e = head.weight.pointer + id * c; for k in 0..<c { out[k] += g * e[k] }
+        case .inOut: for k in 0..<c { out[k] += g * head.weight.pointer[k * v + id] }
+        }
+      }
+    }
+    let dxs = takeZeroed(m * c)
+    Kernels.rmsnormBackward(dout: dhn.pointer, x: xs.pointer, weight: model.base.weights.outputNorm.pointer, rstd: rstd.pointer,
+                            dx: dxs.pointer, dweight: nil, rows: m, cols: c)
+    for (i, r) in rows.enumerated() { Vector.add(dxs.pointer + i * c, into: dx.pointer + r * c, c) }
+    let f = cfg.feedForwardSize, qkvW = cfg.qDim + 2 * cfg.kvDim
+    let scratch = Scratch(dh: take(n * f), dGU: take(n * 2 * f), dxn: take(n * c), dattn: take(n * cfg.qDim), dqkv: take(n * qkvW))
+    for l in stride(from: cfg.layerCount - 1, through: 0, by: -1) { backward(l, dx: dx, scratch) }
+    return Array(UnsafeBufferPointer(start: dx.pointer, count: n * c))
+  }
+
   /// Gradient buffers of one block, reused by every block: (N, F), (N, 2F), (N, C), (N, Dq), (N, Dq + 2·Dkv).
   struct Scratch { let dh, dGU, dxn, dattn, dqkv: FloatBuffer }
 

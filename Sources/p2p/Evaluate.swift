@@ -22,10 +22,10 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Template when the adapter has no classifier.json (or zero-shot).") var template = PromptTemplate.defaultTemplate
   @Option(help: "Label words when the adapter has no classifier.json, comma-separated.") var labelWords: String?
   @Flag(help: "P2P only: the official code's whole-vocabulary argmax instead of restricted scoring.") var unrestricted = false
-  @Option(help: "A baseline defense in front of an undefended adapter: onion (words removed by the base model's perplexity), strip (inputs rejected by prediction entropy over perturbed copies), quantize (the merged model's projections through 4-bit Q4_0) or prune (the MLP neurons quietest on clean dev rows switched off).")
+  @Option(help: "A baseline defense in front of an undefended adapter: onion (words removed by the base model's perplexity), strip (inputs rejected by prediction entropy over perturbed copies), quantize (the merged model's projections through 4-bit Q4_0) prune (the MLP neurons quietest on clean dev rows switched off) or rap (inputs rejected when a trained perturbation word barely lowers the target's probability).")
   var defense: BaselineKind?
   @Option(help: "ONION: a fixed suspicion-score threshold (default: chosen on clean dev rows, at most 2 points of dev accuracy lost).") var threshold: Double?
-  @Option(help: "STRIP: the false rejection rate allowed on clean dev rows.") var frr = Strip.Config().frr
+  @Option(help: "STRIP and RAP: the false rejection rate allowed on clean dev rows.") var frr = Strip.Config().frr
   @Option(help: "STRIP: perturbed copies per input.") var repeats = Strip.Config().repeats
   @Option(help: "Pruning: the share of each layer's MLP neurons switched off.") var pruneShare = NeuronPruning.Config().share
   @Option(help: "Clean dev rows the baseline's threshold is chosen on (the dev split, else the clean test split).") var devRows = Onion.Config.defaultDevRows
@@ -51,7 +51,8 @@ struct Evaluate: ParsableCommand {
       guard spec.kind == .plain else { throw CLIError("--defense \(kind.rawValue) runs in front of an undefended classifier; \(adapter ?? "the adapter") is P2P-defended") }
       let d = BaselineDefense(kind: kind, onion: Onion.Config(threshold: threshold, devRows: devRows),
                               strip: Strip.Config(repeats: repeats, frr: frr, devRows: devRows),
-                              prune: NeuronPruning.Config(share: pruneShare, devRows: devRows), seed: seed)
+                              prune: NeuronPruning.Config(share: pruneShare, devRows: devRows),
+                              rap: RAP.Config(frr: frr, devRows: devRows), seed: seed)
       try d.validate()
       return d
     }
@@ -78,6 +79,7 @@ struct Evaluate: ParsableCommand {
       result = try BaselineEvaluation.onion(scorer: PromptScorer(bundle), spec: spec, data: ds, defense: baseline!, scores: onionScores!, progress: update)
     case .strip?: result = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: spec, data: ds, defense: baseline!, progress: update)
     case .quantize?: result = try ClassificationFamily.quantized(bundle, spec: spec, data: ds, defense: baseline!, progress: update)
+    case .rap?: result = try RAPDefense.evaluate(bundle, spec: spec, data: ds, defense: baseline!, progress: update)
     case .prune?: result = try ClassificationFamily.pruned(bundle, spec: spec, data: ds, defense: baseline!, progress: update)
     case .bki?, .cube?, .finetune?: throw CLIError("unreachable: \(baseline!.name) is refused above")
     }

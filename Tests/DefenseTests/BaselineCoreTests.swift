@@ -200,3 +200,37 @@ struct CUBEFilterTests {
     #expect(throws: BaselineError.self) { try CUBE.Config(minClusterSize: 1).validate() }
   }
 }
+
+struct RAPCoreTests {
+  @Test func theHingeLossPushesTheDropIntoItsRange() {
+    let config = RAP.Config()  // drop wanted in [0.1, 0.3]
+    // d = pRap - p: -0.05 (too small a drop: loss 0.05, gradient +1/3), -0.2 (in range: 0), -0.5 (too large: loss 0.2, gradient -1/3).
+    let (loss, grad) = RAP.loss(pClean: [0.9, 0.9, 0.9], pRap: [0.85, 0.7, 0.4], config: config)
+    #expect(abs(loss - (0.05 + 0.2) / 3) < 1e-12)
+    #expect(abs(grad[0] - 1.0 / 3) < 1e-12 && grad[1] == 0 && abs(grad[2] + 1.0 / 3) < 1e-12)
+  }
+
+  @Test func theLogitGradientIsTheSoftmaxDerivative() {
+    let logits: [Float] = [0.3, -1.2, 2.0]
+    let g = RAP.logitGradient(logits: logits, target: 2, dp: 1)
+    // Central differences of p_2 in each logit.
+    for j in 0..<3 {
+      var up = logits, down = logits
+      up[j] += 1e-3; down[j] -= 1e-3
+      let numeric = (RAP.probabilities(up)[2] - RAP.probabilities(down)[2]) / 2e-3
+      #expect(abs(Double(g[j]) - numeric) < 1e-5, "logit \(j)")
+    }
+  }
+
+  @Test func aStepKeepsTheEmbeddingsNormAndPercentilesInterpolate() {
+    var e: [Float] = [3, 4]
+    RAP.step(&e, gradient: [1, 0], learningRate: 1, norm: 5)  // (2, 4) scaled to norm 5
+    #expect(abs(Double(e[0]) - 2 * 5 / 20.0.squareRoot()) < 1e-5 && abs(Double(e[1]) - 4 * 5 / 20.0.squareRoot()) < 1e-5)
+    // numpy.percentile([1, 2, 3, 4], q): position q/100 · 3, linear between neighbours.
+    #expect(RAP.percentile([4, 1, 3, 2], 0.5) == 2.5)
+    #expect(abs(RAP.percentile([4, 1, 3, 2], 0.01) - 1.03) < 1e-12)
+    #expect(RAP.percentile([], 0.5).isNaN)
+    #expect(RAP.insert("cf", into: "a film") == "cf a film")
+    #expect(throws: BaselineError.self) { try RAP.Config(minDrop: 0.3, maxDrop: 0.1).validate() }
+  }
+}

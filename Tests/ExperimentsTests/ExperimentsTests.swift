@@ -354,7 +354,7 @@ struct BaselinePlanTests {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../experiments").standardizedFileURL.path
     let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
     let cells = try ExperimentPlan.load(root + "/sst2-baselines.yaml").cells(dataRoot: data)
-    #expect(cells.count == 4 * 3 * 9)
+    #expect(cells.count == 4 * 3 * 10)
     #expect(cells.filter { $0.baseline != nil }.map(\.defenseLabel).prefix(4) == ["onion", "strip", "quantize", "bki"])
     for file in ["demo", "sst2-demo-seeds", "sst2-paraphrase", "sst2-paraphrase-seeds"] {
       for cell in try ExperimentPlan.load(root + "/\(file).yaml").cells(dataRoot: data) {
@@ -441,18 +441,19 @@ struct BaselineGridTests {
       train_limit: 24
       test_limit: 12
       attacks: [{attack: badnets, rate: 0.25, target: 1}]
-      defenses: [none, onion, strip, quantize, bki, finetune, prune, cube]
+      defenses: [none, onion, strip, quantize, bki, finetune, prune, cube, rap]
       baselines: {onion: {dev_rows: 8}, strip: {repeats: 2, dev_rows: 8}, finetune: {rows_per_label: 3, epochs: 1}, prune: {dev_rows: 8},
-                  cube: {components: 4, min_samples: 4, min_cluster_size: 3}}
+                  cube: {components: 4, min_samples: 4, min_cluster_size: 3}, rap: {epochs: 1, dev_rows: 8}}
       training: {epochs: 1, batch_size: 8}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
     let results = try ExperimentRunner(plan: plan, directory: out, dataRoot: root).run()
-    #expect(results.map(\.defense) == ["none", "onion", "strip", "quantize", "bki", "finetune", "prune", "cube"])
+    #expect(results.map(\.defense) == ["none", "onion", "strip", "quantize", "bki", "finetune", "prune", "cube", "rap"])
     #expect(results.map(\.key) == ["sst2_badnets_none_s42", "sst2_badnets_onion_s42", "sst2_badnets_strip_s42", "sst2_badnets_quantize_s42",
-                                    "sst2_badnets_bki_s42", "sst2_badnets_finetune_s42", "sst2_badnets_prune_s42", "sst2_badnets_cube_s42"])
+                                    "sst2_badnets_bki_s42", "sst2_badnets_finetune_s42", "sst2_badnets_prune_s42", "sst2_badnets_cube_s42",
+                                    "sst2_badnets_rap_s42"])
     // The inference-time and post-training baselines adopted the undefended model (the same adapter bytes) instead of training.
-    for r in results[1...3] + [results[6]] {
+    for r in results[1...3] + [results[6], results[8]] {
       #expect(r.modelOf == "sst2_badnets_none_s42")
       #expect(FileManager.default.contents(atPath: out + "/cells/\(r.key)/model/" + PEFTAdapter.weightsFile)
         == FileManager.default.contents(atPath: out + "/cells/sst2_badnets_none_s42/model/" + PEFTAdapter.weightsFile))
@@ -477,6 +478,9 @@ struct BaselineGridTests {
     let cube = try #require(results[7].evaluation.baseline?.filter)
     let clusters = try JSONOutput.read([Int].self, from: out + "/cells/sst2_badnets_cube_s42/cube.json")
     #expect(clusters.count == 24 && cube.trainRows == 24 && results[7].trainRows == 24 - cube.removedRows && results[7].modelOf == nil)
+    // RAP: a detector with FRR and FAR; the model's embeddings are put back (the next evaluation sees the base model).
+    let rap = try #require(results[8].evaluation.baseline)
+    #expect(rap.falseRejection?.total == 12 && rap.falseAcceptance != nil && rap.thresholdSource.contains("\"cf\" trained 1 steps"))
     // Pruning switched off 20% of each layer's 1536 MLP neurons (307) on 8 dev rows.
     #expect(results[6].evaluation.baseline?.threshold == 0.2 && results[6].evaluation.baseline?.thresholdSource.hasPrefix("307 of 1536") == true)
     // Verdicts against the undefended cell, and the reports carry the detectors' numbers.

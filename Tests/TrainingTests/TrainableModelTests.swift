@@ -137,6 +137,41 @@ struct TrainableModelTests {
     for s in seqs.indices { #expect(Array(restored.row(s)) == Array(baseLogits.row(s))) }
   }
 
+  /// The gradient with respect to the input embeddings (RAP trains one word's embedding through
+  /// the whole model) matches central differences of the embedding row, for a loss on the last
+  /// position's logits of a few ids: L = Σ w·logits, so dL/dlogits = w.
+  @Test func inputEmbeddingGradientsMatchFiniteDifferences() throws {
+    let (_, model, lora0) = try Tiny.load()
+    let lora = LoRAParameters(model: model.config, lora: LoRAConfig(rank: lora0.config.rank, alpha: lora0.config.alpha,
+                                                                    dropout: 0, targets: lora0.config.targets))
+    lora.values.pointer.update(from: lora0.values.pointer, count: lora.count)
+    let trainable = TrainableModel(base: model, lora: lora)
+    let word = 17, c = model.config.hiddenSize
+    let sequences = [[5, word, 9, 12, 30], [word, 40, 41], [7, 8, word, 9, word]]  // the word thrice in the last
+    let ids = [3, 11, 60]
+    let weights: [[Float]] = [[0.7, -1.1, 0.4], [-0.3, 0.9, 1.2], [1.0, 0.2, -0.8]]
+    let (_, gradients) = try trainable.inputGradients(sequences, tokens: ids) { _ in weights }
+    // The embedding row's gradient: the sum over every position holding the word.
+    var analytic = [Float](repeating: 0, count: c)
+    for (s, seq) in sequences.enumerated() { for (p, t) in seq.enumerated() where t == word { for k in 0..<c { analytic[k] += gradients[s][p][k] } } }
+    let row = model.weights.embedding.pointer + word * c
+    let original = Array(UnsafeBufferPointer(start: row, count: c))
+    defer { row.update(from: original, count: c) }
+    func loss(_ e: [Float]) -> Double {
+      row.update(from: e, count: c)
+      let logits = (try? trainable.lastLogits(sequences, tokens: ids)) ?? []
+      return zip(logits, weights).reduce(0.0) { acc, lw in acc + zip(lw.0, lw.1).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }
+    }
+    let numeric = FiniteDifference.gradient(of: loss, at: original, step: 1e-2, indices: FiniteDifference.sampleIndices(12, of: c, seed: 3))
+    let err = FiniteDifference.relativeError(analytic: analytic, numeric: numeric)
+    #expect(err <= 2e-3, "relative error \(err)")
+    #expect(numeric.values.contains { abs($0) > 1e-3 })  // the check is live
+    // The adapter's gradients it passed through are cleared; an adapter with dropout is refused.
+    #expect(UnsafeBufferPointer(start: lora.gradients.pointer, count: lora.count).allSatisfy { $0 == 0 })
+    let dropping = TrainableModel(base: model, lora: LoRAParameters(model: model.config, lora: LoRAConfig(rank: 2, alpha: 2, dropout: 0.1, targets: [.q])))
+    #expect(throws: TrainingError.self) { try dropping.inputGradients(sequences, tokens: ids) { _ in weights } }
+  }
+
   /// With dropout on, the masks are a function of the seed, so the training loss is a smooth
   /// function of the LoRA parameters for a fixed seed: its gradient (through the masked LoRA
   /// input in the forward, and the masked dU·A added to the layer input's gradient, which reaches

@@ -24,20 +24,23 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   /// CUBE (Cui et al., NeurIPS 2022): training-time; the undefended model's representations of the
   /// training rows clustered by density, each label's minority clusters removed, the model trained again (`CUBE`).
   case cube
+  /// RAP (Yang et al., EMNLP 2021): inference-time detection by how little a trained perturbation
+  /// word lowers the target's probability (`RAP`).
+  case rap
 
   /// When the defense acts: on the inputs at inference, or on the trained model's weights (the
   /// model is the undefended one in both).
   public enum Phase: String, Sendable { case inference, postTraining = "post-training", training }
   public var phase: Phase {
     switch self {
-    case .onion, .strip: return .inference
+    case .onion, .strip, .rap: return .inference
     case .quantize, .finetune, .prune: return .postTraining
     case .bki, .cube: return .training
     }
   }
 
   /// Whether it rejects inputs (a detector, with FRR and FAR) rather than changing them.
-  public var isDetector: Bool { self == .strip }
+  public var isDetector: Bool { self == .strip || self == .rap }
 }
 
 /// A baseline defense with its hyper-parameters (defaults from the paper or OpenBackdoor, in one
@@ -50,11 +53,13 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
   public var finetune: CleanFineTuning.Config?
   public var prune: NeuronPruning.Config?
   public var cube: CUBE.Config?
+  public var rap: RAP.Config?
   /// Seeds the defense's own random choices (STRIP's perturbations).
   public var seed: UInt64
 
   public init(kind: BaselineKind, onion: Onion.Config? = nil, strip: Strip.Config? = nil, bki: BKI.Config? = nil,
-              finetune: CleanFineTuning.Config? = nil, prune: NeuronPruning.Config? = nil, cube: CUBE.Config? = nil, seed: UInt64) {
+              finetune: CleanFineTuning.Config? = nil, prune: NeuronPruning.Config? = nil, cube: CUBE.Config? = nil,
+              rap: RAP.Config? = nil, seed: UInt64) {
     self.kind = kind; self.seed = seed
     self.onion = kind == .onion ? (onion ?? Onion.Config()) : nil
     self.strip = kind == .strip ? (strip ?? Strip.Config()) : nil
@@ -62,6 +67,7 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
     self.finetune = kind == .finetune ? (finetune ?? CleanFineTuning.Config()) : nil
     self.prune = kind == .prune ? (prune ?? NeuronPruning.Config()) : nil
     self.cube = kind == .cube ? (cube ?? CUBE.Config()) : nil
+    self.rap = kind == .rap ? (rap ?? RAP.Config()) : nil
   }
 
   /// The name in reports and cell keys ("onion", "strip").
@@ -74,6 +80,7 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
     try finetune?.validate()
     try prune?.validate()
     try cube?.validate()
+    try rap?.validate()
   }
 }
 
