@@ -185,21 +185,29 @@ public enum GridReport {
   /// The baseline defenses' own numbers: threshold, a detector's FRR and FAR (clean test rows
   /// rejected, triggered rows let through), ONION's removed words. Empty without baseline cells.
   static func baselineTable(_ results: [CellResult]) -> String {
-    let cells = results.filter { $0.evaluation.baseline != nil }
-    guard !cells.isEmpty else { return "" }
-    var s = "\nBaseline defenses (on the undefended model; a rejected clean row counts as wrong, a rejected triggered row as not attacked):\n\n"
-    s += "| dataset | attack | defense | seed | threshold | FRR % (clean test rejected) | FAR % (triggered let through) | words removed, clean / triggered | training rows removed: found, rows, precision %, recall % |\n"
+    let rows = baselineRows(results)
+    guard !rows.isEmpty else { return "" }
+    var s = "\n" + baselineCaption + ":\n\n| " + baselineHeader.joined(separator: " | ") + " |\n"
     s += "|---|---|---|---:|---:|---|---|---|---|\n"
-    for r in cells {
-      let b = r.evaluation.baseline!
+    for r in rows { s += "| " + r.joined(separator: " | ") + " |\n" }
+    return s
+  }
+
+  static let baselineCaption = "Baseline defenses (on the undefended model; a rejected clean row counts as wrong, a rejected triggered row as not attacked)"
+  static let baselineHeader = ["dataset", "attack", "defense", "seed", "threshold", "FRR % (clean test rejected)", "FAR % (triggered let through)",
+                               "words removed, clean / triggered", "training rows removed: found, rows, precision %, recall %"]
+
+  /// One row of the baseline table per baseline cell (empty without any).
+  static func baselineRows(_ results: [CellResult]) -> [[String]] {
+    results.compactMap { r -> [String]? in
+      guard let b = r.evaluation.baseline else { return nil }
       let removed = b.removedWordsClean.map { String(format: "%.2f / %.2f", $0, b.removedWordsTriggered ?? .nan) } ?? "–"
-      s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.seed) | \(b.threshold.map { String(format: "%.3g", $0) } ?? "–") | \(pctCI(b.falseRejection)) | "
       let filter = b.filter.map { f in
         "\(f.found.joined(separator: " ")): \(f.removedRows) of \(f.trainRows), \(pct(f.precision)), \(pct(f.recall)) (\(f.recall.successes) of \(f.poisonedRows) poisoned)"
       } ?? "–"
-      s += "\(pctCI(b.falseAcceptance)) | \(removed) | \(filter) |\n"
+      return [r.dataset, r.attack, r.defense, "\(r.seed)", b.threshold.map { String(format: "%.3g", $0) } ?? "–", pctCI(b.falseRejection),
+              pctCI(b.falseAcceptance), removed, filter]
     }
-    return s
   }
 
   /// A baseline's settings and threshold in words, for the settings list.
@@ -371,9 +379,18 @@ public enum GridReport {
       <table><tr><th>dataset</th><th>attack</th><th>defense</th><th>seed</th><th>train rows</th><th>CA %</th><th>macro-F1 %</th><th>majority %</th><th>ASR %</th><th>clean -> target %</th><th>verdict</th><th>ASR no wrapper %</th><th>macro-F1 no wrapper %</th><th>ASR ext. only %</th><th>ASR orig. or ext. %</th><th>train s</th><th>eval s</th></tr>
       \(rows)</table>
       <p>\(escape(runTime(results)))</p>
+      \(baselineHTML(results))
       </body></html>
 
       """
+  }
+
+  /// The baseline table as HTML (empty without baseline cells).
+  static func baselineHTML(_ results: [CellResult]) -> String {
+    let rows = baselineRows(results)
+    guard !rows.isEmpty else { return "" }
+    return "<h2>Baseline defenses</h2><p>\(escape(baselineCaption)).</p><table><tr>" + baselineHeader.map { "<th>\(escape($0))</th>" }.joined()
+      + "</tr>\n" + rows.map { "<tr>" + $0.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n" }.joined() + "</table>"
   }
 
   /// Writes `results.json` (cells with verdicts, seed aggregates), `report.md`, `chart.svg` and

@@ -488,6 +488,8 @@ struct BaselineGridTests {
     #expect(grid.cells[1].verdict?.undefendedKey == "sst2_badnets_none_s42" && grid.cells[2].verdict != nil && grid.cells[0].verdict == nil)
     let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
     #expect(report.contains("FRR % (clean test rejected)") && report.contains("model of sst2_badnets_none_s42"))
+    let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+    #expect(html.contains("<h2>Baseline defenses</h2>") && html.contains("<td>strip</td>"))
     // A misspelt baseline key is an error naming it.
     let bad = yaml + ".bad.yaml"
     try (try String(contentsOfFile: yaml, encoding: .utf8)).replacingOccurrences(of: "repeats", with: "repeat").write(toFile: bad, atomically: true, encoding: .utf8)
