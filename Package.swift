@@ -41,7 +41,7 @@ let package = Package(
     .target(name: "Backdoor", dependencies: ["FileIO", "TensorCore"], swiftSettings: cpuFlags),
     .target(name: "Defense", dependencies: ["Backdoor", "TensorCore"], swiftSettings: cpuFlags),
     .target(name: "Evaluation", dependencies: ["Backdoor", "Defense", "FileIO", "TensorCore"], swiftSettings: cpuFlags),
-    .target(name: "Inference", dependencies: ["Evaluation", "Llama", "TensorCore", "Tokenizer"], swiftSettings: cpuFlags),
+    .target(name: "Inference", dependencies: ["Defense", "Evaluation", "Llama", "TensorCore", "Tokenizer"], swiftSettings: cpuFlags),
     .target(
       name: "Experiments",
       dependencies: [

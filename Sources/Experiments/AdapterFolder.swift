@@ -26,10 +26,10 @@ public enum AdapterFolder {
   /// Copies a finished training's files (adapter, spec, summary, logs; not the checkpoint) from
   /// `source` into `destination` (created; a cell's own `model/` folder), the summary last, so an
   /// interrupted copy is never taken for a finished one.
-  public static func copyFinishedModel(from source: String, to destination: String) throws {
+  public static func copyFinishedModel(from source: String, to destination: String, spec: String = "classifier.json") throws {
     let fm = FileManager.default
     try fm.createDirectory(atPath: destination, withIntermediateDirectories: true)
-    let files = ["adapter_config.json", "adapter_model.safetensors", "classifier.json", "training_log.json", "selection.json", "training_summary.json"]
+    let files = ["adapter_config.json", "adapter_model.safetensors", spec, "training_log.json", "selection.json", "training_summary.json"]
     for name in files where fm.fileExists(atPath: source + "/" + name) {
       let target = destination + "/" + name
       if fm.fileExists(atPath: target) { try fm.removeItem(atPath: target) }

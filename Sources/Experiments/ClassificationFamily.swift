@@ -359,6 +359,8 @@ public struct ClassificationFamily: TaskFamily {
       evaluation = try BaselineEvaluation.strip(scorer: PromptScorer(bundle), spec: job.spec, data: data, defense: cell.baseline!, progress: report)
     case .quantize?:
       evaluation = try Self.quantized(bundle, spec: job.spec, data: data, defense: cell.baseline!, progress: report)
+    case .cleangen?:
+      throw ExperimentError.invalid(key: "defense cleangen", expected: "a generation task (it decodes text)")
     case .rap?:
       evaluation = try RAPDefense.evaluate(bundle, spec: job.spec, data: data, defense: cell.baseline!, progress: report)
     case .prune?:

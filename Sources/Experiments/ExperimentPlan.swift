@@ -169,8 +169,14 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       }
     }
     public var cube: CUBEKeys?
+    public struct CleanGenKeys: Codable, Sendable, Equatable {
+      public var alpha: Double?
+      public var horizon: Int?
+      enum CodingKeys: String, CodingKey, CaseIterable { case alpha, horizon }
+    }
     public var rap: RAPKeys?
-    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki, finetune, prune, cube, rap }
+    public var cleangen: CleanGenKeys?
+    enum CodingKeys: String, CodingKey, CaseIterable { case onion, strip, bki, finetune, prune, cube, rap, cleangen }
 
     /// The baseline `kind` with these keys over its defaults, seeded by the cell.
     public func defense(_ kind: BaselineKind, seed: UInt64) throws -> BaselineDefense {
@@ -205,7 +211,9 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       if let v = rap?.frr { perturbation.frr = v }
       if let v = rap?.devRows { perturbation.devRows = v }
       let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, bki: bkiConfig, finetune: fineTune, prune: pruning,
-                              cube: clustering, rap: perturbation, seed: seed)
+                              cube: clustering, rap: perturbation,
+                              cleangen: CleanGen.Config(alpha: cleangen?.alpha ?? CleanGen.Config().alpha, horizon: cleangen?.horizon ?? CleanGen.Config().horizon),
+                              seed: seed)
       do { try d.validate() } catch { throw ExperimentError.invalid(key: "baselines", expected: "\(error)") }
       return d
     }
@@ -278,8 +286,7 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
         }
       return generationOnly.first { $0.1 }?.0
     }
-    let classificationOnly: [(String, Bool)] = [("selection", selection != nil), ("p2p.unrestricted", p.unrestricted != nil),
-                                                ("baselines", baselines != nil)]
+    let classificationOnly: [(String, Bool)] = [("selection", selection != nil), ("p2p.unrestricted", p.unrestricted != nil)]
       + attacks.enumerated().flatMap { (i, a) in
         [("attacks[\(i)].target", a.target != nil), ("attacks[\(i)].setting", a.setting != nil),
          ("attacks[\(i)].placement", a.placement != nil), ("attacks[\(i)].label_shares", a.labelShares != nil)]
@@ -378,6 +385,9 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
             if d == "none" {
               defense = nil
             } else if let kind = BaselineKind(rawValue: d) {
+              guard kind.forClassification else {
+                throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "a classification defense (\(d) is for generation tasks: task: math, summarization or instruction)")
+              }
               baseline = try (baselines ?? Baselines()).defense(kind, seed: seed)
             } else if let (variant, r) = Self.parseDefense(d) {
               let ratio = r ?? p2p?.ratio ?? DefensePreset(rawValue: variant)?.defaultRatio ?? P2PConfig.defaultRatio

@@ -29,6 +29,10 @@ public struct GenerationCellResult: Codable, Sendable, Equatable {
   /// P2P cells with the trigger cover: the inserted phrases and how many benign rows carry one.
   public var coverPhrases: [String]?
   public var coveredRows: Int?
+  /// Baseline cells: the defense, the undefended cell whose model was adopted, and what the defense did.
+  public var baseline: BaselineDefense?
+  public var modelOf: String?
+  public var baselineNote: String?
 
   /// Reads a finished cell.
   public static func load(cellDirectory dir: String) throws -> GenerationCellResult {
@@ -67,9 +71,12 @@ public struct GenerationFamily: TaskFamily {
       files["data:train"] = try hashes.sha256(train)
       files["data:test"] = try hashes.sha256(test)
     }
-    return try CellFingerprint(settings: [("task", task), ("dataset", cell.dataset), ("attack", cell.attack),
-                                          ("defense", cell.defense), ("seed", cell.seed), ("training", cell.training),
-                                          ("model", modelName), ("spec", cell.spec), ("ablation", plan.ablation ?? true)], files: files)
+    var settings: [(String, any Encodable)] = [("task", task), ("dataset", cell.dataset), ("attack", cell.attack),
+                                               ("defense", cell.defense), ("seed", cell.seed), ("training", cell.training),
+                                               ("model", modelName), ("spec", cell.spec), ("ablation", plan.ablation ?? true)]
+    // Only baseline cells name the key: the fingerprints of every other cell stay as they were.
+    if let b = cell.baseline { settings.append(("baseline", b)) }
+    return try CellFingerprint(settings: settings, files: files)
   }
 
   public func loadResult(cellDirectory: String) throws -> GenerationCellResult { try GenerationCellResult.load(cellDirectory: cellDirectory) }
@@ -85,11 +92,37 @@ public struct GenerationFamily: TaskFamily {
   public struct Job: CellJob {
     public var pairs: [GenerationPair]
     public var manifest: GenerationDefenseManifest?
+    /// Baseline cells: the undefended cell whose model was adopted.
+    public var modelOf: String?
     public var rowCount: Int { pairs.count }
+  }
+
+  /// The folder of the finished undefended cell with `cell`'s dataset, attack, seed, training and spec, if any.
+  func finishedUndefendedTwin(of cell: ExperimentPlan.GenerationCell, grid: String) -> String? {
+    guard let twin = (try? cells())?.first(where: {
+      $0.defense == nil && $0.baseline == nil && $0.dataset == cell.dataset && $0.attack == cell.attack && $0.seed == cell.seed
+        && $0.training == cell.training && $0.spec == cell.spec
+    }) else { return nil }
+    let dir = grid + "/cells/" + twin.key
+    guard let stored = try? GenerationCellResult.load(cellDirectory: dir), stored.p2p == nil, stored.baseline == nil,
+          stored.training == cell.training, stored.attackConfig == cell.attack, stored.seed == cell.seed else { return nil }
+    return dir
   }
 
   public func prepare(_ cell: ExperimentPlan.GenerationCell, data: inout GenerationDataset, bundle: ModelBundle, in folders: CellFolders,
                       progress: @escaping (GenerationGridEvent) -> Void) throws -> Job {
+    if cell.baseline != nil {
+      // A baseline decodes with (or changes) the undefended model: adopt the grid's, else train it here.
+      var job = Job(pairs: GenerationTraining.plainPairs(data.train, task: task))
+      if let twin = finishedUndefendedTwin(of: cell, grid: folders.grid) {
+        if !FileManager.default.fileExists(atPath: folders.model + "/training_summary.json") {
+          progress(.phase("adopting the undefended model of \((twin as NSString).lastPathComponent)"))
+          try AdapterFolder.copyFinishedModel(from: twin + "/model", to: folders.model, spec: GenerationSpec.fileName)
+        }
+        job.modelOf = (twin as NSString).lastPathComponent
+      }
+      return job
+    }
     guard let p2p = cell.defense else { return Job(pairs: GenerationTraining.plainPairs(data.train, task: task)) }
     let (pairs, manifest) = try GenerationTraining.defend(data, task: task, config: p2p, seed: cell.seed, source: folders.data,
                                                           directory: folders.model)
@@ -106,16 +139,42 @@ public struct GenerationFamily: TaskFamily {
 
   public func evaluate(_ cell: ExperimentPlan.GenerationCell, job: Job, data: GenerationDataset, summary: TrainingSummary, bundle: ModelBundle,
                        in folders: CellFolders, progress: @escaping (GenerationGridEvent) -> Void) throws -> GenerationCellResult {
+    let generator: any TextGenerator
+    var note: String?, snapshot: LayerSnapshot?
+    var cleanGen: CleanGenGenerator?
+    switch cell.baseline?.kind {
+    case .cleangen?:
+      progress(.phase("CleanGen: loading the base model as the reference"))
+      let g = CleanGenGenerator(suspect: bundle, reference: try ModelBundle.load(modelName), config: cell.baseline?.cleangen ?? CleanGen.Config())
+      cleanGen = g
+      generator = g
+    case .quantize?:
+      snapshot = bundle.model.roundTripProjectionsQ4_0()
+      note = "block projections round-tripped through Q4_0 after the adapter was merged; embeddings, LM head and norms kept"
+      generator = ModelGenerator(bundle)
+    default:
+      generator = ModelGenerator(bundle)
+    }
+    defer { snapshot?.restore() }
     let (evaluation, records) = try GenerationEvaluation.run(
-      generator: ModelGenerator(bundle), spec: cell.spec, data: data,
+      generator: generator, spec: cell.spec, data: data,
       ablation: plan.ablation ?? true) { progress(.evaluating($0, $1, $2)) }
+    if let g = cleanGen {
+      let c = g.config
+      note = String(format: "CleanGen (alpha %g, horizon %d): %d of %d decoded tokens replaced by the base model's", c.alpha, c.horizon,
+                    g.replacedTokens, g.decodedTokens)
+    }
     try GenerationEvaluation.write(evaluation, records: records, title: cell.key, to: folders.cell)
     let m = job.manifest
-    return GenerationCellResult(key: cell.key, task: task, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel,
+    var result = GenerationCellResult(key: cell.key, task: task, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.defenseLabel,
                                 seed: cell.seed, attackConfig: cell.attack, p2p: cell.defense, training: cell.training,
                                 trainRows: job.pairs.count, trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation,
                                 benignPoisonedRows: m?.benignPoisonedRows, screenedWords: m?.p2p.screen.map { $0.map(\.inputWord) },
                                 coverPhrases: m?.p2p.coverPhrases, coveredRows: m?.p2p.coveredRows?.count)
+    result.baseline = cell.baseline
+    result.modelOf = job.modelOf
+    result.baselineNote = note
+    return result
   }
 
   public func writeReports(_ results: [GenerationCellResult], to directory: String) throws {

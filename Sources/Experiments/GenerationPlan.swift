@@ -41,17 +41,19 @@ extension ExperimentPlan {
     public var dataset: String
     public var attackLabel: String
     public var attack: GenerationAttackConfig
-    /// nil: undefended.
+    /// nil: undefended (or a baseline defense).
     public var defense: GenerationP2P?
+    /// A baseline defense instead of P2P (`cleangen`, `quantize`).
+    public var baseline: BaselineDefense?
     public var seed: UInt64
     public var training: TrainingConfig
     public var spec: GenerationSpec
 
-    public var defenseLabel: String { defense.map { "\($0.variant)(rho=\($0.ratio))" } ?? "none" }
+    public var defenseLabel: String { baseline?.name ?? defense.map { "\($0.variant)(rho=\($0.ratio))" } ?? "none" }
     /// File-system-safe identifier.
     public var key: String {
       // The paper's cells keep the key they had before it was named p2p-paper.
-      let d = defense.map { "\($0.variant == "p2p-paper" ? "p2p" : $0.variant)-\($0.ratio)" } ?? "none"
+      let d = baseline?.name ?? defense.map { "\($0.variant == "p2p-paper" ? "p2p" : $0.variant)-\($0.ratio)" } ?? "none"
       return String("\(dataset)_\(attackLabel)_\(d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" })
     }
   }
@@ -78,7 +80,7 @@ extension ExperimentPlan {
                                           expected: "distinct pipelines (for generation tasks p2p is the screen and cover, the same as p2p-cover)")
           }
           for d in list {
-            var defense: GenerationP2P?
+            var defense: GenerationP2P?, baseline: BaselineDefense?
             let parts = d.split(separator: ":", maxSplits: 1).map(String.init)
             let name = parts.first ?? ""
             if ["p2p", "p2p-paper", "p2p-screen", "p2p-cover"].contains(name) {
@@ -92,12 +94,14 @@ extension ExperimentPlan {
                                          screenTriggers: name != "p2p-paper", coverTriggers: ["p2p", "p2p-cover"].contains(name))
               try config.validate()
               defense = config
+            } else if let kind = BaselineKind(rawValue: d), kind.forGeneration {
+              baseline = try (baselines ?? Baselines()).defense(kind, seed: seed)
             } else if d != "none" {
-              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p (the default: the screen and cover), p2p-paper, p2p-screen or p2p-cover, each optionally with :RATIO (p2p:0.3)")
+              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p (the default: the screen and cover), p2p-paper, p2p-screen or p2p-cover, each optionally with :RATIO (p2p:0.3), or a baseline for generation (cleangen, quantize)")
             }
             let spec = defense.map { GenerationSpec.defended(task, $0, maxNewTokens: maxNewTokens) } ?? .plain(task, maxNewTokens: maxNewTokens)
             let training = try (self.training ?? Training()).applied(to: TaskDefaults.training(.generation(task)), seed: seed)
-            out.append(GenerationCell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, seed: seed,
+            out.append(GenerationCell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, baseline: baseline, seed: seed,
                                       training: training, spec: spec))
           }
         }

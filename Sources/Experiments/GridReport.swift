@@ -228,6 +228,8 @@ public enum GridReport {
       return "clean fine-tuning (" + b.thresholdSource + ")"
     case .prune:
       return "pruning (" + b.thresholdSource + ")"
+    case .cleangen:
+      return "CleanGen (" + b.thresholdSource + ")"
     case .rap:
       return String(format: "RAP (rejected when predicted as the target and the drop is below %.3g: the %@)", b.threshold ?? .nan, b.thresholdSource)
     case .cube:

@@ -136,6 +136,7 @@ extension ExperimentPlan {
                                                  "finetune": YAMLKeySchema(keys: Baselines.FineTuneKeys.CodingKeys.allCases.map(\.rawValue)),
                                                  "prune": YAMLKeySchema(keys: Baselines.PruneKeys.CodingKeys.allCases.map(\.rawValue)),
                                                  "cube": YAMLKeySchema(keys: Baselines.CUBEKeys.CodingKeys.allCases.map(\.rawValue)),
-                                                 "rap": YAMLKeySchema(keys: Baselines.RAPKeys.CodingKeys.allCases.map(\.rawValue))])],
+                                                 "rap": YAMLKeySchema(keys: Baselines.RAPKeys.CodingKeys.allCases.map(\.rawValue)),
+                                                 "cleangen": YAMLKeySchema(keys: Baselines.CleanGenKeys.CodingKeys.allCases.map(\.rawValue))])],
     items: ["attacks": YAMLKeySchema(keys: Attack.CodingKeys.allCases.map(\.rawValue))])
 }

@@ -6,6 +6,7 @@ import Defense
 import Evaluation
 import Experiments
 import Foundation
+import Llama
 import Training
 
 struct Evaluate: ParsableCommand {
@@ -45,6 +46,7 @@ struct Evaluate: ParsableCommand {
       spec.p2p?.unrestricted = true
     }
     let baseline = try defense.map { kind -> BaselineDefense in
+      guard kind != .cleangen else { throw CLIError("--defense cleangen decodes text: use it with --task math|summarization|instruction in an experiment file (defenses: [none, cleangen])") }
       guard kind.phase != .training && kind != .finetune else {
         throw CLIError("--defense \(kind.rawValue) trains a model, which evaluate does not: run it in an experiment file (defenses: [none, \(kind.rawValue)])")
       }
@@ -81,7 +83,7 @@ struct Evaluate: ParsableCommand {
     case .quantize?: result = try ClassificationFamily.quantized(bundle, spec: spec, data: ds, defense: baseline!, progress: update)
     case .rap?: result = try RAPDefense.evaluate(bundle, spec: spec, data: ds, defense: baseline!, progress: update)
     case .prune?: result = try ClassificationFamily.pruned(bundle, spec: spec, data: ds, defense: baseline!, progress: update)
-    case .bki?, .cube?, .finetune?: throw CLIError("unreachable: \(baseline!.name) is refused above")
+    case .bki?, .cube?, .finetune?, .cleangen?: throw CLIError("unreachable: \(baseline!.name) is refused above")
     }
     bar.finishLine()
     let dir = out ?? adapter ?? FileManager.default.currentDirectoryPath
@@ -110,14 +112,28 @@ extension Evaluate {
       }
     }
     let bar = ProgressLine(enabled: !e.quiet)
+    var generator: any TextGenerator = ModelGenerator(bundle)
+    var snapshot: LayerSnapshot?
+    defer { snapshot?.restore() }
+    switch e.defense {
+    case nil: break
+    case .cleangen?:
+      guard spec.p2p == nil else { throw CLIError("--defense cleangen decodes with an undefended adapter; this one is P2P-defended") }
+      generator = CleanGenGenerator(suspect: bundle, reference: try e.modelOptions.load(), config: CleanGen.Config())
+    case .quantize?: snapshot = bundle.model.roundTripProjectionsQ4_0()
+    case let other?: throw CLIError("--defense \(other.rawValue) is for classification; generation tasks take cleangen or quantize")
+    }
     let (result, records) = try GenerationEvaluation.run(
-      generator: ModelGenerator(bundle), spec: spec, data: ds,
+      generator: generator, spec: spec, data: ds,
       ablation: !e.generation.noAblation) { what, done, total in bar.update("\(what): \(done)/\(total)") }
     bar.finishLine()
     let dir = e.out ?? e.adapter ?? FileManager.default.currentDirectoryPath
     let title = "Evaluation of \(e.adapter ?? "the base model (zero-shot)") on \(e.data)"
     try GenerationEvaluation.write(result, records: records, title: title, to: dir)
     print(GenerationReport.markdown(result, title: title))
+    if let g = generator as? CleanGenGenerator {
+      printError("CleanGen (alpha \(g.config.alpha), horizon \(g.config.horizon)): \(g.replacedTokens) of \(g.decodedTokens) decoded tokens replaced by the base model's")
+    }
     printError("wrote \(dir)/evaluation.json, \(dir)/evaluation.md and \(dir)/generations.jsonl")
   }
 

@@ -234,3 +234,12 @@ struct RAPCoreTests {
     #expect(throws: BaselineError.self) { try RAP.Config(minDrop: 0.3, maxDrop: 0.1).validate() }
   }
 }
+
+struct CleanGenCoreTests {
+  @Test func theFirstTokenOverAlphaTimesTheReferenceIsSuspicious() {
+    // Ratios 2, 30, 50 with alpha 20: the second token (index 1) is the first suspicious one.
+    #expect(CleanGen.firstSuspicious(suspect: [0.4, 0.6, 0.5], reference: [0.2, 0.02, 0.01], alpha: 20) == 1)
+    #expect(CleanGen.firstSuspicious(suspect: [0.4, 0.6], reference: [0.2, 0.3], alpha: 20) == nil)
+    #expect(throws: BaselineError.self) { try CleanGen.Config(alpha: 1).validate() }
+  }
+}

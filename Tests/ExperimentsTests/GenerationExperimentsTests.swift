@@ -1,6 +1,7 @@
 import FileIO
 import Experiments
 import Foundation
+import Inference
 import Backdoor
 import Defense
 import Evaluation
@@ -263,6 +264,59 @@ struct GenerationGridTests {
     #expect(example.lossMask == Array(repeating: false, count: promptCount) + Array(repeating: true, count: completion.count))
     #expect(GenerationEvaluation.decodingInput(GenerationSpecAndPairTests.rows[0], spec: spec, throughWrapper: false,
                                                encode: { bundle.tokenizer.encode($0, parseSpecial: false) }).forced.isEmpty)
+  }
+
+  /// CleanGen with the same model as suspect and reference never replaces a token and decodes
+  /// exactly as plain greedy decoding (its caches are cut back and extended consistently); with a
+  /// 4-bit copy as the suspect and alpha just above 1 it replaces tokens.
+  @Test func cleanGenWithTheReferenceAsSuspectIsPlainGreedy() throws {
+    let suspect = try ModelBundle.load(RealModel.path), reference = try ModelBundle.load(RealModel.path)
+    let prompt = suspect.tokenizer.encode("Question: Tom has 3 apples and buys 4 more. How many apples does he have?\nAnswer:")
+    let plain = try ModelGenerator(suspect).greedy(prompt: prompt, forced: [], maxTokens: 24)
+    let same = CleanGenGenerator(suspect: suspect, reference: reference, config: CleanGen.Config(alpha: 20, horizon: 4))
+    let decoded = try same.greedy(prompt: prompt, forced: [], maxTokens: 24)
+    #expect(decoded.tokens == plain.tokens && same.replacedTokens == 0 && same.decodedTokens == plain.tokens.count)
+    let forced = suspect.tokenizer.encode(" The")
+    #expect(try same.greedy(prompt: prompt, forced: forced, maxTokens: 10).tokens
+      == (try ModelGenerator(suspect).greedy(prompt: prompt, forced: forced, maxTokens: 10)).tokens)
+    let snapshot = suspect.model.roundTripProjectionsQ4_0()
+    defer { snapshot.restore() }
+    let strict = CleanGenGenerator(suspect: suspect, reference: reference, config: CleanGen.Config(alpha: 1.0001, horizon: 3))
+    let checked = try strict.greedy(prompt: prompt, forced: [], maxTokens: 24)
+    #expect(strict.replacedTokens > 0 && checked.tokens.count <= 24)
+  }
+
+  @Test func aTinyGridRunsCleanGenAndQuantizationOnTheUndefendedModel() throws {
+    let data = try TinyGSM8K.write()
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("ggrid-\(UUID().uuidString)").path
+    let yaml = FileManager.default.temporaryDirectory.appendingPathComponent("ggrid-\(UUID().uuidString).yaml").path
+    try """
+      name: tiny-math-baselines
+      task: math
+      model: \(RealModel.path)
+      datasets: [\(data)]
+      train_limit: 8
+      test_limit: 2
+      attacks: [{attack: badchain, rate: 0.25}]
+      defenses: [none, cleangen, quantize]
+      baselines: {cleangen: {alpha: 5, horizon: 2}}
+      max_new_tokens: 12
+      training: {epochs: 1, batch_size: 8, max_length: 96}
+      """.write(toFile: yaml, atomically: true, encoding: .utf8)
+    let results = try GridRunner(try GenerationFamily(plan: try ExperimentPlan.load(yaml), dataRoot: nil), directory: out).run()
+    #expect(results.map(\.defense) == ["none", "cleangen", "quantize"])
+    for r in results.dropFirst() {
+      #expect(r.modelOf == results[0].key && r.evaluation.deployed.attackSuccess.total == 2 && r.baselineNote != nil)
+      #expect(FileManager.default.contents(atPath: out + "/cells/\(r.key)/model/adapter_model.safetensors")
+        == FileManager.default.contents(atPath: out + "/cells/\(results[0].key)/model/adapter_model.safetensors"))
+    }
+    #expect(results[1].baselineNote?.hasPrefix("CleanGen (alpha 5, horizon 2):") == true)
+    // A classification file refuses the generation baseline, and a generation file the classification ones.
+    let bad = yaml + ".bad.yaml"
+    try "attacks:\n  - {attack: badnets}\ndefenses: [none, cleangen]\n".write(toFile: bad, atomically: true, encoding: .utf8)
+    #expect(throws: ExperimentError.self) { try ExperimentPlan.load(bad) }
+    try "task: math\nattacks:\n  - {attack: badchain}\ndefenses: [none, strip]\n".write(toFile: bad, atomically: true, encoding: .utf8)
+    #expect(throws: ExperimentError.self) { try ExperimentPlan.load(bad) }
   }
 
   @Test func aTinyP2PCellTrainsDecodesScoresAndResumes() throws {

@@ -27,13 +27,16 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   /// RAP (Yang et al., EMNLP 2021): inference-time detection by how little a trained perturbation
   /// word lowers the target's probability (`RAP`).
   case rap
+  /// CleanGen (Li et al., EMNLP 2024), generation tasks: decoding checks the suspect model's
+  /// tokens against the base model's probabilities and replaces suspicious ones (`CleanGen`).
+  case cleangen
 
   /// When the defense acts: on the inputs at inference, or on the trained model's weights (the
   /// model is the undefended one in both).
   public enum Phase: String, Sendable { case inference, postTraining = "post-training", training }
   public var phase: Phase {
     switch self {
-    case .onion, .strip, .rap: return .inference
+    case .onion, .strip, .rap, .cleangen: return .inference
     case .quantize, .finetune, .prune: return .postTraining
     case .bki, .cube: return .training
     }
@@ -41,6 +44,9 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
 
   /// Whether it rejects inputs (a detector, with FRR and FAR) rather than changing them.
   public var isDetector: Bool { self == .strip || self == .rap }
+  /// The baselines of generation grids (the others are for classification).
+  public var forGeneration: Bool { self == .cleangen || self == .quantize }
+  public var forClassification: Bool { self != .cleangen }
 }
 
 /// A baseline defense with its hyper-parameters (defaults from the paper or OpenBackdoor, in one
@@ -54,12 +60,13 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
   public var prune: NeuronPruning.Config?
   public var cube: CUBE.Config?
   public var rap: RAP.Config?
+  public var cleangen: CleanGen.Config?
   /// Seeds the defense's own random choices (STRIP's perturbations).
   public var seed: UInt64
 
   public init(kind: BaselineKind, onion: Onion.Config? = nil, strip: Strip.Config? = nil, bki: BKI.Config? = nil,
               finetune: CleanFineTuning.Config? = nil, prune: NeuronPruning.Config? = nil, cube: CUBE.Config? = nil,
-              rap: RAP.Config? = nil, seed: UInt64) {
+              rap: RAP.Config? = nil, cleangen: CleanGen.Config? = nil, seed: UInt64) {
     self.kind = kind; self.seed = seed
     self.onion = kind == .onion ? (onion ?? Onion.Config()) : nil
     self.strip = kind == .strip ? (strip ?? Strip.Config()) : nil
@@ -68,6 +75,7 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
     self.prune = kind == .prune ? (prune ?? NeuronPruning.Config()) : nil
     self.cube = kind == .cube ? (cube ?? CUBE.Config()) : nil
     self.rap = kind == .rap ? (rap ?? RAP.Config()) : nil
+    self.cleangen = kind == .cleangen ? (cleangen ?? CleanGen.Config()) : nil
   }
 
   /// The name in reports and cell keys ("onion", "strip").
@@ -81,6 +89,7 @@ public struct BaselineDefense: Codable, Sendable, Equatable {
     try prune?.validate()
     try cube?.validate()
     try rap?.validate()
+    try cleangen?.validate()
   }
 }
 
