@@ -369,7 +369,7 @@ public struct ClassificationFamily: TaskFamily {
       var e = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: job.spec, data: data, progress: report)
       let c = cell.baseline!.finetune ?? CleanFineTuning.Config()
       e.baseline = BaselineRecord(defense: cell.baseline!, threshold: nil,
-                                  thresholdSource: "the undefended adapter trained \(c.epochs) more epochs on \(job.pairs.count) clean dev rows (\(c.rowsPerLabel) per label)",
+                                  thresholdSource: "the undefended adapter trained \(c.epochs) more epochs on \(job.pairs.count) clean dev rows (up to \(c.rowsPerLabel) per label)",
                                   devRows: job.pairs.count, devSource: "dev split")
       evaluation = e
     case .bki?, .cube?:

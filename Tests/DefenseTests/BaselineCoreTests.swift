@@ -109,8 +109,10 @@ struct CleanFineTuningTests {
   @Test func theCleanRowsAreTheFirstOfEachLabelOfTheDevSplit() throws {
     let dev = [0, 1, 1, 0, 1, 0, 0].enumerated().map { Example(text: "r\($0.offset)", label: $0.element) }
     #expect(try CleanFineTuning.rows(dev: dev, labels: 2, perLabel: 2).map(\.text) == ["r0", "r1", "r2", "r3"])
-    #expect(throws: BaselineError.noCleanRows(defense: "finetune", reason: "the dev split has 3 rows of label 1, 4 asked (finetune.rows_per_label)")) {
-      try CleanFineTuning.rows(dev: dev, labels: 2, perLabel: 4)
+    // Fewer rows than asked: all of them (label 1 has 3).
+    #expect(try CleanFineTuning.rows(dev: dev, labels: 2, perLabel: 4).map(\.text) == ["r0", "r1", "r2", "r3", "r4", "r5", "r6"])
+    #expect(throws: BaselineError.noCleanRows(defense: "finetune", reason: "the dev split has no row of label 2")) {
+      try CleanFineTuning.rows(dev: dev, labels: 3, perLabel: 4)
     }
     #expect(throws: BaselineError.self) { try CleanFineTuning.rows(dev: nil, labels: 2, perLabel: 1) }
     #expect(throws: BaselineError.self) { try CleanFineTuning.Config(epochs: 0).validate() }

@@ -24,8 +24,8 @@ public enum CleanFineTuning {
     }
   }
 
-  /// The clean rows: the first `perLabel` of each label of `dev`, in the split's order; an error
-  /// when there is no dev split or a label has fewer rows.
+  /// The clean rows: the first `perLabel` of each label of `dev` (all of a label's rows when it has
+  /// fewer), in the split's order; an error when there is no dev split or a label has no row.
   public static func rows(dev: [Example]?, labels: Int, perLabel: Int) throws(BaselineError) -> [Example] {
     guard let dev, !dev.isEmpty else {
       throw .noCleanRows(defense: "finetune", reason: "the dataset has no dev split (dev.jsonl); clean fine-tuning never trains on test rows")
@@ -35,8 +35,8 @@ public enum CleanFineTuning {
       taken[e.label] += 1
       out.append(e)
     }
-    if let short = taken.indices.first(where: { taken[$0] < perLabel }) {
-      throw .noCleanRows(defense: "finetune", reason: "the dev split has \(taken[short]) rows of label \(short), \(perLabel) asked (finetune.rows_per_label)")
+    if let missing = taken.indices.first(where: { taken[$0] == 0 }) {
+      throw .noCleanRows(defense: "finetune", reason: "the dev split has no row of label \(missing)")
     }
     return out
   }
