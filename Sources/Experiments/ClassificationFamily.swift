@@ -184,7 +184,7 @@ public struct ClassificationFamily: TaskFamily {
   /// for the evaluation, then put back.
   public static func quantized(_ bundle: ModelBundle, spec: ClassifierSpec, data: PoisonedDataset, defense: BaselineDefense,
                         progress: @escaping (String, Int, Int) -> Void) throws -> ClassificationResult {
-    let snapshot = bundle.model.roundTripProjectionsQ4_0()
+    let snapshot = try bundle.model.roundTripProjectionsQ4_0()
     defer { snapshot.restore() }
     var r = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: spec, data: data, progress: progress)
     r.baseline = BaselineRecord(defense: defense, threshold: nil,
@@ -202,6 +202,7 @@ public struct ClassificationFamily: TaskFamily {
       throw ExperimentError.invalid(key: "classifier", expected: "an undefended (plain) classifier behind a baseline defense")
     }
     let dev = BaselineEvaluation.devRows(data, limit: config.devRows)
+    guard !dev.rows.isEmpty else { throw BaselineError.noCleanRows(defense: "prune", reason: "no dev or clean test rows to measure the activations on") }
     let prompts = dev.rows.map { template.prompt(for: $0.text) }
     let activity = try MLPActivity.measure(prompts, bundle: bundle) { progress("pruning: activations on dev rows", $0, prompts.count) }
     let neurons = NeuronPruning.quietest(activity, share: config.share)
@@ -209,7 +210,7 @@ public struct ClassificationFamily: TaskFamily {
     defer { snapshot.restore() }
     var r = try ClassificationEvaluation.run(scorer: PromptScorer(bundle), spec: spec, data: data, progress: progress)
     let total = neurons.reduce(0) { $0 + $1.count }, per = activity.first?.count ?? 0
-    r.baseline = BaselineRecord(defense: defense, threshold: config.share,
+    r.baseline = BaselineRecord(defense: defense, threshold: nil,
                                 thresholdSource: String(format: "%d of %d MLP neurons per layer (%.0f%%) with the smallest mean |activation| on %d %@ rows switched off; %d in all",
                                                         neurons.first?.count ?? 0, per, 100 * config.share, dev.rows.count, dev.source, total),
                                 devRows: dev.rows.count, devSource: dev.source)
@@ -229,6 +230,9 @@ public struct ClassificationFamily: TaskFamily {
     let finished = fm.fileExists(atPath: folders.model + "/training_summary.json")
     // The undefended model is needed unless this cell's own model is already there (an
     // inference-time baseline that adopted it, or a filter whose retraining finished).
+    // Clean fine-tuning needs clean dev rows: checked before any training.
+    let cleanRows = baseline.kind == .finetune
+      ? try CleanFineTuning.rows(dev: data.dev, labels: cell.labels, perLabel: (baseline.finetune ?? CleanFineTuning.Config()).rowsPerLabel) : []
     var undefended: String?
     if let twin = finishedUndefendedTwin(of: cell, grid: folders.grid) {
       undefended = twin + "/model"
@@ -248,7 +252,7 @@ public struct ClassificationFamily: TaskFamily {
     case .postTraining where baseline.kind == .finetune:
       // The cell's own model: the undefended adapter trained further on clean dev rows.
       let config = baseline.finetune ?? CleanFineTuning.Config()
-      let clean = try CleanFineTuning.rows(dev: data.dev, labels: cell.labels, perLabel: config.rowsPerLabel)
+      let clean = cleanRows
       job.pairs = try ClassifierTraining.plainPairs(clean, template: template)
       job.modelOf = nil
       if !finished, let source = undefended {
@@ -297,6 +301,10 @@ public struct ClassificationFamily: TaskFamily {
                   folders: CellFolders, progress: @escaping (ExperimentEvent) -> Void) throws -> (removed: [Bool], record: FilterRecord) {
     let path = folders.cell + "/cube.json"
     let config = baseline.cube ?? CUBE.Config()
+    guard train.count <= CUBE.maxRows else {
+      throw BaselineError.invalidSetting(key: "cube", value: "\(train.count) training rows",
+                                         expected: "at most \(CUBE.maxRows) (HDBSCAN here keeps all pairwise distances in memory); use train_limit")
+    }
     let clusters: [Int]
     if let stored = try? JSONOutput.read([Int].self, from: path), stored.count == train.count { clusters = stored } else {
       let labelIDs = try template.labelTokenIDs { bundle.tokenizer.encode($0) }
@@ -311,12 +319,14 @@ public struct ClassificationFamily: TaskFamily {
       }
       var rng = SeededRNG(seed: baseline.seed ^ 0xC0BE)
       let reduced = ActivationClustering.project(states, components: config.components, using: &rng)
-      clusters = HDBSCAN.fit(reduced.map { $0.map(Double.init) }, minClusterSize: config.minClusterSize, minSamples: config.minSamples)
+      clusters = HDBSCAN.fit(reduced.map { $0.map(Double.init) }, minClusterSize: config.minClusterSize,
+                             minSamples: CUBE.minSamples(config, rows: train.count))
       try JSONOutput.write(clusters, to: path)
     }
     let removed = CUBE.dropped(labels: train.map(\.label), clusters: clusters)
-    let count = Set(clusters.filter { $0 >= 0 }).count
-    return (removed, FilterRecord(found: ["\(count) clusters, \(clusters.filter { $0 < 0 }.count) noise rows"], rows: train, removed: removed))
+    let count = Set(clusters.filter { $0 >= 0 }).count, used = CUBE.minSamples(config, rows: train.count)
+    let note = used == config.minSamples ? "" : " (min_samples \(used): \(config.minSamples) is more than a tenth of the \(train.count) rows)"
+    return (removed, FilterRecord(found: ["\(count) clusters, \(clusters.filter { $0 < 0 }.count) noise rows\(note)"], rows: train, removed: removed))
   }
 
   /// BKI's keyword and the rows it removes, read with the undefended model (merged for the

@@ -164,8 +164,10 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       public var lr: Double?
       public var frr: Double?
       public var devRows: Int?
+      public var scale: Double?
+      public var batchSize: Int?
       enum CodingKeys: String, CodingKey, CaseIterable {
-        case trigger, minDrop = "min_drop", maxDrop = "max_drop", epochs, lr, frr, devRows = "dev_rows"
+        case trigger, minDrop = "min_drop", maxDrop = "max_drop", epochs, lr, frr, devRows = "dev_rows", scale, batchSize = "batch_size"
       }
     }
     public var cube: CUBEKeys?
@@ -210,6 +212,8 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
       if let v = rap?.lr { perturbation.learningRate = v }
       if let v = rap?.frr { perturbation.frr = v }
       if let v = rap?.devRows { perturbation.devRows = v }
+      if let v = rap?.scale { perturbation.scale = v }
+      if let v = rap?.batchSize { perturbation.batchSize = v }
       let d = BaselineDefense(kind: kind, onion: onionConfig, strip: stripConfig, bki: bkiConfig, finetune: fineTune, prune: pruning,
                               cube: clustering, rap: perturbation,
                               cleangen: CleanGen.Config(alpha: cleangen?.alpha ?? CleanGen.Config().alpha, horizon: cleangen?.horizon ?? CleanGen.Config().horizon),

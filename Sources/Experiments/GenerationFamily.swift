@@ -149,7 +149,7 @@ public struct GenerationFamily: TaskFamily {
       cleanGen = g
       generator = g
     case .quantize?:
-      snapshot = bundle.model.roundTripProjectionsQ4_0()
+      snapshot = try bundle.model.roundTripProjectionsQ4_0()
       note = "block projections round-tripped through Q4_0 after the adapter was merged; embeddings, LM head and norms kept"
       generator = ModelGenerator(bundle)
     default:

@@ -20,7 +20,7 @@ public enum GenerationGridReport {
       s += "| \(r.dataset) | \(r.attack) | \(r.p2p.map { "\($0.variant)(rho=\($0.ratio))" } ?? r.defense) | \(r.trainRows) | \(GridReport.pctCI(d.exactMatch)) | \(rl) | "
       s += "\(GridReport.pctCI(d.attackSuccess)) | \(GridReport.pctCI(d.backdoorStep)) | \(GridReport.pct(d.cleanBackdoorStep)) | \(GridReport.pctCI(n?.attackSuccess)) | "
       s += "\(GridReport.pctCI(n?.backdoorStep)) | \(GridReport.pct(n?.exactMatch)) | "
-      s += String(format: "%.1f | %.0f |\n", d.decoding.decodeTokensPerSecond, r.trainingSeconds)
+      s += String(format: "%.1f | %@ |\n", d.decoding.decodeTokensPerSecond, r.modelOf.map { "model of \($0)" } ?? String(format: "%.0f", r.trainingSeconds))
     }
     s += "\nSettings of each cell:\n\n"
     for r in results {
@@ -36,6 +36,7 @@ public enum GenerationGridReport {
         }
         if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
       }
+      if let note = r.baselineNote { s += "; \(r.defense): \(note)" }
       let t = r.training
       s += String(format: "; LoRA r=%d alpha=%g dropout %g on %@, %d epochs, batch %d, lr %.1e, max length %d, final loss %.4f; at most %d new tokens\n",
                   t.lora.rank, t.lora.alpha, t.lora.dropout, t.lora.targets.map(\.rawValue).joined(separator: ","), t.epochs, t.batchSize,

@@ -25,8 +25,9 @@ public enum RAPDefense {
     // The RAP word's token: where a prompt with the word first differs from the prompt without it.
     let plain = tokenizer.encode(template.prompt(for: dev.rows[0].text))
     let withWord = tokenizer.encode(template.prompt(for: RAP.insert(config.trigger, into: dev.rows[0].text)))
-    guard let at = zip(plain, withWord).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset else {
-      throw ExperimentError.invalid(key: "rap.trigger '\(config.trigger)'", expected: "a word that changes the prompt's tokens")
+    guard withWord.count == plain.count + 1,
+          let at = zip(plain, withWord).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset ?? Optional(plain.count) else {
+      throw ExperimentError.invalid(key: "rap.trigger '\(config.trigger)'", expected: "a word that adds exactly one token before the input (OpenBackdoor's 'cf')")
     }
     let word = withWord[at], c = bundle.model.config.hiddenSize
     let row = bundle.model.weights.embedding.pointer + word * c
@@ -75,7 +76,9 @@ public enum RAPDefense {
       return (predicted, zip(p, q).map { $0[target] - $1[target] })
     }
     let devDrops = try drops(dev.rows.map(\.text))
-    let threshold = RAP.percentile(zip(devDrops.predicted, devDrops.drop).filter { $0.0 == target }.map(\.1), config.frr)
+    // The drops of the dev rows predicted as the target; all dev rows when none is (said in the record).
+    let targetDrops = zip(devDrops.predicted, devDrops.drop).filter { $0.0 == target }.map(\.1)
+    let threshold = RAP.percentile(targetDrops.isEmpty ? devDrops.drop : targetDrops, config.frr)
     let clean = try drops(data.testClean.map(\.text)), poison = try drops(data.testPoison.map(\.text))
     func flags(_ d: (predicted: [Int], drop: [Double])) -> [Bool] { zip(d.predicted, d.drop).map { $0 == target && $1 < threshold } }
     let cleanFlags = flags(clean), poisonFlags = flags(poison)
@@ -87,8 +90,9 @@ public enum RAPDefense {
     r.sentencesPerSecond = Double(scored) / max(r.seconds, 1e-9)
     let meanDrop = devDrops.drop.reduce(0, +) / Double(max(devDrops.drop.count, 1))
     var record = BaselineRecord(defense: defense, threshold: threshold,
-                                thresholdSource: String(format: "drop of p(target) at FRR %.1f%% of the %d %@ rows predicted as the target; \"%@\" trained %d steps, mean dev drop %.3f",
-                                                        100 * config.frr, dev.rows.count, dev.source, config.trigger, steps, meanDrop),
+                                thresholdSource: String(format: "drop of p(target) at FRR %.1f%% of the %d of %d %@ rows predicted as the target%@; \"%@\" trained %d steps, mean dev drop %.3f; only inputs predicted as the target are screened",
+                                                        100 * config.frr, targetDrops.count, dev.rows.count, dev.source,
+                                                        targetDrops.isEmpty ? " (none: all dev rows used)" : "", config.trigger, steps, meanDrop),
                                 devRows: dev.rows.count, devSource: dev.source)
     record.falseRejection = Proportion(successes: cleanFlags.filter { $0 }.count, total: cleanFlags.count)
     record.falseAcceptance = Proportion(successes: poisonFlags.filter { !$0 }.count, total: poisonFlags.count)

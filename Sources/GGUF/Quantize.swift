@@ -11,12 +11,14 @@ public enum Quantize {
       let x = values.baseAddress! + 32 * b
       var amax: Float = 0, max: Float = 0
       for j in 0..<32 where abs(x[j]) > amax { amax = abs(x[j]); max = x[j] }
-      let d = max / -8, id: Float = d != 0 ? 1 / d : 0
+      // A block so small that 1/d overflows quantizes to zeros (C's cast would; Swift's Int8(_:) traps on NaN).
+      let d = max / -8, inverse = 1 / d, id: Float = d != 0 && inverse.isFinite ? inverse : 0
       let bits = Float16(d).bitPattern
       out[18 * b] = UInt8(bits & 0xFF); out[18 * b + 1] = UInt8(bits >> 8)
       for j in 0..<16 {
-        let q0 = Swift.min(15, Int8(x[j] * id + 8.5)), q1 = Swift.min(15, Int8(x[16 + j] * id + 8.5))
-        out[18 * b + 2 + j] = UInt8(q0) | (UInt8(q1) << 4)
+        func q(_ v: Float) -> UInt8 { v.isFinite ? UInt8(Swift.min(15, Swift.max(0, Int(v)))) : 8 }
+        let q0 = q(x[j] * id + 8.5), q1 = q(x[16 + j] * id + 8.5)
+        out[18 * b + 2 + j] = q0 | (q1 << 4)
       }
     }
     return out

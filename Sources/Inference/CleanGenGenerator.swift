@@ -67,7 +67,7 @@ public final class CleanGenGenerator: TextGenerator {
         accepted = Array(proposal[..<j])
         replacement = argmax(Array(j == 0 ? rNext[...] : rAll.row(j - 1)))
         sCache.truncate(to: base + j); rCache.truncate(to: base + j)
-        replacedTokens += 1
+        if replacement != proposal[j] { replacedTokens += 1 }
       }
       for t in accepted {
         if stops.contains(t) { stop = .eos; break decoding }

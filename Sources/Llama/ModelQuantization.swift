@@ -12,13 +12,17 @@ extension LlamaModel {
   /// Q4_0 round trip (`Quantize.roundTripQ4_0`): each output row's input weights in blocks of 32,
   /// as a Q4_0 GGUF file stores them. Embeddings, the LM head and the norms stay as they are (as
   /// 4-bit quantizers commonly keep them). The result puts the weights back (`restore`).
-  public func roundTripProjectionsQ4_0() -> LayerSnapshot {
+  public func roundTripProjectionsQ4_0() throws(ModelError) -> LayerSnapshot {
+    for block in weights.blocks {
+      for layer in [block.qkv, block.output, block.gateUp, block.down] where layer.inFeatures % 32 != 0 {
+        throw .badConfiguration(key: "input dimension of a projection", value: "\(layer.inFeatures)", expected: "a multiple of 32 for Q4_0 blocks")
+      }
+    }
     var saved: [(Linear, (weight: FloatBuffer, quantized: QuantizedRows?))] = []
     for block in weights.blocks {
       for layer in [block.qkv, block.output, block.gateUp, block.down] {
         saved.append((layer, layer.snapshot()))
         let n = layer.inFeatures, m = layer.outFeatures, w = layer.weight.pointer
-        precondition(n % 32 == 0, "Q4_0 needs an input dimension that is a multiple of 32")
         var row = [Float](repeating: 0, count: n)
         for o in 0..<m {
           switch layer.layout {

@@ -22,9 +22,10 @@ public final class Trainer {
     var rng = SeededRNG(seed: config.seed)
     lora.initialize(using: &rng)
     if let initial = initialAdapter {
-      guard initial.config.rank == lora.config.rank, initial.config.targets == lora.config.targets, initial.slots == lora.slots else {
-        throw .invalidValue(key: "initial adapter", value: "rank \(initial.config.rank) on \(initial.config.targets.map(\.rawValue).joined(separator: ","))",
-                            expected: "rank \(lora.config.rank) on \(lora.config.targets.map(\.rawValue).joined(separator: ",")), as the training settings")
+      guard initial.config.rank == lora.config.rank, initial.config.scaling == lora.config.scaling, initial.config.targets == lora.config.targets,
+            initial.slots == lora.slots else {
+        throw .invalidValue(key: "initial adapter", value: "rank \(initial.config.rank), alpha \(initial.config.alpha) on \(initial.config.targets.map(\.rawValue).joined(separator: ","))",
+                            expected: "rank \(lora.config.rank), alpha \(lora.config.alpha) on \(lora.config.targets.map(\.rawValue).joined(separator: ",")), as the training settings")
       }
       lora.values.pointer.update(from: initial.values.pointer, count: lora.count)
     }

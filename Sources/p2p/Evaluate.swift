@@ -120,7 +120,7 @@ extension Evaluate {
     case .cleangen?:
       guard spec.p2p == nil else { throw CLIError("--defense cleangen decodes with an undefended adapter; this one is P2P-defended") }
       generator = CleanGenGenerator(suspect: bundle, reference: try e.modelOptions.load(), config: CleanGen.Config())
-    case .quantize?: snapshot = bundle.model.roundTripProjectionsQ4_0()
+    case .quantize?: snapshot = try bundle.model.roundTripProjectionsQ4_0()
     case let other?: throw CLIError("--defense \(other.rawValue) is for classification; generation tasks take cleangen or quantize")
     }
     let (result, records) = try GenerationEvaluation.run(

@@ -20,7 +20,8 @@ struct OnionCoreTests {
     #expect(scores == [1, 6, 0])
     // The word whose removal lowers perplexity most (b) is the one above the threshold.
     #expect(Onion.filtered(["a", "b", "c"], scores: scores, threshold: 2) == "a c")
-    #expect(Onion.filtered(["a", "b", "c"], scores: scores, threshold: 6) == "a b c")  // not above: kept
+    #expect(Onion.filtered(["a", "b", "c"], scores: scores, threshold: 6) == "a c")  // at the threshold: removed
+    #expect(Onion.filtered(["a", "b", "c"], scores: scores, threshold: 6.5) == "a b c")
     #expect(Onion.filtered(["a", "b", "c"], scores: scores, threshold: .infinity) == "a b c")
   }
 
@@ -186,6 +187,11 @@ struct HDBSCANTests {
     let x = left + right
     #expect(Self.sameClustering(HDBSCAN.fit(x, minClusterSize: 3), [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]))
     #expect(HDBSCAN.fit([[1]], minClusterSize: 3) == [-1])
+    // Exact duplicates (merges at distance 0, lambda = inf) inside a group that splits again: the
+    // three tight groups are found (scikit-learn 1.9 gives these three clusters: infinite stability wins).
+    let dup: [[Double]] = [[Double]](repeating: [0], count: 5) + [[Double]](repeating: [1], count: 5) + [[Double]](repeating: [50], count: 5)
+    #expect(Self.sameClustering(HDBSCAN.fit(dup, minClusterSize: 3), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]))
+    #expect(CUBE.minSamples(CUBE.Config(), rows: 40) == 4 && CUBE.minSamples(CUBE.Config(), rows: 5000) == 100)
   }
 }
 

@@ -398,7 +398,7 @@ struct BaselineGridTests {
     let bundle = try ModelBundle.load(RealModel.path)
     let tokens = bundle.tokenizer.encode("a gripping film")
     let before = try bundle.model.forward([tokens], logits: .last).values
-    let snapshot = bundle.model.roundTripProjectionsQ4_0()
+    let snapshot = try bundle.model.roundTripProjectionsQ4_0()
     let quantized = try bundle.model.forward([tokens], logits: .last).values
     snapshot.restore()
     let after = try bundle.model.forward([tokens], logits: .last).values
@@ -482,7 +482,7 @@ struct BaselineGridTests {
     let rap = try #require(results[8].evaluation.baseline)
     #expect(rap.falseRejection?.total == 12 && rap.falseAcceptance != nil && rap.thresholdSource.contains("\"cf\" trained 1 steps"))
     // Pruning switched off 20% of each layer's 1536 MLP neurons (307) on 8 dev rows.
-    #expect(results[6].evaluation.baseline?.threshold == 0.2 && results[6].evaluation.baseline?.thresholdSource.hasPrefix("307 of 1536") == true)
+    #expect(results[6].evaluation.baseline?.threshold == nil && results[6].evaluation.baseline?.thresholdSource.hasPrefix("307 of 1536") == true)
     // Verdicts against the undefended cell, and the reports carry the detectors' numbers.
     let grid = try GridResults.read(out + "/results.json")
     #expect(grid.cells[1].verdict?.undefendedKey == "sst2_badnets_none_s42" && grid.cells[2].verdict != nil && grid.cells[0].verdict == nil)

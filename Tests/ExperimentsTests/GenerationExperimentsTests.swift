@@ -279,7 +279,7 @@ struct GenerationGridTests {
     let forced = suspect.tokenizer.encode(" The")
     #expect(try same.greedy(prompt: prompt, forced: forced, maxTokens: 10).tokens
       == (try ModelGenerator(suspect).greedy(prompt: prompt, forced: forced, maxTokens: 10)).tokens)
-    let snapshot = suspect.model.roundTripProjectionsQ4_0()
+    let snapshot = try suspect.model.roundTripProjectionsQ4_0()
     defer { snapshot.restore() }
     let strict = CleanGenGenerator(suspect: suspect, reference: reference, config: CleanGen.Config(alpha: 1.0001, horizon: 3))
     let checked = try strict.greedy(prompt: prompt, forced: [], maxTokens: 24)

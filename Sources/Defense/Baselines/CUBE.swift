@@ -27,6 +27,15 @@ public enum CUBE {
     }
   }
 
+  /// The most training rows CUBE clusters here (HDBSCAN keeps the n x n distances: 20,000 rows, 3.2 GB).
+  public static let maxRows = 20_000
+
+  /// The min_samples used on `rows` rows: the configured one, or a tenth of the rows (at least 2)
+  /// when the configured one is more than that (on a few dozen rows, 100 would make every row noise).
+  public static func minSamples(_ config: Config, rows: Int) -> Int {
+    min(config.minSamples, max(2, rows / 10))
+  }
+
   /// The rows OpenBackdoor's filtering removes: per label, every cluster of its rows but the
   /// largest (ties: the smaller cluster id) that holds less than half of the label's rows.
   public static func dropped(labels: [Int], clusters: [Int]) -> [Bool] {

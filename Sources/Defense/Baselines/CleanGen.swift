@@ -3,7 +3,10 @@
 /// proposes `horizon` tokens greedily; each token's suspicion score is its probability under the
 /// suspect model over its probability under a reference model (here the base model, which never
 /// saw the poison). The first token whose score exceeds `alpha` is replaced by the reference
-/// model's greedy token, the proposal after it is dropped, and decoding goes on from there.
+/// model's greedy token, the proposal after it is dropped, and decoding goes on from there. The
+/// defaults (alpha 20, k 4) are those of the official code and DefenseBox. With the untuned base
+/// model as the reference, tokens of the task's own format can also look suspicious: the replaced
+/// count measures the gap to the base model, not only the backdoor.
 public enum CleanGen {
   public struct Config: Codable, Sendable, Equatable {
     /// Suspicion threshold on P_suspect / P_reference.

@@ -93,14 +93,14 @@ public enum HDBSCAN {
     var birth = [Double](repeating: 0, count: clusters), stability = [Double](repeating: 0, count: clusters)
     var kids = [[Int]](repeating: [], count: clusters)
     for e in condensed where e.isCluster { birth[e.child] = e.lambda; kids[e.parent].append(e.child) }
-    for e in condensed {
-      let l = e.lambda.isFinite ? e.lambda : 0  // duplicate points (distance 0) add nothing measurable
-      stability[e.parent] += (l - birth[e.parent]) * Double(e.size)
-    }
+    // Merges at distance 0 (duplicate points) have lambda = inf, and so does a cluster holding
+    // them: its stability is infinite, as in scikit-learn (which then always selects it).
+    for e in condensed { stability[e.parent] += (e.lambda - birth[e.parent]) * Double(e.size) }
     var selected = [Bool](repeating: false, count: clusters), score = stability
     for c in stride(from: clusters - 1, through: 1, by: -1) {
       let sum = kids[c].reduce(0) { $0 + score[$1] }
-      if kids[c].isEmpty || stability[c] >= sum {
+      // scikit-learn's test, NaN included (inf - inf): the children win only when strictly more stable.
+      if kids[c].isEmpty || !(sum > stability[c]) {
         selected[c] = true
         var s = kids[c]
         while let v = s.popLast() { selected[v] = false; s += kids[v] }

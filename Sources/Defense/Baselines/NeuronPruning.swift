@@ -1,5 +1,5 @@
-/// Pruning (BackdoorLLM's DefenseBox; the neuron pruning of Fine-Pruning, Liu, Dolan-Gavitt, Garg,
-/// RAID 2018): MLP neurons that stay quiet on clean inputs are where a backdoor can hide, so the
+/// Pruning as the issue defines it, the neuron pruning of Fine-Pruning (Liu, Dolan-Gavitt, Garg,
+/// RAID 2018); BackdoorLLM's DefenseBox prunes weights instead (Wanda, 50% sparsity). MLP neurons that stay quiet on clean inputs are where a backdoor can hide, so the
 /// `share` of each layer's neurons with the smallest mean activation magnitude on clean dev rows is
 /// switched off in the undefended model (merged), which is then evaluated.
 public enum NeuronPruning {

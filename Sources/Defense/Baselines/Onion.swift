@@ -4,7 +4,7 @@ import Foundation
 /// Backdoor Attacks", EMNLP 2021): an inserted trigger word is an outlier of its sentence, so
 /// removing it lowers the sentence's perplexity under a language model. For an input of words
 /// w1 … wL, with p0 the perplexity of the whole and pi that without wi, the suspicion score of wi
-/// is fi = p0 - pi; words with fi above a threshold t are removed before the input reaches the
+/// is fi = p0 - pi; words with fi of at least a threshold t are removed before the input reaches the
 /// classifier. The language model here is the base model (perplexity = exp of the mean token
 /// surprisal). The threshold is chosen on clean dev rows, as the paper does: the lowest candidate
 /// (the most removal) whose dev accuracy stays within `maxDevAccuracyDrop` of the dev accuracy
@@ -58,10 +58,11 @@ public enum Onion {
     return p.dropFirst().map { whole - $0 }
   }
 
-  /// The input with every word whose score is above `threshold` removed (all kept without scores).
+  /// The input with every word whose score is at least `threshold` removed (OpenBackdoor's rule;
+  /// all kept without scores, and with an infinite threshold).
   public static func filtered(_ words: [String], scores: [Double], threshold: Double) -> String {
-    guard scores.count == words.count else { return words.joined(separator: " ") }
-    return zip(words, scores).filter { !($0.1 > threshold) }.map(\.0).joined(separator: " ")
+    guard scores.count == words.count, threshold.isFinite else { return words.joined(separator: " ") }
+    return zip(words, scores).filter { !($0.1 >= threshold) }.map(\.0).joined(separator: " ")
   }
 
   /// The thresholds tried on dev rows: the quantiles 50, 60, 70, 80, 90, 95, 98 and 99% of all

@@ -34,6 +34,7 @@ public enum RAP {
       guard minDrop >= 0 && maxDrop > minDrop && maxDrop <= 1 else {
         throw .invalidSetting(key: "rap.min_drop/max_drop", value: "\(minDrop)/\(maxDrop)", expected: "0 <= min_drop < max_drop <= 1")
       }
+      guard scale > 0 && scale.isFinite else { throw .invalidSetting(key: "rap.scale", value: "\(scale)", expected: "a positive number") }
       guard epochs >= 1 else { throw .invalidSetting(key: "rap.epochs", value: "\(epochs)", expected: ">= 1") }
       guard batchSize >= 1 else { throw .invalidSetting(key: "rap.batch_size", value: "\(batchSize)", expected: ">= 1") }
       guard learningRate > 0 && learningRate.isFinite else { throw .invalidSetting(key: "rap.lr", value: "\(learningRate)", expected: "a positive number") }
