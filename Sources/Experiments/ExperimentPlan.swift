@@ -406,7 +406,7 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
               try defense!.validate()
             } else {
               throw ExperimentError.invalid(key: "defenses '\(d)'",
-                                            expected: "none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-spectral, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3), or a baseline defense (\(BaselineKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                                            expected: "none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-spectral, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3), or a baseline defense (\(BaselineKind.allCases.filter(\.forClassification).map(\.rawValue).joined(separator: ", ")))")
             }
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, baseline: baseline, seed: seed,
                             training: try trainingConfig(seed: seed), selection: selection ?? .last, labels: labels))

@@ -71,9 +71,10 @@ struct ExperimentPlanTests {
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(unknown) }
     let rate = try Self.write("attacks:\n  - {attack: badnets, rate: 2}\n")
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(rate) }
-    let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [strip]\n")
+    let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [stripe]\n")
     do { _ = try ExperimentPlan.load(defense); Issue.record("expected an error") } catch {
       #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-spectral, p2p-oracle or p2p-agree-oracle"))
+      #expect("\(error)".contains("a baseline defense (onion, strip, quantize, bki, finetune, prune, cube, rap)"), "\(error)")
     }
     let ratio = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [\"p2p-agree:x\"]\n")
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(ratio) }
