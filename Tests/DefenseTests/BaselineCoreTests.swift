@@ -26,9 +26,10 @@ struct OnionCoreTests {
   }
 
   @Test func theThresholdIsTheLowestCandidateWithinTheDevAccuracyBudget() {
-    // Quantiles of 1…10 at index round(q * 9): 50% -> 6, 60% -> 6, 70% -> 7, 80% -> 8, 90% -> 9, 95/98/99% -> 10.
-    #expect(Onion.candidates([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]) == [6, 7, 8, 9, 10, .infinity])
-    #expect(Onion.candidates([]) == [.infinity])
+    // 0, and the quantiles of 1…10 at index round(q * 9): 5% -> 1 (0.45 rounds to 0), 10% -> 2 (0.9),
+    // 20% -> 3 (1.8), 30% -> 4 (2.7), 40% -> 5 (3.6), 50% -> 6 (4.5), 60% -> 6, 70% -> 7, 80% -> 8, 90% -> 9, 95/98/99% -> 10.
+    #expect(Onion.candidates([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, .infinity])
+    #expect(Onion.candidates([]) == [0, .infinity])
     let accuracy: [Double: Double] = [1: 0.80, 2: 0.885, 3: 0.90]
     let chosen = Onion.choose([3, 1, 2, .infinity], reference: 0.9, maxDrop: 0.02) { accuracy[$0]! }
     #expect(chosen.threshold == 2 && chosen.devAccuracy == 0.885)

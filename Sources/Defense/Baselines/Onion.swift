@@ -7,8 +7,8 @@ import Foundation
 /// is fi = p0 - pi; words with fi of at least a threshold t are removed before the input reaches the
 /// classifier. The language model here is the base model (perplexity = exp of the mean token
 /// surprisal). The threshold is chosen on clean dev rows, as the paper does: the lowest candidate
-/// (the most removal) whose dev accuracy stays within `maxDevAccuracyDrop` of the dev accuracy
-/// without removal. Inputs of one word are left as they are (OpenBackdoor does the same).
+/// (the most removal; `candidates`: 0 and quantiles of the dev scores) whose dev accuracy stays
+/// within `maxDevAccuracyDrop` of the dev accuracy without removal. Inputs of one word are left as they are (OpenBackdoor does the same).
 public enum Onion {
   public struct Config: Codable, Sendable, Equatable {
     /// A fixed threshold on the suspicion score (perplexity points); nil: chosen on dev rows.
@@ -65,13 +65,14 @@ public enum Onion {
     return zip(words, scores).filter { !($0.1 >= threshold) }.map(\.0).joined(separator: " ")
   }
 
-  /// The thresholds tried on dev rows: the quantiles 50, 60, 70, 80, 90, 95, 98 and 99% of all
-  /// dev word scores, and +infinity (no removal), ascending and distinct.
+  /// The thresholds tried on dev rows: 0 (OpenBackdoor's fixed threshold), the quantiles 5, 10,
+  /// 20, …, 90, 95, 98 and 99% of all dev word scores, and +infinity (no removal), ascending and
+  /// distinct.
   public static func candidates(_ scores: [[Double]]) -> [Double] {
     let all = scores.flatMap { $0 }.filter(\.isFinite).sorted()
-    var out: [Double] = []
+    var out: [Double] = [0]
     if !all.isEmpty {
-      for q in [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99] {
+      for q in [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99] {
         out.append(all[min(all.count - 1, Int((q * Double(all.count - 1)).rounded()))])
       }
     }
