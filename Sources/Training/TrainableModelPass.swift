@@ -259,15 +259,27 @@ final class Pass {
       case .inOut:
         BLAS.gemm(.noTrans, .trans, m: m, n: c, k: v, a: lg.pointer, lda: v, b: head.weight.pointer, ldb: v, c: dhn.pointer, ldc: c)
       }
-      let dxs = takeZeroed(m * c)
-      Kernels.rmsnormBackward(dout: dhn.pointer, x: xs.pointer, weight: model.base.weights.outputNorm.pointer, rstd: rstd.pointer,
-                              dx: dxs.pointer, dweight: nil, rows: m, cols: c)
-      for (i, r) in rows.enumerated() { Vector.add(dxs.pointer + i * c, into: dx.pointer + r * c, c) }
+      finalNormBackward(dhn, xs: xs, rstd: rstd, rows: rows, into: dx)
     }
-    let f = cfg.feedForwardSize, qkvW = cfg.qDim + 2 * cfg.kvDim
+    blocksBackward(dx)
+    return (loss, rows.count)
+  }
+
+  /// The final norm's backward for the selected rows: dhn (M, C) -> their gradient, added to dx (N, C).
+  private func finalNormBackward(_ dhn: FloatBuffer, xs: FloatBuffer, rstd: FloatBuffer, rows: [Int], into dx: FloatBuffer) {
+    let c = cfg.hiddenSize, m = rows.count
+    let dxs = takeZeroed(m * c)
+    Kernels.rmsnormBackward(dout: dhn.pointer, x: xs.pointer, weight: model.base.weights.outputNorm.pointer, rstd: rstd.pointer,
+                            dx: dxs.pointer, dweight: nil, rows: m, cols: c)
+    for (i, r) in rows.enumerated() { Vector.add(dxs.pointer + i * c, into: dx.pointer + r * c, c) }
+  }
+
+  /// Backward through every block, top to bottom: dx (N, C) goes from dL/d(last block output) to
+  /// dL/d(input embeddings); the adapters' gradients accumulate on the way.
+  private func blocksBackward(_ dx: FloatBuffer) {
+    let c = cfg.hiddenSize, f = cfg.feedForwardSize, qkvW = cfg.qDim + 2 * cfg.kvDim
     let scratch = Scratch(dh: take(n * f), dGU: take(n * 2 * f), dxn: take(n * c), dattn: take(n * cfg.qDim), dqkv: take(n * qkvW))
     for l in stride(from: cfg.layerCount - 1, through: 0, by: -1) { backward(l, dx: dx, scratch) }
-    return (loss, rows.count)
   }
 
   /// Backward from a gradient of the last position's logits of the token ids `ids`: dlogits (B, |ids|)
@@ -291,13 +303,8 @@ final class Pass {
         }
       }
     }
-    let dxs = takeZeroed(m * c)
-    Kernels.rmsnormBackward(dout: dhn.pointer, x: xs.pointer, weight: model.base.weights.outputNorm.pointer, rstd: rstd.pointer,
-                            dx: dxs.pointer, dweight: nil, rows: m, cols: c)
-    for (i, r) in rows.enumerated() { Vector.add(dxs.pointer + i * c, into: dx.pointer + r * c, c) }
-    let f = cfg.feedForwardSize, qkvW = cfg.qDim + 2 * cfg.kvDim
-    let scratch = Scratch(dh: take(n * f), dGU: take(n * 2 * f), dxn: take(n * c), dattn: take(n * cfg.qDim), dqkv: take(n * qkvW))
-    for l in stride(from: cfg.layerCount - 1, through: 0, by: -1) { backward(l, dx: dx, scratch) }
+    finalNormBackward(dhn, xs: xs, rstd: rstd, rows: rows, into: dx)
+    blocksBackward(dx)
     return Array(UnsafeBufferPointer(start: dx.pointer, count: n * c))
   }
 
