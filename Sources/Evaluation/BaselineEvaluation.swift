@@ -150,8 +150,9 @@ public enum BaselineEvaluation {
     return result(data, spec: spec, clean: cp, poison: pp, record: record, start: start, scored: count)
   }
 
-  /// Rejected inputs' prediction: no label (wrong on the clean set, not the target on the triggered set).
-  public static let rejected = -1
+  /// Rejected inputs' prediction (`ClassificationMetrics.rejected`): wrong on the clean set, not the
+  /// target on the triggered set.
+  public static let rejected = ClassificationMetrics.rejected
 
   /// STRIP: each input's mean prediction entropy over `repeats` perturbed copies; inputs under the
   /// dev rows' FRR quantile are rejected, the others classified as they are.

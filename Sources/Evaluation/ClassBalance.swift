@@ -28,13 +28,15 @@ public struct ClassBalance: Codable, Sendable, Equatable {
   /// From confusion[gold][predicted] and, per gold label, the predictions that were no label at
   /// all (`invalid`, e.g. the whole-vocabulary argmax answering another token). As in
   /// scikit-learn, such rows count against their gold label's recall and add an "invalid" label
-  /// whose F1 is 0 to the macro average.
-  public init(confusion table: [[Int]], invalid: [Int] = []) {
+  /// whose F1 is 0 to the macro average. Rows a detector rejected (`rejected`) also count against
+  /// their gold label's recall, but add no label: scikit-learn's macro-F1 with labels = 0..<n.
+  public init(confusion table: [[Int]], invalid: [Int] = [], rejected: [Int] = []) {
     // A hand-edited ragged table is squared with zeros, never indexed out of range.
     let n = table.count
     let c = table.map { row in (0..<n).map { $0 < row.count ? row[$0] : 0 } }
     let invalidCounts = (0..<n).map { $0 < invalid.count ? max(0, invalid[$0]) : 0 }
-    let goldCounts = (0..<n).map { c[$0].reduce(0, +) + invalidCounts[$0] }
+    let rejectedCounts = (0..<n).map { $0 < rejected.count ? max(0, rejected[$0]) : 0 }
+    let goldCounts = (0..<n).map { c[$0].reduce(0, +) + invalidCounts[$0] + rejectedCounts[$0] }
     let predCounts = (0..<n).map { p in c.reduce(0) { $0 + $1[p] } }
     let total = goldCounts.reduce(0, +)
     perClassRecall = (0..<n).map { goldCounts[$0] > 0 ? Double(c[$0][$0]) / Double(goldCounts[$0]) : nil }

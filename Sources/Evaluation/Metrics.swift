@@ -33,14 +33,21 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
   /// ASR: triggered non-target test rows predicted as the target label.
   public var attackSuccessRate: Proportion?
   /// confusion[gold][predicted] on the clean test set.
-  public var confusion: [[Int]] { didSet { balance = ClassBalance(confusion: confusion, invalid: invalidPredictions ?? []) } }
+  public var confusion: [[Int]] {
+    didSet { balance = ClassBalance(confusion: confusion, invalid: invalidPredictions ?? [], rejected: rejectedPredictions ?? []) }
+  }
   /// Per gold label, the clean predictions that were no label (nil: none, or an older result).
   public var invalidPredictions: [Int]?
+  /// Per gold label, the clean rows a detector rejected (prediction `rejected`; nil: none).
+  public var rejectedPredictions: [Int]?
+  /// The prediction of an input a detector (STRIP, RAP) rejected: wrong on the clean set, not the
+  /// target on the triggered set; counted against its gold label's recall without adding a label.
+  public static let rejected = -2
   /// Per-class recall, macro-F1, balanced accuracy, the majority rate and the degenerate flag,
   /// derived from `confusion` (recomputed when a stored result is read).
   public private(set) var balance: ClassBalance
 
-  enum CodingKeys: String, CodingKey { case cleanAccuracy, attackSuccessRate, confusion, invalidPredictions, balance }
+  enum CodingKeys: String, CodingKey { case cleanAccuracy, attackSuccessRate, confusion, invalidPredictions, rejectedPredictions, balance }
 
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -48,7 +55,8 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
     attackSuccessRate = try c.decodeIfPresent(Proportion.self, forKey: .attackSuccessRate)
     confusion = try c.decode([[Int]].self, forKey: .confusion)
     invalidPredictions = try c.decodeIfPresent([Int].self, forKey: .invalidPredictions)
-    balance = ClassBalance(confusion: confusion, invalid: invalidPredictions ?? [])
+    rejectedPredictions = try c.decodeIfPresent([Int].self, forKey: .rejectedPredictions)
+    balance = ClassBalance(confusion: confusion, invalid: invalidPredictions ?? [], rejected: rejectedPredictions ?? [])
   }
 
   public var macroF1: Double { balance.macroF1 }
@@ -56,16 +64,18 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
 
   public init(gold: [Int], predicted: [Int], labels: Int, poisonedPredictions: [Int]? = nil, target: Int? = nil) {
     var conf = Array(repeating: Array(repeating: 0, count: labels), count: labels)
-    var invalid = Array(repeating: 0, count: labels)
+    var invalid = Array(repeating: 0, count: labels), rejected = Array(repeating: 0, count: labels)
     var correct = 0
     for (g, p) in zip(gold, predicted) {
       if g >= 0 && g < labels && p >= 0 && p < labels { conf[g][p] += 1 }
+      else if g >= 0 && g < labels && p == Self.rejected { rejected[g] += 1 }
       else if g >= 0 && g < labels { invalid[g] += 1 }
       if g == p { correct += 1 }
     }
     confusion = conf
     invalidPredictions = invalid.contains(where: { $0 > 0 }) ? invalid : nil
-    balance = ClassBalance(confusion: conf, invalid: invalid)
+    rejectedPredictions = rejected.contains(where: { $0 > 0 }) ? rejected : nil
+    balance = ClassBalance(confusion: conf, invalid: invalid, rejected: rejected)
     cleanAccuracy = Proportion(successes: correct, total: gold.count)
     if let poisonedPredictions, let target {
       attackSuccessRate = Proportion(successes: poisonedPredictions.filter { $0 == target }.count, total: poisonedPredictions.count)

@@ -82,8 +82,9 @@ public enum RAPDefense {
     let clean = try drops(data.testClean.map(\.text)), poison = try drops(data.testPoison.map(\.text))
     func flags(_ d: (predicted: [Int], drop: [Double])) -> [Bool] { zip(d.predicted, d.drop).map { $0 == target && $1 < threshold } }
     let cleanFlags = flags(clean), poisonFlags = flags(poison)
-    let metrics = ClassificationMetrics(gold: data.testClean.map(\.label), predicted: zip(clean.predicted, cleanFlags).map { $1 ? -1 : $0 },
-                                        labels: spec.labels, poisonedPredictions: zip(poison.predicted, poisonFlags).map { $1 ? -1 : $0 },
+    let rejected = BaselineEvaluation.rejected
+    let metrics = ClassificationMetrics(gold: data.testClean.map(\.label), predicted: zip(clean.predicted, cleanFlags).map { $1 ? rejected : $0 },
+                                        labels: spec.labels, poisonedPredictions: zip(poison.predicted, poisonFlags).map { $1 ? rejected : $0 },
                                         target: target)
     var r = ClassificationResult(classifier: .plain, poisoning: data.manifest, metrics: metrics, p2p: nil, p2pConfig: nil,
                                  seconds: Date().timeIntervalSince(start), sentencesPerSecond: 0)

@@ -1,4 +1,5 @@
 import Backdoor
+import Foundation
 import Defense
 import Evaluation
 import FileIO
@@ -59,9 +60,14 @@ struct BaselineEvaluationTests {
     let r = try BaselineEvaluation.strip(scorer: TriggerStub(), spec: .plain(Self.template), data: data, defense: defense)
     #expect(r.baseline?.falseRejection == Proportion(successes: 1, total: 10))
     // Without STRIP that row would be right (label 1); rejected, it is wrong: still 5 of 10, and
-    // label 1's recall counts it as no label.
+    // label 1's recall counts it, with no extra label in the macro average: confusion [[5, 0], [4, 0]]
+    // with one rejected label-1 row: F1 of label 0 = 2 (5/9)(1) / (5/9 + 1) = 5/7, of label 1 = 0.
     #expect(r.metrics.cleanAccuracy.successes == 5)
-    #expect(r.metrics.invalidPredictions == [0, 1])
+    #expect(r.metrics.rejectedPredictions == [0, 1] && r.metrics.invalidPredictions == nil)
+    #expect(abs(r.metrics.macroF1 - 5.0 / 14) < 1e-12 && r.metrics.balance.perClassRecall[1] == 0)
+    // A stored result reads back with the same figures (the rejections are part of the file).
+    let back = try JSONDecoder().decode(ClassificationMetrics.self, from: JSONEncoder().encode(r.metrics))
+    #expect(back == r.metrics && abs(back.macroF1 - 5.0 / 14) < 1e-12)
   }
 
   @Test func onionRemovesTheWordsAboveTheThresholdBeforeClassifying() throws {
