@@ -102,11 +102,18 @@ public struct SeedAggregate: Codable, Sendable, Equatable {
   public var degenerateSeeds: Int
   public var verdicts: [String: Int]?
 
+  /// The defense a cell counts under over seeds: the default pipeline is one defense whatever path
+  /// it chose on each seed ("p2p(rho=1.0)"); every other cell its own label.
+  public static func group(of r: CellResult) -> String {
+    guard let p = r.p2p, p.automatic == true else { return r.defense }
+    return "\(p.variantName)(rho=\(p.ratio))"
+  }
+
   /// One aggregate per (dataset, attack, defense) with at least two cells, in first-seen order.
   public static func of(_ results: [CellResult]) -> [SeedAggregate] {
     var groups: [[CellResult]] = []
     for r in results {
-      if let i = groups.firstIndex(where: { $0[0].dataset == r.dataset && $0[0].attack == r.attack && $0[0].defense == r.defense }) {
+      if let i = groups.firstIndex(where: { $0[0].dataset == r.dataset && $0[0].attack == r.attack && group(of: $0[0]) == group(of: r) }) {
         groups[i].append(r)
       } else {
         groups.append([r])
@@ -118,7 +125,7 @@ public struct SeedAggregate: Codable, Sendable, Equatable {
       var verdicts: [String: Int] = [:]
       for v in g.compactMap(\.verdict) { verdicts[v.outcome.rawValue, default: 0] += 1 }
       return SeedAggregate(
-        dataset: g[0].dataset, attack: g[0].attack, defense: g[0].defense, seeds: g.map(\.seed),
+        dataset: g[0].dataset, attack: g[0].attack, defense: group(of: g[0]), seeds: g.map(\.seed),
         cleanAccuracy: Spread(ms.map(\.cleanAccuracy.value)), macroF1: Spread(ms.map(\.macroF1)),
         attackSuccessRate: asr.count == g.count ? Spread(asr.map(\.value)) : nil,
         pooledCleanAccuracy: Proportion(successes: ms.reduce(0) { $0 + $1.cleanAccuracy.successes }, total: ms.reduce(0) { $0 + $1.cleanAccuracy.total }),

@@ -72,6 +72,14 @@ struct VerdictTests {
     let text = String(decoding: data, as: UTF8.self)
     #expect(text.contains("\"aggregates\"") && text.contains("\"verdict\""))
     #expect(GridReport.svg(g).contains("stroke-width=\"2\"/>"))
+    // The default pipeline counts as one defense over seeds whatever path each seed chose.
+    var other = cells
+    var chosen = P2PConfig(ratio: 0.2, automatic: true, spectralScreen: true)
+    chosen.releasedWords = ["when"]
+    other[3].p2p = chosen
+    let mixed = GridResults(other)
+    #expect(mixed.cells[1].defense != mixed.cells[3].defense && mixed.aggregates.count == 2)
+    #expect(mixed.aggregates.first { $0.defense == "p2p(rho=0.2)" }?.seeds == [1, 2])
     // A spectral-screen cell names the label shares it was judged on and their reference.
     var spectral = Self.cell(defended: true, confusion: [[44, 6], [5, 45]], asr: 3, seed: 3)
     spectral.p2p = P2PConfig(automatic: true, spectralScreen: true)
