@@ -24,12 +24,6 @@ public final class CleanGenGenerator: TextGenerator {
   public func encode(_ text: String) -> [Int] { suspect.tokenizer.encode(text, parseSpecial: false) }
   public func decode(_ tokens: [Int]) -> String { suspect.tokenizer.decode(tokens, skipSpecial: true) }
 
-  static func softmax(_ logits: ArraySlice<Float>) -> [Double] {
-    let top = logits.max() ?? 0
-    let e = logits.map { exp(Double($0 - top)) }, z = e.reduce(0, +)
-    return e.map { $0 / z }
-  }
-
   public func greedy(prompt: [Int], forced: [Int], maxTokens: Int) throws -> Decoded {
     guard !prompt.isEmpty else { throw ModelError.emptyInput("the prompt has no tokens") }
     let stops = suspect.stopTokens
@@ -50,7 +44,7 @@ public final class CleanGenGenerator: TextGenerator {
       guard room > 0 else { stop = .contextFull; break }
       for _ in 0..<room {
         let t = argmax(logits)
-        proposal.append(t); pSuspect.append(Self.softmax(logits[...])[t])
+        proposal.append(t); pSuspect.append(Vector.softmaxProbability(logits, at: t))
         logits = Array(try suspect.model.forward([[t]], logits: .last, caches: [sCache]).row(0))
         sRows.append(logits)
         if stops.contains(t) { break }
@@ -60,7 +54,7 @@ public final class CleanGenGenerator: TextGenerator {
       var pReference: [Double] = []
       for i in proposal.indices {
         let before = i == 0 ? rNext[...] : rAll.row(i - 1)
-        pReference.append(Self.softmax(before)[proposal[i]])
+        pReference.append(Vector.softmaxProbability(before, at: proposal[i]))
       }
       var accepted = proposal, replacement: Int?
       if let j = CleanGen.firstSuspicious(suspect: pSuspect, reference: pReference, alpha: config.alpha) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Small SIMD vector primitives used by the kernels. Reductions use several SIMD accumulators:
 /// Swift neither fuses `a*b+c` nor reassociates float sums on its own (DESIGN.md §5).
 public enum Vector {
@@ -142,6 +144,23 @@ extension Vector {
   /// The offset of the first largest value (a NaN never wins; empty or all-NaN gives 0).
   /// Inlinable: the decoder calls it on every token's logits, and an unspecialised generic call
   /// across modules costs a third of decode speed.
+  /// softmax(values) in Double (max-shifted): label-word probabilities.
+  public static func softmax<C: Collection>(_ values: C) -> [Double] where C.Element == Float {
+    guard let top = values.max() else { return [] }
+    let e = values.map { exp(Double($0 - top)) }, z = e.reduce(0, +)
+    return e.map { $0 / z }
+  }
+
+  /// softmax(values)[index] without allocating (a whole vocabulary's row, once per decoded token).
+  @inlinable
+  public static func softmaxProbability<C: Collection>(_ values: C, at index: Int) -> Double where C.Element == Float, C.Index == Int {
+    var top = -Float.infinity
+    for v in values where v > top { top = v }
+    var z = 0.0
+    for v in values { z += exp(Double(v - top)) }
+    return exp(Double(values[values.startIndex + index] - top)) / z
+  }
+
   @inlinable
   public static func argmax<C: Collection>(_ values: C) -> Int where C.Element == Float, C.Index == Int {
     var best = values.startIndex

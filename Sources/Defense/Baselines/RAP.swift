@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// RAP, Robustness-Aware Perturbations (Yang, Lin, Li, Zhou, Sun: EMNLP 2021), as OpenBackdoor runs
 /// it: a rare word (`trigger`, "cf") put before the input should lower the protected (target)
@@ -47,11 +48,7 @@ public enum RAP {
   public static func insert(_ trigger: String, into text: String) -> String { trigger + " " + text }
 
   /// Softmax probabilities of `logits`.
-  public static func probabilities(_ logits: [Float]) -> [Double] {
-    guard let top = logits.max() else { return [] }
-    let e = logits.map { exp(Double($0 - top)) }, z = e.reduce(0, +)
-    return e.map { $0 / z }
-  }
+  public static func probabilities(_ logits: [Float]) -> [Double] { Vector.softmax(logits) }
 
   /// The batch's loss and dL/dp_rap(t) of each row (d = pRap - pClean).
   public static func loss(pClean: [Double], pRap: [Double], config: Config) -> (loss: Double, dpRap: [Double]) {

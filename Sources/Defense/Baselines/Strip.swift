@@ -81,13 +81,7 @@ public enum Strip {
 
   /// Entropy in bits of the softmax of `logits`.
   public static func entropy(logits: [Float]) -> Double {
-    guard let top = logits.max() else { return 0 }
-    let e = logits.map { exp(Double($0 - top)) }
-    let z = e.reduce(0, +)
-    return -e.reduce(0.0) { acc, v in
-      let p = v / z
-      return p > 0 ? acc + p * log2(p) : acc
-    }
+    -Vector.softmax(logits).reduce(0.0) { acc, p in p > 0 ? acc + p * log2(p) : acc }
   }
 
   /// The entropy under which an input is flagged: the clean dev entropies sorted ascending, the
