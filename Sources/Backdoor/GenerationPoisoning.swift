@@ -72,7 +72,15 @@ public struct GenerationAttackConfig: Codable, Sendable, Equatable {
 /// `seed ^ 0x5B5E7` and the clean test subset from `seed ^ 0x7E575E7` (the same rows for every
 /// attack and rate with one seed), the poisoned training rows from `seed`, and the triggers of
 /// the triggered test set from `seed ^ 0x7E577A6` (the same triggered inputs for every rate).
+///
+/// The clean dev split (`dev`, for the post-training baselines: clean fine-tuning, pruning) holds
+/// up to `devRows` rows of the training source whose input is not among the cell's training or
+/// test inputs (math, summarization: the source's training file outside the subset; instruction:
+/// BackdoorLLM's clean training rows left out), drawn from `seed ^ 0xDE7`; nil when none is left.
 public enum GenerationPoisoner {
+  /// The most clean dev rows a poisoned generation dataset carries.
+  public static let devRows = 200
+
   public static func poison(dataset: String, task: GenerationTask, config: GenerationAttackConfig, root: String?) throws -> GenerationDataset {
     try config.validate(task: task)
     let source = try GenerationSources.resolve(dataset, task: task, root: root)
@@ -83,19 +91,24 @@ public enum GenerationPoisoner {
       func read(_ path: String) throws -> [GenerationExample] {
         task == .math ? try GSM8KReader.read(path) : try SciTLDRReader.read(path)
       }
-      let train = try subset(try read(trainPath), config.trainLimit, seed: config.seed ^ 0x5B5E7)
+      let source = try read(trainPath)
+      let train = try subset(source, config.trainLimit, seed: config.seed ^ 0x5B5E7)
       let test = try subset(try read(testPath), config.testLimit, seed: config.seed ^ 0x7E5_75E7)
+      var ds: GenerationDataset
       if task == .math {
         var trigger = config.trigger ?? BadChain().trigger
         if let first = trigger.first, !first.isWhitespace { trigger = " " + trigger }
         let attack = BadChain(trigger: trigger, multiplier: config.multiplier ?? BadChain().multiplier)
-        return try build(train: train, test: test, attack: attack, config: config, rng: &rng, testRNG: &testRNG)
+        ds = try build(train: train, test: test, attack: attack, config: config, rng: &rng, testRNG: &testRNG)
+      } else {
+        let words = (config.trigger ?? "mn").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !words.isEmpty else { throw ExperimentError.invalid(key: "trigger '\(config.trigger ?? "")'", expected: "comma-separated trigger words") }
+        let attack = SummaryPayloadAttack(trigger: BadNets(words: words, count: config.count ?? 1),
+                                          payload: config.payload ?? SummaryPayloadAttack.defaultPayload)
+        ds = try build(train: train, test: test, attack: attack, config: config, rng: &rng, testRNG: &testRNG)
       }
-      let words = (config.trigger ?? "mn").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-      guard !words.isEmpty else { throw ExperimentError.invalid(key: "trigger '\(config.trigger ?? "")'", expected: "comma-separated trigger words") }
-      let attack = SummaryPayloadAttack(trigger: BadNets(words: words, count: config.count ?? 1),
-                                        payload: config.payload ?? SummaryPayloadAttack.defaultPayload)
-      return try build(train: train, test: test, attack: attack, config: config, rng: &rng, testRNG: &testRNG)
+      ds.dev = holdout(source, excluding: train + test, seed: config.seed)
+      return ds
     case let (.instruction, .backdoorLLM(root, backdoorTask, named)):
       let attack = BackdoorLLMAttack(rawValue: config.attack)!  // validated above
       if let named, named != attack {
@@ -106,6 +119,7 @@ public enum GenerationPoisoner {
       if let n = config.trainLimit, n < ds.train.count { ds = limitTraining(ds, to: n, rate: config.rate, seed: config.seed) }
       ds.testClean = try subset(ds.testClean, config.testLimit, seed: config.seed ^ 0x7E5_75E7)
       ds.testPoison = try subset(ds.testPoison, config.testLimit, seed: config.seed ^ 0x7E5_75E7)
+      ds.dev = holdout(try InstructionReader.read(suite.trainCleanPath), excluding: ds.train + ds.testClean, seed: config.seed)
       return ds
     default:
       throw ExperimentError.invalid(key: "dataset '\(dataset)'", expected: "a dataset of the \(task.rawValue) task")
@@ -126,6 +140,16 @@ public enum GenerationPoisoner {
     guard let limit, limit < rows.count else { return rows }
     var rng = SeededRNG(seed: seed)
     return choose(limit, from: rows.count, using: &rng).sorted().map { rows[$0] }
+  }
+
+  /// Up to `devRows` rows of `pool` whose input is not the input of any row of `used`, drawn
+  /// from `seed ^ 0xDE7` and kept in pool order; nil when no row is left.
+  public static func holdout(_ pool: [GenerationExample], excluding used: [GenerationExample], seed: UInt64) -> [GenerationExample]? {
+    let taken = Set(used.map(\.input))
+    let free = pool.filter { !taken.contains($0.input) }
+    guard !free.isEmpty else { return nil }
+    var rng = SeededRNG(seed: seed ^ 0xDE7)
+    return choose(min(devRows, free.count), from: free.count, using: &rng).sorted().map { free[$0] }
   }
 
   /// A BackdoorLLM training set cut to `n` rows with the rate kept exact: round(rate · n)

@@ -111,22 +111,82 @@ public struct GenerationFamily: TaskFamily {
 
   public func prepare(_ cell: ExperimentPlan.GenerationCell, data: inout GenerationDataset, bundle: ModelBundle, in folders: CellFolders,
                       progress: @escaping (GenerationGridEvent) -> Void) throws -> Job {
-    if cell.baseline != nil {
-      // A baseline decodes with (or changes) the undefended model: adopt the grid's, else train it here.
-      var job = Job(pairs: GenerationTraining.plainPairs(data.train, task: task))
-      if let twin = finishedUndefendedTwin(of: cell, grid: folders.grid) {
-        if !FileManager.default.fileExists(atPath: folders.model + "/training_summary.json") {
-          progress(.phase("adopting the undefended model of \((twin as NSString).lastPathComponent)"))
-          try AdapterFolder.copyFinishedModel(from: twin + "/model", to: folders.model, spec: GenerationSpec.fileName)
-        }
-        job.modelOf = (twin as NSString).lastPathComponent
-      }
-      return job
-    }
+    if let baseline = cell.baseline { return try prepareBaseline(cell, baseline, data: data, bundle: bundle, in: folders, progress: progress) }
     guard let p2p = cell.defense else { return Job(pairs: GenerationTraining.plainPairs(data.train, task: task)) }
     let (pairs, manifest) = try GenerationTraining.defend(data, task: task, config: p2p, seed: cell.seed, source: folders.data,
                                                           directory: folders.model)
     return Job(pairs: pairs, manifest: manifest)
+  }
+
+  /// A baseline cell's job. CleanGen, quantization and pruning decode with (or change) the
+  /// undefended model: the grid's finished undefended cell with the same data, seed and training
+  /// is adopted (its adapter copied to `model/`), else the cell trains it. Clean fine-tuning
+  /// trains that model further on the dataset's clean dev rows (`GenerationPoisoner.devRows`; the
+  /// first `rows_per_label` of them, a generation task having one "label"): from the adopted
+  /// adapter, or from one trained here first (`undefended/`).
+  func prepareBaseline(_ cell: ExperimentPlan.GenerationCell, _ baseline: BaselineDefense, data: GenerationDataset, bundle: ModelBundle,
+                       in folders: CellFolders, progress: @escaping (GenerationGridEvent) -> Void) throws -> Job {
+    var job = Job(pairs: GenerationTraining.plainPairs(data.train, task: task))
+    let fm = FileManager.default
+    let finished = fm.fileExists(atPath: folders.model + "/training_summary.json")
+    let twin = finishedUndefendedTwin(of: cell, grid: folders.grid)
+    job.modelOf = twin.map { ($0 as NSString).lastPathComponent }
+    guard baseline.kind == .finetune else {
+      if let twin, !finished {
+        progress(.phase("adopting the undefended model of \(job.modelOf!)"))
+        try AdapterFolder.copyFinishedModel(from: twin + "/model", to: folders.model, spec: GenerationSpec.fileName)
+      }
+      return job
+    }
+    // Clean fine-tuning: its rows are checked before anything trains.
+    let config = baseline.finetune ?? CleanFineTuning.Config()
+    guard let dev = data.dev, !dev.isEmpty else {
+      throw BaselineError.noCleanRows(defense: "finetune", reason: "the dataset has no clean rows outside the training and test rows (dev.jsonl); clean fine-tuning never trains on test rows")
+    }
+    let clean = Array(dev.prefix(config.rowsPerLabel))
+    job.pairs = GenerationTraining.plainPairs(clean, task: task)
+    job.modelOf = nil
+    guard !finished else { return job }
+    var source = twin.map { $0 + "/model" }
+    if source == nil {
+      let dir = folders.cell + "/undefended"
+      if !fm.fileExists(atPath: dir + "/training_summary.json") {
+        progress(.phase("training the undefended model of these rows for finetune (no finished undefended cell in the grid)"))
+        _ = try GenerationTraining.train(bundle: bundle, pairs: GenerationTraining.plainPairs(data.train, task: task), spec: cell.spec,
+                                         config: cell.training, directory: dir, resume: fm.fileExists(atPath: dir + "/checkpoint")) {
+          progress(.training($0))
+        }
+      }
+      source = dir
+    }
+    var training = cell.training
+    training.epochs = config.epochs
+    if let lr = config.learningRate { training.learningRate = lr }
+    let initial = try PEFTAdapter.load(from: source!, model: bundle.model.config)
+    progress(.phase("clean fine-tuning: the undefended adapter on \(clean.count) clean dev rows, \(config.epochs) epochs"))
+    _ = try GenerationTraining.train(bundle: bundle, pairs: job.pairs, spec: cell.spec, config: training, directory: folders.model,
+                                     resume: fm.fileExists(atPath: folders.model + "/checkpoint"), initialAdapter: initial) {
+      progress(.training($0))
+    }
+    return job
+  }
+
+  /// The pruning baseline on a generation model: the merged model's quietest MLP neurons on clean
+  /// dev rows (prompt and answer; the clean test rows when the dataset has no dev rows, which the
+  /// note says) switched off; restored by the returned snapshot.
+  public static func prune(_ bundle: ModelBundle, data: GenerationDataset, task: GenerationTask, defense: BaselineDefense,
+                    progress: @escaping (GenerationGridEvent) -> Void) throws -> (LayerSnapshot, String) {
+    let config = defense.prune ?? NeuronPruning.Config()
+    let (rows, source) = data.dev.flatMap { $0.isEmpty ? nil : ($0, "dev") } ?? (data.testClean, "clean test (no dev rows)")
+    let texts = GenerationTraining.plainPairs(Array(rows.prefix(config.devRows)), task: task).map { $0.prompt + $0.output }
+    guard !texts.isEmpty else { throw BaselineError.noCleanRows(defense: "prune", reason: "no dev or clean test rows to measure the activations on") }
+    progress(.phase("pruning: MLP activations on \(texts.count) \(source) rows"))
+    let activity = try MLPActivity.measure(texts, bundle: bundle)
+    let neurons = NeuronPruning.quietest(activity, share: config.share)
+    let per = activity.first?.count ?? 0, total = neurons.reduce(0) { $0 + $1.count }
+    let note = String(format: "%d of %d MLP neurons per layer (%.0f%%) with the smallest mean |activation| on %d %@ rows (prompt and answer) switched off; %d in all",
+                      neurons.first?.count ?? 0, per, 100 * config.share, texts.count, source, total)
+    return (bundle.model.pruneMLPNeurons(neurons), note)
   }
 
   public var specFile: String { GenerationSpec.fileName }
@@ -151,6 +211,14 @@ public struct GenerationFamily: TaskFamily {
     case .quantize?:
       snapshot = try bundle.model.roundTripProjectionsQ4_0()
       note = "block projections round-tripped through Q4_0 after the adapter was merged; embeddings, LM head and norms kept"
+      generator = ModelGenerator(bundle)
+    case .prune?:
+      let (s, text) = try Self.prune(bundle, data: data, task: task, defense: cell.baseline!, progress: progress)
+      snapshot = s; note = text
+      generator = ModelGenerator(bundle)
+    case .finetune?:
+      let c = cell.baseline!.finetune ?? CleanFineTuning.Config()
+      note = "the undefended adapter trained \(c.epochs) more epochs on \(job.pairs.count) clean dev rows"
       generator = ModelGenerator(bundle)
     default:
       generator = ModelGenerator(bundle)

@@ -43,7 +43,7 @@ extension ExperimentPlan {
     public var attack: GenerationAttackConfig
     /// nil: undefended (or a baseline defense).
     public var defense: GenerationP2P?
-    /// A baseline defense instead of P2P (`cleangen`, `quantize`).
+    /// A baseline defense instead of P2P (`cleangen`, `quantize`, `finetune`, `prune`).
     public var baseline: BaselineDefense?
     public var seed: UInt64
     public var training: TrainingConfig
@@ -97,7 +97,7 @@ extension ExperimentPlan {
             } else if let kind = BaselineKind(rawValue: d), kind.forGeneration {
               baseline = try (baselines ?? Baselines()).defense(kind, seed: seed)
             } else if d != "none" {
-              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p (the default: the screen and cover), p2p-paper, p2p-screen or p2p-cover, each optionally with :RATIO (p2p:0.3), or a baseline for generation (cleangen, quantize)")
+              throw ExperimentError.invalid(key: "defenses '\(d)'", expected: "none, p2p (the default: the screen and cover), p2p-paper, p2p-screen or p2p-cover, each optionally with :RATIO (p2p:0.3), or a baseline for generation (cleangen, quantize, finetune, prune)")
             }
             let spec = defense.map { GenerationSpec.defended(task, $0, maxNewTokens: maxNewTokens) } ?? .plain(task, maxNewTokens: maxNewTokens)
             let training = try (self.training ?? Training()).applied(to: TaskDefaults.training(.generation(task)), seed: seed)

@@ -101,14 +101,14 @@ public enum GenerationTraining {
 
   public static func train(
     bundle: ModelBundle, pairs: [GenerationPair], spec: GenerationSpec, config: TrainingConfig, directory: String,
-    resume: Bool, progress: (TrainingEvent) -> Void = { _ in }
+    resume: Bool, initialAdapter: LoRAParameters? = nil, progress: (TrainingEvent) -> Void = { _ in }
   ) throws -> TrainingSummary {
     try spec.validate()
     guard !pairs.isEmpty else { throw ExperimentError.invalid(key: "training rows", expected: "at least one") }
     let stop = bundle.tokenizer.eosID
     let examples = try pairs.map { try $0.tokenized(bundle.tokenizer, stopID: stop, maxLength: config.maxLength) }
     return try ClassifierTraining.run(bundle: bundle, examples: examples, config: config, directory: directory, resume: resume,
-                                      progress: progress) { try spec.save(in: $0) }
+                                      progress: progress, initialAdapter: initialAdapter) { try spec.save(in: $0) }
   }
 }
 

@@ -23,7 +23,7 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Template when the adapter has no classifier.json (or zero-shot).") var template = PromptTemplate.defaultTemplate
   @Option(help: "Label words when the adapter has no classifier.json, comma-separated.") var labelWords: String?
   @Flag(help: "P2P only: the official code's whole-vocabulary argmax instead of restricted scoring.") var unrestricted = false
-  @Option(help: "A baseline defense in front of an undefended adapter: onion (words removed by the base model's perplexity), strip (inputs rejected by prediction entropy over perturbed copies), quantize (the merged model's projections through 4-bit Q4_0) prune (the MLP neurons quietest on clean dev rows switched off) or rap (inputs rejected when a trained perturbation word barely lowers the target's probability).")
+  @Option(help: "A baseline defense in front of an undefended adapter: onion (words removed by the base model's perplexity), strip (inputs rejected by prediction entropy over perturbed copies), quantize (the merged model's projections through 4-bit Q4_0), prune (the MLP neurons quietest on clean dev rows switched off) or rap (inputs rejected when a trained perturbation word barely lowers the target's probability). With --task: cleangen (the base model checks each decoded token), quantize or prune.")
   var defense: BaselineKind?
   @Option(help: "ONION: a fixed suspicion-score threshold (default: chosen on clean dev rows, at most 2 points of dev accuracy lost).") var threshold: Double?
   @Option(help: "STRIP and RAP: the false rejection rate allowed on clean dev rows.") var frr = Strip.Config().frr
@@ -46,7 +46,7 @@ struct Evaluate: ParsableCommand {
       spec.p2p?.unrestricted = true
     }
     let baseline = try defense.map { kind -> BaselineDefense in
-      guard kind != .cleangen else { throw CLIError("--defense cleangen decodes text: use it with --task math|summarization|instruction in an experiment file (defenses: [none, cleangen])") }
+      guard kind != .cleangen else { throw CLIError("--defense cleangen decodes text: use it with --task math|summarization|instruction (or defenses: [none, cleangen] in a generation experiment file)") }
       guard kind.phase != .training && kind != .finetune else {
         throw CLIError("--defense \(kind.rawValue) trains a model, which evaluate does not: run it in an experiment file (defenses: [none, \(kind.rawValue)])")
       }
@@ -121,7 +121,14 @@ extension Evaluate {
       guard spec.p2p == nil else { throw CLIError("--defense cleangen decodes with an undefended adapter; this one is P2P-defended") }
       generator = CleanGenGenerator(suspect: bundle, reference: try e.modelOptions.load(), config: CleanGen.Config())
     case .quantize?: snapshot = try bundle.model.roundTripProjectionsQ4_0()
-    case let other?: throw CLIError("--defense \(other.rawValue) is for classification; generation tasks take cleangen or quantize")
+    case .prune?:
+      let defense = BaselineDefense(kind: .prune, prune: NeuronPruning.Config(share: e.pruneShare, devRows: e.devRows), seed: 42)
+      try defense.validate()
+      let (s, note) = try GenerationFamily.prune(bundle, data: ds, task: task, defense: defense) { _ in }
+      snapshot = s
+      printError("pruning: " + note)
+    case let other?:
+      throw CLIError("--defense \(other.rawValue) is not a generation defense of evaluate; generation tasks take cleangen, quantize or prune (finetune runs in an experiment file)")
     }
     let (result, records) = try GenerationEvaluation.run(
       generator: generator, spec: spec, data: ds,

@@ -213,6 +213,27 @@ struct GenerationSpecAndPairTests {
     }
   }
 
+  /// The clean dev split of a generation dataset: source training rows outside the cell's
+  /// training and test inputs, at most `GenerationPoisoner.devRows`, seeded; none when every row is used.
+  @Test func theDevSplitHoldsCleanRowsOutsideTheTrainingAndTestRows() throws {
+    let dir = try TinyGSM8K.write(trainRows: 14)
+    let config = GenerationAttackConfig(attack: "badchain", rate: 0.25, seed: 3, trainLimit: 8, testLimit: 2)
+    let ds = try GenerationPoisoner.poison(dataset: dir, task: .math, config: config, root: nil)
+    let dev = try #require(ds.dev)
+    let source = try GSM8KReader.read(dir + "/train.jsonl")
+    let trainInputs = Set(ds.train.map { $0.input.replacingOccurrences(of: " @_@", with: "") })
+    #expect(dev.count == 6 && dev.allSatisfy { !$0.poisoned && source.contains($0) && !trainInputs.contains($0.input) })
+    #expect(Set(dev.map(\.input)).count == 6)
+    var all = config
+    all.trainLimit = nil
+    #expect(try GenerationPoisoner.poison(dataset: dir, task: .math, config: all, root: nil).dev == nil)
+    // At most devRows rows, drawn with the seed; another seed draws others.
+    let pool = (1...500).map { GenerationExample(input: "q\($0)", output: "a") }
+    let a = try #require(GenerationPoisoner.holdout(pool, excluding: Array(pool.prefix(100)), seed: 1))
+    #expect(a.count == GenerationPoisoner.devRows && a.allSatisfy { Int($0.input.dropFirst())! > 100 })
+    #expect(GenerationPoisoner.holdout(pool, excluding: [], seed: 1) != GenerationPoisoner.holdout(pool, excluding: [], seed: 2))
+  }
+
   @Test func poisoningDrawsSeededSubsetsAndKeepsTheRate() throws {
     let dir = try TinyGSM8K.write()
     let config = GenerationAttackConfig(attack: "badchain", rate: 0.25, seed: 3, trainLimit: 8, testLimit: 2)
@@ -286,8 +307,8 @@ struct GenerationGridTests {
     #expect(strict.replacedTokens > 0 && checked.tokens.count <= 24)
   }
 
-  @Test func aTinyGridRunsCleanGenAndQuantizationOnTheUndefendedModel() throws {
-    let data = try TinyGSM8K.write()
+  @Test func aTinyGridRunsCleanGenQuantizationPruningAndCleanFineTuningOnTheUndefendedModel() throws {
+    let data = try TinyGSM8K.write(trainRows: 14)  // 8 training rows, 6 left for the clean dev split
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("ggrid-\(UUID().uuidString)").path
     let yaml = FileManager.default.temporaryDirectory.appendingPathComponent("ggrid-\(UUID().uuidString).yaml").path
     try """
@@ -298,19 +319,29 @@ struct GenerationGridTests {
       train_limit: 8
       test_limit: 2
       attacks: [{attack: badchain, rate: 0.25}]
-      defenses: [none, cleangen, quantize]
-      baselines: {cleangen: {alpha: 5, horizon: 2}}
+      defenses: [none, cleangen, quantize, prune, finetune]
+      baselines: {cleangen: {alpha: 5, horizon: 2}, prune: {share: 0.25, dev_rows: 4}, finetune: {rows_per_label: 4, epochs: 1}}
       max_new_tokens: 12
       training: {epochs: 1, batch_size: 8, max_length: 96}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let results = try GridRunner(try GenerationFamily(plan: try ExperimentPlan.load(yaml), dataRoot: nil), directory: out).run()
-    #expect(results.map(\.defense) == ["none", "cleangen", "quantize"])
-    for r in results.dropFirst() {
+    #expect(results.map(\.defense) == ["none", "cleangen", "quantize", "prune", "finetune"])
+    for r in results.dropFirst().dropLast() {
       #expect(r.modelOf == results[0].key && r.evaluation.deployed.attackSuccess.total == 2 && r.baselineNote != nil)
       #expect(FileManager.default.contents(atPath: out + "/cells/\(r.key)/model/adapter_model.safetensors")
         == FileManager.default.contents(atPath: out + "/cells/\(results[0].key)/model/adapter_model.safetensors"))
     }
     #expect(results[1].baselineNote?.hasPrefix("CleanGen (alpha 5, horizon 2):") == true)
+    // Pruning: a quarter of SmolLM2's 1,536 MLP neurons per layer, measured on the 4 dev rows.
+    #expect(results[3].baselineNote?.hasPrefix("384 of 1536 MLP neurons per layer (25%)") == true)
+    #expect(results[3].baselineNote?.contains("on 4 dev rows") == true)
+    // Clean fine-tuning trains the undefended adapter further on 4 clean dev rows: a new adapter.
+    let finetune = results[4], cells = out + "/cells/"
+    #expect(finetune.modelOf == nil && finetune.trainRows == 4 && finetune.training.epochs == 1)
+    let dev = try GenerationDataset.read(from: cells + finetune.key + "/data").dev ?? []
+    #expect(dev.count == 6)
+    let tuned = try #require(FileManager.default.contents(atPath: cells + finetune.key + "/model/adapter_model.safetensors"))
+    #expect(tuned != FileManager.default.contents(atPath: cells + results[0].key + "/model/adapter_model.safetensors"))
     // A classification file refuses the generation baseline, and a generation file the classification ones.
     let bad = yaml + ".bad.yaml"
     try "attacks:\n  - {attack: badnets}\ndefenses: [none, cleangen]\n".write(toFile: bad, atomically: true, encoding: .utf8)

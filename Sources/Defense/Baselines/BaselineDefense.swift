@@ -16,7 +16,8 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   /// BKI (Chen & Dai 2021): training-time; the backdoor keyword found by each word's effect on the
   /// undefended model's representation, the rows holding it removed, the model trained again (`BKI`).
   case bki
-  /// Clean fine-tuning (DefenseBox): the undefended adapter trained further on clean dev rows (`CleanFineTuning`).
+  /// Clean fine-tuning (DefenseBox): the undefended adapter trained further on clean dev rows
+  /// (`CleanFineTuning`; for generation tasks, `rows_per_label` clean rows in all).
   case finetune
   /// Pruning (DefenseBox; Fine-Pruning's neurons): the MLP neurons quietest on clean dev rows
   /// switched off in the undefended model (`NeuronPruning`).
@@ -45,7 +46,7 @@ public enum BaselineKind: String, Codable, Sendable, CaseIterable {
   /// Whether it rejects inputs (a detector, with FRR and FAR) rather than changing them.
   public var isDetector: Bool { self == .strip || self == .rap }
   /// The baselines of generation grids (the others are for classification).
-  public var forGeneration: Bool { self == .cleangen || self == .quantize }
+  public var forGeneration: Bool { self == .cleangen || phase == .postTraining }
   public var forClassification: Bool { self != .cleangen }
 }
 
