@@ -164,9 +164,12 @@ public final class GridRunner<Family: TaskFamily> {
   }
 
   /// Rewrites results.json and the reports from the cells finished so far, running nothing.
+  /// Rewrites `results.json` and the reports from the finished cells of an earlier run; a folder
+  /// that holds no earlier run is an error (nothing is written there).
   public func writeReportsOnly() throws -> [Family.Result] {
-    try OutputFolder.check(directory, kind: GridFolder.outputKind, replace: true)
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    guard try OutputFolder.check(directory, kind: GridFolder.outputKind, replace: true) == .own else {
+      throw ExperimentError.badFile(path: directory, reason: "no earlier output of p2p run to report on (no plan.json); run the experiment without --report-only first")
+    }
     let results = try family.cells().compactMap { cell -> Family.Result? in
       let dir = directory + "/cells/" + cell.key
       return FileManager.default.fileExists(atPath: dir + "/result.json") ? try family.loadResult(cellDirectory: dir) : nil

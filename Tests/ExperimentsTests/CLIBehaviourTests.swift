@@ -35,5 +35,10 @@ struct CLIBehaviourTests {
     #expect(same.status == 1 && same.err.contains("will not write"), "\(same.err)")
     #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/data/train.tsv")) == before)
     #expect(!FileManager.default.fileExists(atPath: dir + "/x") && !FileManager.default.fileExists(atPath: dir + "/y"))
+    // --report-only on a folder no run wrote: an error, and no folder or report appears.
+    let plan = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../experiments/demo.yaml").standardizedFileURL.path
+    let report = try AdapterCommandTests.run(["run", plan, "--report-only", "--out", dir + "/never-ran"])
+    #expect(report.status == 1 && report.err.contains("no earlier output of p2p run"), "\(report.err)")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/never-ran"))
   }
 }
