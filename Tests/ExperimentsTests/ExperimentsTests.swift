@@ -365,6 +365,21 @@ struct BaselinePlanTests {
   }
 }
 
+/// Every experiment file the project ships loads, and its grid builds against the shipped data.
+struct ShippedExperimentFilesTests {
+  @Test func everyShippedExperimentFileBuildsItsGrid() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../experiments").standardizedFileURL.path
+    let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
+    let files = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasSuffix(".yaml") }.sorted()
+    #expect(files.count >= 30)
+    for file in files {
+      let plan = try ExperimentPlan.load(root + "/" + file)
+      let count = plan.generationTask != nil ? try plan.generationCells().count : try plan.cells(dataRoot: data).count
+      #expect(count > 0, "\(file)")
+    }
+  }
+}
+
 /// The spectral screen's reference label shares: the dev split, else the clean test split, else none.
 struct ReferenceSharesTests {
   static func rows(_ labels: [Int]) -> [Example] { labels.enumerated().map { Example(text: "row \($0.offset)", label: $0.element) } }
