@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 
 /// Byte-level BPE tokenizer (GPT-2 style) built from GGUF metadata, matching the transformers
@@ -12,7 +13,9 @@ import GGUF
 ///   when `parseSpecial` is true, skipped by `decode(skipSpecial: true)`; user-defined tokens
 ///   (type 4) are always matched whole and never skipped;
 /// - the pre-tokenizer is GPT-2's regex, also for `tokenizer.ggml.pre = smollm` (see
-///   `PreTokenizer` for the difference from llama.cpp, which isolates digits first);
+///   `PreTokenizer` for the difference from llama.cpp, which isolates digits first); Llama 3's
+///   split for `llama-bpe` and Qwen2's (after NFC) for `qwen2`, matched against `tokenizers` on
+///   small BPEs trained under those pipelines (Tests/TokenizerTests/Fixtures/llama3, qwen2);
 /// - decoding maps the byte alphabet back to bytes and repairs invalid UTF-8 with U+FFFD.
 ///
 /// `encode` never adds BOS/EOS; a caller that needs BOS checks `addsBOS` and prepends `bosID`.
@@ -109,6 +112,12 @@ public final class BPETokenizer: Sendable {
         utf8.withUnsafeBufferPointer { bytes in
           func encodeText(_ range: Range<Int>) {
             guard !range.isEmpty else { return }
+            // NFC (Qwen2) can change only text with a scalar at or above U+0300.
+            if preTokenizer.normalizesNFC, range.contains(where: { scalarBuffer[$0] >= 0x300 }) {
+              let piece = String(decoding: UnsafeBufferPointer(rebasing: bytes[starts[range.lowerBound]..<starts[range.upperBound]]), as: UTF8.self)
+              encodeNormalized(piece.precomposedStringWithCanonicalMapping, into: &ids)
+              return
+            }
             words.removeAll(keepingCapacity: true)
             preTokenizer.split(scalars: scalarBuffer, classes: classBuffer, range: range, into: &words)
             for word in words {
@@ -134,6 +143,23 @@ public final class BPETokenizer: Sendable {
       }
     }
     return ids
+  }
+
+  /// Splits and encodes text that holds no added token and is already normalized.
+  private func encodeNormalized(_ text: String, into ids: inout [Int]) {
+    let utf8 = Array(text.utf8)
+    var scalars: [UInt32] = [], starts: [Int] = []
+    decodeScalars(utf8, scalars: &scalars, starts: &starts)
+    let classes = scalars.map(PreTokenizer.classify)
+    var words: [Range<Int>] = []
+    scalars.withUnsafeBufferPointer { s in
+      classes.withUnsafeBufferPointer { c in
+        utf8.withUnsafeBufferPointer { bytes in
+          preTokenizer.split(scalars: s, classes: c, range: 0..<s.count, into: &words)
+          for word in words { model.encode(word: UnsafeBufferPointer(rebasing: bytes[starts[word.lowerBound]..<starts[word.upperBound]]), into: &ids) }
+        }
+      }
+    }
   }
 
   /// Text of `ids`: their bytes concatenated, invalid UTF-8 replaced by U+FFFD (maximal

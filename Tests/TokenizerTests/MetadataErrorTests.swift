@@ -92,13 +92,17 @@ struct MetadataErrorTests {
     }
   }
 
-  @Test func unsupportedTokenizers() {
+  @Test func unsupportedTokenizers() throws {
     #expect(throws: TokenizerError.unsupportedModel(key: "tokenizer.ggml.model", found: "llama", expected: "byte-level BPE ('gpt2')")) {
       try build { $0["tokenizer.ggml.model"] = .string("llama") }
     }
-    #expect(throws: TokenizerError.unsupportedPreTokenizer(key: "tokenizer.ggml.pre", found: "llama-bpe")) {
-      try build { $0["tokenizer.ggml.pre"] = .string("llama-bpe") }
+    // A split transformers knows and this project does not write is refused, not run as GPT-2's.
+    #expect(throws: TokenizerError.unsupportedPreTokenizer(key: "tokenizer.ggml.pre", found: "gpt-4o")) {
+      try build { $0["tokenizer.ggml.pre"] = .string("gpt-4o") }
     }
+    // llama.cpp's names of the Llama 3 and Qwen2 splits select them.
+    #expect(try build { $0["tokenizer.ggml.pre"] = .string("llama-bpe") }.preTokenizer == .llama3)
+    #expect(try build { $0["tokenizer.ggml.pre"] = .string("qwen2") }.preTokenizer == .qwen2)
   }
 
   @Test func optionalKeysHaveTransformersDefaults() throws {
