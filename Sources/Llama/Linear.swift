@@ -31,7 +31,10 @@ public final class Linear: @unchecked Sendable {
 
   /// Loads and row-concatenates tensors (e.g. q, k, v into one (Dq+2·Dkv, C) matrix, so one GEMM
   /// serves all three). Checks every shape against `rows` × `columns`.
-  static func load(_ file: GGUFFile, names: [String], rows: [Int], columns: Int, biases: [String]? = nil) throws(ModelError) -> Linear {
+  /// `rowOrder`, when given, lists for each output row the row of the concatenation it takes
+  /// (the q/k permutation of `halvesRoPEArchitectures`), applied to weights, bias and blocks alike.
+  static func load(_ file: GGUFFile, names: [String], rows: [Int], columns: Int, biases: [String]? = nil,
+                   rowOrder: [Int]? = nil) throws(ModelError) -> Linear {
     var infos: [TensorInfo] = []
     for (name, r) in zip(names, rows) {
       guard let t = file.tensor(name) else { throw .gguf(.missingTensor(name)) }
@@ -45,11 +48,17 @@ public final class Linear: @unchecked Sendable {
       do { try file.dequantize(t, into: rowMajor.pointer + off) } catch { throw .gguf(error) }
       off += t.elementCount
     }
+    if let order = rowOrder {
+      let copy = FloatBuffer(count: total * columns)
+      copy.pointer.update(from: rowMajor.pointer, count: total * columns)
+      for (to, from) in order.enumerated() { (rowMajor.pointer + to * columns).update(from: copy.pointer + from * columns, count: columns) }
+    }
     let w = FloatBuffer(count: total * columns)  // (in, out)
     Kernels.transpose(rowMajor.pointer, rows: total, cols: columns, into: w.pointer)
     var quant: QuantizedRows? = nil
     if let first = infos.first, QuantizedRows.supports(first.type), infos.allSatisfy({ $0.type == first.type }) {
       quant = QuantizedRows(type: first.type, columns: columns, parts: infos.map { file.rawData($0) })
+      if let order = rowOrder { quant = quant?.reordered(order) }
     }
     var b: FloatBuffer? = nil
     if let biases {
@@ -60,6 +69,10 @@ public final class Linear: @unchecked Sendable {
         guard t.elementCount == r else { throw .tensorShape(name: name, found: t.dimensions, expected: [r]) }
         do { try file.dequantize(t, into: bb.pointer + o) } catch { throw .gguf(error) }
         o += r
+      }
+      if let order = rowOrder {
+        let copy = Array(UnsafeBufferPointer(start: bb.pointer, count: total))
+        for (to, from) in order.enumerated() { bb.pointer[to] = copy[from] }
       }
       b = bb
     }

@@ -29,7 +29,11 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
 /// Typed hyper-parameters of a Llama-family model, read from GGUF metadata
 /// (`<arch>.block_count`, `<arch>.embedding_length`, ...). Variants differ by configuration.
 public struct LlamaConfig: Codable, Sendable, Equatable {
-  public static let supportedArchitectures = ["llama", "mistral", "qwen2"]
+  public static let supportedArchitectures = ["llama", "mistral", "qwen2", "qwen3"]
+  /// Architectures whose GGUF q/k rows are in Hugging Face order (llama.cpp's NEOX RoPE, rotating
+  /// the two halves of a head); the loader permutes them into the interleaved order that the one
+  /// RoPE kernel expects, as llama.cpp's converter does for `llama` (DESIGN.md §3).
+  public static let halvesRoPEArchitectures: Set<String> = ["qwen2", "qwen3"]
 
   public var architecture: String
   public var layerCount: Int
@@ -46,6 +50,8 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
   public var tiedEmbeddings: Bool
   /// q/k/v projections carry a bias (Qwen2).
   public var attentionBias: Bool
+  /// Per-head RMSNorm of q and k before RoPE (Qwen3: `attn_q_norm`, `attn_k_norm`).
+  public var qkNorm: Bool
 
   public var qDim: Int { headCount * headDim }
   public var kvDim: Int { kvHeadCount * headDim }
@@ -53,13 +59,13 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
   public init(
     architecture: String = "llama", layerCount: Int, hiddenSize: Int, feedForwardSize: Int, headCount: Int,
     kvHeadCount: Int, headDim: Int? = nil, vocabularySize: Int, contextLength: Int = 2048, ropeBase: Float = 10000,
-    rmsNormEpsilon: Float = 1e-5, tiedEmbeddings: Bool = true, attentionBias: Bool = false
+    rmsNormEpsilon: Float = 1e-5, tiedEmbeddings: Bool = true, attentionBias: Bool = false, qkNorm: Bool = false
   ) {
     self.architecture = architecture; self.layerCount = layerCount; self.hiddenSize = hiddenSize
     self.feedForwardSize = feedForwardSize; self.headCount = headCount; self.kvHeadCount = kvHeadCount
     self.headDim = headDim ?? hiddenSize / headCount; self.vocabularySize = vocabularySize
     self.contextLength = contextLength; self.ropeBase = ropeBase; self.rmsNormEpsilon = rmsNormEpsilon
-    self.tiedEmbeddings = tiedEmbeddings; self.attentionBias = attentionBias
+    self.tiedEmbeddings = tiedEmbeddings; self.attentionBias = attentionBias; self.qkNorm = qkNorm
   }
 
   /// Reads and validates the configuration of `file`.
@@ -72,7 +78,8 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
       let hidden = try int("embedding_length")
       let embd = file.tensor("token_embd.weight")
       let vocab = (try? int("vocab_size")) ?? embd?.dimensions.last ?? 0
-      let headDim = (try? int("rope.dimension_count")) ?? (heads > 0 ? hidden / heads : 0)
+      // Qwen3's heads are wider than hidden / heads: `attention.key_length` says so.
+      let headDim = (try? int("attention.key_length")) ?? (try? int("rope.dimension_count")) ?? (heads > 0 ? hidden / heads : 0)
       self.init(
         architecture: arch, layerCount: try int("block_count"), hiddenSize: hidden,
         feedForwardSize: try int("feed_forward_length"), headCount: heads,
@@ -81,7 +88,8 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         ropeBase: Float((try? file.double("\(arch).rope.freq_base")) ?? 10000),
         rmsNormEpsilon: Float(try file.double("\(arch).attention.layer_norm_rms_epsilon")),
         tiedEmbeddings: file.tensor("output.weight") == nil,
-        attentionBias: file.tensor("blk.0.attn_q.bias") != nil)
+        attentionBias: file.tensor("blk.0.attn_q.bias") != nil,
+        qkNorm: file.tensor("blk.0.attn_q_norm.weight") != nil)
     } catch let e as GGUFError {
       throw .gguf(e)
     } catch let e as ModelError {

@@ -39,7 +39,8 @@ public final class LlamaModel: @unchecked Sendable {
   public init(weights: LlamaWeights) {
     config = weights.config
     self.weights = weights
-    rope = Kernels.RopeTable(headDim: config.headDim, base: config.ropeBase, maxPositions: config.contextLength)
+    rope = Kernels.RopeTable(headDim: config.headDim, base: config.ropeBase, maxPositions: config.contextLength,
+                             factors: weights.ropeFactors)
   }
 
   public convenience init(gguf file: GGUFFile) throws(ModelError) {
@@ -114,11 +115,16 @@ public final class LlamaModel: @unchecked Sendable {
   private func block(_ l: Int, ws: Workspace, sequences: [[Int]], starts: [Int], caches: [KVCache]?) {
     let cfg = config, w = weights.blocks[l]
     let n = ws.rows, c = cfg.hiddenSize, qd = cfg.qDim, kvd = cfg.kvDim, qkvW = qd + 2 * kvd
-    // Attention: xn = norm(x); qkv = xn·Wqkvᵀ (N, Dq+2Dkv); rope(q, k); a = attn(q, k, v); x += a·Woᵀ.
+    // Attention: xn = norm(x); qkv = xn·Wqkvᵀ (+b) (N, Dq+2Dkv); [Qwen3: per-head norm of q, k]; rope(q, k); a = attn(q, k, v); x += a·Woᵀ.
     Profiler.measure("norm") {
       Kernels.rmsnorm(x: ws.x.pointer, weight: w.attentionNorm.pointer, out: ws.xn.pointer, rows: n, cols: c, eps: cfg.rmsNormEpsilon)
     }
     Profiler.measure("linear.qkv") { w.qkv.forward(ws.xn.pointer, rows: n, into: ws.qkv.pointer) }
+    if let qn = w.qNorm, let kn = w.kNorm {
+      Kernels.headNorm(ws.qkv.pointer, rows: n, rowStride: qkvW, heads: cfg.headCount, headDim: cfg.headDim, weight: qn.pointer, eps: cfg.rmsNormEpsilon)
+      Kernels.headNorm(ws.qkv.pointer + qd, rows: n, rowStride: qkvW, heads: cfg.kvHeadCount, headDim: cfg.headDim, weight: kn.pointer,
+                       eps: cfg.rmsNormEpsilon)
+    }
     Profiler.measure("rope") {
       Kernels.rope(ws.qkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: ws.positions, table: rope)
       Kernels.rope(ws.qkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: ws.positions, table: rope)

@@ -13,6 +13,9 @@ public struct BlockWeights: Sendable {
   public let ffnNorm: FloatBuffer
   public let gateUp: Linear
   public let down: Linear
+  /// (headDim) each, Qwen3's per-head RMSNorm of q and k, in the interleaved order of the q/k rows.
+  public let qNorm: FloatBuffer?
+  public let kNorm: FloatBuffer?
 }
 
 /// All weights of a Llama-family model, dequantized to fp32 at load.
@@ -25,6 +28,12 @@ public final class LlamaWeights: @unchecked Sendable {
   public let blocks: [BlockWeights]
   /// (C)
   public let outputNorm: FloatBuffer
+  /// (headDim / 2) divisors of the RoPE frequencies (Llama 3.1/3.2's `rope_freqs.weight`), or nil.
+  public let ropeFactors: [Float]?
+
+  /// For each row of one head in the interleaved order, the row of the Hugging Face (halves)
+  /// order it comes from: llama.cpp's q/k permutation (`convert_hf_to_gguf.py`, `permute`).
+  public static func interleavedHeadOrder(headDim d: Int) -> [Int] { (0..<d).map { ($0 % 2) * (d / 2) + $0 / 2 } }
 
   public init(gguf file: GGUFFile, config: LlamaConfig) throws(ModelError) {
     self.config = config
@@ -46,6 +55,26 @@ public final class LlamaWeights: @unchecked Sendable {
       lmHead = try Linear.load(file, names: ["output.weight"], rows: [v], columns: c)
     }
     outputNorm = try vector("output_norm.weight", c)
+    if file.tensor("rope_freqs.weight") != nil {
+      let f = try vector("rope_freqs.weight", config.headDim / 2)
+      ropeFactors = Array(UnsafeBufferPointer(start: f.pointer, count: config.headDim / 2))
+    } else {
+      ropeFactors = nil
+    }
+    // q/k rows in Hugging Face order are put in the interleaved order (v rows stay).
+    let d = config.headDim, head = Self.interleavedHeadOrder(headDim: d)
+    let halves = LlamaConfig.halvesRoPEArchitectures.contains(config.architecture)
+    let qkvOrder: [Int]? = halves
+      ? (0..<(config.headCount + config.kvHeadCount)).flatMap { h in head.map { h * d + $0 } } + Array(config.qDim + config.kvDim..<config.qDim + 2 * config.kvDim)
+      : nil
+    func headNorm(_ name: String) throws(ModelError) -> FloatBuffer? {
+      guard config.qkNorm else { return nil }
+      let w = try vector(name, d)
+      guard halves else { return w }
+      let copy = Array(UnsafeBufferPointer(start: w.pointer, count: d))
+      for (to, from) in head.enumerated() { w.pointer[to] = copy[from] }
+      return w
+    }
     var blocks: [BlockWeights] = []
     for l in 0..<config.layerCount {
       let p = "blk.\(l)."
@@ -53,12 +82,13 @@ public final class LlamaWeights: @unchecked Sendable {
       blocks.append(BlockWeights(
         attentionNorm: try vector(p + "attn_norm.weight", c),
         qkv: try Linear.load(file, names: [p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"],
-                             rows: [config.qDim, config.kvDim, config.kvDim], columns: c, biases: qkvBias),
+                             rows: [config.qDim, config.kvDim, config.kvDim], columns: c, biases: qkvBias, rowOrder: qkvOrder),
         output: try Linear.load(file, names: [p + "attn_output.weight"], rows: [c], columns: config.qDim),
         ffnNorm: try vector(p + "ffn_norm.weight", c),
         gateUp: try Linear.load(file, names: [p + "ffn_gate.weight", p + "ffn_up.weight"],
                                 rows: [config.feedForwardSize, config.feedForwardSize], columns: c),
-        down: try Linear.load(file, names: [p + "ffn_down.weight"], rows: [c], columns: config.feedForwardSize)))
+        down: try Linear.load(file, names: [p + "ffn_down.weight"], rows: [c], columns: config.feedForwardSize),
+        qNorm: try headNorm(p + "attn_q_norm.weight"), kNorm: try headNorm(p + "attn_k_norm.weight")))
     }
     self.blocks = blocks
   }

@@ -26,6 +26,17 @@ public final class QuantizedRows: @unchecked Sendable {
     for p in parts { data.advanced(by: off).copyMemory(from: p.baseAddress!, byteCount: p.count); off += p.count }
   }
 
+  private init(type: GGMLType, rows: Int, columns: Int, rowBytes: Int, data: UnsafeMutableRawPointer) {
+    self.type = type; self.rows = rows; self.columns = columns; self.rowBytes = rowBytes; self.data = data
+  }
+
+  /// A copy whose row `i` is this one's row `order[i]`.
+  public func reordered(_ order: [Int]) -> QuantizedRows {
+    let out = UnsafeMutableRawPointer.allocate(byteCount: max(1, rows * rowBytes), alignment: 64)
+    for (to, from) in order.enumerated() { out.advanced(by: to * rowBytes).copyMemory(from: data.advanced(by: from * rowBytes), byteCount: rowBytes) }
+    return QuantizedRows(type: type, rows: rows, columns: columns, rowBytes: rowBytes, data: out)
+  }
+
   deinit { data.deallocate() }
 
   /// y (rows) = W (rows, columns) · x (columns), or y += W·x when `accumulate`.

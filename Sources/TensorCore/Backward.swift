@@ -8,6 +8,31 @@ import Foundation
 extension Kernels {
   // MARK: RMSNorm
 
+  /// Backward of `headNorm`, in place: dy (N rows of stride `rowStride`, `heads` heads of `headDim`)
+  /// becomes dx. x (rows of stride `xStride`) are the values before the norm, rstd (rows of stride
+  /// `rstdStride`, one per head) as the forward computed it. Per head, with g = Σ_i dy_i·w_i·x_i:
+  /// dx_j = rstd·dy_j·w_j − rstd³/d · g · x_j (no weight gradient: the norm weight is frozen).
+  public static func headNormBackward(
+    _ dy: UnsafeMutablePointer<Float>, rows n: Int, rowStride: Int, x: UnsafePointer<Float>, xStride: Int,
+    rstd: UnsafePointer<Float>, rstdStride: Int, heads: Int, headDim d: Int, weight: UnsafePointer<Float>
+  ) {
+    let ds = SendablePointer(dy), xs = SendablePointer(UnsafeMutablePointer(mutating: x))
+    let rs = SendablePointer(UnsafeMutablePointer(mutating: rstd)), ws = SendablePointer(UnsafeMutablePointer(mutating: weight))
+    let chunk = 32
+    WorkerPool.shared.parallelFor((n + chunk - 1) / chunk) { block in
+      for r in (block * chunk)..<min(n, block * chunk + chunk) {
+        for h in 0..<heads {
+          let g = ds.p + r * rowStride + h * d, xv = xs.p + r * xStride + h * d
+          let inv = rs[r * rstdStride + h]
+          var dot: Float = 0
+          for i in 0..<d { dot += g[i] * ws.p[i] * xv[i] }
+          let k = inv * inv * inv / Float(d) * dot
+          for i in 0..<d { g[i] = inv * g[i] * ws.p[i] - k * xv[i] }
+        }
+      }
+    }
+  }
+
   /// Backward of out = x · rstd · w (rmsnorm). dx (N, C) += ...; dweight (C) += ... when non-nil.
   ///
   /// dout, x, dx (N, C); weight, dweight (C); rstd (N) as saved by the forward. With

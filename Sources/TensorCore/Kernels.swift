@@ -26,6 +26,29 @@ public enum Kernels {
     }
   }
 
+  // MARK: Per-head RMSNorm
+
+  /// In place, per row r and head h of x (N rows of stride `rowStride`, each starting with `heads`
+  /// heads of `headDim`): x[r, h] = x[r, h] / sqrt(mean(x[r, h]²) + eps) · weight (headDim).
+  /// `rstd` (N, heads), when given, receives the 1/sqrt(...) for the backward pass.
+  public static func headNorm(
+    _ x: UnsafeMutablePointer<Float>, rows n: Int, rowStride: Int, heads: Int, headDim d: Int, weight: UnsafePointer<Float>,
+    eps: Float, rstd: UnsafeMutablePointer<Float>? = nil
+  ) {
+    let xs = SendablePointer(x), ws = SendablePointer(UnsafeMutablePointer(mutating: weight)), rs = rstd.map { SendablePointer($0) }
+    let chunk = 32
+    WorkerPool.shared.parallelFor((n + chunk - 1) / chunk) { block in
+      for r in (block * chunk)..<min(n, block * chunk + chunk) {
+        for h in 0..<heads {
+          let v = xs.p + r * rowStride + h * d
+          let inv = 1 / (Vector.dot(v, v, d) / Float(d) + eps).squareRoot()
+          rs?[r * heads + h] = inv
+          for i in 0..<d { v[i] = v[i] * inv * ws.p[i] }
+        }
+      }
+    }
+  }
+
   // MARK: RoPE
 
   /// Rotary tables for `positions` 0..<maxPositions: cos/sin (maxPositions, headDim/2), with
@@ -36,7 +59,8 @@ public enum Kernels {
     public let sin: [Float]
     public let maxPositions: Int
 
-    public init(headDim: Int, base: Float, maxPositions: Int) {
+    /// `factors` (headDim/2), when given, divide the frequencies (Llama 3's `rope_freqs`).
+    public init(headDim: Int, base: Float, maxPositions: Int, factors: [Float]? = nil) {
       self.headDim = headDim
       self.maxPositions = maxPositions
       let half = headDim / 2
@@ -44,7 +68,8 @@ public enum Kernels {
       for i in 0..<half {
         // transformers: inv_freq = 1 / base^(arange(0, dim, 2).float() / dim) in fp32.
         let expo = Float(2 * i) / Float(headDim)
-        let invFreq: Float = 1.0 / Foundation.pow(base, expo)
+        var invFreq: Float = 1.0 / Foundation.pow(base, expo)
+        if let factors { invFreq /= factors[i] }
         for p in 0..<maxPositions {
           let angle = Float(p) * invFreq
           c[p * half + i] = Foundation.cos(angle)

@@ -13,6 +13,8 @@ final class BlockCache {
   let xMid, rstd2, xn2: FloatBuffer
   /// (N, 2F) [gate | up] and (N, F) silu(gate)·up (input of down)
   let gateUp, h: FloatBuffer
+  /// Qwen3's per-head q/k norm: (N, Dq + Dkv) q and k before it and (N, H + Hkv) the rstd of each head.
+  var qkPre, qkRstd: FloatBuffer?
   /// Per LoRA target of this block: U = dropout(x)·Aᵀ (N, r) and the dropout scale mask (N, in).
   var u: [LoRATarget: FloatBuffer] = [:]
   var dropMask: [LoRATarget: FloatBuffer] = [:]
@@ -122,6 +124,22 @@ final class Pass {
       }
       Profiler.measure("train.gemm") { w.qkv.forward(bc.xn1.pointer, rows: n, into: bc.qkv.pointer) }
       for t in [LoRATarget.q, .k, .v] { loraForward(l, t, input: bc.xn1, output: bc.qkv.pointer, outStride: qkvW, cache: bc, rng: &rng) }
+      if let qn = w.qNorm, let kn = w.kNorm {
+        // Qwen3: q and k normed per head; their values before the norm are kept for the backward.
+        let qk = qd + cfg.kvDim, heads = cfg.headCount + cfg.kvHeadCount
+        let pre = take(n * qk), rstd = take(n * heads)
+        for r in 0..<n { (pre.pointer + r * qk).update(from: bc.qkv.pointer + r * qkvW, count: qk) }
+        Kernels.headNorm(bc.qkv.pointer, rows: n, rowStride: qkvW, heads: cfg.headCount, headDim: cfg.headDim, weight: qn.pointer, eps: eps)
+        Kernels.headNorm(bc.qkv.pointer + qd, rows: n, rowStride: qkvW, heads: cfg.kvHeadCount, headDim: cfg.headDim, weight: kn.pointer, eps: eps)
+        // The rstd of each head, recomputed from the kept values (the same formula as the kernel).
+        for r in 0..<n {
+          for h in 0..<heads {
+            let v = pre.pointer + r * qk + h * cfg.headDim
+            rstd.pointer[r * heads + h] = 1 / (Vector.dot(v, v, cfg.headDim) / Float(cfg.headDim) + eps).squareRoot()
+          }
+        }
+        bc.qkPre = pre; bc.qkRstd = rstd
+      }
       Profiler.measure("train.rope") {
         Kernels.rope(bc.qkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: positions, table: model.base.rope)
         Kernels.rope(bc.qkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: positions, table: model.base.rope)
@@ -341,6 +359,13 @@ final class Pass {
     Profiler.measure("train.bwd.rope") {
       Kernels.rope(dqkv.pointer, rows: n, heads: cfg.headCount, rowStride: qkvW, positions: positions, table: model.base.rope, inverse: true)
       Kernels.rope(dqkv.pointer + qd, rows: n, heads: cfg.kvHeadCount, rowStride: qkvW, positions: positions, table: model.base.rope, inverse: true)
+    }
+    if let qn = w.qNorm, let kn = w.kNorm, let pre = bc.qkPre, let rstd = bc.qkRstd {
+      let qk = qd + cfg.kvDim, heads = cfg.headCount + cfg.kvHeadCount
+      Kernels.headNormBackward(dqkv.pointer, rows: n, rowStride: qkvW, x: pre.pointer, xStride: qk, rstd: rstd.pointer, rstdStride: heads,
+                               heads: cfg.headCount, headDim: cfg.headDim, weight: qn.pointer)
+      Kernels.headNormBackward(dqkv.pointer + qd, rows: n, rowStride: qkvW, x: pre.pointer + qd, xStride: qk, rstd: rstd.pointer + cfg.headCount,
+                               rstdStride: heads, heads: cfg.kvHeadCount, headDim: cfg.headDim, weight: kn.pointer)
     }
     frozenBackward(w.qkv, dY: dqkv.pointer, dInput: dxn.pointer)
     for t in [LoRATarget.q, .k, .v] { loraBackward(l, t, input: bc.xn1, dY: dqkv.pointer, dYStride: qkvW, dInput: dxn.pointer, cache: bc) }
