@@ -12,6 +12,10 @@ final class BPEModel: Sendable {
   private let merges: PairTable
   /// Id of the one-character token of each byte, -1 when the vocabulary lacks it.
   private let byteIDs: [Int32]
+  /// `tokenizers`' `ignore_merges` (Llama 3): a word that is itself a vocabulary entry becomes
+  /// that one id, whatever the merges would make of it.
+  private let ignoreMerges: Bool
+  private let vocabulary: VocabularyIndex
   /// Encoded words. Bounded: once full, new words are encoded but not stored.
   private let cache = Mutex<[WordKey: [Int32]]>([:])
   static let cacheCapacity = 100_000
@@ -20,7 +24,9 @@ final class BPEModel: Sendable {
 
   /// Builds the merge table: each merge is two token spellings separated by one space, both in
   /// the vocabulary, and so must be their concatenation (else `tokenizers` refuses the model).
-  init(vocabulary: VocabularyIndex, merges list: [String], mergesKey: String) throws(TokenizerError) {
+  init(vocabulary: VocabularyIndex, merges list: [String], mergesKey: String, ignoreMerges: Bool = false) throws(TokenizerError) {
+    self.ignoreMerges = ignoreMerges
+    self.vocabulary = vocabulary
     var table = PairTable(capacity: list.count)
     // Bytes of the left and right part (buffers reused); a part with a character outside the
     // byte alphabet cannot match any vocabulary key.
@@ -69,6 +75,10 @@ final class BPEModel: Sendable {
     if word.count == 1 {
       let id = byteIDs[Int(word[0])]
       if id >= 0 { ids.append(Int(id)) }
+      return
+    }
+    if ignoreMerges, let id = vocabulary.id(of: word) {
+      ids.append(id)
       return
     }
     let cacheable = word.count <= Self.cacheableWordBytes

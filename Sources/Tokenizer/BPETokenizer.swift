@@ -60,7 +60,10 @@ public final class BPETokenizer: Sendable {
     }
     let vocabulary = VocabularyIndex(bytes: bytes, offsets: offsets)
     self.vocabulary = vocabulary
-    model = try BPEModel(vocabulary: vocabulary, merges: metadata.merges, mergesKey: TokenizerMetadata.mergesKey)
+    // Llama 3's tokenizer takes a word that is a vocabulary entry whole (`ignore_merges`, as
+    // its tokenizer.json and llama.cpp's `llama-bpe` do).
+    model = try BPEModel(vocabulary: vocabulary, merges: metadata.merges, mergesKey: TokenizerMetadata.mergesKey,
+                         ignoreMerges: self.preTokenizer == .llama3)
 
     var entries: [AddedTokenMatcher.Entry] = []
     var special = Set<Int>()

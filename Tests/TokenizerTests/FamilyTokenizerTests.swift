@@ -66,6 +66,23 @@ struct FamilyTokenizerTests {
     #expect(failures == 0)
   }
 
+  /// Llama 3 takes a word that is a vocabulary entry whole (`ignore_merges`): "abc" is in this
+  /// vocabulary but no merge builds it, so GPT-2's and Qwen2's tokenizers spell it byte by byte.
+  @Test func llama3TakesAWordInTheVocabularyWhole() throws {
+    func tokenizer(_ pre: String) throws -> BPETokenizer {
+      var g = TinyVocabulary.gguf()
+      g["tokenizer.ggml.tokens"] = .strings(TinyVocabulary.tokens + ["abc"])
+      g["tokenizer.ggml.token_type"] = .int32s((TinyVocabulary.tokens + ["abc"]).indices.map { $0 < TinyVocabulary.specials.count ? 3 : 1 })
+      g["tokenizer.ggml.pre"] = .string(pre)
+      return try BPETokenizer(gguf: g.file())
+    }
+    let whole = TinyVocabulary.tokens.count
+    #expect(try tokenizer("llama-bpe").encode("abc") == [whole])
+    let bytes = [TinyVocabulary.id("a"), TinyVocabulary.id("b"), TinyVocabulary.id("c")]
+    #expect(try tokenizer("qwen2").encode("abc") == bytes)
+    #expect(try tokenizer("smollm").encode("abc") == bytes)
+  }
+
   /// Hand-checked splits that tell the families apart from GPT-2's regex.
   @Test func handCheckedSplits() {
     #expect(PreTokenizer.llama3.words(of: "I'M (hello) 12345 ok!\n\n  x") == ["I", "'M", " (", "hello", ")", " ", "123", "45", " ok", "!\n\n", " ", " x"])
