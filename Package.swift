@@ -22,7 +22,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "p2p", targets: ["p2p"]),
-    .library(name: "P2PKit", targets: ["FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Defense", "Evaluation", "Inference", "Experiments"]),
+    .library(name: "P2PKit", targets: ["FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Checkpoint", "Backdoor", "Defense", "Evaluation", "Inference", "Experiments"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,6 +38,7 @@ let package = Package(
     .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: engine),
     .target(name: "Llama", dependencies: ["TensorCore", "GGUF", "Tokenizer"], swiftSettings: engine),
     .target(name: "Training", dependencies: ["TensorCore", "Llama"], swiftSettings: engine),
+    .target(name: "Checkpoint", dependencies: ["GGUF", "Llama", "Tokenizer", "Training"], swiftSettings: cpuFlags),
     .target(name: "Backdoor", dependencies: ["FileIO", "TensorCore"], swiftSettings: cpuFlags),
     .target(name: "Defense", dependencies: ["Backdoor", "TensorCore"], swiftSettings: cpuFlags),
     .target(name: "Evaluation", dependencies: ["Backdoor", "Defense", "FileIO", "TensorCore"], swiftSettings: cpuFlags),
@@ -45,14 +46,14 @@ let package = Package(
     .target(
       name: "Experiments",
       dependencies: [
-        "Backdoor", "Defense", "Evaluation", "FileIO", "GGUF", "Inference", "Llama", "Tokenizer", "Training", "TensorCore",
+        "Backdoor", "Checkpoint", "Defense", "Evaluation", "FileIO", "GGUF", "Inference", "Llama", "Tokenizer", "Training", "TensorCore",
         .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: cpuFlags),
     .executableTarget(
       name: "p2p",
       dependencies: [
-        "FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Backdoor", "Defense", "Evaluation",
+        "FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Checkpoint", "Backdoor", "Defense", "Evaluation",
         "Inference", "Experiments",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -64,12 +65,13 @@ let package = Package(
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "GenerationTests", dependencies: ["Backdoor", "Defense", "Evaluation", "TensorCore", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
-    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "FileIO", "Backdoor", "Evaluation", "Defense", "Inference", "Llama", "Tokenizer", "Training", "TestSupport"],
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "FileIO", "GGUF", "Backdoor", "Evaluation", "Defense", "Inference", "Llama", "Tokenizer", "Training", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "BackdoorTests", dependencies: ["Backdoor", "FileIO", "TensorCore"], swiftSettings: cpuFlags),
     .testTarget(name: "FileIOTests", dependencies: ["FileIO"], swiftSettings: cpuFlags),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "TensorCore", "GGUF", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+    .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "GGUF", "Llama", "Tokenizer", "Training"], swiftSettings: cpuFlags),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"], swiftSettings: cpuFlags),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),

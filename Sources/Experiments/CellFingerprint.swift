@@ -1,3 +1,4 @@
+import Checkpoint
 import FileIO
 import Foundation
 
@@ -73,6 +74,14 @@ public final class FileHashes: @unchecked Sendable {
   private let lock = NSLock()
 
   public init() {}
+
+  /// The model's content hash: its GGUF file's sha256, or for a Hugging Face checkpoint folder the
+  /// sha256 of its config, tokenizer and weight files' hashes in order.
+  public func modelSHA256(_ path: String) throws -> String {
+    guard HFCheckpoint.isCheckpoint(path) else { return try sha256(path) }
+    let joined = try HFCheckpoint.files(path).map { try sha256($0) }.joined(separator: "\n")
+    return SHA256.hex(Array(joined.utf8))
+  }
 
   /// The sha256 of the file at `path`; an unreadable file throws naming it.
   public func sha256(_ path: String) throws -> String {

@@ -1,3 +1,4 @@
+import Checkpoint
 import Inference
 import Evaluation
 import Backdoor
@@ -110,7 +111,7 @@ public struct ClassificationFamily: TaskFamily {
       _ = try DatasetCatalog.inputFiles(of: cell.dataset, attack: cell.attack.attack, trigger: cell.attack.trigger, root: dataRoot)
     }
     // The tokenizer alone (the weights are not needed to check label words).
-    let tokenizer = try BPETokenizer(gguf: GGUFFile(path: modelPath))
+    let tokenizer = try ModelSource.tokenizer(modelPath)
     for cell in cells {
       for p in cell.prompts {
         do { _ = try p.labelTokenIDs { tokenizer.encode($0) } } catch {
@@ -121,7 +122,7 @@ public struct ClassificationFamily: TaskFamily {
   }
 
   public func fingerprint(_ cell: ExperimentPlan.Cell, modelPath: String, hashes: FileHashes) throws -> CellFingerprint {
-    var files = ["model": try hashes.sha256(modelPath)]
+    var files = ["model": try hashes.modelSHA256(modelPath)]
     for f in try DatasetCatalog.inputFiles(of: cell.dataset, attack: cell.attack.attack, trigger: cell.attack.trigger, root: dataRoot) {
       files["data:" + ((f as NSString).deletingLastPathComponent as NSString).lastPathComponent + "/" + (f as NSString).lastPathComponent] = try hashes.sha256(f)
     }

@@ -1,3 +1,4 @@
+import Checkpoint
 import Inference
 import FileIO
 import Foundation
@@ -66,7 +67,7 @@ public struct GenerationFamily: TaskFamily {
   }
 
   public func fingerprint(_ cell: ExperimentPlan.GenerationCell, modelPath: String, hashes: FileHashes) throws -> CellFingerprint {
-    var files = ["model": try hashes.sha256(modelPath)]
+    var files = ["model": try hashes.modelSHA256(modelPath)]
     if case let .files(train, test) = try GenerationSources.resolve(cell.dataset, task: task, root: dataRoot) {
       files["data:train"] = try hashes.sha256(train)
       files["data:test"] = try hashes.sha256(test)
@@ -205,7 +206,7 @@ public struct GenerationFamily: TaskFamily {
     switch cell.baseline?.kind {
     case .cleangen?:
       progress(.phase("CleanGen: loading the base model as the reference"))
-      let g = CleanGenGenerator(suspect: bundle, reference: try ModelBundle.load(modelName), config: cell.baseline?.cleangen ?? CleanGen.Config())
+      let g = CleanGenGenerator(suspect: bundle, reference: try ModelSource.load(modelName), config: cell.baseline?.cleangen ?? CleanGen.Config())
       cleanGen = g
       generator = g
     case .quantize?:

@@ -1,3 +1,4 @@
+import Checkpoint
 import FileIO
 import Foundation
 import Llama
@@ -66,8 +67,8 @@ public final class GridRunner<Family: TaskFamily> {
     let cells = try family.cells()
     progress(.phase("checking the grid: \(cells.count) cells, model \(family.modelName)"))
     let modelPath: String
-    do { modelPath = try ModelStore.resolve(family.modelName) } catch {
-      throw ExperimentError.invalid(key: "model '\(family.modelName)'", expected: "a model name or GGUF file (\(error))")
+    do { modelPath = try ModelSource.resolve(family.modelName) } catch {
+      throw ExperimentError.invalid(key: "model '\(family.modelName)'", expected: "a model name, GGUF file or Hugging Face checkpoint folder (\(error))")
     }
     try family.validate(cells, modelPath: modelPath)
     let fm = FileManager.default
@@ -96,7 +97,7 @@ public final class GridRunner<Family: TaskFamily> {
       progress(.cellStarted(index: i + 1, total: cells.count, key: cell.key))
       try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
       try JSONOutput.write(print, to: dir + "/fingerprint.json")
-      let bundle = try loaded ?? ModelBundle.load(family.modelName)
+      let bundle = try loaded ?? ModelSource.load(family.modelName)
       loaded = bundle
       let result = try runCell(cell, in: CellFolders(grid: directory, cell: dir), bundle: bundle, progress: progress)
       try JSONOutput.write(result, to: dir + "/result.json")

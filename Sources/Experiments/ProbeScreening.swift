@@ -1,3 +1,4 @@
+import Checkpoint
 import Inference
 import FileIO
 import Backdoor
@@ -84,7 +85,7 @@ public enum ProbeScreening {
       progress(.evaluating("base-model representations of the training rows", $0, train.count))
     }
     // A second copy of the weights takes the probe's adapter; the caller's stays the base model.
-    let probe = try ModelBundle.load(modelName)
+    let probe = try ModelSource.load(modelName)
     try PEFTAdapter.load(from: probeDirectory, model: probe.model.config).merge(into: probe.model)
     let (features, scores) = try answerStates(train.map { template.prompt(for: $0.text) }, bundle: probe,
                                               labelIDs: try template.labelTokenIDs { probe.tokenizer.encode($0) }) {

@@ -51,11 +51,17 @@ public struct ModelBundle: Sendable {
     let t0 = clock.now
     let file: GGUFFile
     do { file = try GGUFFile(path: path) } catch { throw ModelError.gguf(error) }
-    let model = try LlamaModel(gguf: file)
-    let tokenizer = try BPETokenizer(gguf: file)
-    let template = try? ChatTemplate(gguf: file)
-    return ModelBundle(path: path, file: file, model: model, tokenizer: tokenizer, chatTemplate: template,
-                       loadSeconds: (clock.now - t0).seconds)
+    return try ModelBundle(file: file, path: path, since: t0)
+  }
+
+  /// The model of an opened GGUF file (`path` names where it came from); the load time counts from `start`.
+  public init(file: GGUFFile, path: String, since start: ContinuousClock.Instant) throws {
+    self.path = path
+    self.file = file
+    model = try LlamaModel(gguf: file)
+    tokenizer = try BPETokenizer(gguf: file)
+    chatTemplate = try? ChatTemplate(gguf: file)
+    loadSeconds = (ContinuousClock().now - start).seconds
   }
 
   /// End-of-sequence ids: the tokenizer's eos plus ChatML's `<|im_end|>` when present.

@@ -1,9 +1,12 @@
 import ArgumentParser
+import Checkpoint
 import GGUF
 import Llama
 
 struct Inspect: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Show a GGUF model's metadata and tensor table.")
+  static let configuration = CommandConfiguration(
+    abstract: "Show a GGUF model's metadata and tensor table.",
+    discussion: "A Hugging Face checkpoint folder is shown as the GGUF file `p2p convert` makes of it.")
 
   @OptionGroup var modelOptions: ModelOptions
   @Flag(help: "Print every tensor (default: the first 40).") var allTensors = false
@@ -12,10 +15,10 @@ struct Inspect: ParsableCommand {
     let path: String
     let file: GGUFFile
     do {
-      path = try ModelStore.resolve(modelOptions.model)
-      file = try GGUFFile(path: path)
+      path = try ModelSource.resolve(modelOptions.model)
+      file = HFCheckpoint.isCheckpoint(path) ? try GGUFFile(bytes: try HFCheckpoint.gguf(path).bytes()) : try GGUFFile(path: path)
     } catch { throw CLIError("\(error)") }
-    print("file: \(path)")
+    print("file: \(path)" + (HFCheckpoint.isCheckpoint(path) ? " (Hugging Face checkpoint, converted to GGUF in memory)" : ""))
     print("GGUF v\(file.version), \(file.metadata.count) metadata keys, \(file.tensors.count) tensors, "
       + "alignment \(file.alignment), tensor data at byte \(file.dataOffset)")
     print("\nmetadata:")

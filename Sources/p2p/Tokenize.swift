@@ -1,6 +1,5 @@
 import ArgumentParser
-import GGUF
-import Llama
+import Checkpoint
 import Tokenizer
 
 struct Tokenize: ParsableCommand {
@@ -12,10 +11,7 @@ struct Tokenize: ParsableCommand {
 
   func run() throws {
     let tokenizer: BPETokenizer
-    do {
-      let file = try GGUFFile(path: try ModelStore.resolve(modelOptions.model))
-      tokenizer = try BPETokenizer(gguf: file)
-    } catch { throw CLIError("\(error)") }
+    do { tokenizer = try ModelSource.tokenizer(modelOptions.model) } catch { throw CLIError("\(error)") }
     let ids = tokenizer.encode(text, parseSpecial: !noSpecial)
     print("[" + ids.map(String.init).joined(separator: ", ") + "]")
   }
