@@ -125,17 +125,17 @@ public enum HFCheckpoint {
   }
 
   /// The model of the checkpoint in `directory`, ready to use.
-  public static func load(_ directory: String) throws -> ModelBundle {
+  public static func load(_ directory: String, base: BaseWeights = .auto) throws -> ModelBundle {
     let clock = ContinuousClock(), t0 = clock.now
     let file = try GGUFFile(bytes: try gguf(directory).bytes())
-    return try ModelBundle(file: file, path: directory, since: t0)
+    return try ModelBundle(file: file, path: directory, since: t0, base: base)
   }
 }
 
 /// Opens a model by name, GGUF path or Hugging Face checkpoint folder.
 public enum ModelSource {
-  public static func load(_ nameOrPath: String) throws -> ModelBundle {
-    HFCheckpoint.isCheckpoint(nameOrPath) ? try HFCheckpoint.load(nameOrPath) : try ModelBundle.load(nameOrPath)
+  public static func load(_ nameOrPath: String, base: BaseWeights = .auto) throws -> ModelBundle {
+    HFCheckpoint.isCheckpoint(nameOrPath) ? try HFCheckpoint.load(nameOrPath, base: base) : try ModelBundle.load(nameOrPath, base: base)
   }
 
   /// The path of a model name or file, or the checkpoint folder itself.

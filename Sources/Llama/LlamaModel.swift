@@ -43,9 +43,9 @@ public final class LlamaModel: @unchecked Sendable {
                              factors: weights.ropeFactors)
   }
 
-  public convenience init(gguf file: GGUFFile) throws(ModelError) {
+  public convenience init(gguf file: GGUFFile, base: BaseWeights = .fp32) throws(ModelError) {
     let config = try LlamaConfig(gguf: file)
-    self.init(weights: try LlamaWeights(gguf: file, config: config))
+    self.init(weights: try LlamaWeights(gguf: file, config: config, base: base))
   }
 
   // MARK: Forward
@@ -86,7 +86,7 @@ public final class LlamaModel: @unchecked Sendable {
     for (s, seq) in sequences.enumerated() {
       let past = caches?[s].length ?? 0
       for (i, t) in seq.enumerated() {
-        (ws.x.pointer + row * c).update(from: weights.embedding.pointer + t * c, count: c)
+        weights.embed(t, into: ws.x.pointer + row * c)
         ws.positions[row] = Int32(past + i)
         row += 1
       }
@@ -169,12 +169,7 @@ public final class LlamaModel: @unchecked Sendable {
       // Gather the needed rows of the head: a (rows, C)·(C, k) product instead of (C, V).
       let sub = FloatBuffer(count: ids.count * c)
       let head = weights.lmHead
-      for (i, t) in ids.enumerated() {
-        switch head.layout {
-        case .outIn: (sub.pointer + i * c).update(from: head.weight.pointer + t * c, count: c)
-        case .inOut: for j in 0..<c { sub.pointer[i * c + j] = head.weight.pointer[j * head.outFeatures + t] }
-        }
-      }
+      for (i, t) in ids.enumerated() { head.copyRow(t, into: sub.pointer + i * c) }
       var out = [Float](repeating: 0, count: rows * ids.count)
       out.withUnsafeMutableBufferPointer { o in
         BLAS.gemm(.noTrans, .trans, m: rows, n: ids.count, k: c, a: h.pointer, lda: c, b: sub.pointer, ldb: c, c: o.baseAddress!, ldc: ids.count)

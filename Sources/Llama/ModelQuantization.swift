@@ -3,7 +3,7 @@ import TensorCore
 
 /// The weights of a model's layers as they were, to put back bit for bit (`restore`).
 public struct LayerSnapshot: @unchecked Sendable {
-  let saved: [(Linear, (weight: FloatBuffer, quantized: QuantizedRows?))]
+  let saved: [(Linear, Linear.Snapshot)]
   public func restore() { for (layer, s) in saved { layer.restore(s) } }
 }
 
@@ -18,7 +18,7 @@ extension LlamaModel {
         throw .badConfiguration(key: "input dimension of a projection", value: "\(layer.inFeatures)", expected: "a multiple of 32 for Q4_0 blocks")
       }
     }
-    var saved: [(Linear, (weight: FloatBuffer, quantized: QuantizedRows?))] = []
+    var saved: [(Linear, Linear.Snapshot)] = []
     for block in weights.blocks {
       for layer in [block.qkv, block.output, block.gateUp, block.down] {
         saved.append((layer, layer.snapshot()))
@@ -47,7 +47,7 @@ extension LlamaModel {
   /// weights back (`restore`).
   public func pruneMLPNeurons(_ neurons: [[Int]]) -> LayerSnapshot {
     precondition(neurons.count == weights.blocks.count, "one list of neurons per layer")
-    var saved: [(Linear, (weight: FloatBuffer, quantized: QuantizedRows?))] = []
+    var saved: [(Linear, Linear.Snapshot)] = []
     for (block, list) in zip(weights.blocks, neurons) where !list.isEmpty {
       let down = block.down, w = down.weight.pointer, f = down.inFeatures, c = down.outFeatures
       saved.append((down, down.snapshot()))

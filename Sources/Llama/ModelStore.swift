@@ -45,20 +45,21 @@ public struct ModelBundle: Sendable {
   public let chatTemplate: ChatTemplate?
   public let loadSeconds: Double
 
-  public static func load(_ nameOrPath: String) throws -> ModelBundle {
+  /// `base`: how the projections and embeddings are held (`auto`: quantized above 2 GiB of fp32 weights).
+  public static func load(_ nameOrPath: String, base: BaseWeights = .auto) throws -> ModelBundle {
     let path = try ModelStore.resolve(nameOrPath)
     let clock = ContinuousClock()
     let t0 = clock.now
     let file: GGUFFile
     do { file = try GGUFFile(path: path) } catch { throw ModelError.gguf(error) }
-    return try ModelBundle(file: file, path: path, since: t0)
+    return try ModelBundle(file: file, path: path, since: t0, base: base)
   }
 
   /// The model of an opened GGUF file (`path` names where it came from); the load time counts from `start`.
-  public init(file: GGUFFile, path: String, since start: ContinuousClock.Instant) throws {
+  public init(file: GGUFFile, path: String, since start: ContinuousClock.Instant, base: BaseWeights = .auto) throws {
     self.path = path
     self.file = file
-    model = try LlamaModel(gguf: file)
+    model = try LlamaModel(gguf: file, base: base)
     tokenizer = try BPETokenizer(gguf: file)
     chatTemplate = try? ChatTemplate(gguf: file)
     loadSeconds = (ContinuousClock().now - start).seconds

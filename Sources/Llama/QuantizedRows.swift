@@ -12,7 +12,11 @@ public final class QuantizedRows: @unchecked Sendable {
   let rowBytes: Int
   let data: UnsafeMutableRawPointer
 
+  /// Types with a fused matrix-vector kernel (kept beside fp32 weights for decoding).
   public static func supports(_ t: GGMLType) -> Bool { t == .q4_0 || t == .q4_1 || t == .q8_0 }
+  /// Types a quantized-only layer can keep (`BaseWeights.quantized`): the fused ones, the k-quants
+  /// and the 16-bit floats, dequantized row by row where no fused kernel exists.
+  public static func canHold(_ t: GGMLType) -> Bool { supports(t) || [.q4_K, .q6_K, .f16, .bf16].contains(t) }
 
   /// Concatenates the rows of several tensors of the same type and width (e.g. q, k, v).
   public init(type: GGMLType, columns: Int, parts: [UnsafeRawBufferPointer]) {
@@ -39,9 +43,26 @@ public final class QuantizedRows: @unchecked Sendable {
 
   deinit { data.deallocate() }
 
+  /// Bytes held.
+  public var byteCount: Int { rows * rowBytes }
+
+  /// out (range.count, columns) = the rows `range` dequantized (the values the GGUF reader gives),
+  /// split over the worker pool.
+  public func dequantizeRows(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+    let base = SendablePointer(data.assumingMemoryBound(to: UInt8.self)), o = SendablePointer(out)
+    let rowBytes = rowBytes, columns = columns, type = type, first = range.lowerBound, chunk = 8
+    WorkerPool.shared.parallelFor((range.count + chunk - 1) / chunk) { c in
+      for i in (c * chunk)..<min(range.count, c * chunk + chunk) {
+        Dequantize.run(type, UnsafeRawBufferPointer(start: base.p + (first + i) * rowBytes, count: rowBytes), count: columns,
+                       into: o.p + i * columns)
+      }
+    }
+  }
+
   /// y (rows) = W (rows, columns) · x (columns), or y += W·x when `accumulate`.
   /// Rows are split over the worker pool in chunks.
   public func matvec(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    guard Self.supports(type) else { return matvecByRows(x, y, accumulate: accumulate) }
     let blocks = columns / 32
     // Block sums of x serve the "+ m" term of Q4_1 and the "- 8" offset of Q4_0.
     withUnsafeTemporaryAllocation(of: Float.self, capacity: blocks) { sums in
@@ -61,6 +82,24 @@ public final class QuantizedRows: @unchecked Sendable {
           case .q4_0: v = QuantKernels.dotQ4(Q4_0Layout.self, row, xp.p, sp.p, blocks)
           default: v = QuantKernels.dotQ8_0(row, xp.p, blocks)
           }
+          yp[r] = accumulate ? yp[r] + v : v
+        }
+      }
+    }
+  }
+}
+
+extension QuantizedRows {
+  /// The matrix-vector product for types without a fused kernel: each row dequantized, then a dot.
+  func matvecByRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    let base = SendablePointer(data.assumingMemoryBound(to: UInt8.self))
+    let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), yp = SendablePointer(y)
+    let rowBytes = rowBytes, columns = columns, type = type, rows = rows, chunk = 32
+    WorkerPool.shared.parallelFor((rows + chunk - 1) / chunk) { c in
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: columns) { row in
+        for r in (c * chunk)..<min(rows, c * chunk + chunk) {
+          Dequantize.run(type, UnsafeRawBufferPointer(start: base.p + r * rowBytes, count: rowBytes), count: columns, into: row.baseAddress!)
+          let v = Vector.dot(row.baseAddress!, xp.p, columns)
           yp[r] = accumulate ? yp[r] + v : v
         }
       }

@@ -9,7 +9,7 @@ extension LoRAParameters {
   @discardableResult
   public func merge(into model: LlamaModel) -> MergedAdapter {
     let r = config.rank, s = config.scaling
-    var saved: [ObjectIdentifier: (Linear, (weight: FloatBuffer, quantized: QuantizedRows?))] = [:]
+    var saved: [ObjectIdentifier: (Linear, Linear.Snapshot)] = [:]
     for slot in slots {
       let w = model.weights.blocks[slot.layer]
       let lin: Linear
@@ -38,7 +38,7 @@ extension LoRAParameters {
 
 /// A merge that can be undone: the base weights of every layer an adapter was merged into.
 public struct MergedAdapter: @unchecked Sendable {
-  let saved: [(Linear, (weight: FloatBuffer, quantized: QuantizedRows?))]
+  let saved: [(Linear, Linear.Snapshot)]
 
   /// Puts the base weights (and their quantized decode rows) back, bit for bit.
   public func restore() {

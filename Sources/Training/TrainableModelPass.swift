@@ -98,7 +98,7 @@ final class Pass {
     let c = cfg.hiddenSize
     for s in batch {
       for (i, t) in s.tokens.enumerated() {
-        (x.pointer + row * c).update(from: model.base.weights.embedding.pointer + t * c, count: c)
+        model.base.weights.embed(t, into: x.pointer + row * c)
         positions[row] = Int32(i)
         row += 1
       }
@@ -270,13 +270,7 @@ final class Pass {
         / Double(gradientScale)
       // dhn (M, C) = dlogits (M, V) · E, E stored (V, C) = (out, in)
       let dhn = take(m * c)
-      let head = model.base.weights.lmHead
-      switch head.layout {
-      case .outIn:
-        BLAS.gemm(.noTrans, .noTrans, m: m, n: c, k: v, a: lg.pointer, lda: v, b: head.weight.pointer, ldb: c, c: dhn.pointer, ldc: c)
-      case .inOut:
-        BLAS.gemm(.noTrans, .trans, m: m, n: c, k: v, a: lg.pointer, lda: v, b: head.weight.pointer, ldb: v, c: dhn.pointer, ldc: c)
-      }
+      model.base.weights.lmHead.backwardInput(lg.pointer, rows: m, into: dhn.pointer)
       finalNormBackward(dhn, xs: xs, rstd: rstd, rows: rows, into: dx)
     }
     blocksBackward(dx)
@@ -312,13 +306,12 @@ final class Pass {
     // dhn (M, C) = Σ_j dlogits[i][j] · E[ids[j]], E the LM head's (V, C) rows.
     let dhn = takeZeroed(m * c)
     let head = model.base.weights.lmHead
-    for i in 0..<m {
-      for (j, id) in ids.enumerated() where dlogits[i][j] != 0 {
+    var e = [Float](repeating: 0, count: c)
+    for (j, id) in ids.enumerated() {
+      head.copyRow(id, into: &e)
+      for i in 0..<m where dlogits[i][j] != 0 {
         let g = dlogits[i][j], out = dhn.pointer + i * c
-        switch head.layout {
-        case .outIn: let e = head.weight.pointer + id * c; for k in 0..<c { out[k] += g * e[k] }
-        case .inOut: for k in 0..<c { out[k] += g * head.weight.pointer[k * v + id] }
-        }
+        for k in 0..<c { out[k] += g * e[k] }
       }
     }
     finalNormBackward(dhn, xs: xs, rstd: rstd, rows: rows, into: dx)
@@ -377,18 +370,7 @@ final class Pass {
 
   /// dInput (N, in) = dY (N, out) · W for a frozen linear layer (no weight gradient).
   private func frozenBackward(_ lin: Linear, dY: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>) {
-    Profiler.measure("train.bwd.gemm") { frozenBackwardGEMM(lin, dY: dY, dInput: dInput) }
-  }
-
-  private func frozenBackwardGEMM(_ lin: Linear, dY: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>) {
-    switch lin.layout {
-    case .inOut:  // W stored (in, out): dX = dY · Wᵀ_stored
-      BLAS.gemm(.noTrans, .trans, m: n, n: lin.inFeatures, k: lin.outFeatures, a: dY, lda: lin.outFeatures,
-                b: lin.weight.pointer, ldb: lin.outFeatures, c: dInput, ldc: lin.inFeatures)
-    case .outIn:
-      BLAS.gemm(.noTrans, .noTrans, m: n, n: lin.inFeatures, k: lin.outFeatures, a: dY, lda: lin.outFeatures,
-                b: lin.weight.pointer, ldb: lin.inFeatures, c: dInput, ldc: lin.inFeatures)
-    }
+    Profiler.measure("train.bwd.gemm") { lin.backwardInput(dY, rows: n, into: dInput) }
   }
 
   /// LoRA backward of (layer, target): dB += s·dYᵀ·U, dU = s·dY·B, dA += dUᵀ·xd, dInput += (dU·A) ⊙ mask.

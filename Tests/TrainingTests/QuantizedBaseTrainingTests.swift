@@ -1,0 +1,46 @@
+import Foundation
+import GGUF
+import Llama
+import TensorCore
+import Testing
+import TestSupport
+import Training
+
+/// LoRA training and adapter merges on the real SmolLM2 with its base kept quantized: the same
+/// loss and gradients as with the fp32 base, and a merge that is taken out again leaves the
+/// layers holding blocks only.
+@Suite(.enabled(if: RealModel.isInstalled, Comment(rawValue: RealModel.skipReason)))
+struct QuantizedBaseTrainingTests {
+  @Test func gradientsMatchTheFP32BaseAndAMergeIsUndone() throws {
+    let file = try #require(RealModel.file)
+    let quantized = try LlamaModel(gguf: file, base: .quantized), dense = try #require(RealModel.model)
+    let config = LoRAConfig(rank: 4, alpha: 8, dropout: 0, targets: LoRATarget.allCases)
+    var rng = SeededRNG(seed: 11)
+    let make = { (model: LlamaModel) -> LoRAParameters in
+      let l = LoRAParameters(model: model.config, lora: config)
+      var r = SeededRNG(seed: 5)
+      for i in 0..<l.count { l.values.pointer[i] = Float.random(in: -0.05...0.05, using: &r) }
+      return l
+    }
+    let batch = (0..<3).map { b in
+      TrainingSequence(tokens: (0..<(12 + 5 * b)).map { _ in Int.random(in: 20..<40000, using: &rng) },
+                       targets: (0..<(12 + 5 * b)).map { $0 < 4 ? -1 : Int.random(in: 20..<40000, using: &rng) })
+    }
+    let a = TrainableModel(base: quantized, lora: make(quantized)), b = TrainableModel(base: dense, lora: make(dense))
+    var r1 = SeededRNG(seed: 0), r2 = SeededRNG(seed: 0)
+    let (l1, _) = try a.accumulateGradients(batch, dropout: &r1), (l2, _) = try b.accumulateGradients(batch, dropout: &r2)
+    #expect(abs(l1 - l2) <= 1e-5 * abs(l2), "loss \(l1) vs \(l2)")
+    let g1 = Array(UnsafeBufferPointer(start: a.lora.gradients.pointer, count: a.lora.count))
+    let g2 = Array(UnsafeBufferPointer(start: b.lora.gradients.pointer, count: b.lora.count))
+    #expect(Closeness.relativeError(g1, g2) <= 1e-4, "relative error \(Closeness.relativeError(g1, g2))")
+    // Merging materializes the layers it touches; restoring drops them again, logits bit for bit.
+    let ids = [batch[0].tokens]
+    let before = try quantized.forward(ids, logits: .last).values
+    let merged = a.lora.merge(into: quantized)
+    #expect(quantized.weights.blocks[0].qkv.isMaterialized)
+    #expect(Closeness.maxAbsDiff(try quantized.forward(ids, logits: .last).values, before) > 1e-3)
+    merged.restore()
+    #expect(quantized.weights.blocks.allSatisfy { !$0.qkv.isMaterialized && !$0.down.isMaterialized })
+    #expect(try quantized.forward(ids, logits: .last).values == before)
+  }
+}
