@@ -53,8 +53,13 @@ public final class QuantizedRows: @unchecked Sendable {
     let rowBytes = rowBytes, columns = columns, type = type, first = range.lowerBound, chunk = 8
     WorkerPool.shared.parallelFor((range.count + chunk - 1) / chunk) { c in
       for i in (c * chunk)..<min(range.count, c * chunk + chunk) {
-        Dequantize.run(type, UnsafeRawBufferPointer(start: base.p + (first + i) * rowBytes, count: rowBytes), count: columns,
-                       into: o.p + i * columns)
+        let row = UnsafeRawPointer(base.p + (first + i) * rowBytes), out = o.p + i * columns
+        switch type {
+        case .q4_0: QuantKernels.dequantizeQ4(Q4_0Layout.self, row, out, columns / 32)
+        case .q4_1: QuantKernels.dequantizeQ4(Q4_1Layout.self, row, out, columns / 32)
+        case .q8_0: QuantKernels.dequantizeQ8_0(row, out, columns / 32)
+        default: Dequantize.run(type, UnsafeRawBufferPointer(start: row, count: rowBytes), count: columns, into: out)
+        }
       }
     }
   }
@@ -144,6 +149,38 @@ enum QuantKernels {
     return (acc0 + acc1).sum()
   }
 
+  /// A row of Q4 blocks dequantized 16 values at a time: d·q + m (Q4_1) or d·(q - 8) (Q4_0),
+  /// bit-identical to `Dequantize` (the products are exact; one rounding in the Q4_1 sum).
+  @inline(__always)
+  static func dequantizeQ4<Layout: Q4Layout>(_: Layout.Type, _ row: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ blocks: Int) {
+    for b in 0..<blocks {
+      let p = row + Layout.blockBytes * b
+      let d = SIMD8<Float>(repeating: half(p, 0))
+      let q = p.loadUnaligned(fromByteOffset: Layout.nibblesOffset, as: SIMD16<UInt8>.self)
+      let out = UnsafeMutableRawPointer(y + 32 * b)
+      let low = nibblesToFloat(q & 0x0F), high = nibblesToFloat(q &>> 4)
+      out.storeBytes(of: Layout.value(low.0, d, p), as: SIMD8<Float>.self)
+      out.storeBytes(of: Layout.value(low.1, d, p), toByteOffset: 32, as: SIMD8<Float>.self)
+      out.storeBytes(of: Layout.value(high.0, d, p), toByteOffset: 64, as: SIMD8<Float>.self)
+      out.storeBytes(of: Layout.value(high.1, d, p), toByteOffset: 96, as: SIMD8<Float>.self)
+    }
+  }
+
+  /// A row of Q8_0 blocks dequantized: d·q.
+  @inline(__always)
+  static func dequantizeQ8_0(_ row: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ blocks: Int) {
+    for b in 0..<blocks {
+      let p = row + 34 * b
+      let d = SIMD8<Float>(repeating: half(p, 0))
+      let out = UnsafeMutableRawPointer(y + 32 * b)
+      for j in 0..<2 {
+        let (lo, hi) = int8ToFloat(p.loadUnaligned(fromByteOffset: 2 + 16 * j, as: SIMD16<Int8>.self))
+        out.storeBytes(of: lo * d, toByteOffset: 64 * j, as: SIMD8<Float>.self)
+        out.storeBytes(of: hi * d, toByteOffset: 64 * j + 32, as: SIMD8<Float>.self)
+      }
+    }
+  }
+
   /// The fp16 scale stored `offset` bytes into a block, as a Float.
   @inline(__always)
   static func half(_ block: UnsafeRawPointer, _ offset: Int) -> Float {
@@ -201,6 +238,8 @@ protocol Q4Layout {
   static func offset(_ block: UnsafeRawPointer, _ d: Float) -> Float
   /// The dot product from the nibble sum and the summed offset terms.
   static func combine(_ dot: Float, _ offsets: Float) -> Float
+  /// Eight weights of the block at `block` from their nibbles `q` (as floats) and its scale `d`.
+  static func value(_ q: SIMD8<Float>, _ d: SIMD8<Float>, _ block: UnsafeRawPointer) -> SIMD8<Float>
 }
 
 /// Q4_1 (20 bytes: d, m, 16 bytes of nibbles): weight = d·q + m, so the offset term is + m·Σx.
@@ -209,6 +248,9 @@ enum Q4_1Layout: Q4Layout {
   static var nibblesOffset: Int { 4 }
   @inline(__always) static func offset(_ block: UnsafeRawPointer, _ d: Float) -> Float { QuantKernels.half(block, 2) }
   @inline(__always) static func combine(_ dot: Float, _ offsets: Float) -> Float { dot + offsets }
+  @inline(__always) static func value(_ q: SIMD8<Float>, _ d: SIMD8<Float>, _ block: UnsafeRawPointer) -> SIMD8<Float> {
+    d * q + SIMD8<Float>(repeating: QuantKernels.half(block, 2))
+  }
 }
 
 /// Q4_0 (18 bytes: d, 16 bytes of nibbles): weight = d·(q - 8), so the offset term is - 8·d·Σx.
@@ -217,4 +259,7 @@ enum Q4_0Layout: Q4Layout {
   static var nibblesOffset: Int { 2 }
   @inline(__always) static func offset(_ block: UnsafeRawPointer, _ d: Float) -> Float { 8 * d }
   @inline(__always) static func combine(_ dot: Float, _ offsets: Float) -> Float { dot - offsets }
+  @inline(__always) static func value(_ q: SIMD8<Float>, _ d: SIMD8<Float>, _ block: UnsafeRawPointer) -> SIMD8<Float> {
+    d * (q - 8)
+  }
 }

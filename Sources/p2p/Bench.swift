@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backdoor
 import Foundation
+import GGUF
 import Llama
 import TensorCore
 import Training
@@ -21,6 +22,13 @@ struct Bench: ParsableCommand {
   var train = false
   @Option(help: "Comma-separated workloads to run: prefill, score, decode; with --train: qv, all, classification (default: all of them).")
   var workloads: String?
+  @Option(help: """
+    Write a GGUF file of random weights at a real shape (qwen3-0.6b, llama-3.2-1b, qwen3-8b) to --synthetic-out, with \
+    the default model's tokenizer padded to the shape's vocabulary, and exit; then bench it with --model.
+    """)
+  var writeSynthetic: String?
+  @Option(help: "The file --write-synthetic writes (must not exist).") var syntheticOut: String?
+  @Option(help: "The type of the synthetic file's projections and embeddings: q4_0 or f32.") var syntheticType = "q4_0"
 
   /// The workloads of kind W named in --workloads (all of them when it is absent) and the first
   /// name that is not one of them.
@@ -43,6 +51,19 @@ struct Bench: ParsableCommand {
   }
 
   func run() throws {
+    if let name = writeSynthetic {
+      guard let shape = SyntheticModel.shapes.first(where: { $0.name == name }) else {
+        throw CLIError("unknown shape '\(name)' (expected \(SyntheticModel.shapes.map(\.name).joined(separator: ", ")))")
+      }
+      guard let out = syntheticOut else { throw CLIError("--write-synthetic needs --synthetic-out FILE") }
+      guard !FileManager.default.fileExists(atPath: out) else { throw CLIError("will not write to '\(out)': it exists") }
+      guard let type = ["q4_0": GGMLType.q4_0, "f32": .f32][syntheticType] else { throw CLIError("--synthetic-type must be q4_0 or f32") }
+      do {
+        try SyntheticModel.write(shape, type: type, tokenizerSource: try GGUFFile(path: try ModelStore.resolve(ModelStore.defaultModel)), to: out)
+      } catch { throw CLIError("\(error)") }
+      printError("wrote \(out): \(shape.name), \(shape.parameters) parameters, \(syntheticType)")
+      return
+    }
     if train { return try runTraining() }
     let path = try sentences ?? DataLocator.path("sst2/test.tsv")
     let rows = try readSentences(path)
