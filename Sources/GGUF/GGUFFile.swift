@@ -47,6 +47,11 @@ public final class GGUFFile: @unchecked Sendable {
     try self.init(storage: storage, path: path)
   }
 
+  /// Lets the system drop the pages of the tensor data read so far (a memory-mapped file only):
+  /// a model that copied its weights out of the file no longer pays for them twice in its
+  /// resident memory. The data stays readable (the pages come back from the file on access).
+  public func releaseTensorPages() { storage.releasePages(from: dataOffset) }
+
   /// Parses an in-memory image (tests, fuzzing).
   public convenience init(bytes: [UInt8]) throws(GGUFError) {
     try self.init(storage: Storage(copying: bytes), path: nil)
@@ -259,6 +264,7 @@ final class Storage: @unchecked Sendable {
   let base: UnsafeRawPointer
   let size: Int
   private let release: () -> Void
+  private var mapped = false
 
   init(mapping path: String) throws(GGUFError) {
     let fd = open(path, O_RDONLY)
@@ -275,6 +281,17 @@ final class Storage: @unchecked Sendable {
     base = UnsafeRawPointer(p)
     self.size = size
     release = { munmap(p, size) }
+    mapped = true
+  }
+
+  /// A mapped file's clean pages from byte `offset` on, dropped from resident memory (MADV_DONTNEED
+  /// on a read-only private mapping: they are read from the file again when touched).
+  func releasePages(from offset: Int) {
+    guard mapped else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (offset + page - 1) / page * page
+    guard start < size else { return }
+    _ = madvise(UnsafeMutableRawPointer(mutating: base + start), size - start, MADV_DONTNEED)
   }
 
   init(copying bytes: [UInt8]) {

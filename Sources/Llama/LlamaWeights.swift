@@ -81,6 +81,7 @@ public final class LlamaWeights: @unchecked Sendable {
       embeddingTable = Linear(weight: try vector("token_embd.weight", c * v), outFeatures: v, inFeatures: c, quantized: quant)
     }
     lmHead = config.tiedEmbeddings ? embeddingTable : try Linear.load(file, names: ["output.weight"], rows: [v], columns: c, keepQuantized: keep)
+    file.releaseTensorPages()
     outputNorm = try vector("output_norm.weight", c)
     if file.tensor("rope_freqs.weight") != nil {
       let f = try vector("rope_freqs.weight", config.headDim / 2)
@@ -117,6 +118,10 @@ public final class LlamaWeights: @unchecked Sendable {
                                 rows: [config.feedForwardSize, config.feedForwardSize], columns: c, keepQuantized: keep),
         down: try Linear.load(file, names: [p + "ffn_down.weight"], rows: [c], columns: config.feedForwardSize, keepQuantized: keep),
         qNorm: try headNorm(p + "attn_q_norm.weight"), kNorm: try headNorm(p + "attn_k_norm.weight")))
+      // The block's weights are copied out of the file (fp32 or blocks): the pages read so far can
+      // go, so the mapped file and the copies never both stay resident (a 4.6 GB model peaked at
+      // 9 GB before).
+      file.releaseTensorPages()
     }
     self.blocks = blocks
   }
