@@ -26,7 +26,7 @@ public enum ModelStore {
     }
     var isDir: ObjCBool = false
     if FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDir) && isDir.boolValue {
-      throw .gguf(.cannotOpen(path: nameOrPath, reason: "a directory; the model is a GGUF file or a known model name (\(knownModels.keys.sorted().joined(separator: ", ")))"))
+      throw .gguf(.cannotOpen(path: nameOrPath, reason: "a directory without config.json; the model is a GGUF file, a Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json) or a known model name (\(knownModels.keys.sorted().joined(separator: ", ")))"))
     }
     guard FileManager.default.fileExists(atPath: nameOrPath) else {
       let names = knownModels.keys.sorted().joined(separator: ", ")
