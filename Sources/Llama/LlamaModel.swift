@@ -25,6 +25,16 @@ public struct Logits: Sendable {
   public func row(_ r: Int) -> ArraySlice<Float> { values[(r * width)..<((r + 1) * width)] }
 }
 
+/// The fused projections of a block, as an adapter attached to the forward sees them.
+public enum Projection: Sendable { case qkv, output, gateUp, down }
+
+/// A low-rank adapter applied beside the frozen projections instead of merged into them (for a
+/// base kept quantized, whose layers merging would turn back into fp32): after each projection
+/// y = x·Wᵀ of block `layer`, `addDelta` adds the adapter's part to y (row stride `ldy`).
+public protocol ProjectionAdapter: AnyObject, Sendable {
+  func addDelta(layer: Int, projection: Projection, input: UnsafePointer<Float>, rows: Int, output: UnsafeMutablePointer<Float>, ldy: Int)
+}
+
 /// A Llama-family decoder in fp32: RMSNorm, RoPE, grouped-query attention, SwiGLU, (tied) LM
 /// head. Batches are packed without padding: every sequence is a contiguous run of rows and
 /// attention never crosses sequences, so padding costs nothing.
@@ -35,6 +45,9 @@ public final class LlamaModel: @unchecked Sendable {
   /// Reads each block's MLP activations h = silu(gate)·up (rows × F) as the forward computes them:
   /// (layer, h, rows). nil in normal use; set only while measuring (`MLPActivity`), one forward at a time.
   public var mlpObserver: ((Int, UnsafePointer<Float>, Int) -> Void)?
+  /// An adapter applied unmerged in every forward (`LoRAParameters.merge` attaches one to a base
+  /// kept quantized); nil in plain use.
+  public var adapter: ProjectionAdapter?
 
   public init(weights: LlamaWeights) {
     config = weights.config
@@ -120,6 +133,7 @@ public final class LlamaModel: @unchecked Sendable {
       Kernels.rmsnorm(x: ws.x.pointer, weight: w.attentionNorm.pointer, out: ws.xn.pointer, rows: n, cols: c, eps: cfg.rmsNormEpsilon)
     }
     Profiler.measure("linear.qkv") { w.qkv.forward(ws.xn.pointer, rows: n, into: ws.qkv.pointer) }
+    adapter?.addDelta(layer: l, projection: .qkv, input: ws.xn.pointer, rows: n, output: ws.qkv.pointer, ldy: qkvW)
     if let qn = w.qNorm, let kn = w.kNorm {
       Kernels.headNorm(ws.qkv.pointer, rows: n, rowStride: qkvW, heads: cfg.headCount, headDim: cfg.headDim, weight: qn.pointer, eps: cfg.rmsNormEpsilon)
       Kernels.headNorm(ws.qkv.pointer + qd, rows: n, rowStride: qkvW, heads: cfg.kvHeadCount, headDim: cfg.headDim, weight: kn.pointer,
@@ -151,14 +165,17 @@ public final class LlamaModel: @unchecked Sendable {
                         heads: cfg.headCount, kvHeads: cfg.kvHeadCount, headDim: cfg.headDim)
     }
     Profiler.measure("linear.o") { w.output.forward(ws.attn.pointer, rows: n, into: ws.x.pointer, accumulate: true) }
+    adapter?.addDelta(layer: l, projection: .output, input: ws.attn.pointer, rows: n, output: ws.x.pointer, ldy: c)
     // MLP: xn = norm(x); gu = xn·[Wg;Wu]ᵀ (N, 2F); h = silu(g)·u; x += h·Wdᵀ.
     Profiler.measure("norm") {
       Kernels.rmsnorm(x: ws.x.pointer, weight: w.ffnNorm.pointer, out: ws.xn.pointer, rows: n, cols: c, eps: cfg.rmsNormEpsilon)
     }
     Profiler.measure("linear.gateUp") { w.gateUp.forward(ws.xn.pointer, rows: n, into: ws.gateUp.pointer) }
+    adapter?.addDelta(layer: l, projection: .gateUp, input: ws.xn.pointer, rows: n, output: ws.gateUp.pointer, ldy: 2 * cfg.feedForwardSize)
     Profiler.measure("swiglu") { Kernels.swiglu(gateUp: ws.gateUp.pointer, out: ws.h.pointer, rows: n, hidden: cfg.feedForwardSize) }
     if let observe = mlpObserver { observe(l, ws.h.pointer, n) }
     Profiler.measure("linear.down") { w.down.forward(ws.h.pointer, rows: n, into: ws.x.pointer, accumulate: true) }
+    adapter?.addDelta(layer: l, projection: .down, input: ws.h.pointer, rows: n, output: ws.x.pointer, ldy: c)
   }
 
   /// logits (rows, V or |tokens|) = h (rows, C) · Eᵀ, over the full vocabulary or a subset.
