@@ -13,7 +13,8 @@ import Training
 struct QuantizedBaseTrainingTests {
   @Test func gradientsMatchTheFP32BaseAndAnAttachedAdapterMatchesAMergedOne() throws {
     let file = try #require(RealModel.file)
-    let quantized = try LlamaModel(gguf: file, base: .quantized), dense = try #require(RealModel.model)
+    // A model of its own: the adapter is merged into it, which other tests sharing RealModel.model must not see.
+    let quantized = try LlamaModel(gguf: file, base: .quantized), dense = try LlamaModel(gguf: file, base: .fp32)
     let config = LoRAConfig(rank: 4, alpha: 8, dropout: 0, targets: LoRATarget.allCases)
     var rng = SeededRNG(seed: 11)
     let make = { (model: LlamaModel) -> LoRAParameters in
