@@ -1,18 +1,21 @@
 import Llama
 import TensorCore
 
-/// Activations of one block kept for the backward pass (N packed rows).
+/// Activations of one block kept for the backward pass (N packed rows). The normed inputs of
+/// q/k/v and gate/up and silu(gate)·up are not kept: the backward computes them again from the
+/// block input, the residual and [gate | up] (the same kernels on the same values, so bit for bit),
+/// which saves (2C + F) floats a row in every layer.
 final class BlockCache {
-  /// (N, C) block input, (N) its rstd, (N, C) normed input of q/k/v
-  let xIn, rstd1, xn1: FloatBuffer
+  /// (N, C) block input, (N) its rstd
+  let xIn, rstd1: FloatBuffer
   /// (N, Dq + 2·Dkv) q, k (after RoPE) and v
   let qkv: FloatBuffer
   /// (N, Dq) attention output (input of o)
   let attn: FloatBuffer
-  /// (N, C) residual after attention, (N) its rstd, (N, C) normed input of gate/up
-  let xMid, rstd2, xn2: FloatBuffer
-  /// (N, 2F) [gate | up] and (N, F) silu(gate)·up (input of down)
-  let gateUp, h: FloatBuffer
+  /// (N, C) residual after attention, (N) its rstd
+  let xMid, rstd2: FloatBuffer
+  /// (N, 2F) [gate | up]
+  let gateUp: FloatBuffer
   /// Qwen3's per-head q/k norm: (N, Dq + Dkv) q and k before it and (N, H + Hkv) the rstd of each head.
   var qkPre, qkRstd: FloatBuffer?
   /// Per LoRA target of this block: U = dropout(x)·Aᵀ (N, r) and the dropout scale mask (N, in).
@@ -21,10 +24,10 @@ final class BlockCache {
 
   /// All buffers come from `take` and are fully overwritten by the forward pass.
   init(_ c: LlamaConfig, rows n: Int, take: (Int) -> FloatBuffer) {
-    xIn = take(n * c.hiddenSize); rstd1 = take(n); xn1 = take(n * c.hiddenSize)
+    xIn = take(n * c.hiddenSize); rstd1 = take(n)
     qkv = take(n * (c.qDim + 2 * c.kvDim)); attn = take(n * c.qDim)
-    xMid = take(n * c.hiddenSize); rstd2 = take(n); xn2 = take(n * c.hiddenSize)
-    gateUp = take(n * 2 * c.feedForwardSize); h = take(n * c.feedForwardSize)
+    xMid = take(n * c.hiddenSize); rstd2 = take(n)
+    gateUp = take(n * 2 * c.feedForwardSize)
   }
 }
 
@@ -40,6 +43,9 @@ final class Pass {
   let positions: UnsafeMutablePointer<Int32>
   /// (N, C) residual stream
   let x: FloatBuffer
+  /// (N, C) normed input of q/k/v, (N, C) of gate/up, (N, F) silu(gate)·up: one block's at a time,
+  /// written by the forward and written again by the backward (`BlockCache`).
+  private(set) var xn1, xn2, h: FloatBuffer
   var caches: [BlockCache] = []
   /// Every buffer taken from the model's pool, returned when the pass ends.
   private var taken: [FloatBuffer] = []
@@ -93,7 +99,10 @@ final class Pass {
     self.n = n
     positions = .allocate(capacity: n)
     x = model.pool.take(n * cfg.hiddenSize)
-    taken.append(x)
+    xn1 = model.pool.take(n * cfg.hiddenSize)
+    xn2 = model.pool.take(n * cfg.hiddenSize)
+    h = model.pool.take(n * cfg.feedForwardSize)
+    taken.append(contentsOf: [x, xn1, xn2, h])
     var row = 0
     let c = cfg.hiddenSize
     for s in batch {
@@ -120,10 +129,10 @@ final class Pass {
       let bc = BlockCache(cfg, rows: n, take: take)
       bc.xIn.pointer.update(from: x.pointer, count: n * c)
       Profiler.measure("train.norm") {
-        Kernels.rmsnorm(x: x.pointer, weight: w.attentionNorm.pointer, out: bc.xn1.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd1.pointer)
+        Kernels.rmsnorm(x: x.pointer, weight: w.attentionNorm.pointer, out: xn1.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd1.pointer)
       }
-      Profiler.measure("train.gemm") { w.qkv.forward(bc.xn1.pointer, rows: n, into: bc.qkv.pointer) }
-      for t in [LoRATarget.q, .k, .v] { loraForward(l, t, input: bc.xn1, output: bc.qkv.pointer, outStride: qkvW, cache: bc, rng: &rng) }
+      Profiler.measure("train.gemm") { w.qkv.forward(xn1.pointer, rows: n, into: bc.qkv.pointer) }
+      for t in [LoRATarget.q, .k, .v] { loraForward(l, t, input: xn1, output: bc.qkv.pointer, outStride: qkvW, cache: bc, rng: &rng) }
       if let qn = w.qNorm, let kn = w.kNorm {
         // Qwen3: q and k normed per head; their values before the norm are kept for the backward.
         let qk = qd + cfg.kvDim, heads = cfg.headCount + cfg.kvHeadCount
@@ -156,13 +165,13 @@ final class Pass {
       loraForward(l, .o, input: bc.attn, output: x.pointer, outStride: c, cache: bc, rng: &rng)
       bc.xMid.pointer.update(from: x.pointer, count: n * c)
       Profiler.measure("train.norm") {
-        Kernels.rmsnorm(x: x.pointer, weight: w.ffnNorm.pointer, out: bc.xn2.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd2.pointer)
+        Kernels.rmsnorm(x: x.pointer, weight: w.ffnNorm.pointer, out: xn2.pointer, rows: n, cols: c, eps: eps, rstd: bc.rstd2.pointer)
       }
-      Profiler.measure("train.gemm") { w.gateUp.forward(bc.xn2.pointer, rows: n, into: bc.gateUp.pointer) }
-      for t in [LoRATarget.gate, .up] { loraForward(l, t, input: bc.xn2, output: bc.gateUp.pointer, outStride: 2 * f, cache: bc, rng: &rng) }
-      Profiler.measure("train.swiglu") { Kernels.swiglu(gateUp: bc.gateUp.pointer, out: bc.h.pointer, rows: n, hidden: f) }
-      Profiler.measure("train.gemm") { w.down.forward(bc.h.pointer, rows: n, into: x.pointer, accumulate: true) }
-      loraForward(l, .down, input: bc.h, output: x.pointer, outStride: c, cache: bc, rng: &rng)
+      Profiler.measure("train.gemm") { w.gateUp.forward(xn2.pointer, rows: n, into: bc.gateUp.pointer) }
+      for t in [LoRATarget.gate, .up] { loraForward(l, t, input: xn2, output: bc.gateUp.pointer, outStride: 2 * f, cache: bc, rng: &rng) }
+      Profiler.measure("train.swiglu") { Kernels.swiglu(gateUp: bc.gateUp.pointer, out: h.pointer, rows: n, hidden: f) }
+      Profiler.measure("train.gemm") { w.down.forward(h.pointer, rows: n, into: x.pointer, accumulate: true) }
+      loraForward(l, .down, input: h, output: x.pointer, outStride: c, cache: bc, rng: &rng)
       caches.append(bc)
     }
   }
@@ -201,6 +210,9 @@ final class Pass {
       BLAS.gemm(.noTrans, .trans, m: n, n: s.outFeatures, k: r, alpha: model.lora.config.scaling, a: u.pointer, lda: r,
                 b: vals + s.bOffset, ldb: r, beta: 1, c: output + s.outputColumn, ldc: outStride)
     }
+    // The masked input is needed only here (the backward forms it again from the mask): its
+    // buffer goes back to the pool at once instead of staying until the pass ends.
+    if xd !== input { recycle([xd]) }
     cache.u[t] = u
   }
 
@@ -329,12 +341,19 @@ final class Pass {
     // MLP: x_out = x_mid + down(swiglu(gateUp(norm(x_mid)))).
     let dh = scratch.dh
     frozenBackward(w.down, dY: dx.pointer, dInput: dh.pointer)
-    loraBackward(l, .down, input: bc.h, dY: dx.pointer, dYStride: c, dInput: dh.pointer, cache: bc)
+    let eps = cfg.rmsNormEpsilon, lora = model.lora
+    if lora.slot(layer: l, target: .down) != nil {
+      Kernels.swiglu(gateUp: bc.gateUp.pointer, out: h.pointer, rows: n, hidden: f)  // the down adapter's input again
+    }
+    loraBackward(l, .down, input: h, dY: dx.pointer, dYStride: c, dInput: dh.pointer, cache: bc)
     let dGU = scratch.dGU
     Profiler.measure("train.bwd.swiglu") { Kernels.swigluBackward(dout: dh.pointer, gateUp: bc.gateUp.pointer, dGateUp: dGU.pointer, rows: n, hidden: f) }
     let dxn = scratch.dxn
     frozenBackward(w.gateUp, dY: dGU.pointer, dInput: dxn.pointer)
-    for t in [LoRATarget.gate, .up] { loraBackward(l, t, input: bc.xn2, dY: dGU.pointer, dYStride: 2 * f, dInput: dxn.pointer, cache: bc) }
+    if lora.slot(layer: l, target: .gate) != nil || lora.slot(layer: l, target: .up) != nil {
+      Kernels.rmsnorm(x: bc.xMid.pointer, weight: w.ffnNorm.pointer, out: xn2.pointer, rows: n, cols: c, eps: eps)
+    }
+    for t in [LoRATarget.gate, .up] { loraBackward(l, t, input: xn2, dY: dGU.pointer, dYStride: 2 * f, dInput: dxn.pointer, cache: bc) }
     Profiler.measure("train.bwd.norm") {
       Kernels.rmsnormBackward(dout: dxn.pointer, x: bc.xMid.pointer, weight: w.ffnNorm.pointer, rstd: bc.rstd2.pointer,
                               dx: dx.pointer, dweight: nil, rows: n, cols: c)
@@ -361,7 +380,10 @@ final class Pass {
                                rstdStride: heads, heads: cfg.kvHeadCount, headDim: cfg.headDim, weight: kn.pointer)
     }
     frozenBackward(w.qkv, dY: dqkv.pointer, dInput: dxn.pointer)
-    for t in [LoRATarget.q, .k, .v] { loraBackward(l, t, input: bc.xn1, dY: dqkv.pointer, dYStride: qkvW, dInput: dxn.pointer, cache: bc) }
+    if [LoRATarget.q, .k, .v].contains(where: { lora.slot(layer: l, target: $0) != nil }) {
+      Kernels.rmsnorm(x: bc.xIn.pointer, weight: w.attentionNorm.pointer, out: xn1.pointer, rows: n, cols: c, eps: eps)
+    }
+    for t in [LoRATarget.q, .k, .v] { loraBackward(l, t, input: xn1, dY: dqkv.pointer, dYStride: qkvW, dInput: dxn.pointer, cache: bc) }
     Profiler.measure("train.bwd.norm") {
       Kernels.rmsnormBackward(dout: dxn.pointer, x: bc.xIn.pointer, weight: w.attentionNorm.pointer, rstd: bc.rstd1.pointer,
                               dx: dx.pointer, dweight: nil, rows: n, cols: c)
