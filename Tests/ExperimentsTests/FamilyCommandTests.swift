@@ -1,7 +1,9 @@
 import Foundation
+import Experiments
 import GGUF
 import Testing
 import Tokenizer
+import Training
 
 /// The commands a user runs first on a new model family work on the tiny Llama 3, Qwen2 and Qwen3
 /// GGUF files (Tests/LlamaTests/Fixtures/families): `inspect` names the architecture, `tokenize`
@@ -44,6 +46,51 @@ struct FamilyCommandTests {
       #expect(gen.status == 0, "\(gen.err)")
       // The streamed text is the decoded greedy tokens, special ones (Qwen3 greedy-decodes <|im_start|>) left out.
       #expect(gen.out.hasPrefix(tokenizer.decode(c.greedy, skipSpecial: true)), "\(family) generate \(c.prompt.debugDescription): \(gen.out.debugDescription)")
+    }
+  }
+}
+
+/// A grid whose model is a Hugging Face checkpoint folder: it trains and evaluates on the tiny
+/// Qwen3 checkpoint, fingerprints the folder's files, skips the finished cell when run again and
+/// stops, naming the model, when a weight file changes.
+struct CheckpointGridTests {
+  @Test func aGridRunsOnACheckpointFolderAndNoticesAChangedWeightFile() throws {
+    let source = FamilyCommandTests.families.appendingPathComponent("qwen3/hf").path
+    let model = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(UUID().uuidString)").path
+    try FileManager.default.copyItem(atPath: source, toPath: model)
+    let data = try TinyGSM8K.write()
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-grid-\(UUID().uuidString)").path
+    let yaml = out + ".yaml"
+    try """
+      name: tiny-checkpoint
+      task: math
+      model: \(model)
+      datasets: [\(data)]
+      train_limit: 8
+      test_limit: 2
+      attacks: [{attack: badchain, rate: 0.25}]
+      defenses: [none]
+      max_new_tokens: 4
+      training: {epochs: 1, batch_size: 8, max_length: 96}
+      """.write(toFile: yaml, atomically: true, encoding: .utf8)
+    let runner = GridRunner(try GenerationFamily(plan: try ExperimentPlan.load(yaml), dataRoot: nil), directory: out)
+    let first = try runner.run()
+    #expect(first.count == 1 && first[0].trainRows == 8 && first[0].evaluation.deployed.attackSuccess.total == 2)
+    var skipped = 0
+    _ = try runner.run { if case .cellSkipped = $0 { skipped += 1 } }
+    #expect(skipped == 1)
+    // Another weight file: the finished cell no longer matches and the run stops.
+    let weights = try SafeTensorsFile(path: model + "/model.safetensors")
+    var changed = SafeTensorsWriter()
+    for t in weights.tensors {
+      var tensor = try weights.floatTensor(t.name)
+      if t.name == "model.norm.weight" { tensor = try FloatTensor(shape: tensor.shape, values: tensor.values.map { $0 * 2 }) }
+      try changed.add(t.name, tensor)
+    }
+    try FileManager.default.removeItem(atPath: model + "/model.safetensors")
+    try changed.write(to: model + "/model.safetensors")
+    do { _ = try runner.run(); Issue.record("expected the changed model to stop the run") } catch let e as StaleCellsError {
+      #expect(e.description.contains("model"), "\(e)")
     }
   }
 }
