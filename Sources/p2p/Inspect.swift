@@ -29,7 +29,9 @@ struct Inspect: ParsableCommand {
     if let config = try? LlamaConfig(gguf: file) {
       print("\nconfiguration: \(config.layerCount) blocks, hidden \(config.hiddenSize), FFN \(config.feedForwardSize), "
         + "heads \(config.headCount)/\(config.kvHeadCount) (q/kv), head dim \(config.headDim), vocab \(config.vocabularySize), "
-        + "RoPE base \(config.ropeBase), tied LM head: \(config.tiedEmbeddings)")
+        + "RoPE base \(config.ropeBase)" + (file.tensor("rope_freqs.weight") != nil ? " with Llama 3 frequency factors" : "")
+        + ", tied LM head: \(config.tiedEmbeddings)" + (config.attentionBias ? ", q/k/v bias" : "") + (config.qkNorm ? ", q/k norms" : "")
+        + (LlamaConfig.halvesRoPEArchitectures.contains(config.architecture) ? " (q/k rows in halves order, permuted at load)" : ""))
     }
     let params = file.tensors.reduce(0) { $0 + $1.elementCount }
     print("\ntensors (\(file.tensors.count), \(params) parameters):")
