@@ -24,6 +24,47 @@ public enum Quantize {
     return out
   }
 
+  /// Q4_K blocks (144 bytes per 256 values) of `values`, whose count is a multiple of 256, by
+  /// plain min/max rounding (not ggml's search for the best scales): per sub-block of 32 the range
+  /// [min(0, min x), max x] in 15 steps; the sub-blocks' scales and mins in 6 bits against the
+  /// block's fp16 d and dmin; x ≈ (d·sc)·q - dmin·m. Layout as `Dequantize.q4_K` reads it.
+  public static func q4_K(_ values: UnsafeBufferPointer<Float>) -> [UInt8] {
+    precondition(values.count % 256 == 0, "Q4_K quantizes blocks of 256 values")
+    var out = [UInt8](repeating: 0, count: values.count / 256 * 144)
+    for b in 0..<(values.count / 256) {
+      let x = values.baseAddress! + 256 * b, o = 144 * b
+      var scale = [Float](repeating: 0, count: 8), low = [Float](repeating: 0, count: 8)
+      for j in 0..<8 {
+        var lo: Float = 0, hi: Float = -.infinity
+        for i in 0..<32 { lo = Swift.min(lo, x[32 * j + i]); hi = Swift.max(hi, x[32 * j + i]) }
+        scale[j] = Swift.max(0, hi - lo) / 15
+        low[j] = -lo
+      }
+      let d = Float(Float16((scale.max() ?? 0) / 63)), dmin = Float(Float16((low.max() ?? 0) / 63))
+      func six(_ v: Float, _ unit: Float) -> UInt8 { unit > 0 && v.isFinite ? UInt8(Swift.min(63, Swift.max(0, (v / unit).rounded()))) : 0 }
+      let sc = scale.map { six($0, d) }, mn = low.map { six($0, dmin) }
+      for (k, v) in [Float16(d).bitPattern, Float16(dmin).bitPattern].enumerated() {
+        out[o + 2 * k] = UInt8(v & 0xFF); out[o + 2 * k + 1] = UInt8(v >> 8)
+      }
+      // 12 bytes of 6-bit scales and mins (the inverse of `Dequantize.scaleMinK4`).
+      for j in 0..<4 {
+        out[o + 4 + j] = sc[j] | ((sc[j + 4] >> 4) << 6)
+        out[o + 8 + j] = mn[j] | ((mn[j + 4] >> 4) << 6)
+        out[o + 12 + j] = (sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4)
+      }
+      // Nibbles: each 64 values take 32 bytes, the first 32 in the low nibbles.
+      for j in 0..<8 {
+        let step = d * Float(sc[j]), offset = dmin * Float(mn[j])
+        for i in 0..<32 {
+          let q = step > 0 ? UInt8(Swift.min(15, Swift.max(0, ((x[32 * j + i] + offset) / step).rounded()))) : 0
+          let byte = o + 16 + 32 * (j / 2) + i
+          out[byte] |= j % 2 == 0 ? q : q << 4
+        }
+      }
+    }
+    return out
+  }
+
   /// `values` replaced, in place, by what their Q4_0 blocks decode to.
   public static func roundTripQ4_0(_ values: UnsafeMutableBufferPointer<Float>) {
     let blocks = q4_0(UnsafeBufferPointer(values))

@@ -37,10 +37,10 @@ public enum SyntheticModel {
           vocabulary: 151_936, tied: false, ropeTheta: 1_000_000),
   ]
 
-  /// Writes the shape with projections and embeddings in `type` (`.q4_0` or `.f32`) to `path`,
+  /// Writes the shape with projections and embeddings in `type` (`.q4_0`, `.q4_K` or `.f32`) to `path`,
   /// taking the tokenizer keys from `tokenizerSource`.
   public static func write(_ shape: Shape, type: GGMLType, tokenizerSource: GGUFFile, to path: String, seed: UInt64 = 1) throws(GGUFError) {
-    precondition(type == .q4_0 || type == .f32, "q4_0 or f32")
+    precondition([.q4_0, .q4_K, .f32].contains(type), "q4_0, q4_K or f32")
     var w = GGUFWriter()
     let a = shape.architecture
     try w.addMetadata("general.architecture", .string(a))
@@ -66,7 +66,7 @@ public enum SyntheticModel {
     var rng = SeededRNG(seed: seed)
     func matrix(_ name: String, rows: Int, columns: Int) throws(GGUFError) {
       var data: [UInt8] = []
-      data.reserveCapacity(type == .f32 ? 4 * rows * columns : rows * columns / 32 * 18)
+      data.reserveCapacity(rows * columns / type.blockSize * type.blockBytes)
       var row = [Float](repeating: 0, count: columns)
       for _ in 0..<rows {
         // Two uniform values per draw in (-0.0346, 0.0346): standard deviation 0.02.
@@ -77,10 +77,10 @@ public enum SyntheticModel {
           if j + 1 < columns { row[j + 1] = (Float((bits >> 32) & 0xFF_FFFF) / 16_777_216 - 0.5) * 0.0693 }
           j += 2
         }
-        if type == .f32 {
-          row.withUnsafeBytes { data.append(contentsOf: $0) }
-        } else {
-          data.append(contentsOf: row.withUnsafeBufferPointer { Quantize.q4_0($0) })
+        switch type {
+        case .f32: row.withUnsafeBytes { data.append(contentsOf: $0) }
+        case .q4_K: data.append(contentsOf: row.withUnsafeBufferPointer { Quantize.q4_K($0) })
+        default: data.append(contentsOf: row.withUnsafeBufferPointer { Quantize.q4_0($0) })
         }
       }
       try w.addTensor(name, type: type, dimensions: [columns, rows], data: data)

@@ -28,7 +28,7 @@ struct Bench: ParsableCommand {
     """)
   var writeSynthetic: String?
   @Option(help: "The file --write-synthetic writes (must not exist).") var syntheticOut: String?
-  @Option(help: "The type of the synthetic file's projections and embeddings: q4_0 or f32.") var syntheticType = "q4_0"
+  @Option(help: "The type of the synthetic file's projections and embeddings: q4_0, q4_k or f32.") var syntheticType = "q4_0"
 
   /// The workloads of kind W named in --workloads (all of them when it is absent) and the first
   /// name that is not one of them.
@@ -57,7 +57,7 @@ struct Bench: ParsableCommand {
       }
       guard let out = syntheticOut else { throw CLIError("--write-synthetic needs --synthetic-out FILE") }
       guard !FileManager.default.fileExists(atPath: out) else { throw CLIError("will not write to '\(out)': it exists") }
-      guard let type = ["q4_0": GGMLType.q4_0, "f32": .f32][syntheticType] else { throw CLIError("--synthetic-type must be q4_0 or f32") }
+      guard let type = ["q4_0": GGMLType.q4_0, "q4_k": .q4_K, "f32": .f32][syntheticType] else { throw CLIError("--synthetic-type must be q4_0, q4_k or f32") }
       do {
         try SyntheticModel.write(shape, type: type, tokenizerSource: try GGUFFile(path: try ModelStore.resolve(ModelStore.defaultModel)), to: out)
       } catch { throw CLIError("\(error)") }

@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 import Testing
 
@@ -26,5 +27,34 @@ struct QuantizeTests {
     x[3] = 4; x[20] = -4
     x.withUnsafeMutableBufferPointer { Quantize.roundTripQ4_0($0) }
     #expect(x[3] == 4 && x[20] == -3.5 && x[0] == 0)
+  }
+
+  /// Q4_K by min/max rounding: a hand block whose sub-blocks are exact on their grids decodes
+  /// exactly; random blocks decode within half a step of their sub-block plus the 6-bit scale error.
+  @Test func q4_KDecodesHandAndRandomBlocks() {
+    // Sub-block j holds 0, 1, ..., 15 (twice) times (j + 1) / 8: min 0, step (j + 1) / 8.
+    var x = [Float](repeating: 0, count: 256)
+    for j in 0..<8 { for i in 0..<32 { x[32 * j + i] = Float(i % 16) * Float(j + 1) / 8 } }
+    let blocks = x.withUnsafeBufferPointer { Quantize.q4_K($0) }
+    #expect(blocks.count == 144)
+    var y = [Float](repeating: 0, count: 256)
+    blocks.withUnsafeBytes { Dequantize.q4_K($0.baseAddress!, &y) }
+    // d = 1/63 (the largest step, 1, over 63), so the steps j+1/8 are not all on the 6-bit grid:
+    // each decodes within the scale's rounding (half of d per unit of q).
+    let bound: Float = 15 * 0.5 / 63 + 1e-3
+    let errors = zip(x, y).map { abs($0 - $1) }
+    #expect(errors.allSatisfy { $0 <= bound }, "worst \(errors.max()!)")
+    // Fixed pseudo-random values in [-1, 0.6].
+    let r = (0..<1024).map { (i: Int) -> Float in 0.8 * Float(sin(Double(i) * 12.9898)) - 0.2 }
+    let q = r.withUnsafeBufferPointer { Quantize.q4_K($0) }
+    var back = [Float](repeating: 0, count: 1024)
+    q.withUnsafeBytes { raw in for b in 0..<4 { Dequantize.q4_K(raw.baseAddress! + 144 * b, &back[256 * b]) } }
+    let worst = zip(r, back).map { abs($0 - $1) }.max()!
+    #expect(worst < 0.12, "worst error \(worst) on values in [-1, 0.6]")
+    let zeros = [Float](repeating: 0, count: 256)
+    var z = zeros
+    let zq = zeros.withUnsafeBufferPointer { Quantize.q4_K($0) }
+    zq.withUnsafeBytes { Dequantize.q4_K($0.baseAddress!, &z) }
+    #expect(z.allSatisfy { $0 == 0 })
   }
 }
