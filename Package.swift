@@ -71,7 +71,7 @@ let package = Package(
     .testTarget(name: "FileIOTests", dependencies: ["FileIO"], swiftSettings: cpuFlags),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "TensorCore", "GGUF", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
-    .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "GGUF", "Llama", "Tokenizer", "Training"], swiftSettings: cpuFlags),
+    .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "GGUF", "Llama", "TestSupport", "Tokenizer", "Training"], swiftSettings: cpuFlags),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"], swiftSettings: cpuFlags),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),

@@ -2,13 +2,13 @@ import Checkpoint
 import Foundation
 import GGUF
 import Llama
+import TestSupport
 import Testing
 import Tokenizer
 import Training
 
 /// Hugging Face checkpoint folders (config.json, safetensors, tokenizer.json) of the tiny Llama 3,
-/// Qwen2 and Qwen3 models (Tests/LlamaTests/Fixtures/families/<family>/hf, written by
-/// transformers in bf16) load as the GGUF files llama.cpp's converter writes: the same tensors,
+/// Qwen2 and Qwen3 models (`TinyFamilies.checkpoint`, written by transformers in bf16) load as the GGUF files llama.cpp's converter writes: the same tensors,
 /// transformers' logits and greedy tokens, the same tokenizer.
 struct HFCheckpointTests {
   struct Reference: Decodable {
@@ -16,14 +16,13 @@ struct HFCheckpointTests {
     let cases: [Case]
   }
 
-  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("..").standardizedFileURL
-  static func family(_ name: String) -> String { fixtures.appendingPathComponent("LlamaTests/Fixtures/families/\(name)").path }
+  static let tokenizerFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../TokenizerTests/Fixtures").standardizedFileURL
 
   @Test(arguments: ["llama3", "qwen2", "qwen3"])
   func aCheckpointIsTheGGUFFileOfItsWeightsAndTokenizer(family: String) throws {
-    let dir = Self.family(family)
-    let converted = try GGUFFile(bytes: try HFCheckpoint.gguf(dir + "/hf").bytes())
-    let written = try GGUFFile(path: dir + "/model.gguf")  // by the gguf package, llama.cpp's conventions
+    let converted = try GGUFFile(bytes: try HFCheckpoint.gguf(try TinyFamilies.checkpoint(family)).bytes())
+    let written = try GGUFFile(path: TinyFamilies.gguf(family))  // by the gguf package, llama.cpp's conventions
     #expect(Set(converted.tensors.map(\.name)) == Set(written.tensors.map(\.name)))
     for t in written.tensors {
       let c = try #require(converted.tensor(t.name))
@@ -48,9 +47,8 @@ struct HFCheckpointTests {
 
   @Test(arguments: ["llama3", "qwen2", "qwen3"])
   func theCheckpointGivesTransformersLogitsAndGreedyTokens(family: String) throws {
-    let dir = Self.family(family)
-    let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/reference.json")))
-    let bundle = try ModelSource.load(dir + "/hf")
+    let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: TinyFamilies.directory(family) + "/reference.json")))
+    let bundle = try ModelSource.load(try TinyFamilies.checkpoint(family))
     for c in ref.cases {
       #expect(bundle.tokenizer.encode(c.prompt) == c.ids)
       let logits = try bundle.model.forward([c.ids], logits: .all)
@@ -65,18 +63,18 @@ struct HFCheckpointTests {
   /// The tokenizer read from tokenizer.json gives the ids of the GGUF tokenizer on the 393 strings.
   @Test(arguments: ["llama3", "qwen2"])
   func theTokenizerFileGivesTheGGUFTokenizersIds(family: String) throws {
-    let checkpoint = try ModelSource.tokenizer(Self.family(family) + "/hf")
-    let gguf = try BPETokenizer(gguf: GGUFFile(path: Self.fixtures.appendingPathComponent("TokenizerTests/Fixtures/\(family)/tokenizer.gguf").path))
+    let checkpoint = try ModelSource.tokenizer(try TinyFamilies.checkpoint(family))
+    let gguf = try BPETokenizer(gguf: GGUFFile(path: Self.tokenizerFixtures.appendingPathComponent("\(family)/tokenizer.gguf.bin").path))
     #expect(checkpoint.preTokenizer == gguf.preTokenizer)
     struct Cases: Decodable { struct Case: Decodable { let text: String; let ids: [Int] }; let cases: [Case] }
-    let cases = try JSONDecoder().decode(Cases.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("TokenizerTests/Fixtures/\(family)/cases.json")))
+    let cases = try JSONDecoder().decode(Cases.self, from: Data(contentsOf: Self.tokenizerFixtures.appendingPathComponent("\(family)/cases.json")))
     #expect(cases.cases.count == 393)
     for c in cases.cases { #expect(checkpoint.encode(c.text) == c.ids, "\(c.text.debugDescription)") }
   }
 
   /// Sharded weights (an index naming two files) in F32 load the same model.
   @Test func shardedWeightsLoadTheSameModel() throws {
-    let source = Self.family("qwen3") + "/hf"
+    let source = try TinyFamilies.checkpoint("qwen3")
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shards-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     for f in ["config.json", "tokenizer.json"] { try FileManager.default.copyItem(atPath: source + "/" + f, toPath: dir + "/" + f) }
@@ -96,7 +94,7 @@ struct HFCheckpointTests {
 
   /// What the converter cannot read is named: the file, the key, what it found and expected.
   @Test func badCheckpointsAreRefusedNamingFileAndKey() throws {
-    let source = Self.family("qwen2") + "/hf"
+    let source = try TinyFamilies.checkpoint("qwen2")
     func variant(_ edit: (inout [String: Any], inout [String: Any]) -> Void) throws -> String {
       let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bad-ckpt-\(UUID().uuidString)").path
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -1,6 +1,7 @@
 import Foundation
 import Experiments
 import GGUF
+import TestSupport
 import Testing
 import Tokenizer
 import Training
@@ -16,20 +17,17 @@ struct FamilyCommandTests {
     let cases: [Case]
   }
 
-  static let families = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../LlamaTests/Fixtures/families").standardizedFileURL
-
   @Test(arguments: ["llama3", "qwen2", "qwen3"])
   func inspectTokenizeAndGenerateMatchTransformers(family: String) throws {
-    let dir = Self.families.appendingPathComponent(family)
-    let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: dir.appendingPathComponent("reference.json")))
+    let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: TinyFamilies.directory(family) + "/reference.json")))
+    let checkpoint = try TinyFamilies.checkpoint(family)
     // The GGUF file, the Hugging Face checkpoint folder, and the file `p2p convert` writes from it.
     let converted = FileManager.default.temporaryDirectory.appendingPathComponent("convert-\(UUID().uuidString).gguf").path
-    let convert = try AdapterCommandTests.run(["convert", "--model", dir.appendingPathComponent("hf").path, "--out", converted])
+    let convert = try AdapterCommandTests.run(["convert", "--model", checkpoint, "--out", converted])
     #expect(convert.status == 0, "\(convert.err)")
-    let again = try AdapterCommandTests.run(["convert", "--model", dir.appendingPathComponent("hf").path, "--out", converted])
+    let again = try AdapterCommandTests.run(["convert", "--model", checkpoint, "--out", converted])
     #expect(again.status == 1 && again.err.contains("it exists"), "\(again.err)")
-    for model in [dir.appendingPathComponent("model.gguf").path, dir.appendingPathComponent("hf").path, converted] {
+    for model in [TinyFamilies.gguf(family), checkpoint, converted] {
       try check(model, ref, family: family)
     }
   }
@@ -37,7 +35,7 @@ struct FamilyCommandTests {
   func check(_ model: String, _ ref: Reference, family: String) throws {
     let inspect = try AdapterCommandTests.run(["inspect", "--model", model])
     #expect(inspect.status == 0 && inspect.out.contains("general.architecture") && inspect.out.contains("\"\(ref.ggufArchitecture)\""), "\(inspect.err)")
-    let tokenizer = try BPETokenizer(gguf: try GGUFFile(path: Self.families.appendingPathComponent(family + "/model.gguf").path))
+    let tokenizer = try BPETokenizer(gguf: try GGUFFile(path: TinyFamilies.gguf(family)))
     for c in ref.cases {
       let tokens = try AdapterCommandTests.run(["tokenize", "--model", model, c.prompt])
       #expect(tokens.status == 0, "\(tokens.err)")
@@ -55,7 +53,7 @@ struct FamilyCommandTests {
 /// stops, naming the model, when a weight file changes.
 struct CheckpointGridTests {
   @Test func aGridRunsOnACheckpointFolderAndNoticesAChangedWeightFile() throws {
-    let source = FamilyCommandTests.families.appendingPathComponent("qwen3/hf").path
+    let source = try TinyFamilies.checkpoint("qwen3")
     let model = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(UUID().uuidString)").path
     try FileManager.default.copyItem(atPath: source, toPath: model)
     let data = try TinyGSM8K.write()

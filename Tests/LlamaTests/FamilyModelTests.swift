@@ -23,7 +23,7 @@ struct FamilyModelTests {
     let dir = try #require(Bundle.module.url(forResource: "families/" + family, withExtension: nil, subdirectory: "Fixtures"),
                            "Fixtures/families/\(family) is missing: run scripts/fixtures/tiny_families.py")
     let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: dir.appendingPathComponent("reference.json")))
-    return (ref, try LlamaModel(gguf: try GGUFFile(path: dir.appendingPathComponent("model.gguf").path)))
+    return (ref, try LlamaModel(gguf: try GGUFFile(path: dir.appendingPathComponent("model.gguf.bin").path)))
   }
 
   @Test func eachFamilyReadsItsConfiguration() throws {

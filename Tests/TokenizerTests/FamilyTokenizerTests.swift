@@ -26,7 +26,7 @@ struct FamilyTokenizerTests {
     let dir = try #require(Bundle.module.url(forResource: family, withExtension: nil, subdirectory: "Fixtures"),
                            "Fixtures/\(family) is missing: run scripts/fixtures/family_tokenizer_fixtures.py")
     let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: dir.appendingPathComponent("cases.json")))
-    let tokenizer = try BPETokenizer(gguf: try GGUFFile(path: dir.appendingPathComponent("tokenizer.gguf").path))
+    let tokenizer = try BPETokenizer(gguf: try GGUFFile(path: dir.appendingPathComponent("tokenizer.gguf.bin").path))
     return (fixture, tokenizer)
   }
 

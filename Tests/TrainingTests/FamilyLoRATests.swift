@@ -24,14 +24,10 @@ struct FamilyLoRATests {
     let gradients: [String: Tensor]
   }
 
-  static let families = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../LlamaTests/Fixtures/families").standardizedFileURL
-
   @Test(arguments: ["llama3", "qwen2", "qwen3"])
   func lossAndEveryLoRAGradientMatchPEFT(family: String) throws {
-    let dir = Self.families.appendingPathComponent(family)
-    let fx = try loadFixture(Fixture.self, from: dir.appendingPathComponent("lora.json"))
-    let model = try LlamaModel(gguf: try GGUFFile(path: dir.appendingPathComponent("model.gguf").path))
+    let fx = try loadFixture(Fixture.self, from: URL(fileURLWithPath: TinyFamilies.directory(family) + "/lora.json"))
+    let model = try LlamaModel(gguf: try GGUFFile(path: TinyFamilies.gguf(family)))
     let targets = try LoRATarget.parseList(fx.lora.target_modules.joined(separator: ","))
     let lora = LoRAParameters(model: model.config, lora: LoRAConfig(rank: fx.lora.r, alpha: fx.lora.lora_alpha, dropout: 0, targets: targets))
     for slot in lora.slots {
