@@ -22,7 +22,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "p2p", targets: ["p2p"]),
-    .library(name: "P2PKit", targets: ["FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Checkpoint", "Backdoor", "Defense", "Evaluation", "Inference", "Experiments"]),
+    .library(name: "P2PKit", targets: ["FileIO", "TensorCore", "GGUF", "Jinja", "Tokenizer", "Llama", "Training", "Checkpoint", "Backdoor", "Defense", "Evaluation", "Inference", "Experiments"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,7 +35,8 @@ let package = Package(
     .target(name: "FileIO", swiftSettings: cpuFlags),
     .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: engine),
     .target(name: "GGUF", swiftSettings: engine),
-    .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: engine),
+    .target(name: "Jinja", swiftSettings: cpuFlags),
+    .target(name: "Tokenizer", dependencies: ["GGUF", "Jinja"], swiftSettings: engine),
     .target(name: "Llama", dependencies: ["TensorCore", "GGUF", "Tokenizer"], swiftSettings: engine),
     .target(name: "Training", dependencies: ["TensorCore", "Llama"], swiftSettings: engine),
     .target(name: "Checkpoint", dependencies: ["GGUF", "Llama", "Tokenizer", "Training"], swiftSettings: cpuFlags),
@@ -53,7 +54,7 @@ let package = Package(
     .executableTarget(
       name: "p2p",
       dependencies: [
-        "FileIO", "TensorCore", "GGUF", "Tokenizer", "Llama", "Training", "Checkpoint", "Backdoor", "Defense", "Evaluation",
+        "FileIO", "TensorCore", "GGUF", "Jinja", "Tokenizer", "Llama", "Training", "Checkpoint", "Backdoor", "Defense", "Evaluation",
         "Inference", "Experiments",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -75,7 +76,8 @@ let package = Package(
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"], swiftSettings: cpuFlags),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
-    .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"],
+    .testTarget(name: "JinjaTests", dependencies: ["Jinja"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+    .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "Jinja"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "LlamaTests", dependencies: ["Llama", "TensorCore", "GGUF", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),

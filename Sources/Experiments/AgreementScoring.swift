@@ -15,7 +15,7 @@ public enum AgreementScoring {
   /// label words are the first token of each name (so "sci/tech" is read as "sci").
   public static func defaultPrompt(labelNames: [String], tokenizer: BPETokenizer, chatTemplate: ChatTemplate?) throws -> PromptTemplate {
     let instruction = LabelAgreement.instruction(labelNames: labelNames)
-    let template = chatTemplate?.render([ChatMessage(role: "user", content: instruction)], addGenerationPrompt: true) ?? instruction + "\n"
+    let template = try chatTemplate?.render([ChatMessage(role: "user", content: instruction)], addGenerationPrompt: true) ?? instruction + "\n"
     let words = try labelNames.map { name -> String in
       guard let first = tokenizer.encode(name, parseSpecial: false).first else {
         throw ExperimentError.invalid(key: "label name '\(name)'", expected: "a non-empty label name")

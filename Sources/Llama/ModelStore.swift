@@ -43,6 +43,8 @@ public struct ModelBundle: Sendable {
   public let model: LlamaModel
   public let tokenizer: BPETokenizer
   public let chatTemplate: ChatTemplate?
+  /// Why the file's chat template cannot be used (nil when it has none or it parsed).
+  public let chatTemplateProblem: String?
   public let loadSeconds: Double
 
   /// `base`: how the projections and embeddings are held (`auto`: quantized above 2 GiB of fp32 weights).
@@ -61,14 +63,21 @@ public struct ModelBundle: Sendable {
     self.file = file
     model = try LlamaModel(gguf: file, base: base)
     tokenizer = try BPETokenizer(gguf: file)
-    chatTemplate = try? ChatTemplate(gguf: file)
+    if file.metadata[ChatTemplate.key] == nil {
+      (chatTemplate, chatTemplateProblem) = (nil, nil)
+    } else {
+      do { (chatTemplate, chatTemplateProblem) = (try ChatTemplate(gguf: file, tokenizer: tokenizer), nil) } catch {
+        (chatTemplate, chatTemplateProblem) = (nil, error.description)
+      }
+    }
     loadSeconds = (ContinuousClock().now - start).seconds
   }
 
-  /// End-of-sequence ids: the tokenizer's eos plus ChatML's `<|im_end|>` when present.
+  /// End-of-sequence ids: the tokenizer's eos plus the end-of-turn control tokens of the chat
+  /// families (ChatML's `<|im_end|>`, Llama 3's `<|eot_id|>` and `<|eom_id|>`) when present.
   public var stopTokens: Set<Int> {
     var s: Set<Int> = [tokenizer.eosID]
-    for id in 0..<min(tokenizer.vocabularySize, 16) where tokenizer.token(id) == "<|im_end|>" { s.insert(id) }
+    for id in tokenizer.controlTokenIDs where ["<|im_end|>", "<|eot_id|>", "<|eom_id|>"].contains(tokenizer.token(id)) { s.insert(id) }
     return s
   }
 }

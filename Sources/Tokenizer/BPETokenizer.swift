@@ -96,6 +96,9 @@ public final class BPETokenizer: Sendable {
   /// True for control tokens (such as `<|im_end|>`), the ids `decode(skipSpecial: true)` drops.
   public func isSpecial(_ id: Int) -> Bool { specialIDs.contains(id) }
 
+  /// The ids of the control tokens, ascending.
+  public var controlTokenIDs: [Int] { specialIDs.sorted() }
+
   /// Token ids of `text`. With `parseSpecial` (default) the spellings of control tokens in the
   /// text become their ids; without it they are encoded as ordinary text.
   public func encode(_ text: String, parseSpecial: Bool = true) -> [Int] {

@@ -1,116 +1,59 @@
+import Foundation
 import GGUF
+import Jinja
 
-/// ChatML prompt rendering, identical to transformers' `apply_chat_template(messages,
-/// tokenize=False, add_generation_prompt:)` for ChatML templates such as SmolLM2's:
-///
-///     {% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}
-///     {{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging
-///     Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' +
-///     message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}
-///     {{ '<|im_start|>assistant\n' }}{% endif %}
-///
-/// This is not a Jinja interpreter. The template (`tokenizer.chat_template`) must use the ChatML
-/// markers; its default system prompt, if any, is read from the template itself: the first string
-/// literal `'<|im_start|>system\n...<|im_end|>'` whose body is plain text (no expression). It is
-/// inserted before the first message when that message is not a system message (and there is at
-/// least one message, as the Jinja loop runs only then).
+/// A model's chat template (`tokenizer.chat_template`, a Jinja program), rendered exactly as
+/// transformers' `apply_chat_template(messages, tokenize=False, add_generation_prompt:)` renders
+/// it: the variables `messages`, `tools` (None), `documents` (None), `add_generation_prompt`,
+/// `bos_token` and `eos_token` (the spellings of the tokenizer's BOS and EOS), plus any extra
+/// variables a caller passes (`enable_thinking` for Qwen3, `date_string` for Llama 3).
+/// Checked against transformers on the templates of SmolLM2, Llama 3.1/3.2, Qwen2.5 and Qwen3
+/// (Tests/TokenizerTests/Fixtures/chat-templates).
 public struct ChatTemplate: Sendable, Equatable {
   public static let key = "tokenizer.chat_template"
-  public static let start = "<|im_start|>"
-  public static let end = "<|im_end|>"
 
   /// The template source as stored in the file.
   public let source: String
-  /// The system prompt inserted when the conversation does not start with one, nil for none.
-  public let defaultSystemPrompt: String?
+  public let bosToken: String?
+  public let eosToken: String?
+  private let template: JinjaTemplate
 
-  /// Reads `tokenizer.chat_template` from `gguf`.
-  public init(gguf: GGUFFile) throws(TokenizerError) {
+  /// Reads `tokenizer.chat_template` from `gguf`; BOS and EOS come from `tokenizer` (built from
+  /// the same file when not given).
+  public init(gguf: GGUFFile, tokenizer: BPETokenizer? = nil) throws(TokenizerError) {
     guard let value = gguf.metadata[Self.key] else { throw .missingKey(Self.key) }
     guard let source = value.string else { throw .wrongValueType(key: Self.key, expected: "string", found: value.typeName) }
-    try self.init(template: source)
+    let tokens: BPETokenizer
+    if let tokenizer { tokens = tokenizer } else { tokens = try BPETokenizer(gguf: gguf) }
+    try self.init(template: source, bosToken: tokens.bosID.flatMap(tokens.token), eosToken: tokens.token(tokens.eosID))
   }
 
-  /// Parses a template source (the value of `tokenizer.chat_template`).
-  public init(template: String) throws(TokenizerError) {
-    guard template.contains(Self.start) && template.contains(Self.end) else {
-      throw .unsupportedChatTemplate(key: Self.key, reason: "no ChatML markers \(Self.start) and \(Self.end)")
-    }
-    guard template.contains("message['content']") || template.contains("message[\"content\"]")
-      || template.contains("message.content") else {
-      throw .unsupportedChatTemplate(key: Self.key, reason: "the template does not render message['content']")
+  /// Parses a template source (the value of `tokenizer.chat_template` or of `chat_template` in
+  /// `tokenizer_config.json`).
+  public init(template: String, bosToken: String? = nil, eosToken: String? = nil) throws(TokenizerError) {
+    do { self.template = try JinjaTemplate(template) } catch {
+      throw .unsupportedChatTemplate(key: Self.key, reason: error.description)
     }
     source = template
-    defaultSystemPrompt = Self.literalSystemPrompt(in: template)
+    self.bosToken = bosToken
+    self.eosToken = eosToken
   }
 
   /// The rendered prompt. With `addGenerationPrompt` it ends with the assistant header, ready for
-  /// the model to continue.
-  public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
-    var out = ""
-    if let system = defaultSystemPrompt, let first = messages.first, first.role != "system" {
-      out += Self.start + "system\n" + system + Self.end + "\n"
-    }
-    for message in messages {
-      out += Self.start + message.role + "\n" + message.content + Self.end + "\n"
-    }
-    if addGenerationPrompt { out += Self.start + "assistant\n" }
-    return out
+  /// the model to continue. `clock` is the date `strftime_now` gives (Llama 3.2 prints it).
+  public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool, variables: [String: JinjaValue] = [:],
+                     clock: JinjaClock = JinjaClock(Date())) throws(TokenizerError) -> String {
+    var context: [String: JinjaValue] = [
+      "messages": .array(messages.map { .object(JinjaObject([("role", .string($0.role)), ("content", .string($0.content))])) }),
+      "tools": .none, "documents": .none, "add_generation_prompt": .bool(addGenerationPrompt),
+    ]
+    if let bosToken { context["bos_token"] = .string(bosToken) }
+    if let eosToken { context["eos_token"] = .string(eosToken) }
+    context.merge(variables) { _, new in new }
+    do { return try template.render(context, clock: clock) } catch { throw .chatTemplateFailed(reason: error.description) }
   }
 
-  /// The body of the first `<|im_start|>system` + newline ... `<|im_end|>` span that is a plain
-  /// Jinja string literal (no unescaped quote, so no concatenated expression), unescaped.
-  static func literalSystemPrompt(in template: String) -> String? {
-    let opener = start + "system"
-    var searchFrom = template.startIndex
-    while let found = template[searchFrom...].firstRange(of: opener) {
-      searchFrom = found.upperBound
-      var bodyStart = found.upperBound
-      // The newline after the role is a real newline or a Jinja escape "\n".
-      if template[bodyStart...].hasPrefix("\n") {
-        bodyStart = template.index(after: bodyStart)
-      } else if template[bodyStart...].hasPrefix("\\n") {
-        bodyStart = template.index(bodyStart, offsetBy: 2)
-      } else {
-        continue
-      }
-      guard let close = template[bodyStart...].firstRange(of: end) else { return nil }
-      let body = template[bodyStart..<close.lowerBound]
-      if hasUnescapedQuote(body) { continue }
-      return unescapeJinja(body)
-    }
-    return nil
-  }
-
-  /// True when `s` ends a string literal somewhere (a quote not preceded by a backslash).
-  static func hasUnescapedQuote(_ s: Substring) -> Bool {
-    var escaped = false
-    for c in s {
-      if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "'" || c == "\"" { return true }
-    }
-    return false
-  }
-
-  /// Jinja (Python) string-literal escapes that can appear in a prompt: \n \t \\ \' \".
-  static func unescapeJinja(_ s: Substring) -> String {
-    var out = ""
-    var escaped = false
-    for c in s {
-      if escaped {
-        switch c {
-        case "n": out.append("\n")
-        case "t": out.append("\t")
-        case "\\", "'", "\"": out.append(c)
-        default: out.append("\\"); out.append(c)
-        }
-        escaped = false
-      } else if c == "\\" {
-        escaped = true
-      } else {
-        out.append(c)
-      }
-    }
-    if escaped { out.append("\\") }
-    return out
+  public static func == (a: ChatTemplate, b: ChatTemplate) -> Bool {
+    a.source == b.source && a.bosToken == b.bosToken && a.eosToken == b.eosToken
   }
 }

@@ -22,6 +22,8 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
   case unknownMergeToken(key: String, index: Int, token: String)
   /// The chat template is not one this module can render.
   case unsupportedChatTemplate(key: String, reason: String)
+  /// The chat template failed on these messages (it raised an error, or used a value wrongly).
+  case chatTemplateFailed(reason: String)
 
   public var description: String {
     switch self {
@@ -41,6 +43,7 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
     case let .unknownMergeToken(key, index, token):
       return "merge #\(index) of '\(key)' uses the token \"\(token)\", which is not in the vocabulary"
     case let .unsupportedChatTemplate(key, reason): return "chat template '\(key)' is not supported: \(reason)"
+    case let .chatTemplateFailed(reason): return "the chat template could not render these messages: \(reason)"
     }
   }
 }

@@ -18,6 +18,9 @@ struct Generate: ParsableCommand {
   @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
   @Flag(help: "Wrap PROMPT as a user message in the model's chat template.") var chat = false
   @Option(help: "System message for --chat (default: the template's own).") var system: String?
+  @Option(name: .customLong("chat-variable"), parsing: .singleValue,
+          help: ArgumentHelp("A variable of the chat template for --chat, NAME=VALUE (repeatable); VALUE is read as JSON when it parses, else as text (e.g. enable_thinking=false for Qwen3, date_string=\"26 Jul 2024\" for Llama 3).", valueName: "NAME=VALUE"))
+  var chatVariables: [String] = []
   @Flag(help: "Print timing statistics to standard error.") var stats = false
   @Option(help: "A LoRA adapter directory (PEFT format) to apply, merged into the weights.") var adapter: String?
   @Argument(help: "The prompt.") var prompt: String
@@ -42,11 +45,15 @@ struct Generate: ParsableCommand {
       text = wrapped.prompt
       printError(wrapped.note)
     } else if chat {
-      guard let template = bundle.chatTemplate else { throw CLIError("this model has no chat template; drop --chat") }
+      guard let template = bundle.chatTemplate else {
+        throw CLIError(bundle.chatTemplateProblem.map { "--chat: \($0)" } ?? "this model has no chat template; drop --chat")
+      }
       var messages: [ChatMessage] = []
       if let system { messages.append(ChatMessage(role: "system", content: system)) }
       messages.append(ChatMessage(role: "user", content: prompt))
-      text = template.render(messages, addGenerationPrompt: true)
+      do { text = try template.render(messages, addGenerationPrompt: true, variables: try ChatVariables.parse(chatVariables)) } catch {
+        throw CLIError("\(error)")
+      }
     }
     let ids = bundle.tokenizer.encode(text)
     guard !ids.isEmpty else { throw CLIError("the prompt is empty") }

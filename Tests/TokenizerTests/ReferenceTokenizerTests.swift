@@ -70,7 +70,7 @@ struct ReferenceTokenizerTests {
     let file = try GGUFFile(path: Reference.modelPath)
     let template = try ChatTemplate(gguf: file)
     #expect(template.source == (try Reference.fixture().chatTemplate))
-    #expect(template.defaultSystemPrompt == "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
+    #expect(template.eosToken == "<|im_end|>")
   }
 
   /// llama.cpp's `smollm` (digits isolated first) differs from transformers only around
