@@ -96,6 +96,13 @@ public final class BPETokenizer: Sendable {
   /// True for control tokens (such as `<|im_end|>`), the ids `decode(skipSpecial: true)` drops.
   public func isSpecial(_ id: Int) -> Bool { specialIDs.contains(id) }
 
+  /// `ids` with BOS in front when the tokenizer adds one (`tokenizer.ggml.add_bos_token`, as
+  /// transformers' `encode(text)` and llama.cpp do for Llama 3); unchanged otherwise.
+  public func withBOS(_ ids: [Int]) -> [Int] {
+    guard addsBOS, let bos = bosID else { return ids }
+    return [bos] + ids
+  }
+
   /// The ids of the control tokens, ascending.
   public var controlTokenIDs: [Int] { specialIDs.sorted() }
 

@@ -40,9 +40,13 @@ struct Generate: ParsableCommand {
       }
     }
     var text = prompt
+    // A plain prompt gets BOS when the tokenizer adds one (transformers' default); a chat template
+    // writes its own, and the P2P wrapper keeps the training format (no BOS).
+    var prependBOS = true
     if let adapter, let wrapped = try DeployedPrompt.wrap(prompt, adapter: adapter) {
       // A defended adapter is only ever used through its wrapper (the chat template does not apply).
       text = wrapped.prompt
+      prependBOS = false
       printError(wrapped.note)
     } else if chat {
       guard let template = bundle.chatTemplate else {
@@ -54,8 +58,10 @@ struct Generate: ParsableCommand {
       do { text = try template.render(messages, addGenerationPrompt: true, variables: try ChatVariables.parse(chatVariables)) } catch {
         throw CLIError("\(error)")
       }
+      prependBOS = false
     }
-    let ids = bundle.tokenizer.encode(text)
+    let encoded = bundle.tokenizer.encode(text)
+    let ids = prependBOS ? bundle.tokenizer.withBOS(encoded) : encoded
     guard !ids.isEmpty else { throw CLIError("the prompt is empty") }
     // The KV cache grows with prompt + new tokens; the model cannot attend past its context.
     let context = bundle.model.config.contextLength

@@ -22,6 +22,20 @@ struct TinyTokenizerTests {
     #expect(tok.isSpecial(0) && tok.isSpecial(1) && tok.isSpecial(2) && !tok.isSpecial(3))
   }
 
+  /// BOS is prepended only where the file says add_bos_token (transformers' `encode` default),
+  /// also in front of a BOS the text already spells (transformers does not deduplicate).
+  @Test func withBOSFollowsAddBOSToken() throws {
+    #expect(tok.withBOS(ids(["t", "he"])) == ids(["t", "he"]))
+    var g = TinyVocabulary.gguf()
+    g["tokenizer.ggml.add_bos_token"] = .bool(true)
+    let adding = try BPETokenizer(gguf: g.file())
+    #expect(adding.withBOS(ids(["t", "he"])) == [1] + ids(["t", "he"]))
+    #expect(adding.withBOS([]) == [1])
+    #expect(adding.withBOS([1, 5]) == [1, 1, 5])
+    g["tokenizer.ggml.bos_token_id"] = nil
+    #expect(try BPETokenizer(gguf: g.file()).withBOS([5]) == [5])
+  }
+
   @Test func mergesApplyLowestRankFirst() {
     #expect(tok.encode("the") == ids(["t", "he"]))
     #expect(tok.encode(" the") == ids(["Ġthe"]))
