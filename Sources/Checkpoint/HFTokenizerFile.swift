@@ -74,14 +74,33 @@ public struct HFTokenizerFile: Sendable {
     guard ignoreMerges == (preName == "llama-bpe") else {
       throw bad("model.ignore_merges", ignoreMerges, "\(preName == "llama-bpe") for the \(preName) pre-tokenizer")
     }
-    // A post-processor that puts a special token first (Llama 3's BOS).
-    if let post = root["post_processor"] as? [String: Any], type(post) == "TemplateProcessing",
-       let first = (post["single"] as? [[String: Any]])?.first, let special = first["SpecialToken"] as? [String: Any],
-       let name = special["id"] as? String, let id = byID.first(where: { $0.value.0 == name })?.key {
-      prependedID = id
-    } else {
-      prependedID = nil
+    // The post-processor: nothing, ByteLevel (no change to the ids), or a TemplateProcessing that
+    // puts one special token before the text (Llama 3's BOS), alone or in a Sequence beside
+    // ByteLevel, as Llama 3's file has it. One that adds tokens elsewhere is refused: encoding
+    // without them would differ from transformers.
+    let post = root["post_processor"] as? [String: Any]
+    let processors = post.map { type($0) == "Sequence" ? ($0["processors"] as? [[String: Any]] ?? []) : [$0] } ?? []
+    var prepended: Int? = nil
+    for processor in processors {
+      switch type(processor) {
+      case "ByteLevel": continue
+      case "TemplateProcessing":
+        let single = processor["single"] as? [[String: Any]] ?? []
+        let shape = single.map { $0["SpecialToken"] != nil ? "special" : $0["Sequence"] != nil ? "text" : "?" }
+        guard shape == ["text"] || shape == ["special", "text"] else {
+          throw bad("post_processor.single", shape.joined(separator: " + "), "the text alone or one special token before it (a BOS)")
+        }
+        guard shape.count == 2 else { continue }
+        guard let name = (single[0]["SpecialToken"] as? [String: Any])?["id"] as? String,
+              let id = byID.first(where: { $0.value.0 == name })?.key else {
+          throw bad("post_processor.single", single[0], "a special token of the vocabulary")
+        }
+        prepended = id
+      default:
+        throw bad("post_processor", processors.map(type).joined(separator: " + "), "none, ByteLevel or a TemplateProcessing that prepends a BOS")
+      }
     }
+    prependedID = prepended
   }
 
   /// The tokenizer keys of the GGUF file.

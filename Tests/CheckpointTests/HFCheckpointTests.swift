@@ -92,6 +92,37 @@ struct HFCheckpointTests {
     #expect(try HFCheckpoint.files(dir).count == 4)
   }
 
+  /// A post-processor that puts a special token first (Llama 3's file: a Sequence of ByteLevel and
+  /// TemplateProcessing) makes the tokenizer add BOS, as transformers' encode does; one that adds
+  /// tokens elsewhere is refused.
+  @Test func aTemplatePostProcessorAddsBOS() throws {
+    let source = try TinyFamilies.checkpoint("llama3")
+    func tokenizer(_ post: Any) throws -> BPETokenizer {
+      let dir = FileManager.default.temporaryDirectory.appendingPathComponent("post-\(UUID().uuidString)").path
+      try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/tokenizer.json"))) as! [String: Any]
+      json["post_processor"] = post
+      try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: dir + "/tokenizer.json"))
+      for f in ["config.json", "model.safetensors"] { try FileManager.default.copyItem(atPath: source + "/" + f, toPath: dir + "/" + f) }
+      return try ModelSource.tokenizer(dir)
+    }
+    let plain = try ModelSource.tokenizer(source)
+    #expect(!plain.addsBOS)
+    let bos = try #require(plain.encode("<|endoftext|>").first)
+    let template: [String: Any] = ["type": "TemplateProcessing",
+                                   "single": [["SpecialToken": ["id": "<|endoftext|>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]]]
+    for post in [template, ["type": "Sequence", "processors": [["type": "ByteLevel"], template]] as [String: Any]] {
+      let t = try tokenizer(post)
+      #expect(t.addsBOS && t.bosID == bos)
+      #expect(t.withBOS(t.encode("hello")) == [bos] + plain.encode("hello"))
+    }
+    #expect(try !tokenizer(["type": "ByteLevel"]).addsBOS)
+    let appending: [String: Any] = ["type": "TemplateProcessing",
+                                    "single": [["Sequence": ["id": "A", "type_id": 0]], ["SpecialToken": ["id": "<|endoftext|>", "type_id": 0]]]]
+    #expect(throws: CheckpointError.self) { _ = try tokenizer(appending) }
+    #expect(throws: CheckpointError.self) { _ = try tokenizer(["type": "RobertaProcessing"]) }
+  }
+
   /// What the converter cannot read is named: the file, the key, what it found and expected.
   @Test func badCheckpointsAreRefusedNamingFileAndKey() throws {
     let source = try TinyFamilies.checkpoint("qwen2")
