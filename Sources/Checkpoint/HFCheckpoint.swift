@@ -42,18 +42,25 @@ public enum HFCheckpoint {
     return ["model.safetensors"]
   }
 
-  /// The GGUF file of the checkpoint in `directory`.
-  public static func gguf(_ directory: String) throws -> GGUFWriter {
-    let config = try HFConfig(path: directory + "/config.json")
-    let tokenizer = try HFTokenizerFile(path: directory + "/tokenizer.json", vocabularySize: config.vocabularySize)
-    var writer = GGUFWriter()
-    try config.addMetadata(to: &writer)
+  /// The end-of-sequence id: config.json's `eos_token_id`, else generation_config.json's (the first
+  /// of a list).
+  static func eosID(_ directory: String, config: HFConfig) throws -> Int {
     let generation = directory + "/generation_config.json"
     let generationEOS = FileManager.default.fileExists(atPath: generation)
       ? { (v: Any?) in (v as? NSNumber)?.intValue ?? (v as? [NSNumber])?.first?.intValue }(try JSONObject.read(generation)["eos_token_id"]) : nil
     guard let eos = config.eosID ?? generationEOS else {
       throw CheckpointError.invalid(path: directory + "/config.json", key: "eos_token_id", found: "absent", expected: "the end-of-sequence id")
     }
+    return eos
+  }
+
+  /// The GGUF file of the checkpoint in `directory`.
+  public static func gguf(_ directory: String) throws -> GGUFWriter {
+    let config = try HFConfig(path: directory + "/config.json")
+    let tokenizer = try HFTokenizerFile(path: directory + "/tokenizer.json", vocabularySize: config.vocabularySize)
+    var writer = GGUFWriter()
+    try config.addMetadata(to: &writer)
+    let eos = try eosID(directory, config: config)
     let tokenizerConfig = directory + "/tokenizer_config.json"
     var template = FileManager.default.fileExists(atPath: tokenizerConfig) ? try JSONObject.read(tokenizerConfig)["chat_template"] as? String : nil
     if let jinja = try? String(contentsOfFile: directory + "/chat_template.jinja", encoding: .utf8) { template = jinja }
@@ -149,7 +156,7 @@ public enum ModelSource {
     let config = try HFConfig(path: nameOrPath + "/config.json")
     let file = try HFTokenizerFile(path: nameOrPath + "/tokenizer.json", vocabularySize: config.vocabularySize)
     var writer = GGUFWriter()
-    try file.addMetadata(to: &writer, eosID: config.eosID ?? 0, bosID: config.bosID, chatTemplate: nil)
+    try file.addMetadata(to: &writer, eosID: try HFCheckpoint.eosID(nameOrPath, config: config), bosID: config.bosID, chatTemplate: nil)
     return try BPETokenizer(gguf: GGUFFile(bytes: writer.bytes()))
   }
 

@@ -18,18 +18,15 @@ public struct HFConfig: Sendable, Equatable {
   public var rmsNormEpsilon: Double
   public var tiedEmbeddings: Bool
   /// `rope_type: llama3` scaling (Llama 3.1/3.2): factor, low/high frequency factors, original context.
-  public var llama3Scaling: (factor: Double, low: Double, high: Double, original: Double)?
+  public struct Llama3Scaling: Sendable, Equatable {
+    public var factor: Double, low: Double, high: Double, original: Double
+  }
+  public var llama3Scaling: Llama3Scaling?
   public var eosID: Int?
   public var bosID: Int?
 
   /// The `architectures[0]` class names read here, by GGUF architecture.
   public static let classes = ["LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"]
-
-  public static func == (a: HFConfig, b: HFConfig) -> Bool {
-    a.architecture == b.architecture && a.layers == b.layers && a.hidden == b.hidden && a.headDim == b.headDim
-      && a.vocabularySize == b.vocabularySize && a.ropeTheta == b.ropeTheta && a.tiedEmbeddings == b.tiedEmbeddings
-      && a.llama3Scaling.map { [$0.factor, $0.low, $0.high, $0.original] } == b.llama3Scaling.map { [$0.factor, $0.low, $0.high, $0.original] }
-  }
 
   /// Reads `config.json` at `path`.
   public init(path: String) throws(CheckpointError) {
@@ -72,8 +69,8 @@ public struct HFConfig: Sendable, Equatable {
     switch type {
     case "default": llama3Scaling = nil
     case "llama3":
-      llama3Scaling = (try number("factor", in: rope), try number("low_freq_factor", in: rope), try number("high_freq_factor", in: rope),
-                       try number("original_max_position_embeddings", in: rope))
+      llama3Scaling = Llama3Scaling(factor: try number("factor", in: rope), low: try number("low_freq_factor", in: rope),
+                                    high: try number("high_freq_factor", in: rope), original: try number("original_max_position_embeddings", in: rope))
     default:
       throw .invalid(path: path, key: "rope_parameters.rope_type", found: "'\(type)'", expected: "default or llama3")
     }

@@ -131,12 +131,7 @@ public final class BPETokenizer: Sendable {
               encodeNormalized(piece.precomposedStringWithCanonicalMapping, into: &ids)
               return
             }
-            words.removeAll(keepingCapacity: true)
-            preTokenizer.split(scalars: scalarBuffer, classes: classBuffer, range: range, into: &words)
-            for word in words {
-              let slice = UnsafeBufferPointer(rebasing: bytes[starts[word.lowerBound]..<starts[word.upperBound]])
-              model.encode(word: slice, into: &ids)
-            }
+            splitAndEncode(scalarBuffer, classBuffer, bytes, starts: starts, range: range, words: &words, into: &ids)
           }
           var segmentStart = 0
           var i = 0
@@ -168,11 +163,20 @@ public final class BPETokenizer: Sendable {
     scalars.withUnsafeBufferPointer { s in
       classes.withUnsafeBufferPointer { c in
         utf8.withUnsafeBufferPointer { bytes in
-          preTokenizer.split(scalars: s, classes: c, range: 0..<s.count, into: &words)
-          for word in words { model.encode(word: UnsafeBufferPointer(rebasing: bytes[starts[word.lowerBound]..<starts[word.upperBound]]), into: &ids) }
+          splitAndEncode(s, c, bytes, starts: starts, range: 0..<s.count, words: &words, into: &ids)
         }
       }
     }
+  }
+
+  /// Splits `range` of the scalars into words with the pre-tokenizer and appends each word's BPE
+  /// ids (`starts[i]` is the byte offset of scalar i; `words` is scratch space).
+  private func splitAndEncode(_ scalars: UnsafeBufferPointer<UInt32>, _ classes: UnsafeBufferPointer<UInt8>,
+                              _ bytes: UnsafeBufferPointer<UInt8>, starts: [Int], range: Range<Int>,
+                              words: inout [Range<Int>], into ids: inout [Int]) {
+    words.removeAll(keepingCapacity: true)
+    preTokenizer.split(scalars: scalars, classes: classes, range: range, into: &words)
+    for word in words { model.encode(word: UnsafeBufferPointer(rebasing: bytes[starts[word.lowerBound]..<starts[word.upperBound]]), into: &ids) }
   }
 
   /// Text of `ids`: their bytes concatenated, invalid UTF-8 replaced by U+FFFD (maximal
