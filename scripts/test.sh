@@ -7,4 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Package.swift must declare exactly the modules each target imports.
 if command -v python3 >/dev/null; then python3 scripts/check-imports.py; fi
-exec swift test -c release "$@"
+# The tests write their scratch folders (grids, checkpoints, datasets) under the temporary
+# directory; give them one of their own and remove it afterwards, so runs do not pile up in /tmp.
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/p2p-tests.XXXXXX")"
+trap 'rm -rf "$scratch"' EXIT
+TMPDIR="$scratch" swift test -c release "$@"

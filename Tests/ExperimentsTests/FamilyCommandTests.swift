@@ -23,6 +23,7 @@ struct FamilyCommandTests {
     let checkpoint = try TinyFamilies.checkpoint(family)
     // The GGUF file, the Hugging Face checkpoint folder, and the file `p2p convert` writes from it.
     let converted = FileManager.default.temporaryDirectory.appendingPathComponent("convert-\(UUID().uuidString).gguf").path
+    defer { try? FileManager.default.removeItem(atPath: converted) }
     let convert = try AdapterCommandTests.run(["convert", "--model", checkpoint, "--out", converted])
     #expect(convert.status == 0, "\(convert.err)")
     let again = try AdapterCommandTests.run(["convert", "--model", checkpoint, "--out", converted])
