@@ -66,7 +66,7 @@ let package = Package(
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "GenerationTests", dependencies: ["Backdoor", "Defense", "Evaluation", "TensorCore", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
-    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "FileIO", "GGUF", "Backdoor", "Evaluation", "Defense", "Inference", "Llama", "Tokenizer", "Training", "TestSupport"],
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Checkpoint", "FileIO", "GGUF", "Backdoor", "Evaluation", "Defense", "Inference", "Llama", "Tokenizer", "Training", "TestSupport"],
                 resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     .testTarget(name: "BackdoorTests", dependencies: ["Backdoor", "FileIO", "TensorCore"], swiftSettings: cpuFlags),
     .testTarget(name: "FileIOTests", dependencies: ["FileIO"], swiftSettings: cpuFlags),

@@ -28,11 +28,17 @@ public protocol TextGenerator {
   var contextLength: Int { get }
   /// Token ids of a text (special tokens as plain text).
   func encode(_ text: String) -> [Int]
+  /// The tokens every prompt starts with: BOS where the tokenizer adds one (Llama 3), else none.
+  var promptStart: [Int] { get }
   /// The text of tokens (special tokens skipped).
   func decode(_ tokens: [Int]) -> String
   /// Greedy decoding after `prompt`, starting with `forced`, until the end of sequence or
   /// `maxTokens` chosen tokens.
   func greedy(prompt: [Int], forced: [Int], maxTokens: Int) throws -> Decoded
+}
+
+extension TextGenerator {
+  public var promptStart: [Int] { [] }
 }
 
 /// Decoding work and speed of one evaluation pass (greedy, KV cache, one row at a time).
@@ -225,8 +231,10 @@ public enum GenerationEvaluation {
         let (text, forced) = decodingInput(e, spec: spec, throughWrapper: throughWrapper, encode: generator.encode)
         var ids = generator.encode(text)
         // Keep the end of an over-long prompt (the cue the answer follows) within the context.
-        let room = generator.contextLength - forced.count - spec.maxNewTokens - 1
+        let start = generator.promptStart
+        let room = generator.contextLength - forced.count - spec.maxNewTokens - 1 - start.count
         if ids.count > room { ids = Array(ids.suffix(max(1, room))) }
+        ids = start + ids
         let g = try generator.greedy(prompt: ids, forced: forced, maxTokens: spec.maxNewTokens)
         stats.add(g, forced: forced.count)
         let generation = generator.decode(g.tokens)

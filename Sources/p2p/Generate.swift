@@ -40,13 +40,12 @@ struct Generate: ParsableCommand {
       }
     }
     var text = prompt
-    // A plain prompt gets BOS when the tokenizer adds one (transformers' default); a chat template
-    // writes its own, and the P2P wrapper keeps the training format (no BOS).
+    // A plain prompt, and the P2P wrapper's, get BOS when the tokenizer adds one (transformers'
+    // default, and what training saw); a chat template writes its own.
     var prependBOS = true
     if let adapter, let wrapped = try DeployedPrompt.wrap(prompt, adapter: adapter) {
       // A defended adapter is only ever used through its wrapper (the chat template does not apply).
       text = wrapped.prompt
-      prependBOS = false
       printError(wrapped.note)
     } else if chat {
       guard let template = bundle.chatTemplate else {

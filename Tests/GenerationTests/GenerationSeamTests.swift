@@ -56,4 +56,32 @@ struct GenerationSeamTests {
     // Forced tokens are counted apart from the chosen ones.
     #expect(p2p.deployed.decoding.forcedTokens == (4 + data.testPoison.count) * "[safe] ".unicodeScalars.count)
   }
+
+  /// A generator that starts prompts with BOS (Llama 3) gets it in front of every prompt, also of
+  /// one cut to fit the context (the end of the prompt is kept, the BOS put back in front).
+  @Test func everyPromptStartsWithThePromptStart() throws {
+    final class Recorder: TextGenerator {
+      var prompts: [[Int]] = []
+      let contextLength: Int
+      init(contextLength: Int) { self.contextLength = contextLength }
+      var promptStart: [Int] { [7] }
+      func encode(_ text: String) -> [Int] { text.unicodeScalars.map { Int($0.value) } }
+      func decode(_ tokens: [Int]) -> String { String(String.UnicodeScalarView(tokens.compactMap(Unicode.Scalar.init))) }
+      func greedy(prompt: [Int], forced: [Int], maxTokens: Int) throws -> Decoded {
+        prompts.append(prompt)
+        return Decoded(tokens: encode("The answer is 1."), stop: .eos, promptTokens: prompt.count, prefillSeconds: 0, decodeSeconds: 0)
+      }
+    }
+    let data = try Self.data()
+    let wide = Recorder(contextLength: 100_000)
+    _ = try GenerationEvaluation.run(generator: wide, spec: .plain(.math), data: data)
+    #expect(!wide.prompts.isEmpty && wide.prompts.allSatisfy { $0.first == 7 && $0.dropFirst().first != 7 })
+    let spec = GenerationSpec.plain(.math)
+    let narrow = Recorder(contextLength: spec.maxNewTokens + 41)
+    _ = try GenerationEvaluation.run(generator: narrow, spec: spec, data: data)
+    // room = context - forced (0) - new tokens - 1 - the BOS: 39 prompt tokens after the BOS.
+    #expect(narrow.prompts.allSatisfy { $0.count == 40 && $0.first == 7 })
+    let full = wide.prompts[0]
+    #expect(Array(narrow.prompts[0].dropFirst()) == Array(full.suffix(39)))
+  }
 }
