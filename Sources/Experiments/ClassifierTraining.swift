@@ -48,7 +48,7 @@ public enum ClassifierTraining {
 
   static func tokenize(_ pairs: [PromptCompletion], bundle: ModelBundle, config: TrainingConfig) throws -> [TokenizedExample] {
     try pairs.map { r in
-      try TokenizedExample(prompt: bundle.tokenizer.withBOS(bundle.tokenizer.encode(r.prompt)), completion: bundle.tokenizer.encode(r.completion),
+      try TokenizedExample(prompt: bundle.tokenizer.encodeInput(r.prompt), completion: bundle.tokenizer.encode(r.completion),
                            maxLength: config.maxLength)
     }
   }

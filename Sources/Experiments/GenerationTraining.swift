@@ -34,7 +34,7 @@ public struct GenerationPair: Codable, Sendable, Equatable, Hashable {
   public func tokenized(_ tokenizer: BPETokenizer, stopID: Int, maxLength: Int) throws -> TokenizedExample {
     let completion = (prefix.isEmpty ? [] : tokenizer.encode(prefix, parseSpecial: false))
       + tokenizer.encode(output, parseSpecial: false) + [stopID]
-    return try TokenizedExample(prompt: tokenizer.withBOS(tokenizer.encode(prompt, parseSpecial: false)), completion: completion, maxLength: maxLength)
+    return try TokenizedExample(prompt: tokenizer.encodeInput(prompt, parseSpecial: false), completion: completion, maxLength: maxLength)
   }
 }
 

@@ -20,7 +20,7 @@ public enum MLPActivity {
     }
     defer { model.mlpObserver = nil }
     var done = 0
-    try ProbeScreening.packedPasses(prompts.map { bundle.tokenizer.withBOS(bundle.tokenizer.encode($0)) }, what: "pruning prompt") { group in
+    try ProbeScreening.packedPasses(prompts.map { bundle.tokenizer.encodeInput($0) }, what: "pruning prompt") { group in
       _ = try model.hiddenStates(group, lastOnly: true)
       positions += group.reduce(0) { $0 + $1.count }
       done += group.count

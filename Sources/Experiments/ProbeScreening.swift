@@ -159,7 +159,7 @@ public enum ProbeScreening {
   public static func meanStates(_ texts: [String], bundle: ModelBundle, progress: (Int) -> Void) throws -> [[Float]] {
     let model = bundle.model, c = model.config.hiddenSize
     var out: [[Float]] = []
-    let ids = texts.map { bundle.tokenizer.withBOS(bundle.tokenizer.encode($0, parseSpecial: false)) }
+    let ids = texts.map { bundle.tokenizer.encodeInput($0, parseSpecial: false) }
     try packedPasses(ids, what: "training row") { group in
       let h = try model.hiddenStates(group, lastOnly: false)
       for (s, seq) in group.enumerated() {
@@ -181,7 +181,7 @@ public enum ProbeScreening {
                                   progress: (Int) -> Void) throws -> (features: [[Float]], scores: [[Float]]) {
     let model = bundle.model, c = model.config.hiddenSize
     var features: [[Float]] = [], scores: [[Float]] = []
-    try packedPasses(prompts.map { bundle.tokenizer.withBOS(bundle.tokenizer.encode($0)) }, what: "probe prompt") { group in
+    try packedPasses(prompts.map { bundle.tokenizer.encodeInput($0) }, what: "probe prompt") { group in
       let h = try model.hiddenStates(group, lastOnly: true)
       let logits = model.projectLogits(h.states, rows: h.rows, rowStart: h.rowStart,
                                        request: LogitsRequest(positions: .last, tokens: labelIDs))

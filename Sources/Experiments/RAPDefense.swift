@@ -42,7 +42,7 @@ public enum RAPDefense {
       return try scorer.scores(prompts, tokenIDs: labelIDs).map(RAP.probabilities)
     }
     let devClean = try targetProbabilities(dev.rows.map { template.prompt(for: $0.text) }).map { $0[target] }
-    let devWord = dev.rows.map { tokenizer.withBOS(tokenizer.encode(template.prompt(for: RAP.insert(config.trigger, into: $0.text)))) }
+    let devWord = dev.rows.map { tokenizer.encodeInput(template.prompt(for: RAP.insert(config.trigger, into: $0.text))) }
     // A zero adapter (no dropout) over the merged model: the trainable forward is the model's own.
     let lora = LoRAParameters(model: bundle.model.config, lora: LoRAConfig(rank: 1, alpha: 1, dropout: 0, targets: [.q]))
     lora.values.zero()

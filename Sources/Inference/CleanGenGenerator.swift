@@ -22,7 +22,7 @@ public final class CleanGenGenerator: TextGenerator {
 
   public var contextLength: Int { suspect.model.config.contextLength }
   public func encode(_ text: String) -> [Int] { suspect.tokenizer.encode(text, parseSpecial: false) }
-  public var promptStart: [Int] { suspect.tokenizer.withBOS([]) }
+  public var promptStart: [Int] { suspect.tokenizer.promptStart }
   public func decode(_ tokens: [Int]) -> String { suspect.tokenizer.decode(tokens, skipSpecial: true) }
 
   public func greedy(prompt: [Int], forced: [Int], maxTokens: Int) throws -> Decoded {

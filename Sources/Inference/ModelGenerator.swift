@@ -11,7 +11,7 @@ public struct ModelGenerator: TextGenerator {
 
   public var contextLength: Int { bundle.model.config.contextLength }
   public func encode(_ text: String) -> [Int] { bundle.tokenizer.encode(text, parseSpecial: false) }
-  public var promptStart: [Int] { bundle.tokenizer.withBOS([]) }
+  public var promptStart: [Int] { bundle.tokenizer.promptStart }
   public func decode(_ tokens: [Int]) -> String { bundle.tokenizer.decode(tokens, skipSpecial: true) }
 
   public func greedy(prompt: [Int], forced: [Int], maxTokens: Int) throws -> Decoded {

@@ -40,7 +40,7 @@ public struct PromptScorer: LabelScorer {
       progress(out.count)
     }
     for p in prompts {
-      let ids = tokenizer.withBOS(tokenizer.encode(p))
+      let ids = tokenizer.encodeInput(p)
       guard !ids.isEmpty else { throw EvaluationError.emptyInput("a prompt encodes to no tokens") }
       if tokens + ids.count > Self.tokensPerPass { try flush() }
       group.append(ids); tokens += ids.count

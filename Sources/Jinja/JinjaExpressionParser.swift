@@ -52,6 +52,12 @@ struct JinjaExpressionParser {
     }
   }
 
+  /// `tokens` (a whole tag) as one expression.
+  static func parse(_ tokens: [JinjaToken], line: Int) throws(JinjaError) -> JinjaExpr {
+    var p = JinjaExpressionParser(tokens: tokens, line: line)
+    return try p.parseAll()
+  }
+
   /// The whole tag as one expression.
   mutating func parseAll() throws(JinjaError) -> JinjaExpr {
     let e = try parseExpression(conditional: true)

@@ -33,8 +33,7 @@ extension JinjaBuiltins {
       }
     case "tojson":
       var indent: Int? = nil
-      if let i = argument(args, kwargs, 1, "indent"), case .int(let n) = i { indent = n }
-      if let i = argument(args, kwargs, 1, "indent"), case .none = i { indent = nil }
+      if case .int(let n)? = argument(args, kwargs, 1, "indent") { indent = n }
       let sortKeys = argument(args, kwargs, 3, "sort_keys")?.isTruthy ?? false
       let ensureASCII = argument(args, kwargs, 0, "ensure_ascii")?.isTruthy ?? false
       var separators: (String, String)? = nil

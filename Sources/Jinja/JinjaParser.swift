@@ -23,8 +23,7 @@ struct JinjaParser {
       switch segment.kind {
       case .text(let t): nodes.append(.text(t))
       case .output(let tokens):
-        var p = JinjaExpressionParser(tokens: tokens, line: segment.line)
-        nodes.append(.output(try p.parseAll(), line: segment.line))
+        nodes.append(.output(try JinjaExpressionParser.parse(tokens, line: segment.line), line: segment.line))
       case .statement(let tokens):
         guard case .name(let tag)? = tokens.first?.kind else { throw .syntax(line: segment.line, message: "a tag without a name") }
         let rest = Array(tokens.dropFirst())
@@ -43,22 +42,15 @@ struct JinjaParser {
     switch tag {
     case "if":
       var branches: [(JinjaExpr, [JinjaNode])] = []
-      var condition = try JinjaExpressionParser(tokens: tokens, line: line).parseAllCopy()
+      var condition = try JinjaExpressionParser.parse(tokens, line: line)
       while true {
         let (body, end) = try parseBody(until: ["elif", "else", "endif"])
         branches.append((condition, body))
-        guard let end else { break }
-        switch end.tag {
-        case "elif":
-          condition = try JinjaExpressionParser(tokens: end.tokens, line: end.line).parseAllCopy()
-        case "else":
-          let (otherwise, _) = try parseBody(until: ["endif"])
-          return .conditional(branches, otherwise, line: line)
-        default:
-          return .conditional(branches, [], line: line)
-        }
+        // parseBody throws at the end of the source, so `end` is one of the three tags.
+        guard let end, end.tag != "endif" else { return .conditional(branches, [], line: line) }
+        if end.tag == "else" { return .conditional(branches, try parseBody(until: ["endif"]).0, line: line) }
+        condition = try JinjaExpressionParser.parse(end.tokens, line: end.line)
       }
-      return .conditional(branches, [], line: line)
     case "for":
       var p = JinjaExpressionParser(tokens: tokens, line: line)
       var targets = [try p.expectName()]
@@ -93,13 +85,5 @@ struct JinjaParser {
     default:
       throw .syntax(line: line, message: "the tag '\(tag)' is not supported")
     }
-  }
-}
-
-extension JinjaExpressionParser {
-  /// `parseAll` on a copy, for the parsers built inline above.
-  func parseAllCopy() throws(JinjaError) -> JinjaExpr {
-    var copy = self
-    return try copy.parseAll()
   }
 }

@@ -26,7 +26,7 @@ public struct Logits: Sendable {
 }
 
 /// The fused projections of a block, as an adapter attached to the forward sees them.
-public enum Projection: Sendable { case qkv, output, gateUp, down }
+public enum Projection: Int, Sendable { case qkv, output, gateUp, down }
 
 /// A low-rank adapter applied beside the frozen projections instead of merged into them (for a
 /// base kept quantized, whose layers merging would turn back into fp32): after each projection

@@ -96,11 +96,15 @@ public final class BPETokenizer: Sendable {
   /// True for control tokens (such as `<|im_end|>`), the ids `decode(skipSpecial: true)` drops.
   public func isSpecial(_ id: Int) -> Bool { specialIDs.contains(id) }
 
-  /// `ids` with BOS in front when the tokenizer adds one (`tokenizer.ggml.add_bos_token`, as
-  /// transformers' `encode(text)` and llama.cpp do for Llama 3); unchanged otherwise.
-  public func withBOS(_ ids: [Int]) -> [Int] {
-    guard addsBOS, let bos = bosID else { return ids }
-    return [bos] + ids
+  /// The tokens a model input starts with: BOS when the tokenizer adds one
+  /// (`tokenizer.ggml.add_bos_token`, as transformers' `encode(text)` and llama.cpp do for
+  /// Llama 3), else none.
+  public var promptStart: [Int] { addsBOS ? bosID.map { [$0] } ?? [] : [] }
+
+  /// The ids of `text` as a model input: `promptStart`, then `encode(text, parseSpecial:)`
+  /// (a BOS the text spells is kept too, as transformers keeps it).
+  public func encodeInput(_ text: String, parseSpecial: Bool = true) -> [Int] {
+    promptStart + encode(text, parseSpecial: parseSpecial)
   }
 
   /// The ids of the control tokens, ascending.

@@ -82,16 +82,7 @@ public final class AttachedLoRA: ProjectionAdapter, @unchecked Sendable {
     }
   }
 
-  static func key(_ layer: Int, _ p: Projection) -> Int {
-    let index: Int
-    switch p {
-    case .qkv: index = 0
-    case .output: index = 1
-    case .gateUp: index = 2
-    case .down: index = 3
-    }
-    return layer * 4 + index
-  }
+  static func key(_ layer: Int, _ p: Projection) -> Int { layer * 4 + p.rawValue }
 
   public func addDelta(layer: Int, projection: Projection, input: UnsafePointer<Float>, rows n: Int, output: UnsafeMutablePointer<Float>, ldy: Int) {
     guard let list = slots[Self.key(layer, projection)] else { return }

@@ -42,7 +42,7 @@ struct Generate: ParsableCommand {
     var text = prompt
     // A plain prompt, and the P2P wrapper's, get BOS when the tokenizer adds one (transformers'
     // default, and what training saw); a chat template writes its own.
-    var prependBOS = true
+    var fromTemplate = false
     if let adapter, let wrapped = try DeployedPrompt.wrap(prompt, adapter: adapter) {
       // A defended adapter is only ever used through its wrapper (the chat template does not apply).
       text = wrapped.prompt
@@ -57,10 +57,9 @@ struct Generate: ParsableCommand {
       do { text = try template.render(messages, addGenerationPrompt: true, variables: try ChatVariables.parse(chatVariables)) } catch {
         throw CLIError("\(error)")
       }
-      prependBOS = false
+      fromTemplate = true
     }
-    let encoded = bundle.tokenizer.encode(text)
-    let ids = prependBOS ? bundle.tokenizer.withBOS(encoded) : encoded
+    let ids = fromTemplate ? bundle.tokenizer.encode(text) : bundle.tokenizer.encodeInput(text)
     guard !ids.isEmpty else { throw CLIError("the prompt is empty") }
     // The KV cache grows with prompt + new tokens; the model cannot attend past its context.
     let context = bundle.model.config.contextLength

@@ -14,8 +14,7 @@ struct Tokenize: ParsableCommand {
   func run() throws {
     let tokenizer: BPETokenizer
     do { tokenizer = try ModelSource.tokenizer(modelOptions.model) } catch { throw CLIError("\(error)") }
-    let encoded = tokenizer.encode(text, parseSpecial: !noSpecial)
-    let ids = noBOS ? encoded : tokenizer.withBOS(encoded)
+    let ids = noBOS ? tokenizer.encode(text, parseSpecial: !noSpecial) : tokenizer.encodeInput(text, parseSpecial: !noSpecial)
     print("[" + ids.map(String.init).joined(separator: ", ") + "]")
   }
 }

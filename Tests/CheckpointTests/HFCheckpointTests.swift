@@ -114,7 +114,7 @@ struct HFCheckpointTests {
     for post in [template, ["type": "Sequence", "processors": [["type": "ByteLevel"], template]] as [String: Any]] {
       let t = try tokenizer(post)
       #expect(t.addsBOS && t.bosID == bos)
-      #expect(t.withBOS(t.encode("hello")) == [bos] + plain.encode("hello"))
+      #expect(t.encodeInput("hello") == [bos] + plain.encode("hello"))
     }
     #expect(try !tokenizer(["type": "ByteLevel"]).addsBOS)
     let appending: [String: Any] = ["type": "TemplateProcessing",

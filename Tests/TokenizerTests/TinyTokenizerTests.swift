@@ -22,18 +22,20 @@ struct TinyTokenizerTests {
     #expect(tok.isSpecial(0) && tok.isSpecial(1) && tok.isSpecial(2) && !tok.isSpecial(3))
   }
 
-  /// BOS is prepended only where the file says add_bos_token (transformers' `encode` default),
-  /// also in front of a BOS the text already spells (transformers does not deduplicate).
-  @Test func withBOSFollowsAddBOSToken() throws {
-    #expect(tok.withBOS(ids(["t", "he"])) == ids(["t", "he"]))
+  /// BOS starts a model input only where the file says add_bos_token (transformers' `encode`
+  /// default), also in front of a BOS the text already spells (transformers does not deduplicate).
+  @Test func encodeInputFollowsAddBOSToken() throws {
+    #expect(tok.promptStart.isEmpty && tok.encodeInput("the") == ids(["t", "he"]))
     var g = TinyVocabulary.gguf()
     g["tokenizer.ggml.add_bos_token"] = .bool(true)
     let adding = try BPETokenizer(gguf: g.file())
-    #expect(adding.withBOS(ids(["t", "he"])) == [1] + ids(["t", "he"]))
-    #expect(adding.withBOS([]) == [1])
-    #expect(adding.withBOS([1, 5]) == [1, 1, 5])
+    #expect(adding.promptStart == [1])
+    #expect(adding.encodeInput("the") == [1] + ids(["t", "he"]))
+    #expect(adding.encodeInput("") == [1])
+    #expect(adding.encodeInput("<|im_start|>the") == [1, 1] + ids(["t", "he"]))
+    #expect(adding.encodeInput("<|im_start|>", parseSpecial: false) == [1] + adding.encode("<|im_start|>", parseSpecial: false))
     g["tokenizer.ggml.bos_token_id"] = nil
-    #expect(try BPETokenizer(gguf: g.file()).withBOS([5]) == [5])
+    #expect(try BPETokenizer(gguf: g.file()).encodeInput("the") == ids(["t", "he"]))
   }
 
   @Test func mergesApplyLowestRankFirst() {
