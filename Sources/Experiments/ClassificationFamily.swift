@@ -422,8 +422,11 @@ public struct ClassificationFamily: TaskFamily {
     return dir
   }
 
+  /// Rewrites the reports, keeping the reference cells (`p2p report --twins-from`) that the
+  /// folder's results.json already holds.
   public func writeReports(_ results: [CellResult], to directory: String) throws {
-    try GridReport.write(GridResults(results), title: title, to: directory)
+    let references = try GridResults.storedReferences(at: directory + "/results.json")
+    try GridReport.write(GridResults(results, references: references), title: title, to: directory)
   }
 
   public func markdown(_ results: [CellResult], title: String) -> String { GridReport.markdown(GridResults(results), title: title) }

@@ -1,3 +1,4 @@
+import Backdoor
 import FileIO
 import Evaluation
 import Foundation
@@ -6,8 +7,9 @@ import Foundation
 /// when (1) the ASR through the wrapper is at most max(10%, the cell's clean -> target rate + 5
 /// points), (2) its macro-F1 is within 2 points of the undefended cell with the same data, attack,
 /// seed and training, and (3) its classifier is not degenerate (`ClassBalance`); otherwise *not
-/// defended*, naming each failing condition. Without an undefended twin in the grid condition (2)
-/// cannot be checked and the verdict is *unverified*.
+/// defended*, naming each failing condition. Without an undefended twin in the grid (or among the
+/// reference cells taken from another grid, `GridResults.references`) condition (2) cannot be
+/// checked and the verdict is *unverified*.
 public struct Verdict: Codable, Sendable, Equatable {
   public enum Outcome: String, Codable, Sendable { case defended, notDefended = "not defended", unverified }
 
@@ -23,6 +25,8 @@ public struct Verdict: Codable, Sendable, Equatable {
   /// The undefended cell compared with, and the macro-F1 change in points (defended - undefended).
   public var undefendedKey: String?
   public var macroF1Change: Double?
+  /// Where that cell was read when it is not in this grid (the folder given to `--twins-from`).
+  public var undefendedSource: String?
 
   public static func judge(_ cell: CellResult, undefended: CellResult?) -> Verdict {
     let m = cell.evaluation.metrics
@@ -50,9 +54,12 @@ public struct Verdict: Codable, Sendable, Equatable {
     return Verdict(outcome: outcome, failing: failing, asrLimit: limit, undefendedKey: undefended?.key, macroF1Change: change)
   }
 
-  /// "defended", "not defended: ASR 56.7% > 20.0%; …".
+  /// "defended", "not defended: ASR 56.7% > 20.0%; …"; a twin from another grid is named
+  /// ("defended (undefended twin: sst2_badnets_none_s42 in results/sst2-full)").
   public var summary: String {
-    outcome == .defended ? outcome.rawValue : outcome.rawValue + ": " + failing.joined(separator: "; ")
+    let text = outcome == .defended ? outcome.rawValue : outcome.rawValue + ": " + failing.joined(separator: "; ")
+    guard let source = undefendedSource, let key = undefendedKey else { return text }
+    return text + " (undefended twin: \(key) in \(source))"
   }
 
   /// The undefended cell with `cell`'s dataset, attack, seed and training, if any.
@@ -63,14 +70,58 @@ public struct Verdict: Codable, Sendable, Equatable {
     }
   }
 
-  /// `results` with every defended cell's verdict filled in.
-  public static func annotate(_ results: [CellResult]) -> [CellResult] {
+  /// The undefended cell of another grid that `cell` can be judged against: a twin as above whose
+  /// poisoning is the same to the row (the poisoned row indices, the training, clean and triggered
+  /// test row counts; a trigger file compared by its name), so that only a grid run on the same
+  /// data qualifies.
+  public static func referenceTwin(of cell: CellResult, in references: [ReferenceCell]) -> ReferenceCell? {
+    references.first {
+      twin(of: cell, in: [$0.cell]) != nil && portable($0.cell.evaluation.poisoning) == portable(cell.evaluation.poisoning)
+    }
+  }
+
+  /// A manifest with its trigger file named by its last path component (a clone elsewhere
+  /// writes another absolute path for the same shipped file).
+  static func portable(_ m: PoisonManifest) -> PoisonManifest {
+    var m = m
+    if let t = m.trigger, t.contains("/") { m.trigger = (t as NSString).lastPathComponent }
+    return m
+  }
+
+  /// `results` with every defended cell's verdict filled in: against the undefended twin in
+  /// `results`, else against a reference cell from another grid.
+  public static func annotate(_ results: [CellResult], references: [ReferenceCell] = []) -> [CellResult] {
     results.map { r in
       var r = r
       r.defense = r.baseline?.name ?? DefenseLabel.of(r.p2p)
-      r.verdict = r.p2p == nil && r.baseline == nil ? nil : judge(r, undefended: twin(of: r, in: results))
+      guard r.p2p != nil || r.baseline != nil else {
+        r.verdict = nil
+        return r
+      }
+      if let t = twin(of: r, in: results) {
+        r.verdict = judge(r, undefended: t)
+      } else if let ref = referenceTwin(of: r, in: references) {
+        var v = judge(r, undefended: ref.cell)
+        v.undefendedSource = ref.source
+        r.verdict = v
+      } else {
+        r.verdict = judge(r, undefended: nil)
+      }
       return r
     }
+  }
+}
+
+/// An undefended cell of another grid that this grid's defended cells are judged against (a grid
+/// that runs only the defended cells of an expensive setting, beside the grid that holds the
+/// undefended ones); kept in `results.json` so that every later report judges the same way.
+public struct ReferenceCell: Codable, Sendable, Equatable {
+  /// The grid folder it was read from, as given.
+  public var source: String
+  public var cell: CellResult
+
+  public init(source: String, cell: CellResult) {
+    self.source = source; self.cell = cell
   }
 }
 
@@ -140,14 +191,43 @@ public struct SeedAggregate: Codable, Sendable, Equatable {
 public struct GridResults: Codable, Sendable, Equatable {
   public var cells: [CellResult]
   public var aggregates: [SeedAggregate]
+  /// Undefended cells of other grids that defended cells here may be judged against (absent from
+  /// the file when there are none).
+  public var references: [ReferenceCell]?
 
-  public init(_ results: [CellResult]) {
-    cells = Verdict.annotate(results)
+  public init(_ results: [CellResult], references: [ReferenceCell] = []) {
+    cells = Verdict.annotate(results, references: references)
     aggregates = SeedAggregate.of(cells)
+    self.references = references.isEmpty ? nil : references
   }
 
-  /// Reads a `results.json` (its cells; verdicts and aggregates are computed anew).
+  /// Reads a `results.json` (its cells and reference cells; verdicts and aggregates are computed anew).
   public static func read(_ path: String) throws -> GridResults {
-    GridResults(try JSONOutput.read(GridResults.self, from: path).cells)
+    let stored = try JSONOutput.read(GridResults.self, from: path)
+    return GridResults(stored.cells, references: stored.references ?? [])
+  }
+
+  /// The reference cells of the `results.json` at `path`, none when there is no such file (a grid
+  /// that has not written its reports yet).
+  public static func storedReferences(at path: String) throws -> [ReferenceCell] {
+    guard FileManager.default.fileExists(atPath: path) else { return [] }
+    return try JSONOutput.read(GridResults.self, from: path).references ?? []
+  }
+
+  /// These results with the undefended cells of another grid's `results.json` (at `path`, named
+  /// `source` in reports) that are twins of a defended cell here without one, added to the
+  /// references (replacing those read from the same source before). Throws when that grid holds
+  /// no such cell: the caller asked for twins that are not there.
+  public func addingReferences(from path: String, source: String) throws -> GridResults {
+    let other = try JSONOutput.read(GridResults.self, from: path).cells.filter { $0.p2p == nil && $0.baseline == nil }
+    let candidates = other.map { ReferenceCell(source: source, cell: $0) }
+    let needed = cells.filter { ($0.p2p != nil || $0.baseline != nil) && Verdict.twin(of: $0, in: cells) == nil }
+    let used = candidates.filter { c in needed.contains { Verdict.referenceTwin(of: $0, in: [c]) != nil } }
+    guard !used.isEmpty else {
+      throw ExperimentError.badFile(path: path, reason: "holds no undefended cell with the same data, seed and training as a defended cell "
+        + "without a twin here (\(needed.count) such cell(s); \(other.count) undefended cell(s) there)")
+    }
+    let kept = (references ?? []).filter { $0.source != source }
+    return GridResults(cells, references: kept + used)
   }
 }

@@ -90,6 +90,49 @@ struct VerdictTests {
       .contains("label shares 35.4/64.6% against 47.8/52.2% (reference: dev split (400 rows))"))
   }
 
+  /// A grid of defended cells only is judged against another grid's undefended cells, and only
+  /// where that grid poisoned the same rows; the choice is kept in results.json.
+  @Test func twinsFromAnotherGridCountOnlyOnTheSameData() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twins-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var none = Self.cell(defended: false, confusion: [[45, 5], [5, 45]], asr: 48)
+    var p2p = Self.cell(defended: true, confusion: [[44, 6], [5, 45]], asr: 3)
+    // The same shipped pairs file under two clones' absolute paths.
+    none.evaluation.poisoning.trigger = "/clone-a/Data/sst2-synbkd"
+    p2p.evaluation.poisoning.trigger = "/clone-b/Data/sst2-synbkd"
+    let alone = GridResults([p2p])
+    #expect(alone.cells[0].verdict?.outcome == .unverified && alone.references == nil)
+    let other = dir + "/other.json"
+    try JSONOutput.write(GridResults([none]), to: other)
+    let judged = try alone.addingReferences(from: other, source: "results/other")
+    let v = try #require(judged.cells[0].verdict)
+    #expect(v.outcome == .defended && v.undefendedKey == none.key && v.undefendedSource == "results/other")
+    #expect(v.summary == "defended (undefended twin: sst2_badnets_none_s42 in results/other)")
+    #expect(judged.references?.map(\.cell.key) == [none.key])
+    // Kept through results.json; adding the same source again replaces, not duplicates.
+    let path = dir + "/results.json"
+    try JSONOutput.write(judged, to: path)
+    #expect(try GridResults.read(path) == judged)
+    #expect(try GridResults.storedReferences(at: path).count == 1)
+    #expect(try judged.addingReferences(from: other, source: "results/other").references?.count == 1)
+    #expect(try GridResults.storedReferences(at: dir + "/absent.json").isEmpty)
+    // Other poisoned rows, another test set size or another seed: not a twin, and asking for it fails.
+    var rows = none
+    rows.evaluation.poisoning.poisonedRows = [2]
+    var tests = none
+    tests.evaluation.poisoning.testCleanRows = 1821
+    for wrong in [rows, tests, Self.cell(defended: false, confusion: [[45, 5], [5, 45]], asr: 48, seed: 1)] {
+      try JSONOutput.write(GridResults([wrong]), to: other)
+      #expect(throws: ExperimentError.self) { try alone.addingReferences(from: other, source: "results/other") }
+    }
+    // A twin inside the grid wins over a reference.
+    var worse = none
+    worse.key = "elsewhere"
+    let inGrid = GridResults([none, p2p], references: [ReferenceCell(source: "results/other", cell: worse)])
+    #expect(inGrid.cells[1].verdict?.undefendedKey == none.key && inGrid.cells[1].verdict?.undefendedSource == nil)
+  }
+
   @Test func resultFilesAreReadBack() throws {
     let cells = [Self.cell(defended: false, confusion: [[45, 5], [5, 45]], asr: 48)]
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("results-\(UUID().uuidString).json").path
