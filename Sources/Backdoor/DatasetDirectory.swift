@@ -30,7 +30,7 @@ public enum DatasetDirectory {
                            replace: Bool = false, inputs: [String] = []) throws {
     let fm = FileManager.default
     let out = OutputFolder.normalized(directory)
-    OutputFolder.cleanStaleTemporaries(of: out, kind: outputKind)
+    OutputFolder.cleanStaleTemporaries(of: out)
     let state = try OutputFolder.check(out, kind: outputKind, inputs: inputs, replace: replace)
     let contents = try files.map { (name: $0.name, data: try $0.contents()) }
     switch state {

@@ -140,7 +140,9 @@ public enum BaselineEvaluation {
     let cp = try classifier.predict(cleanTexts) { progress("clean (ONION)", $0, cleanTexts.count) }
     let pp = try classifier.predict(poisonTexts) { progress("triggered (ONION)", $0, poisonTexts.count) }
     count += cleanTexts.count + poisonTexts.count
-    var record = BaselineRecord(defense: defense, threshold: threshold, thresholdSource: source, devRows: dev.rows.count, devSource: dev.source)
+    // A configured threshold read no dev row.
+    let used = config.threshold == nil ? dev : (rows: [], source: "none")
+    var record = BaselineRecord(defense: defense, threshold: threshold, thresholdSource: source, devRows: used.rows.count, devSource: used.source)
     func removed(_ before: [(words: [String], scores: [Double])], _ after: [String]) -> Double {
       guard !before.isEmpty else { return 0 }
       return Double(zip(before, after).reduce(0) { $0 + $1.0.words.count - Onion.words($1.1).count }) / Double(before.count)

@@ -53,6 +53,8 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var screeningSeconds: Double?
   /// Defended cells: the verdict against the grid's undefended twin (set when reports are written).
   public var verdict: Verdict?
+  /// The model the cell ran on, as the experiment named it (nil in results of older builds).
+  public var model: String?
   /// With `selection: best-dev`: the dev scores of each epoch and the chosen one.
   public var selection: SelectionRecord?
 
@@ -320,6 +322,10 @@ public struct ClassificationFamily: TaskFamily {
       }
       var rng = SeededRNG(seed: baseline.seed ^ 0xC0BE)
       let reduced = ActivationClustering.project(states, components: config.components, using: &rng)
+      if let bad = reduced.firstIndex(where: { !$0.allSatisfy(\.isFinite) }) {
+        throw BaselineError.invalidSetting(key: "cube", value: "training row \(bad + 1)",
+                                           expected: "finite states of the undefended model (this row's are NaN or infinite)")
+      }
       clusters = HDBSCAN.fit(reduced.map { $0.map(Double.init) }, minClusterSize: config.minClusterSize,
                              minSamples: CUBE.minSamples(config, rows: train.count))
       try JSONOutput.write(clusters, to: path)
@@ -405,6 +411,7 @@ public struct ClassificationFamily: TaskFamily {
     result.screeningSeconds = job.probe?.seconds
     result.baseline = cell.baseline
     result.modelOf = job.modelOf
+    result.model = modelName
     return result
   }
 
@@ -429,10 +436,15 @@ public struct ClassificationFamily: TaskFamily {
     try GridReport.write(GridResults(results, references: references), title: title, to: directory)
   }
 
-  public func markdown(_ results: [CellResult], title: String) -> String { GridReport.markdown(GridResults(results), title: title) }
+  /// The report as `writeReports` wrote it into `directory` (with its stored reference cells).
+  public func markdown(_ results: [CellResult], title: String, directory: String) throws -> String {
+    GridReport.markdown(GridResults(results, references: try GridResults.storedReferences(at: directory + "/results.json")), title: title)
+  }
 
   /// One line per defended cell with its verdict, and a warning per degenerate undefended cell.
-  public func verdictLines(_ results: [CellResult]) -> [String] { GridReport.verdictLines(GridResults(results)) }
+  public func verdictLines(_ results: [CellResult], directory: String) throws -> [String] {
+    GridReport.verdictLines(GridResults(results, references: try GridResults.storedReferences(at: directory + "/results.json")))
+  }
 
   public func summaryLine(_ r: CellResult) -> String {
     let e = r.evaluation, pct = GridReport.percentText

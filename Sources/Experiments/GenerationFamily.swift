@@ -68,9 +68,19 @@ public struct GenerationFamily: TaskFamily {
 
   public func fingerprint(_ cell: ExperimentPlan.GenerationCell, modelPath: String, hashes: FileHashes) throws -> CellFingerprint {
     var files = ["model": try hashes.modelSHA256(modelPath)]
-    if case let .files(train, test) = try GenerationSources.resolve(cell.dataset, task: task, root: dataRoot) {
+    switch try GenerationSources.resolve(cell.dataset, task: task, root: dataRoot) {
+    case let .files(train, test):
       files["data:train"] = try hashes.sha256(train)
       files["data:test"] = try hashes.sha256(test)
+    case let .backdoorLLM(root, backdoorTask, _):
+      // The four files the cell's attack reads (an unknown attack is refused when the cell poisons).
+      if let attack = BackdoorLLMAttack(rawValue: cell.attack.attack) {
+        let suite = BackdoorLLMSuite(root: root, task: backdoorTask, attack: attack)
+        for (name, path) in [("train_clean", suite.trainCleanPath), ("train_poison", suite.trainPoisonPath),
+                             ("test_clean", suite.testCleanPath), ("test_poison", suite.testPoisonPath)] {
+          files["data:" + name] = try hashes.sha256(path)
+        }
+      }
     }
     var settings: [(String, any Encodable)] = [("task", task), ("dataset", cell.dataset), ("attack", cell.attack),
                                                ("defense", cell.defense), ("seed", cell.seed), ("training", cell.training),
@@ -253,7 +263,9 @@ public struct GenerationFamily: TaskFamily {
 
   public func markdown(_ results: [GenerationCellResult], title: String) -> String { GenerationGridReport.gridMarkdown(results, title: title) }
 
-  public func verdictLines(_ results: [GenerationCellResult]) -> [String] { [] }
+  public func markdown(_ results: [GenerationCellResult], title: String, directory: String) throws -> String { markdown(results, title: title) }
+
+  public func verdictLines(_ results: [GenerationCellResult], directory: String) throws -> [String] { [] }
 
   public func summaryLine(_ r: GenerationCellResult) -> String {
     let d = r.evaluation.deployed, pct = GridReport.percentText

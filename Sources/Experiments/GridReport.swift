@@ -205,7 +205,9 @@ public enum GridReport {
       let filter = b.filter.map { f in
         "\(f.found.joined(separator: " ")): \(f.removedRows) of \(f.trainRows), \(pct(f.precision)), \(pct(f.recall)) (\(f.recall.successes) of \(f.poisonedRows) poisoned)"
       } ?? "–"
-      return [r.dataset, r.attack, r.defense, "\(r.seed)", b.threshold.map { String(format: "%.3g", $0) } ?? "–", pctCI(b.falseRejection),
+      // A threshold chosen on the clean test rows it is then scored on is marked.
+      let onTest = b.devRows > 0 && b.devSource.hasPrefix("clean test") ? " (chosen on clean test rows)" : ""
+      return [r.dataset, r.attack, r.defense, "\(r.seed)", (b.threshold.map { String(format: "%.3g", $0) } ?? "–") + onTest, pctCI(b.falseRejection),
               pctCI(b.falseAcceptance), removed, filter]
     }
   }
@@ -214,7 +216,7 @@ public enum GridReport {
   static func baselineText(_ b: BaselineRecord) -> String {
     switch b.defense.kind {
     case .onion:
-      return String(format: "ONION (words whose removal lowers the base model's perplexity by more than %.3g removed; threshold %@)",
+      return String(format: "ONION (words whose removal lowers the base model's perplexity by at least %.3g removed; threshold %@)",
                     b.threshold ?? .nan, b.thresholdSource)
     case .strip:
       let c = b.defense.strip ?? Strip.Config()
@@ -234,7 +236,7 @@ public enum GridReport {
       return String(format: "RAP (rejected when predicted as the target and the drop is below %.3g: the %@)", b.threshold ?? .nan, b.thresholdSource)
     case .cube:
       let c = b.defense.cube ?? CUBE.Config()
-      return "CUBE (answer states, PCA to \(c.components), HDBSCAN min_samples \(c.minSamples); " + b.thresholdSource + ")"
+      return "CUBE (answer states, PCA to \(c.components), HDBSCAN with min_samples \(c.minSamples) configured; " + b.thresholdSource + ")"
     }
   }
 
@@ -306,7 +308,7 @@ public enum GridReport {
       }
     }
     func aggregated(_ r: CellResult) -> Bool {
-      g.aggregates.contains { $0.dataset == r.dataset && $0.attack == r.attack && $0.defense == r.defense }
+      g.aggregates.contains { $0.dataset == r.dataset && $0.attack == r.attack && $0.defense == SeedAggregate.group(of: r) }
     }
     for r in results {
       let faint = aggregated(r)

@@ -66,10 +66,7 @@ public final class GridRunner<Family: TaskFamily> {
   public func run(progress: @escaping (GridEvent<Family.Result>) -> Void = { _ in }) throws -> [Family.Result] {
     let cells = try family.cells()
     progress(.phase("checking the grid: \(cells.count) cells, model \(family.modelName)"))
-    let modelPath: String
-    do { modelPath = try ModelSource.resolve(family.modelName) } catch {
-      throw ExperimentError.invalid(key: "model '\(family.modelName)'", expected: "a model name, GGUF file or Hugging Face checkpoint folder (\(error))")
-    }
+    let modelPath = try resolvedModelPath()
     try family.validate(cells, modelPath: modelPath)
     let fm = FileManager.default
     try OutputFolder.check(directory, kind: GridFolder.outputKind, replace: true)
@@ -79,17 +76,20 @@ public final class GridRunner<Family: TaskFamily> {
     if !stale.isEmpty && !rerunChanged { throw StaleCellsError(directory: directory, cells: stale) }
     try fm.createDirectory(atPath: directory + "/cells", withIntermediateDirectories: true)
     try JSONOutput.write(family.plan, to: directory + "/plan.json")
+    // Every changed cell goes before any cell runs: a baseline or probe cell adopts its undefended
+    // twin's finished model, which must not be one trained with the old settings. (The folders
+    // are this grid's own: cells/<key> under a folder with plan.json.)
+    for changed in stale {
+      progress(.cellChanged(key: changed.key, changes: changed.changes))
+      try fm.removeItem(atPath: directory + "/cells/" + changed.key)
+    }
     var results: [Family.Result] = []
     // One model for the grid: training reads the base weights, and every cell's adapter is merged
     // for its evaluation and taken out again.
     var loaded: ModelBundle?
     for (i, (cell, print)) in zip(cells, prints).enumerated() {
       let dir = directory + "/cells/" + cell.key
-      if let changed = stale.first(where: { $0.key == cell.key }) {
-        // The cell folder is this grid's own (cells/<key> under a folder with plan.json).
-        progress(.cellChanged(key: cell.key, changes: changed.changes))
-        try fm.removeItem(atPath: dir)
-      } else if fm.fileExists(atPath: dir + "/result.json") {
+      if fm.fileExists(atPath: dir + "/result.json") {
         results.append(try family.loadResult(cellDirectory: dir))
         progress(.cellSkipped(index: i + 1, total: cells.count, key: cell.key))
         continue
@@ -107,6 +107,12 @@ public final class GridRunner<Family: TaskFamily> {
     }
     try family.writeReports(results, to: directory)
     return results
+  }
+
+  func resolvedModelPath() throws -> String {
+    do { return try ModelSource.resolve(family.modelName) } catch {
+      throw ExperimentError.invalid(key: "model '\(family.modelName)'", expected: "a model name, GGUF file or Hugging Face checkpoint folder (\(error))")
+    }
   }
 
   /// The cells run with other settings or inputs than now: decided for the whole grid before anything runs.
@@ -171,7 +177,14 @@ public final class GridRunner<Family: TaskFamily> {
     guard try OutputFolder.check(directory, kind: GridFolder.outputKind, replace: true) == .own else {
       throw ExperimentError.badFile(path: directory, reason: "no earlier output of p2p run to report on (no plan.json); run the experiment without --report-only first")
     }
-    let results = try family.cells().compactMap { cell -> Family.Result? in
+    // A finished cell run with other settings or inputs than the file names now is not reported
+    // under it.
+    let cells = try family.cells()
+    let modelPath = try resolvedModelPath()
+    let hashes = FileHashes()
+    let stale = try staleCells(cells, try cells.map { try family.fingerprint($0, modelPath: modelPath, hashes: hashes) })
+    if !stale.isEmpty { throw StaleCellsError(directory: directory, cells: stale) }
+    let results = try cells.compactMap { cell -> Family.Result? in
       let dir = directory + "/cells/" + cell.key
       return FileManager.default.fileExists(atPath: dir + "/result.json") ? try family.loadResult(cellDirectory: dir) : nil
     }

@@ -91,12 +91,15 @@ public enum RAPDefense {
     r.sentencesPerSecond = Double(scored) / max(r.seconds, 1e-9)
     let meanDrop = devDrops.drop.reduce(0, +) / Double(max(devDrops.drop.count, 1))
     var record = BaselineRecord(defense: defense, threshold: threshold,
-                                thresholdSource: String(format: "drop of p(target) at FRR %.1f%% of the %d of %d %@ rows predicted as the target%@; \"%@\" trained %d steps, mean dev drop %.3f; only inputs predicted as the target are screened",
+                                thresholdSource: String(format: "drop of p(target) at FRR %.1f%% of the %d of %d %@ rows predicted as the target%@; \"%@\" trained %d steps, mean dev drop %.3f; only inputs predicted as the target are screened (FAR over the triggered rows predicted as the target)",
                                                         100 * config.frr, targetDrops.count, dev.rows.count, dev.source,
                                                         targetDrops.isEmpty ? " (none: all dev rows used)" : "", config.trigger, steps, meanDrop),
                                 devRows: dev.rows.count, devSource: dev.source)
     record.falseRejection = Proportion(successes: cleanFlags.filter { $0 }.count, total: cleanFlags.count)
-    record.falseAcceptance = Proportion(successes: poisonFlags.filter { !$0 }.count, total: poisonFlags.count)
+    // FAR over the triggered rows RAP screens (those predicted as the target): a triggered row the
+    // model already gives another label is not an input the detector let through.
+    let screened = zip(poison.predicted, poisonFlags).filter { $0.0 == target }
+    record.falseAcceptance = Proportion(successes: screened.filter { !$0.1 }.count, total: screened.count)
     r.baseline = record
     return r
   }

@@ -60,10 +60,11 @@ public protocol TaskFamily {
 
   /// Rewrites `results.json` and the reports of the grid folder.
   func writeReports(_ results: [Result], to directory: String) throws
-  /// The grid table in Markdown.
-  func markdown(_ results: [Result], title: String) -> String
-  /// Lines a user must see after a run: the verdict of every defended cell, warnings.
-  func verdictLines(_ results: [Result]) -> [String]
+  /// The grid table in Markdown, as `writeReports` wrote it into `directory`.
+  func markdown(_ results: [Result], title: String, directory: String) throws -> String
+  /// Lines a user must see after a run: the verdict of every defended cell (as in the reports
+  /// of `directory`), warnings.
+  func verdictLines(_ results: [Result], directory: String) throws -> [String]
   /// One line of a finished cell's figures, for a progress display.
   func summaryLine(_ result: Result) -> String
 }

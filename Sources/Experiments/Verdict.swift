@@ -49,8 +49,13 @@ public struct Verdict: Codable, Sendable, Equatable {
                               100 * u.evaluation.metrics.macroF1))
       }
     }
-    let outcome: Outcome = !failing.isEmpty ? .notDefended : undefended == nil ? .unverified : .defended
-    if outcome == .unverified { failing.append("no undefended cell with the same data, seed and training to compare macro-F1") }
+    // No triggered rows (or no ASR at all): the attack condition has no evidence either way.
+    let asrMeasured = m.attackSuccessRate.map { $0.total > 0 && $0.value.isFinite } ?? false
+    let outcome: Outcome = !failing.isEmpty ? .notDefended : (undefended == nil || !asrMeasured) ? .unverified : .defended
+    if outcome == .unverified {
+      if !asrMeasured { failing.append("no triggered test rows: the ASR was not measured") }
+      if undefended == nil { failing.append("no undefended cell with the same data, seed and training to compare macro-F1") }
+    }
     return Verdict(outcome: outcome, failing: failing, asrLimit: limit, undefendedKey: undefended?.key, macroF1Change: change)
   }
 
@@ -70,13 +75,15 @@ public struct Verdict: Codable, Sendable, Equatable {
     }
   }
 
-  /// The undefended cell of another grid that `cell` can be judged against: a twin as above whose
-  /// poisoning is the same to the row (the poisoned row indices, the training, clean and triggered
-  /// test row counts; a trigger file compared by its name), so that only a grid run on the same
-  /// data qualifies.
+  /// The undefended cell of another grid that `cell` can be judged against: a twin as above, run
+  /// on the same model (as recorded; results of builds before the record match only each other)
+  /// with the same model selection, whose poisoning is the same to the row (the poisoned row
+  /// indices, the training, clean and triggered test row counts; a trigger file compared by its
+  /// name), so that only a grid run on the same data and model qualifies.
   public static func referenceTwin(of cell: CellResult, in references: [ReferenceCell]) -> ReferenceCell? {
     references.first {
-      twin(of: cell, in: [$0.cell]) != nil && portable($0.cell.evaluation.poisoning) == portable(cell.evaluation.poisoning)
+      twin(of: cell, in: [$0.cell]) != nil && $0.cell.model == cell.model && ($0.cell.selection == nil) == (cell.selection == nil)
+        && portable($0.cell.evaluation.poisoning) == portable(cell.evaluation.poisoning)
     }
   }
 
@@ -216,7 +223,8 @@ public struct GridResults: Codable, Sendable, Equatable {
 
   /// These results with the undefended cells of another grid's `results.json` (at `path`, named
   /// `source` in reports) that are twins of a defended cell here without one, added to the
-  /// references (replacing those read from the same source before). Throws when that grid holds
+  /// references (replacing those read from the same source before, and ahead of those of other
+  /// sources). Throws when that grid holds
   /// no such cell: the caller asked for twins that are not there.
   public func addingReferences(from path: String, source: String) throws -> GridResults {
     let other = try JSONOutput.read(GridResults.self, from: path).cells.filter { $0.p2p == nil && $0.baseline == nil }
@@ -228,6 +236,6 @@ public struct GridResults: Codable, Sendable, Equatable {
         + "without a twin here (\(needed.count) such cell(s); \(other.count) undefended cell(s) there)")
     }
     let kept = (references ?? []).filter { $0.source != source }
-    return GridResults(cells, references: kept + used)
+    return GridResults(cells, references: used + kept)
   }
 }

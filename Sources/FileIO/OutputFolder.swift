@@ -103,10 +103,11 @@ public enum OutputFolder {
   }
 
   /// Removes the temporary siblings of `path` left by processes that are gone: names
-  /// `BASE.tmp-p2p-<pid>-<id>` whose pid no longer runs, and (from older versions) `BASE.tmp-<8>`
-  /// folders holding nothing but `kind`'s entries. Returns the removed paths.
+  /// `BASE.tmp-p2p-<pid>-<id>` whose pid no longer runs. Nothing else is touched: a folder that
+  /// only looks like an older version's temporary (`BASE.tmp-<8 characters>`) may be the user's
+  /// own (a dated backup). Returns the removed paths.
   @discardableResult
-  public static func cleanStaleTemporaries(of path: String, kind: OutputKind) -> [String] {
+  public static func cleanStaleTemporaries(of path: String) -> [String] {
     let out = normalized(path)
     let parent = (out as NSString).deletingLastPathComponent
     let base = (out as NSString).lastPathComponent
@@ -122,9 +123,6 @@ public enum OutputFolder {
         if let pidText = fields.first, let pid = Int32(pidText), fields.count == 2 {
           stale = kill(pid, 0) != 0 && errno == ESRCH
         }
-      } else if rest.count == 8 {
-        let inside = (try? FileManager.default.contentsOfDirectory(atPath: full)) ?? ["?"]
-        stale = inside.allSatisfy { kind.entries.contains($0) }
       }
       if stale, (try? FileManager.default.removeItem(atPath: full)) != nil { removed.append(full) }
     }

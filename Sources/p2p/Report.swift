@@ -22,7 +22,7 @@ struct Report: ParsableCommand {
     guard FileManager.default.fileExists(atPath: path) else { throw CLIError("\(path): no such file; `p2p report` takes a folder written by `p2p run`") }
     var grid = try GridResults.read(path)
     for other in twinsFrom {
-      let source = OutputFolder.normalized(other)
+      let source = (OutputFolder.normalized(other) as NSString).standardizingPath
       let otherPath = source + "/results.json"
       guard FileManager.default.fileExists(atPath: otherPath) else { throw CLIError("\(otherPath): no such file; --twins-from takes a folder written by `p2p run`") }
       grid = try grid.addingReferences(from: otherPath, source: source)

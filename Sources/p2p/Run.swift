@@ -39,7 +39,7 @@ struct Run: ParsableCommand {
     let cells = try family.cells()
     if reportOnly {
       let done = try runner.writeReportsOnly()
-      print(family.markdown(done, title: name))
+      print(try family.markdown(done, title: name, directory: dir))
       printError("\(done.count) of \(cells.count) cells finished; reports rewritten in \(dir)")
       return
     }
@@ -49,8 +49,8 @@ struct Run: ParsableCommand {
     defer { render.finish() }
     let results = try runner.run(progress: render.handle)
     render.finish()
-    print(family.markdown(results, title: name))
-    family.verdictLines(results).forEach(printError)
+    print(try family.markdown(results, title: name, directory: dir))
+    try family.verdictLines(results, directory: dir).forEach(printError)
     printError("done in \(ProgressLine.duration(Date().timeIntervalSince(start))); reports and results.json in \(dir)")
   }
 }

@@ -168,6 +168,8 @@ struct StaleCellTests {
     do { _ = try ExperimentRunner(plan: plan(epochs: 1), directory: out, dataRoot: root).run(); Issue.record("stale cell reused") } catch let e as StaleCellsError {
       #expect(e.cells[0].changes.count == 1 && e.cells[0].changes[0].hasPrefix("data:sst2/test.tsv: content changed"))
     }
+    // --report-only does not report a changed cell under the new file either.
+    #expect(throws: StaleCellsError.self) { try ExperimentRunner(plan: plan(epochs: 2), directory: out, dataRoot: root).writeReportsOnly() }
     // --rerun-changed: the cell runs again with the new settings.
     var changed = 0
     let again = try ExperimentRunner(plan: plan(epochs: 2), directory: out, dataRoot: root, rerunChanged: true).run {

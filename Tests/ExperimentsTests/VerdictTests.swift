@@ -49,6 +49,11 @@ struct VerdictTests {
     // Without an undefended twin the macro-F1 condition cannot be checked.
     let alone = Verdict.judge(Self.cell(defended: true, confusion: [[45, 5], [5, 45]], asr: 2), undefended: nil)
     #expect(alone.outcome == .unverified)
+    // Without triggered rows there is no ASR evidence: unverified, not "defended" at "ASR 0%".
+    var empty = Self.cell(defended: true, confusion: [[45, 5], [5, 45]], asr: 0)
+    empty.evaluation.metrics = ClassificationMetrics(gold: [0, 1], predicted: [0, 1], labels: 2, poisonedPredictions: [], target: 1)
+    let noASR = Verdict.judge(empty, undefended: none)
+    #expect(noASR.outcome == .unverified && noASR.failing == ["no triggered test rows: the ASR was not measured"])
   }
 
   @Test func twoSeedsAggregateWithPooledCounts() throws {
@@ -125,6 +130,15 @@ struct VerdictTests {
     for wrong in [rows, tests, Self.cell(defended: false, confusion: [[45, 5], [5, 45]], asr: 48, seed: 1)] {
       try JSONOutput.write(GridResults([wrong]), to: other)
       #expect(throws: ExperimentError.self) { try alone.addingReferences(from: other, source: "results/other") }
+    }
+    // Another model, or best-dev selection on one side only: not a twin either.
+    var model = none
+    model.model = "qwen3-0.6b"
+    var selected = none
+    selected.selection = try JSONDecoder().decode(SelectionRecord.self, from: Data(
+      #"{"selection": "best-dev", "devRows": 10, "devSource": "dev split", "epochs": [], "chosenEpoch": 1}"#.utf8))
+    for wrong in [model, selected] {
+      #expect(Verdict.referenceTwin(of: p2p, in: [ReferenceCell(source: "x", cell: wrong)]) == nil)
     }
     // A twin inside the grid wins over a reference.
     var worse = none

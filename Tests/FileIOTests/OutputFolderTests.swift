@@ -75,13 +75,15 @@ struct OutputFolderTests {
     // A pid that cannot be running (above the kernel's pid_max of 2^22).
     let dead = out + ".tmp-p2p-2147483000-abcd1234"
     let live = out + ".tmp-p2p-\(getpid())-abcd1234"
-    let legacy = out + ".tmp-1A2B3C4D"
-    let foreignLegacy = out + ".tmp-9Z8Y7X6W"
-    for d in [dead, live, legacy, foreignLegacy] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
-    try Data().write(to: URL(fileURLWithPath: legacy + "/out.txt"))
-    try Data().write(to: URL(fileURLWithPath: foreignLegacy + "/thesis.tex"))
-    let removed = OutputFolder.cleanStaleTemporaries(of: out, kind: Self.kind)
-    #expect(Set(removed) == [dead, legacy])
-    #expect(FileManager.default.fileExists(atPath: live) && FileManager.default.fileExists(atPath: foreignLegacy))
+    // Folders that only look like an older version's temporaries may be the user's (a dated
+    // backup holding the command's file names): never removed.
+    let backup = out + ".tmp-20261205"
+    let foreign = out + ".tmp-9Z8Y7X6W"
+    for d in [dead, live, backup, foreign] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+    try Data().write(to: URL(fileURLWithPath: backup + "/out.txt"))
+    try Data().write(to: URL(fileURLWithPath: foreign + "/thesis.tex"))
+    let removed = OutputFolder.cleanStaleTemporaries(of: out)
+    #expect(removed == [dead])
+    for kept in [live, backup, foreign] { #expect(FileManager.default.fileExists(atPath: kept)) }
   }
 }

@@ -17,10 +17,11 @@ import Foundation
 /// 5. A point takes the label of the selected cluster it lies under; other points are noise (-1).
 public enum HDBSCAN {
   /// Labels 0..<k of the points (in order of the clusters' first appearance in the condensed tree),
-  /// -1 for noise.
+  /// -1 for noise. The points must be finite (callers check data they did not make).
   public static func fit(_ x: [[Double]], minClusterSize: Int = 5, minSamples: Int? = nil) -> [Int] {
     let n = x.count
     guard n > 1 else { return [Int](repeating: -1, count: n) }
+    precondition(x.allSatisfy { $0.allSatisfy(\.isFinite) }, "HDBSCAN.fit: a point with NaN or infinite coordinates")
     let k = min(max(1, minSamples ?? minClusterSize), n)
     func dist(_ a: Int, _ b: Int) -> Double {
       var s = 0.0
