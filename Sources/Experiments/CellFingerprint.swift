@@ -35,12 +35,34 @@ public struct CellFingerprint: Codable, Equatable, Sendable {
     var out: [String] = []
     if stored.format != format { out.append("result format: \(stored.format) -> \(format)") }
     let checked = Set(stored.components)
-    func inChecked(_ key: String) -> Bool { checked.contains(String(key.split(separator: ".", maxSplits: 1).first ?? "")) }
-    for key in Set(settings.keys).union(stored.settings.keys).sorted() where inChecked(key) && settings[key] != stored.settings[key] {
+    func group(_ key: String) -> String { String(key.split(separator: ".", maxSplits: 1).first ?? "") }
+    for key in Set(settings.keys).union(stored.settings.keys).sorted() where checked.contains(group(key)) && settings[key] != stored.settings[key] {
       out.append("\(key): \(stored.settings[key] ?? "(unset)") -> \(settings[key] ?? "(unset)")")
+    }
+    // A group the stored fingerprint does not vouch for (added to fingerprints later) counts as
+    // the value every earlier cell ran with; any other value is a change.
+    let defaults = Self.lateGroupDefaults
+    for name in Set(components).subtracting(checked).sorted() {
+      let now = settings.filter { group($0.key) == name }
+      if now != defaults[name] {
+        let text = now.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        out.append("\(name): not recorded when the cell ran (\(defaults[name] == nil ? "no default" : "then always the default")) -> \(text.isEmpty ? "(unset)" : text)")
+      }
     }
     for key in Set(files.keys).union(stored.files.keys).sorted() where files[key] != stored.files[key] {
       out.append("\(key): content changed (sha256 \(stored.files[key]?.prefix(12) ?? "none") -> \(files[key]?.prefix(12) ?? "none"))")
+    }
+    return out
+  }
+
+  /// The setting groups added to fingerprints after they were introduced, flattened as they were
+  /// before the group existed: model selection `last`, generation ablation on.
+  static var lateGroupDefaults: [String: [String: String]] {
+    var out: [String: [String: String]] = [:]
+    for (name, value) in [("selection", "last" as any Encodable), ("ablation", true as any Encodable)] {
+      var flat: [String: String] = [:]
+      if let object = try? jsonObject(value) { flatten(object, prefix: name, into: &flat) }
+      out[name] = flat
     }
     return out
   }

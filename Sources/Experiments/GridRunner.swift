@@ -27,6 +27,22 @@ public enum GridFolder {
           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
     return object["attacks"] is [Any]
   }
+
+  /// The experiment name recorded in `directory/plan.json` ("" for a plan without one), nil when
+  /// the folder holds no plan.
+  public static func recordedName(_ directory: String) -> String? {
+    guard let data = FileManager.default.contents(atPath: directory + "/plan.json"),
+          let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+    return object["name"] as? String ?? ""
+  }
+
+  /// Refuses a grid folder that holds another experiment's run: its plan.json, results.json and
+  /// reports would be replaced by this experiment's (its cells would stay).
+  public static func checkSameExperiment(_ directory: String, name: String?) throws {
+    guard let recorded = recordedName(directory), recorded != (name ?? "") else { return }
+    throw ExperimentError.badFile(path: directory, reason: "holds the run of experiment '\(recorded)', not '\(name ?? "")' (its plan.json, "
+      + "results.json and reports would be replaced); choose another --out, or give the file the name it ran under")
+  }
 }
 
 /// A grid folder holds cells that were run with other settings or inputs than the experiment
@@ -70,6 +86,7 @@ public final class GridRunner<Family: TaskFamily> {
     try family.validate(cells, modelPath: modelPath)
     let fm = FileManager.default
     try OutputFolder.check(directory, kind: GridFolder.outputKind, replace: true)
+    try GridFolder.checkSameExperiment(directory, name: family.plan.name)
     let hashes = FileHashes()
     let prints = try cells.map { try family.fingerprint($0, modelPath: modelPath, hashes: hashes) }
     let stale = try staleCells(cells, prints)

@@ -37,6 +37,10 @@ public struct CheckpointState<Configuration: Codable & Sendable & Equatable>: Co
   public var trainingSeconds: Double?
   public var trainedTokens: Int?
   public var timedFromStep: Int?
+  /// A hash of the training rows the run trains on (`Trainer.stamp`), so a resumed run with
+  /// other rows (another data file, template or label words) is refused. Absent in checkpoints
+  /// of older builds.
+  public var examplesStamp: String?
 
   public init(step: Int, epoch: Int, positionInEpoch: Int, rng: SeededRNG, configuration: Configuration, lossHistory: [LossRecord],
               trainingSeconds: Double? = nil, trainedTokens: Int? = nil, timedFromStep: Int? = nil) {

@@ -37,6 +37,22 @@ public final class Trainer {
 
   public var lora: LoRAParameters { model.lora }
 
+  /// FNV-1a (64 bit) over the rows in order: count, then each row's length, tokens and loss mask.
+  public static func stamp(_ examples: [TokenizedExample]) -> String {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    func mix(_ v: Int) {
+      var x = UInt64(bitPattern: Int64(v))
+      for _ in 0..<8 { h = (h ^ (x & 0xFF)) &* 0x0000_0100_0000_01B3; x >>= 8 }
+    }
+    mix(examples.count)
+    for e in examples {
+      mix(e.tokens.count)
+      for t in e.tokens { mix(t) }
+      for m in e.lossMask { mix(m ? 1 : 0) }
+    }
+    return String(h, radix: 16)
+  }
+
   /// Optimizer steps per epoch and in total.
   public var stepsPerEpoch: Int {
     let batches = (examples.count + config.batchSize - 1) / config.batchSize
@@ -65,6 +81,9 @@ public final class Trainer {
         let cp = try Checkpoint<TrainingConfig>.load(from: dir)
         guard cp.state.configuration == config else {
           throw .corruptCheckpoint(path: dir, key: "configuration", reason: "the checkpoint was written with other settings; use the same flags or a new --out")
+        }
+        if let stamp = cp.state.examplesStamp, stamp != Self.stamp(examples) {
+          throw .corruptCheckpoint(path: dir, key: "examplesStamp", reason: "the checkpoint was written for other training rows (another data file, template, label words or tokenizer); use the same inputs or a new --out")
         }
         try restore(cp, optimizer: optimizer)
         step = cp.state.step; epoch = cp.state.epoch; position = cp.state.positionInEpoch
@@ -143,9 +162,12 @@ public final class Trainer {
   private func save(_ dir: String, step: Int, epoch: Int, position: Int, rng: SeededRNG, history: [LossRecord], optimizer: AdamW,
                     totals: (seconds: Double, tokens: Int), timedFrom: Int) throws(TrainingError) {
     let state = optimizer.state()
+    var checkpointState = CheckpointState(step: step, epoch: epoch, positionInEpoch: position, rng: rng, configuration: config,
+                                          lossHistory: history, trainingSeconds: totals.seconds, trainedTokens: totals.tokens,
+                                          timedFromStep: timedFrom)
+    checkpointState.examplesStamp = Self.stamp(examples)
     let cp = Checkpoint(
-      state: CheckpointState(step: step, epoch: epoch, positionInEpoch: position, rng: rng, configuration: config, lossHistory: history,
-                             trainingSeconds: totals.seconds, trainedTokens: totals.tokens, timedFromStep: timedFrom),
+      state: checkpointState,
       tensors: ["lora": FloatTensor(lora.values.array), "adam.m": FloatTensor(state.firstMoment),
                 "adam.v": FloatTensor(state.secondMoment), "adam.step": FloatTensor([Float(state.step)])])
     try cp.write(to: dir)

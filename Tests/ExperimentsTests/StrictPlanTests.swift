@@ -68,6 +68,15 @@ struct StrictPlanTests {
     let new = try CellFingerprint(settings: [("training", t), ("seed", UInt64(42))], files: ["model": "aa", "data:sst2/train.tsv": "cc"])
     #expect(new.changes(from: old) == ["training.epochs: 2 -> 5", "data:sst2/train.tsv: content changed (sha256 bb -> cc)"])
     #expect(old.changes(from: old).isEmpty)
+    // A group added to fingerprints later counts as its earlier value when the stored one lacks it.
+    let before = try CellFingerprint(settings: [("seed", UInt64(42))], files: [:])
+    #expect(try CellFingerprint(settings: [("seed", UInt64(42)), ("selection", "last")], files: [:]).changes(from: before).isEmpty)
+    #expect(try CellFingerprint(settings: [("seed", UInt64(42)), ("selection", "best-dev")], files: [:]).changes(from: before)
+      == ["selection: not recorded when the cell ran (then always the default) -> selection best-dev"])
+    #expect(try CellFingerprint(settings: [("seed", UInt64(42)), ("ablation", true)], files: [:]).changes(from: before).isEmpty)
+    #expect(try CellFingerprint(settings: [("seed", UInt64(42)), ("ablation", false)], files: [:]).changes(from: before).count == 1)
+    #expect(try CellFingerprint(settings: [("seed", UInt64(42)), ("newgroup", 3)], files: [:]).changes(from: before)
+      == ["newgroup: not recorded when the cell ran (no default) -> newgroup 3"])
   }
 }
 
@@ -197,4 +206,23 @@ struct StaleCellTests {
 
 enum PoisonOutputRoot {
   static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
+}
+
+/// A grid folder holds one experiment: another experiment's run is not overwritten.
+struct GridFolderTests {
+  @Test func anotherExperimentsFolderIsRefused() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grid-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try GridFolder.checkSameExperiment(dir, name: "b")  // no plan yet: a new folder
+    try Data(#"{"name": "sst2-full", "attacks": []}"#.utf8).write(to: URL(fileURLWithPath: dir + "/plan.json"))
+    #expect(GridFolder.recordedName(dir) == "sst2-full")
+    try GridFolder.checkSameExperiment(dir, name: "sst2-full")
+    do { try GridFolder.checkSameExperiment(dir, name: "sst2-full-default"); Issue.record("another experiment's folder accepted") } catch let e as ExperimentError {
+      #expect(e.description.contains("holds the run of experiment 'sst2-full', not 'sst2-full-default'"))
+    }
+    try Data(#"{"attacks": []}"#.utf8).write(to: URL(fileURLWithPath: dir + "/plan.json"))
+    try GridFolder.checkSameExperiment(dir, name: nil)
+    #expect(throws: ExperimentError.self) { try GridFolder.checkSameExperiment(dir, name: "named") }
+  }
 }

@@ -87,6 +87,28 @@ struct TrainerTests {
     #expect(try #require(saved.state.trainingSeconds) <= resumed.seconds)
   }
 
+  /// A checkpoint written for other training rows (another data file, template or label words,
+  /// same settings) is refused by name, not continued.
+  @Test func resumeWithOtherRowsIsRefused() throws {
+    let base = try Self.model()
+    let dir = Self.tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let examples = try Self.examples()
+    _ = try Trainer(base: base, examples: examples, config: Self.config(), checkpointDirectory: dir).run(stopAfterSteps: 5)
+    #expect(try Checkpoint<TrainingConfig>.load(from: dir + "/checkpoint").state.examplesStamp == Trainer.stamp(examples))
+    var other = examples
+    other[0].tokens[0] = other[0].tokens[0] == 3 ? 4 : 3
+    #expect(Trainer.stamp(other) != Trainer.stamp(examples))
+    do {
+      _ = try Trainer(base: base, examples: other, config: Self.config(), checkpointDirectory: dir).run(resume: true)
+      Issue.record("a checkpoint of other rows was resumed")
+    } catch let TrainingError.corruptCheckpoint(_, key, reason) {
+      #expect(key == "examplesStamp" && reason.contains("other training rows"))
+    }
+    // The same rows resume.
+    #expect(try Trainer(base: base, examples: examples, config: Self.config(), checkpointDirectory: dir).run(resume: true).steps == 9)
+  }
+
   /// A checkpoint of an older build has no time recorded: the resumed run's time and tokens
   /// count from the checkpoint's step, and the summary says so.
   @Test func resumeFromAnUntimedCheckpointCountsFromItsStep() throws {
