@@ -10,6 +10,11 @@ import Training
 /// RAP (`RAP`) on the undefended model, merged in `bundle`: the RAP word's embedding row is trained
 /// in place on clean dev rows (gradients through the whole model, `TrainableModel.inputGradients`,
 /// with a zero adapter), used to screen the test rows, and put back afterwards.
+///
+/// As OpenBackdoor runs it, not as the paper: the word is trained on every clean dev row (the paper
+/// uses the protected label's rows only; on more than two labels the other rows always push p(target)
+/// down), its one-token position is checked on the first dev row, and the gradient is summed over
+/// every position holding that token (also where the input itself contains the word).
 public enum RAPDefense {
   public static func evaluate(_ bundle: ModelBundle, spec: ClassifierSpec, data: PoisonedDataset, defense: BaselineDefense,
                               progress: @escaping (String, Int, Int) -> Void = { _, _, _ in }) throws -> ClassificationResult {
