@@ -72,8 +72,11 @@ public enum BaselineEvaluation {
   /// (then the threshold has seen test rows, which the record says), the first `limit`.
   public static func devRows(_ data: PoisonedDataset, limit: Int) -> (rows: [Example], source: String) {
     if let dev = data.dev, !dev.isEmpty { return (Array(dev.prefix(limit)), "dev split") }
-    return (Array(data.testClean.prefix(limit)), "clean test split (no dev split)")
+    return (Array(data.testClean.prefix(limit)), testSplitSource)
   }
+
+  /// The `devSource` of a threshold chosen on the clean test rows (there was no dev split).
+  public static let testSplitSource = "clean test split (no dev split)"
 
   static func plainClassifier(_ scorer: any LabelScorer, _ spec: ClassifierSpec) throws -> VerbalizerClassifier {
     guard spec.kind == .plain, let template = spec.template else {

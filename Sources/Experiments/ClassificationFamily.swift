@@ -429,21 +429,25 @@ public struct ClassificationFamily: TaskFamily {
     return dir
   }
 
-  /// Rewrites the reports, keeping the reference cells (`p2p report --twins-from`) that the
-  /// folder's results.json already holds.
-  public func writeReports(_ results: [CellResult], to directory: String) throws {
-    let references = try GridResults.storedReferences(at: directory + "/results.json")
-    try GridReport.write(GridResults(results, references: references), title: title, to: directory)
+  /// `results` judged with the reference cells (`p2p report --twins-from`) that `directory`'s
+  /// results.json already holds.
+  func grid(_ results: [CellResult], in directory: String) throws -> GridResults {
+    GridResults(results, references: try GridResults.storedReferences(at: directory + "/results.json"))
   }
 
-  /// The report as `writeReports` wrote it into `directory` (with its stored reference cells).
+  /// Rewrites the reports, keeping the folder's reference cells.
+  public func writeReports(_ results: [CellResult], to directory: String) throws {
+    try GridReport.write(grid(results, in: directory), title: title, to: directory)
+  }
+
+  /// The report as `writeReports` wrote it into `directory`.
   public func markdown(_ results: [CellResult], title: String, directory: String) throws -> String {
-    GridReport.markdown(GridResults(results, references: try GridResults.storedReferences(at: directory + "/results.json")), title: title)
+    GridReport.markdown(try grid(results, in: directory), title: title)
   }
 
   /// One line per defended cell with its verdict, and a warning per degenerate undefended cell.
   public func verdictLines(_ results: [CellResult], directory: String) throws -> [String] {
-    GridReport.verdictLines(GridResults(results, references: try GridResults.storedReferences(at: directory + "/results.json")))
+    GridReport.verdictLines(try grid(results, in: directory))
   }
 
   public func summaryLine(_ r: CellResult) -> String {

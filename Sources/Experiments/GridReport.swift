@@ -206,7 +206,7 @@ public enum GridReport {
         "\(f.found.joined(separator: " ")): \(f.removedRows) of \(f.trainRows), \(pct(f.precision)), \(pct(f.recall)) (\(f.recall.successes) of \(f.poisonedRows) poisoned)"
       } ?? "–"
       // A threshold chosen on the clean test rows it is then scored on is marked.
-      let onTest = b.devRows > 0 && b.devSource.hasPrefix("clean test") ? " (chosen on clean test rows)" : ""
+      let onTest = b.devRows > 0 && b.devSource == BaselineEvaluation.testSplitSource ? " (chosen on clean test rows)" : ""
       return [r.dataset, r.attack, r.defense, "\(r.seed)", (b.threshold.map { String(format: "%.3g", $0) } ?? "–") + onTest, pctCI(b.falseRejection),
               pctCI(b.falseAcceptance), removed, filter]
     }

@@ -23,17 +23,19 @@ public typealias ExperimentEvent = GridEvent<CellResult>
 public enum GridFolder {
   public static let outputKind = OutputKind(command: "p2p run", entries: ["cells", "plan.json", "results.json", "report.md", "report.html", "chart.svg"]) {
     // A plan.json of p2p's own: an experiment plan with its attacks (not any file of that name).
-    guard let data = FileManager.default.contents(atPath: $0 + "/plan.json"),
-          let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
-    return object["attacks"] is [Any]
+    plan(in: $0)?["attacks"] is [Any]
+  }
+
+  /// `directory/plan.json` as a JSON object, nil when there is none.
+  static func plan(in directory: String) -> [String: Any]? {
+    guard let data = FileManager.default.contents(atPath: directory + "/plan.json") else { return nil }
+    return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
   }
 
   /// The experiment name recorded in `directory/plan.json` ("" for a plan without one), nil when
   /// the folder holds no plan.
   public static func recordedName(_ directory: String) -> String? {
-    guard let data = FileManager.default.contents(atPath: directory + "/plan.json"),
-          let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
-    return object["name"] as? String ?? ""
+    plan(in: directory).map { $0["name"] as? String ?? "" }
   }
 
   /// Refuses a grid folder that holds another experiment's run: its plan.json, results.json and
@@ -87,8 +89,7 @@ public final class GridRunner<Family: TaskFamily> {
     let fm = FileManager.default
     try OutputFolder.check(directory, kind: GridFolder.outputKind, replace: true)
     try GridFolder.checkSameExperiment(directory, name: family.plan.name)
-    let hashes = FileHashes()
-    let prints = try cells.map { try family.fingerprint($0, modelPath: modelPath, hashes: hashes) }
+    let prints = try fingerprints(cells, modelPath: modelPath)
     let stale = try staleCells(cells, prints)
     if !stale.isEmpty && !rerunChanged { throw StaleCellsError(directory: directory, cells: stale) }
     try fm.createDirectory(atPath: directory + "/cells", withIntermediateDirectories: true)
@@ -130,6 +131,12 @@ public final class GridRunner<Family: TaskFamily> {
     do { return try ModelSource.resolve(family.modelName) } catch {
       throw ExperimentError.invalid(key: "model '\(family.modelName)'", expected: "a model name, GGUF file or Hugging Face checkpoint folder (\(error))")
     }
+  }
+
+  /// Every cell's fingerprint (each input file hashed once).
+  func fingerprints(_ cells: [Family.Cell], modelPath: String) throws -> [CellFingerprint] {
+    let hashes = FileHashes()
+    return try cells.map { try family.fingerprint($0, modelPath: modelPath, hashes: hashes) }
   }
 
   /// The cells run with other settings or inputs than now: decided for the whole grid before anything runs.
@@ -187,19 +194,18 @@ public final class GridRunner<Family: TaskFamily> {
     return try family.evaluate(cell, job: job, data: data, summary: summary, bundle: bundle, in: folders, progress: progress)
   }
 
-  /// Rewrites results.json and the reports from the cells finished so far, running nothing.
-  /// Rewrites `results.json` and the reports from the finished cells of an earlier run; a folder
-  /// that holds no earlier run is an error (nothing is written there).
+  /// Rewrites `results.json` and the reports from the finished cells of an earlier run of the same
+  /// experiment, running nothing; a folder that holds no earlier run, another experiment's run or
+  /// cells run with other settings is an error (nothing is written there).
   public func writeReportsOnly() throws -> [Family.Result] {
     guard try OutputFolder.check(directory, kind: GridFolder.outputKind, replace: true) == .own else {
       throw ExperimentError.badFile(path: directory, reason: "no earlier output of p2p run to report on (no plan.json); run the experiment without --report-only first")
     }
+    try GridFolder.checkSameExperiment(directory, name: family.plan.name)
     // A finished cell run with other settings or inputs than the file names now is not reported
     // under it.
     let cells = try family.cells()
-    let modelPath = try resolvedModelPath()
-    let hashes = FileHashes()
-    let stale = try staleCells(cells, try cells.map { try family.fingerprint($0, modelPath: modelPath, hashes: hashes) })
+    let stale = try staleCells(cells, try fingerprints(cells, modelPath: try resolvedModelPath()))
     if !stale.isEmpty { throw StaleCellsError(directory: directory, cells: stale) }
     let results = try cells.compactMap { cell -> Family.Result? in
       let dir = directory + "/cells/" + cell.key

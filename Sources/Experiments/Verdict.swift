@@ -224,15 +224,15 @@ public struct GridResults: Codable, Sendable, Equatable {
   /// These results with the undefended cells of another grid's `results.json` (at `path`, named
   /// `source` in reports) that are twins of a defended cell here without one, added to the
   /// references (replacing those read from the same source before, and ahead of those of other
-  /// sources). Throws when that grid holds
-  /// no such cell: the caller asked for twins that are not there.
+  /// sources). Throws when that grid holds no such cell: the caller asked for twins that are not
+  /// there.
   public func addingReferences(from path: String, source: String) throws -> GridResults {
     let other = try JSONOutput.read(GridResults.self, from: path).cells.filter { $0.p2p == nil && $0.baseline == nil }
     let candidates = other.map { ReferenceCell(source: source, cell: $0) }
     let needed = cells.filter { ($0.p2p != nil || $0.baseline != nil) && Verdict.twin(of: $0, in: cells) == nil }
     let used = candidates.filter { c in needed.contains { Verdict.referenceTwin(of: $0, in: [c]) != nil } }
     guard !used.isEmpty else {
-      throw ExperimentError.badFile(path: path, reason: "holds no undefended cell with the same data, seed and training as a defended cell "
+      throw ExperimentError.badFile(path: path, reason: "holds no undefended cell with the same data, seed, training and model as a defended cell "
         + "without a twin here (\(needed.count) such cell(s); \(other.count) undefended cell(s) there)")
     }
     let kept = (references ?? []).filter { $0.source != source }

@@ -43,10 +43,11 @@ public struct CheckpointState<Configuration: Codable & Sendable & Equatable>: Co
   public var examplesStamp: String?
 
   public init(step: Int, epoch: Int, positionInEpoch: Int, rng: SeededRNG, configuration: Configuration, lossHistory: [LossRecord],
-              trainingSeconds: Double? = nil, trainedTokens: Int? = nil, timedFromStep: Int? = nil) {
+              trainingSeconds: Double? = nil, trainedTokens: Int? = nil, timedFromStep: Int? = nil, examplesStamp: String? = nil) {
     self.step = step; self.epoch = epoch; self.positionInEpoch = positionInEpoch; self.rng = rng
     self.configuration = configuration; self.lossHistory = lossHistory
     self.trainingSeconds = trainingSeconds; self.trainedTokens = trainedTokens; self.timedFromStep = timedFromStep
+    self.examplesStamp = examplesStamp
   }
 }
 

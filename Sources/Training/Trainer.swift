@@ -37,6 +37,9 @@ public final class Trainer {
 
   public var lora: LoRAParameters { model.lora }
 
+  /// `stamp(examples)`, computed once (every checkpoint records it).
+  private lazy var examplesStamp = Self.stamp(examples)
+
   /// FNV-1a (64 bit) over the rows in order: count, then each row's length, tokens and loss mask.
   public static func stamp(_ examples: [TokenizedExample]) -> String {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -82,7 +85,7 @@ public final class Trainer {
         guard cp.state.configuration == config else {
           throw .corruptCheckpoint(path: dir, key: "configuration", reason: "the checkpoint was written with other settings; use the same flags or a new --out")
         }
-        if let stamp = cp.state.examplesStamp, stamp != Self.stamp(examples) {
+        if let stamp = cp.state.examplesStamp, stamp != examplesStamp {
           throw .corruptCheckpoint(path: dir, key: "examplesStamp", reason: "the checkpoint was written for other training rows (another data file, template, label words or tokenizer); use the same inputs or a new --out")
         }
         try restore(cp, optimizer: optimizer)
@@ -162,12 +165,10 @@ public final class Trainer {
   private func save(_ dir: String, step: Int, epoch: Int, position: Int, rng: SeededRNG, history: [LossRecord], optimizer: AdamW,
                     totals: (seconds: Double, tokens: Int), timedFrom: Int) throws(TrainingError) {
     let state = optimizer.state()
-    var checkpointState = CheckpointState(step: step, epoch: epoch, positionInEpoch: position, rng: rng, configuration: config,
-                                          lossHistory: history, trainingSeconds: totals.seconds, trainedTokens: totals.tokens,
-                                          timedFromStep: timedFrom)
-    checkpointState.examplesStamp = Self.stamp(examples)
     let cp = Checkpoint(
-      state: checkpointState,
+      state: CheckpointState(step: step, epoch: epoch, positionInEpoch: position, rng: rng, configuration: config, lossHistory: history,
+                             trainingSeconds: totals.seconds, trainedTokens: totals.tokens, timedFromStep: timedFrom,
+                             examplesStamp: examplesStamp),
       tensors: ["lora": FloatTensor(lora.values.array), "adam.m": FloatTensor(state.firstMoment),
                 "adam.v": FloatTensor(state.secondMoment), "adam.step": FloatTensor([Float(state.step)])])
     try cp.write(to: dir)

@@ -8,7 +8,7 @@ struct Report: ParsableCommand {
     abstract: "Rewrite a classification grid's reports from its results.json (new metrics, verdicts, seed aggregates).",
     discussion: """
       Reads DIR/results.json and rewrites results.json, report.md, report.html and chart.svg in DIR, running nothing: per-class recall, macro-F1, balanced accuracy, the majority rate and the degenerate flag are computed from the stored confusion tables; verdicts and seed aggregates from the cells. Prints the Markdown report.
-      A grid that ran only defended cells (e.g. the default on the full set) is judged against the undefended cells of another grid with --twins-from OTHER: only cells with the same dataset, attack, seed, training and poisoning (the same poisoned rows and test rows) count. They are kept in results.json, so later reports and `p2p run` judge the same way.
+      A grid that ran only defended cells (e.g. the default on the full set) is judged against the undefended cells of another grid with --twins-from OTHER: only cells with the same dataset, attack, seed, training, model, model selection and poisoning (the same poisoned rows and test rows) count. They are kept in results.json, so later reports and `p2p run` judge the same way.
       """)
 
   @Argument(help: "A grid folder (from `p2p run`) holding results.json.") var directory: String
