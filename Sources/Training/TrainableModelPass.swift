@@ -310,7 +310,7 @@ final class Pass {
   /// per sequence. Returns dL/d(input embeddings) (N, C), the residual stream's gradient below
   /// block 0 (LoRA gradients accumulate on the way, as in training).
   func backwardFromLastLogits(ids: [Int], dlogits: [[Float]]) -> [Float] {
-    let c = cfg.hiddenSize, v = cfg.vocabularySize
+    let c = cfg.hiddenSize
     let rows = ranges.map { $0.upperBound - 1 }, m = rows.count
     precondition(dlogits.count == m && dlogits.allSatisfy { $0.count == ids.count }, "one gradient per sequence and id")
     let dx = takeZeroed(n * c)
