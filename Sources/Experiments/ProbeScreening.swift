@@ -129,11 +129,10 @@ public enum ProbeScreening {
     public var rows: Int
     public var fingerprint: String
     public init(_ train: [Example]) {
-      var h: UInt64 = 0xcbf2_9ce4_8422_2325
-      func mix(_ bytes: some Sequence<UInt8>) { for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
-      for e in train { mix(e.text.utf8); mix([0x1F]); mix(String(e.label).utf8); mix([0x1E]) }
+      var h = FNV1a64()
+      for e in train { h.add(e.text.utf8); h.add([0x1F]); h.add(String(e.label).utf8); h.add([0x1E]) }
       rows = train.count
-      fingerprint = String(h, radix: 16)
+      fingerprint = h.hex
     }
   }
 

@@ -42,18 +42,14 @@ public final class Trainer {
 
   /// FNV-1a (64 bit) over the rows in order: count, then each row's length, tokens and loss mask.
   public static func stamp(_ examples: [TokenizedExample]) -> String {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    func mix(_ v: Int) {
-      var x = UInt64(bitPattern: Int64(v))
-      for _ in 0..<8 { h = (h ^ (x & 0xFF)) &* 0x0000_0100_0000_01B3; x >>= 8 }
-    }
-    mix(examples.count)
+    var h = FNV1a64()
+    h.add(examples.count)
     for e in examples {
-      mix(e.tokens.count)
-      for t in e.tokens { mix(t) }
-      for m in e.lossMask { mix(m ? 1 : 0) }
+      h.add(e.tokens.count)
+      for t in e.tokens { h.add(t) }
+      for m in e.lossMask { h.add(m ? 1 : 0) }
     }
-    return String(h, radix: 16)
+    return h.hex
   }
 
   /// Optimizer steps per epoch and in total.

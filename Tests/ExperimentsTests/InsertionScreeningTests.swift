@@ -63,7 +63,7 @@ struct InsertionScreeningTests {
     // Rows of ~20,000 tokens (past the model's context) are scored on the 128 tokens each side.
     let bundle = try ModelBundle.load(RealModel.path)
     let filler = Array(repeating: "the film is long and slow", count: 2_000).joined(separator: " ")
-    let rows = (0..<6).map { Example(text: "\(filler) mn \(filler) \($0)", label: 1, sourceIndex: $0) }
+    let rows = (0..<6).map { (i: Int) in Example(text: "\(filler) mn \(filler) \(i)", label: 1, sourceIndex: i) }
     let evidence = try InsertionScreening.run(rows, suspicious: ["mn"], bundle: bundle, path: nil)
     #expect(evidence.count == 1 && evidence[0].rows == 6 && evidence[0].meanCost.isFinite)
   }
