@@ -178,6 +178,9 @@ public struct GenerationP2P: Codable, Sendable, Equatable {
   /// `p2p-screen`, or `p2p-paper` (random benign rows).
   public var variant: String { coverTriggers ? "p2p-cover" : screenTriggers ? "p2p-screen" : "p2p-paper" }
 
+  /// Whether what the pipeline decides depends on the screens' rules (`ScreenRules`).
+  public var followsScreenRules: Bool { screenTriggers || coverTriggers }
+
   /// The input as the deployed wrapper sends it: the benign trigger prepended.
   public func triggeredInput(_ input: String) -> String { benignTrigger + input }
 
@@ -220,4 +223,6 @@ public struct GenerationP2PManifest: Codable, Sendable, Equatable {
   /// carries one.
   public var coverPhrases: [String]?
   public var coveredRows: [Int]?
+  /// The screens' rules revision (`ScreenRules`) with the screen on; nil otherwise and in older manifests.
+  public var rulesRevision: Int?
 }

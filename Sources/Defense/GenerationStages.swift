@@ -22,6 +22,7 @@ public struct GenerationDefenseState: DrawState {
   public init(train: [GenerationExample], config: GenerationP2P, seed: UInt64, rng: SeededRNG) {
     self.train = train; self.config = config; self.seed = seed; self.rng = rng
     record = GenerationP2PManifest(config: config, seed: seed, trainRows: train.count, selectedRows: [], benignRows: [], outputRows: 0)
+    record.rulesRevision = config.followsScreenRules ? ScreenRules.revision : nil
   }
 
   public var rowCount: Int { train.count }

@@ -159,6 +159,13 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// Whether benign rows are chosen by zero-shot label agreement.
   public var selectsByAgreement: Bool { selection == .agreement }
 
+  /// Whether what the pipeline decides depends on the screens' rules (`ScreenRules`): the default
+  /// and every variant with a screen, a cover or a stratified selection.
+  public var followsScreenRules: Bool {
+    automatic == true || screenTriggers == true || coverTriggers == true || probeScreen == true || spectralScreen == true
+      || selection == .stratified || !(releasedWords ?? []).isEmpty
+  }
+
   public var labels: Int { labelWords.count }
 
   /// h(i) = i + n (`LabelShift`).

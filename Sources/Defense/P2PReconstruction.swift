@@ -46,6 +46,9 @@ public struct P2PManifest: Codable, Sendable, Equatable {
   public var labelShares: [Double]?
   public var referenceShares: [Double]?
   public var referenceSource: String?
+  /// The screens' rules revision the decisions were made by (`ScreenRules`), for a configuration
+  /// that follows them; nil for the others and for manifests written before the rules were versioned.
+  public var rulesRevision: Int?
 }
 
 /// Builds the P2P training set: the configuration's stages (`ClassificationStages`: screens,
@@ -93,6 +96,7 @@ public enum P2PReconstruction {
     }
     for i in stride(from: rows.count - 1, to: 0, by: -1) { rows.swapAt(i, Int(state.rng.next() % UInt64(i + 1))) }
     var manifest = state.record
+    manifest.rulesRevision = config.followsScreenRules ? ScreenRules.revision : nil
     manifest.outputRows = rows.count
     manifest.benignSourceRows = state.chosen
     manifest.benignPoisonedRows = state.chosen.filter { train[$0].poisoned }.count

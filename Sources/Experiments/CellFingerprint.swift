@@ -46,7 +46,8 @@ public struct CellFingerprint: Codable, Equatable, Sendable {
       let now = settings.filter { group($0.key) == name }
       if now != defaults[name] {
         let text = now.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        out.append("\(name): not recorded when the cell ran (\(defaults[name] == nil ? "no default" : "then always the default")) -> \(text.isEmpty ? "(unset)" : text)")
+        let then = Self.lateGroupNotes[name] ?? (defaults[name] == nil ? "no default" : "then always the default")
+        out.append("\(name): not recorded when the cell ran (\(then)) -> \(text.isEmpty ? "(unset)" : text)")
       }
     }
     for key in Set(files.keys).union(stored.files.keys).sorted() where files[key] != stored.files[key] {
@@ -66,6 +67,11 @@ public struct CellFingerprint: Codable, Equatable, Sendable {
     }
     return out
   }
+
+  /// Why a late group without a default cannot be assumed, for the stale cell's message.
+  static let lateGroupNotes = [
+    "rules": "the screens' rules were not versioned then, so its screens, benign rows and flips may be another revision's",
+  ]
 
   static func jsonObject(_ value: any Encodable) throws -> Any {
     let enc = JSONEncoder()

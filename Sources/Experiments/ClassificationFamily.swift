@@ -132,6 +132,8 @@ public struct ClassificationFamily: TaskFamily {
                                                ("training", cell.training), ("model", modelName), ("selection", cell.selection.rawValue)]
     // Only baseline cells name the key: the fingerprints of every other cell stay as they were.
     if let b = cell.baseline { settings.append(("baseline", b)) }
+    // Only cells whose decisions follow the screens' rules record their revision (`ScreenRules`).
+    if cell.defense?.followsScreenRules == true { settings.append(("rules", ScreenRules.revision)) }
     return try CellFingerprint(settings: settings, files: files)
   }
 

@@ -1,4 +1,5 @@
 import Backdoor
+import Defense
 import Experiments
 import FileIO
 import Foundation
@@ -77,6 +78,27 @@ struct StrictPlanTests {
     #expect(try CellFingerprint(settings: [("seed", UInt64(42)), ("ablation", false)], files: [:]).changes(from: before).count == 1)
     #expect(try CellFingerprint(settings: [("seed", UInt64(42)), ("newgroup", 3)], files: [:]).changes(from: before)
       == ["newgroup: not recorded when the cell ran (no default) -> newgroup 3"])
+    // The screens' rules revision: a cell that recorded none, or another, is not reused.
+    let rules = try CellFingerprint(settings: [("seed", UInt64(42)), ("rules", 2)], files: [:])
+    #expect(rules.changes(from: before) == ["rules: not recorded when the cell ran (the screens' rules were not versioned then, so its screens, "
+                                            + "benign rows and flips may be another revision's) -> rules 2"])
+    #expect(rules.changes(from: try CellFingerprint(settings: [("seed", UInt64(42)), ("rules", 1)], files: [:])) == ["rules: 1 -> 2"])
+  }
+
+  @Test func cellsWhoseDecisionsFollowTheScreensRulesFingerprintTheirRevision() throws {
+    let yaml = FileManager.default.temporaryDirectory.appendingPathComponent("rules-\(UUID().uuidString).yaml").path
+    try "name: rules\nmodel: \(RealModel.path)\nattacks: [{attack: badnets}]\ndefenses: [none, p2p, p2p-paper, p2p-cover, p2p-spectral, onion]\n"
+      .write(toFile: yaml, atomically: true, encoding: .utf8)
+    let plan = try ExperimentPlan.load(yaml)
+    let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Data").standardizedFileURL.path
+    let family = ClassificationFamily(plan: plan, dataRoot: data), hashes = FileHashes()
+    var recorded: [String: String?] = [:]
+    for cell in try plan.cells(dataRoot: data) {
+      recorded[cell.defenseLabel] = try family.fingerprint(cell, modelPath: RealModel.path, hashes: hashes).settings["rules"]
+    }
+    let revision = "\(ScreenRules.revision)"
+    #expect(recorded.values.filter { $0 == revision }.count == 3 && recorded.values.filter { $0 == nil }.count == 3, "\(recorded)")
+    #expect(recorded["none"] == .some(nil) && recorded["onion"] == .some(nil))
   }
 }
 

@@ -59,7 +59,8 @@ def main():
             old = (c.get("flippedPoisonedRows") or 0, flips(c), c.get("benignPoisonedRows"), c.get("trainRows"))
             new = (m.get("flippedPoisonedRows") or 0, len(m.get("flippedRows") or []), m.get("benignPoisonedRows"), m.get("outputRows"))
             print(f"{os.path.basename(os.path.normpath(d))} {c['key']}: flips {old[0]}/{old[1]}, benign with trigger {old[2]},"
-                  f" rows {old[3]} -> now {new[0]}/{new[1]}, {new[2]}, {new[3]}: {'SAME' if old == new else 'DIFFERENT'}", flush=True)
+                  f" rows {old[3]} -> now {new[0]}/{new[1]}, {new[2]}, {new[3]} (rules revision {m.get('rulesRevision', 'unrecorded')}):"
+                  f" {'SAME' if old == new else 'DIFFERENT'}", flush=True)
 
 
 if __name__ == "__main__":
