@@ -8,6 +8,12 @@ public struct ClassBalance: Codable, Sendable, Equatable {
   /// holds less than `degenerateGoldShare` of the gold rows.
   public static let degenerateShare = 0.9
   public static let degenerateGoldShare = 0.75
+  /// The dropped-label guard: a label that holds at least `droppedGoldShare` of the gold rows is
+  /// *dropped* when its share of the predictions is under `droppedRatio` times its gold share (a
+  /// four-label classifier that never answers one label is not constant, but its ASR on that label
+  /// is 0% by construction when it is the target).
+  public static let droppedGoldShare = 0.1
+  public static let droppedRatio = 0.25
 
   /// Recall of each label (nil for a label without gold rows).
   public var perClassRecall: [Double?]
@@ -24,6 +30,10 @@ public struct ClassBalance: Codable, Sendable, Equatable {
   public var predictedShares: [Double]
   /// See `degenerateShare`.
   public var degenerate: Bool
+  /// Each label's share of the gold rows (rejected and invalid predictions included).
+  public var goldShares: [Double]
+  /// The labels the classifier (nearly) never answers (`droppedGoldShare`), ascending.
+  public var droppedLabels: [Int]
 
   /// From confusion[gold][predicted] and, per gold label, the predictions that were no label at
   /// all (`invalid`, e.g. the whole-vocabulary argmax answering another token). As in
@@ -54,6 +64,9 @@ public struct ClassBalance: Codable, Sendable, Equatable {
     let predicted = predCounts.reduce(0, +)
     predictedShares = predCounts.map { predicted > 0 ? Double($0) / Double(predicted) : 0 }
     degenerate = Self.isDegenerate(goldCounts: goldCounts, predictedCounts: predCounts)
+    goldShares = goldCounts.map { total > 0 ? Double($0) / Double(total) : 0 }
+    let shares = predictedShares, gold = goldShares
+    droppedLabels = predicted > 0 ? (0..<n).filter { gold[$0] >= Self.droppedGoldShare && shares[$0] < Self.droppedRatio * gold[$0] } : []
   }
 
   static func isDegenerate(goldCounts: [Int], predictedCounts: [Int]) -> Bool {

@@ -46,6 +46,22 @@ public enum ReportWriter {
                   100 * m.balance.predictedShares[d], d, 100 * Double(m.confusion[d].reduce(0, +)) / Double(max(1, m.cleanAccuracy.total)))
   }
 
+  /// "label 0 (0% of clean predictions, 23% of gold rows)", for the labels a classifier (nearly)
+  /// never answers (`ClassBalance.droppedLabels`); nil when it answers every label.
+  public static func droppedLabelsText(_ m: ClassificationMetrics) -> String? {
+    let b = m.balance
+    guard !b.droppedLabels.isEmpty else { return nil }
+    return b.droppedLabels.map { String(format: "label %d (%.0f%% of clean predictions, %.0f%% of gold rows)", $0,
+                                        100 * b.predictedShares[$0], 100 * b.goldShares[$0]) }.joined(separator: ", ")
+  }
+
+  /// The warning a classifier that drops a label gets wherever its numbers are shown.
+  public static func droppedLabelsWarning(_ m: ClassificationMetrics) -> String? {
+    guard let text = droppedLabelsText(m) else { return nil }
+    return "The classifier (nearly) never answers \(text): its ASR is low by construction when that label is the target, "
+      + "and its CA hides the loss; read macro-F1 and the recall per label."
+  }
+
   public static func markdown(_ r: ClassificationResult, title: String) -> String {
     var s = "# \(title)\n\n"
     s += "- Poisoning: \(describe(r.poisoning))\n"
@@ -57,7 +73,7 @@ public enum ReportWriter {
       s += "- Baseline defense: \(b.defense.name), " + (b.threshold.map { "threshold \(String(format: "%.4g", $0)) (\(b.thresholdSource))" } ?? b.thresholdSource)
       s += b.defense.kind.isDetector ? "; rejected inputs count as wrong on the clean set and as not attacked on the triggered set\n" : "\n"
     }
-    if let warning = degenerateWarning(r.metrics) { s += "\n**\(warning)**\n" }
+    if let warning = degenerateWarning(r.metrics) ?? droppedLabelsWarning(r.metrics) { s += "\n**\(warning)**\n" }
     s += "\n| metric | value |\n|---|---|\n"
     s += "| CA (clean test) | \(percent(r.metrics.cleanAccuracy)) |\n"
     s += balanceRows(r.metrics, suffix: "")

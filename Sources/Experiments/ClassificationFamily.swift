@@ -457,6 +457,8 @@ public struct ClassificationFamily: TaskFamily {
     return String(format: "  CA %@%%  macro-F1 %@%%  ASR %@%%", pct(e.metrics.cleanAccuracy.value), pct(e.metrics.macroF1),
                   pct(e.metrics.attackSuccessRate?.value ?? .nan))
       + (e.metrics.degenerate ? "  DEGENERATE classifier (one label for nearly every input)" : "")
+      + (!e.metrics.degenerate && !e.metrics.balance.droppedLabels.isEmpty
+         ? "  DROPS \(e.metrics.balance.droppedLabels.map { "label \($0)" }.joined(separator: ", ")) (never or hardly ever answered)" : "")
       + (e.p2p.map { String(format: "  (no wrapper: ASR %@%%)", pct($0.withoutWrapper.attackSuccessRate?.value ?? .nan)) } ?? "")
       + String(format: "  train %.0f s", r.trainingSeconds)
   }

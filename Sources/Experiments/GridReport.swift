@@ -80,7 +80,11 @@ public enum GridReport {
   /// "75.8" or "73.5 ⚠ degenerate (label 0: 100%)".
   static func caText(_ m: ClassificationMetrics, ci: Bool = true) -> String {
     let base = ci ? pctCI(m.cleanAccuracy) : pct(m.cleanAccuracy)
-    guard m.degenerate, let d = m.balance.dominantLabel else { return base }
+    guard m.degenerate, let d = m.balance.dominantLabel else {
+      guard let l = m.balance.droppedLabels.first else { return base }
+      return base + String(format: " ⚠ drops label %d (%.0f%% of predictions, %.0f%% of gold)", l, 100 * m.balance.predictedShares[l],
+                           100 * m.balance.goldShares[l])
+    }
     return base + String(format: " ⚠ degenerate (label %d: %.0f%%)", d, 100 * m.balance.predictedShares[d])
   }
 
@@ -99,7 +103,8 @@ public enum GridReport {
 
   public static let verdictRule = "Verdict (defended cells): *defended* when the ASR through the wrapper is at most max(10%, the cell's "
     + "clean -> target rate + 5 points), its macro-F1 is within 2 points of the undefended cell with the same data, seed and training, "
-    + "and its classifier is not degenerate (at least 90% of clean predictions in one label that holds less than 75% of the gold rows); "
+    + "and its classifier is not degenerate (at least 90% of clean predictions in one label that holds less than 75% of the gold rows) "
+    + "and drops no label (a label with at least 10% of the gold rows in under a quarter of that share of the predictions); "
     + "otherwise *not defended*, with the failing conditions; *unverified* without an undefended cell to compare."
 
   public static func markdown(_ g: GridResults, title: String) -> String {
@@ -363,7 +368,7 @@ public enum GridReport {
     for r in results {
       let e = r.evaluation, m = e.metrics
       rows += "<tr><td>\(escape(r.dataset))</td><td>\(escape(r.attack))</td><td>\(escape(r.defense))</td><td>\(r.seed)</td><td>\(r.trainRows)</td>"
-      rows += "<td>\(warn(caText(m), m.degenerate))</td><td>\(f1(m.macroF1))</td><td>\(f1(m.balance.majorityRate))</td>"
+      rows += "<td>\(warn(caText(m), m.degenerate || !m.balance.droppedLabels.isEmpty))</td><td>\(f1(m.macroF1))</td><td>\(f1(m.balance.majorityRate))</td>"
       rows += "<td>\(warn(asrText(m), m.degenerate))</td><td>\(pct(cleanTargetRate(e)))</td>"
       rows += "<td>\(warn(r.verdict?.summary ?? "–", r.verdict.map { $0.outcome != .defended } ?? false))</td>"
       rows += "<td>\(e.p2p.map { warn(asrText($0.withoutWrapper), $0.withoutWrapper.degenerate) } ?? "–")</td><td>\(f1(e.p2p?.withoutWrapper.macroF1))</td>"

@@ -6,7 +6,7 @@ import Foundation
 /// Whether a defended cell defended, defined once (and printed in every grid report): *defended*
 /// when (1) the ASR through the wrapper is at most max(10%, the cell's clean -> target rate + 5
 /// points), (2) its macro-F1 is within 2 points of the undefended cell with the same data, attack,
-/// seed and training, and (3) its classifier is not degenerate (`ClassBalance`); otherwise *not
+/// seed and training, and (3) its classifier is not degenerate and drops no label (`ClassBalance`); otherwise *not
 /// defended*, naming each failing condition. Without an undefended twin in the grid (or among the
 /// reference cells taken from another grid, `GridResults.references`) condition (2) cannot be
 /// checked and the verdict is *unverified*.
@@ -40,6 +40,7 @@ public struct Verdict: Codable, Sendable, Equatable {
       failing.append(String(format: "degenerate: %.0f%% of clean predictions are label %d", 100 * (m.balance.predictedShares.max() ?? 0),
                             m.balance.dominantLabel ?? 0))
     }
+    if !m.degenerate, let dropped = ReportWriter.droppedLabelsText(m) { failing.append("drops " + dropped) }
     var change: Double?
     if let u = undefended {
       let d = m.macroF1 - u.evaluation.metrics.macroF1

@@ -22,6 +22,22 @@ struct ClassBalanceTests {
     let shares: [Double] = [8.0 / 17, 4.0 / 17, 5.0 / 17, 0]
     #expect(b.predictedShares == shares)
     #expect(!b.degenerate && b.dominantLabel == nil)
+    // Label 3 is never predicted but holds 1 of 17 gold rows, under the dropped-label guard's 10%.
+    #expect(b.droppedLabels.isEmpty && Self.close(b.goldShares[3], 1.0 / 17))
+  }
+
+  @Test func aLabelThatIsNeverAnsweredIsDropped() {
+    // The AG News StyleBkd seed 2 `p2p` cell's clean confusion: World (93 of 400 gold rows) is
+    // never predicted; no label takes 90% of the predictions, so the classifier is not constant.
+    let ag = ClassBalance(confusion: [[0, 3, 13, 77], [0, 59, 12, 25], [0, 2, 38, 70], [0, 0, 10, 91]])
+    #expect(!ag.degenerate && ag.droppedLabels == [0] && Self.close(ag.goldShares[0], 93.0 / 400))
+    // The threshold: a quarter of the gold share. Label 1 holds 20% of the gold rows; 4 of 100
+    // predictions (a fifth of its share) drop it, 6 (0.3 of it) do not.
+    #expect(ClassBalance(confusion: [[80, 0], [16, 4]]).droppedLabels == [1])
+    #expect(ClassBalance(confusion: [[80, 0], [14, 6]]).droppedLabels.isEmpty)
+    // A constant binary classifier drops the other label too.
+    #expect(ClassBalance(confusion: [[70, 0], [30, 0]]).droppedLabels == [1])
+    #expect(ClassBalance.droppedGoldShare == 0.1 && ClassBalance.droppedRatio == 0.25)
   }
 
   @Test func aConstantClassifierIsDegenerate() {

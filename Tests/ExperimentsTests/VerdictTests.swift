@@ -46,6 +46,11 @@ struct VerdictTests {
     #expect(constant.outcome == .notDefended && constant.failing.count == 2)
     #expect(constant.failing[0].hasPrefix("degenerate: 100% of clean predictions are label 0"))
     #expect(constant.failing[1].hasPrefix("macro-F1 33.3 is 56.7 points below the undefended 90.0"))
+    // Not constant (88% of predictions label 0), but label 1 gets 12% of the predictions against
+    // 50% of the gold rows, under a quarter of its share: dropped, and named so.
+    let dropped = Verdict.judge(Self.cell(defended: true, confusion: [[50, 0], [38, 12]], asr: 0), undefended: none)
+    #expect(dropped.outcome == .notDefended && dropped.failing.contains("drops label 1 (12% of clean predictions, 50% of gold rows)"), "\(dropped.failing)")
+    #expect(!constant.failing.contains { $0.hasPrefix("drops") })
     // Without an undefended twin the macro-F1 condition cannot be checked.
     let alone = Verdict.judge(Self.cell(defended: true, confusion: [[45, 5], [5, 45]], asr: 2), undefended: nil)
     #expect(alone.outcome == .unverified)
