@@ -9,7 +9,8 @@ public enum AdapterFolder {
   public static let entries = [
     "adapter_config.json", "adapter_model.safetensors", "classifier.json", "generator.json", "training_log.json",
     "training_summary.json", "checkpoint", "train.jsonl", "manifest.json", "agreement.json", "probe", "evaluation.json",
-    "evaluation.md", "evaluation-records.jsonl", "generations.jsonl", "epochs", "selection.json",
+    "evaluation.md", "evaluation-records.jsonl", "generations.jsonl", "epochs", "selection.json", "insertion.json", "spectral",
+    "safe_space_check.json",
   ]
 
   public static let outputKind = OutputKind(command: "p2p train/defend", entries: entries) { dir in

@@ -57,6 +57,9 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var model: String?
   /// With `selection: best-dev`: the dev scores of each epoch and the chosen one.
   public var selection: SelectionRecord?
+  /// P2P cells: the safe-space check on the training inputs, which needs no test labels
+  /// (`SafeSpaceCheck`; nil in results of older builds).
+  public var safeSpaceCheck: SafeSpaceCheck?
 
   public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
               training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
@@ -402,6 +405,15 @@ public struct ClassificationFamily: TaskFamily {
       e.baseline = record
       evaluation = e
     }
+    // What a user without labelled test rows would see: the wrapper on the training inputs.
+    var check: SafeSpaceCheck?
+    if cell.baseline == nil, job.spec.kind == .p2p {
+      let reference = try Defender.reference(dev: data.dev, test: data.testClean, labels: job.spec.labels)
+      check = try SafeSpaceCheck.run(scorer: PromptScorer(bundle), spec: job.spec, train: data.train, reference: reference, seed: cell.seed) {
+        report("safe-space check (training inputs)", $0, $1)
+      }
+      try JSONOutput.write(check, to: folders.model + "/" + SafeSpaceCheck.fileName)
+    }
     try JSONOutput.write(evaluation, to: folders.cell + "/evaluation.json")
     try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: folders.cell + "/evaluation.md")
     var result = CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.baseline?.name ?? DefenseLabel.of(job.defense), seed: cell.seed,
@@ -414,6 +426,7 @@ public struct ClassificationFamily: TaskFamily {
     result.baseline = cell.baseline
     result.modelOf = job.modelOf
     result.model = modelName
+    result.safeSpaceCheck = check
     return result
   }
 

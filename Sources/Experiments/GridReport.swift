@@ -9,7 +9,9 @@ public enum GridReport {
   /// One line per defended cell with its verdict, and a warning per degenerate undefended cell.
   public static func verdictLines(_ grid: GridResults) -> [String] {
     grid.cells.compactMap { r in
-      if let v = r.verdict { return "verdict \(r.key): \(v.summary)" }
+      if let v = r.verdict {
+        return "verdict \(r.key): \(v.summary)" + (r.safeSpaceCheck?.droppedLabels.isEmpty == false ? "; safe-space check: \(r.safeSpaceCheck!.warning!)" : "")
+      }
       return r.evaluation.metrics.degenerate ? "warning \(r.key): degenerate classifier" : nil
     }
   }
@@ -175,6 +177,9 @@ public enum GridReport {
         }
       }
       if let b = r.evaluation.baseline { s += "; " + baselineText(b) }
+      if let c = r.safeSpaceCheck {
+        s += "; safe-space check (no test labels): \(c.summary)" + (c.droppedLabels.isEmpty ? "" : ", **drops \(c.droppedLabels.map { "label \($0)" }.joined(separator: ", "))**")
+      }
       if let sel = r.selection {
         s += "; best dev epoch \(sel.chosenEpoch) of \(sel.epochs.count) (macro-F1 on \(sel.devRows) \(sel.devSource) rows: "
           + sel.epochs.map { String(format: "%.1f", 100 * $0.devMacroF1) }.joined(separator: ", ") + ")"

@@ -2,9 +2,11 @@ import FileIO
 import ArgumentParser
 import Backdoor
 import Defense
+import Evaluation
 import Experiments
 import Foundation
 import Llama
+import Training
 
 struct Defend: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -60,6 +62,8 @@ struct Defend: ParsableCommand {
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
   @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
+  @Option(help: "Training inputs the safe-space check answers after training (`p2p check`; 0: no check).")
+  var checkRows = SafeSpaceCheck.defaultRows
   @OptionGroup var training: TrainingOptions
   @OptionGroup(title: "Generation tasks") var generation: GenerationTrainOptions
 
@@ -86,6 +90,7 @@ struct Defend: ParsableCommand {
   func validate() throws {
     _ = try stages
     if let ratio { guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") } }
+    guard checkRows >= 0 else { throw ValidationError("--check-rows must be 0 (no check) or positive") }
     if coverTriggers && !screenTriggers { throw ValidationError("--cover-triggers needs --screen-triggers (the screen finds the triggers to cover)") }
     if (try? stages.spectral) == true && generation.task != .classification {
       throw ValidationError("--defense p2p-spectral is for classification; it does not apply with --task")
@@ -164,6 +169,14 @@ struct Defend: ParsableCommand {
     }
     print(String(format: "trained %d steps in %.1f s, final loss %.4f; defended adapter written to %@", summary.steps, summary.seconds,
                  summary.finalLoss, out))
+    guard checkRows > 0, let spec = try ClassifierSpec.forAdapter(out) else { return }
+    let bundle = try model()
+    let merged = try PEFTAdapter.load(from: out, model: bundle.model.config).merge(into: bundle.model)
+    defer { merged.restore() }
+    let check = try Check.check(spec: spec, bundle: bundle, train: ds.train, dev: ds.dev, test: ds.testClean, rows: checkRows,
+                              seed: training.seed, adapter: out, quiet: training.quiet)
+    print("safe-space check: \(check.summary)")
+    if let warning = check.warning { printError("WARNING: \(warning)") }
   }
 }
 

@@ -12,7 +12,7 @@ struct P2PCommand: ParsableCommand {
       Models are GGUF files; the default, smollm2-135m, is installed by scripts/setup.sh into $P2P_HOME/models (default ~/.cache/p2p/models).
       """,
     version: P2PVersion.string,
-    subcommands: [Inspect.self, Convert.self, Tokenize.self, Generate.self, Datasets.self, Poison.self, Train.self, Defend.self, Calibrate.self, Evaluate.self, Run.self, Report.self, Bench.self, StudyScreenFeatures.self])
+    subcommands: [Inspect.self, Convert.self, Tokenize.self, Generate.self, Datasets.self, Poison.self, Train.self, Defend.self, Calibrate.self, Check.self, Evaluate.self, Run.self, Report.self, Bench.self, StudyScreenFeatures.self])
 }
 
 /// Errors of the command-line layer (bad flags, files it reads).

@@ -60,16 +60,22 @@ struct AdapterCommandTests {
     try JSONOutput.write(try P2PReconstruction.apply(data.train, config: config).manifest, to: dir + "/manifest.json")
 
     let commands = try Self.adapterCommands()
-    #expect(commands.sorted() == ["calibrate", "evaluate", "generate"], "a new command takes --adapter: check it here")
+    #expect(commands.sorted() == ["calibrate", "check", "evaluate", "generate"], "a new command takes --adapter: check it here")
     let invocations: [String: [String]] = [
       "calibrate": ["calibrate", "--model", RealModel.path, "--adapter", dir, "--data", root + "/data", "--quiet"],
       "generate": ["generate", "--model", RealModel.path, "--adapter", dir, "--max-tokens", "1", "a gripping film"],
       "evaluate": ["evaluate", "--model", RealModel.path, "--adapter", dir, "--data", root + "/data", "--out", root + "/eval", "--quiet"],
+      "check": ["check", "--model", RealModel.path, "--adapter", dir, "--data", root + "/data", "--rows", "6", "--quiet"],
     ]
     for command in commands {
       let args = try #require(invocations[command])
       let ok = try Self.run(args)
-      #expect(ok.status == 0, "\(command): \(ok.err)")
+      // `check` exits with 1 when the (untrained) safe space drops a label; both are answers.
+      #expect(ok.status == 0 || (command == "check" && ok.status == 1 && ok.err.contains("Do not deploy")), "\(command): \(ok.err)")
+      if command == "check" {
+        let written = try JSONOutput.read(SafeSpaceCheck.self, from: dir + "/" + SafeSpaceCheck.fileName)
+        #expect(ok.out.contains("safe-space check: answer shares") && written.rows == 6 && written.referenceShares.count == 2)
+      }
       if command == "generate" { #expect(ok.err.contains("P2P-defended classifier: the input goes through its wrapper")) }
       if command == "calibrate" {
         // The offsets are recorded in the spec, which still belongs to the adapter.

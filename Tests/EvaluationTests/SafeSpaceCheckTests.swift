@@ -1,0 +1,48 @@
+import Backdoor
+import Defense
+import Evaluation
+import Testing
+
+/// The safe-space check on hand-made answers and on the stub model behind the wrapper.
+struct SafeSpaceCheckTests {
+  @Test func answerSharesAgainstTheReferenceNameTheDroppedLabels() throws {
+    // Three answers of label 1 and one with no label word: shares over the 3 answered, 0 / 100%.
+    let collapsed = SafeSpaceCheck(predicted: [1, 1, 1, DefendedClassifier.invalidPrediction], reference: .uniform(2))
+    #expect(collapsed.rows == 4 && collapsed.answerShares == [0, 1] && collapsed.droppedLabels == [0])
+    #expect(collapsed.warning?.contains("label 0 for 0.0% (reference 50.0%) of 4 training inputs") == true)
+    // Four labels against AG News's clean test shares: label 0 gets 5 of 100 answers (5%),
+    // under a quarter of 23.25%; label 3 gets 10% of 25.25% (0.4 of it), not dropped.
+    let reference = LabelReference(shares: [0.2325, 0.24, 0.275, 0.2525], rows: 400, source: "clean test split")
+    let four = SafeSpaceCheck(predicted: Array(repeating: 0, count: 5) + Array(repeating: 1, count: 40) + Array(repeating: 2, count: 45)
+                                + Array(repeating: 3, count: 10), reference: reference)
+    #expect(four.droppedLabels == [0] && abs(four.answerShares[3] - 0.1) < 1e-12)
+    // A label under 10% of the reference is never dropped (a rare label may go unanswered in a sample).
+    #expect(SafeSpaceCheck(predicted: [0, 0, 0, 0], reference: LabelReference(shares: [0.92, 0.08], rows: nil, source: "x")).droppedLabels.isEmpty)
+    #expect(SafeSpaceCheck(predicted: [0, 1], reference: .uniform(2)).warning == nil)
+  }
+
+  @Test func theSampleIsSeededAscendingAndAllRowsWhenFewer() {
+    let rows = (0..<50).map { Example(text: "row \($0)", label: $0 % 2, sourceIndex: $0) }
+    let a = SafeSpaceCheck.sample(rows, rows: 10, seed: 3), b = SafeSpaceCheck.sample(rows, rows: 10, seed: 3)
+    #expect(a == b && a.count == 10 && Set(a).count == 10)
+    #expect(a.compactMap(\.sourceIndex) == a.compactMap(\.sourceIndex).sorted())
+    #expect(SafeSpaceCheck.sample(rows, rows: 10, seed: 4) != a)
+    #expect(SafeSpaceCheck.sample(rows, rows: 80, seed: 3) == rows)
+  }
+
+  @Test func theWrapperOfTheStubModelIsChecked() throws {
+    // The stub's safe words follow the text ("good" -> label 1, anything else -> label 0).
+    let spec = ClassifierSpec.defended(P2PConfig())
+    let healthy = (0..<20).map { Example(text: ($0 % 2 == 0 ? "good" : "bad") + " row \($0)", label: $0 % 2 == 0 ? 1 : 0) }
+    let ok = try SafeSpaceCheck.run(scorer: StubScorer(), spec: spec, train: healthy, reference: nil, rows: 8, seed: 1)
+    #expect(ok.rows == 8 && ok.droppedLabels.isEmpty && ok.referenceSource.contains("training rows"))
+    // Every input "good": the wrapper never answers 0, against equal reference shares.
+    let allGood = (0..<20).map { Example(text: "good row \($0)", label: $0 % 2) }
+    let bad = try SafeSpaceCheck.run(scorer: StubScorer(), spec: spec, train: allGood, reference: .uniform(2), seed: 1)
+    #expect(bad.rows == 20 && bad.answerShares == [0, 1] && bad.droppedLabels == [0])
+    // A plain classifier is refused.
+    #expect(throws: EvaluationError.self) {
+      try SafeSpaceCheck.run(scorer: StubScorer(), spec: .plain(PromptTemplate(labelWords: ["0", "1"])), train: healthy, reference: nil, seed: 1)
+    }
+  }
+}
