@@ -52,6 +52,9 @@ def main():
                 if at.get("labelShares"): poison += ["--label-shares", ",".join(str(x) for x in at["labelShares"])]
                 subprocess.run(poison, check=True, capture_output=True)
                 defend = [p2p, "defend", "--data", out + "/data", "--out", out + "/prep", "--seed", str(c["seed"]), "--prepare-only"]
+                # The requested rho is in the key (p2p-auto-0.2); the recorded config holds the resolved one.
+                requested = c["key"].split("_p2p-auto-")[1].split("_")[0]
+                if requested != "1.0": defend += ["--ratio", requested]
                 if cfg.get("mode"): defend += ["--mode", cfg["mode"]]
                 if cfg.get("benignTrigger"): defend += ["--benign-trigger", cfg["benignTrigger"]]
                 subprocess.run(defend, check=True, capture_output=True)
