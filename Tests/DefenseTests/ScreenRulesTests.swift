@@ -100,7 +100,7 @@ struct ScreenRulesTests {
     #expect(try P2PReconstruction.apply(badnets, config: P2PConfig(seed: 5, automatic: true)).manifest.rulesRevision == ScreenRules.revision)
     #expect(try P2PReconstruction.apply(badnets, config: P2PConfig(seed: 5)).manifest.rulesRevision == nil)
     var rng = SeededRNG(seed: 1)
-    let rows = (0..<10).map { GenerationExample(input: "q\($0)", output: "a\($0)", sourceIndex: $0) }
+    let rows = (0..<10).map { (i: Int) in GenerationExample(input: "q\(i)", output: "a\(i)", sourceIndex: i) }
     #expect(try GenerationP2P(screenTriggers: true).reconstruct(rows, seed: 1, using: &rng).manifest.rulesRevision == ScreenRules.revision)
     #expect(try GenerationP2P().reconstruct(rows, seed: 1, using: &rng).manifest.rulesRevision == nil)
   }
