@@ -8,8 +8,10 @@
 /// A grid cell whose defense follows these rules (`P2PConfig.followsScreenRules`) records the
 /// revision in its fingerprint and manifest; a cell that recorded another revision, or none (it ran
 /// before the rules were versioned), is not reused (`p2p run` stops and names it; `--rerun-changed`
-/// runs it again). Raise the revision with every change that can change a decision;
-/// `ScreenRulesTests` fails when the decisions on its fixed inputs change while the revision did not.
+/// runs it again; `scripts/study/audit_screens.py` says whether their decisions differ). Raise the
+/// revision with every change that can change a decision. `ScreenRulesTests` fails when the
+/// decisions of the model-free rules on its fixed inputs change while the revision did not; the
+/// insertion test and the probe screen need a model and are not digested: bump by hand.
 ///
 /// History:
 /// - 1 (2026-12-05): the rules of every result measured or audited since the eighth session: the

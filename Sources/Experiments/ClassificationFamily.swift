@@ -57,9 +57,12 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var model: String?
   /// With `selection: best-dev`: the dev scores of each epoch and the chosen one.
   public var selection: SelectionRecord?
-  /// P2P cells: the safe-space check on the training inputs, which needs no test labels
+  /// P2P cells: the safe-space check, which judges no answer against a gold label
   /// (`SafeSpaceCheck`; nil in results of older builds).
   public var safeSpaceCheck: SafeSpaceCheck?
+  /// Screening cells: the screens' rules revision their decisions were made by (`ScreenRules`; nil
+  /// for other cells and in results of older builds).
+  public var rulesRevision: Int?
 
   public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
               training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
@@ -80,6 +83,7 @@ public struct CellResult: Codable, Sendable, Equatable {
     r.labelShares = m?.labelShares
     r.referenceShares = m?.referenceShares
     r.referenceSource = m?.referenceSource
+    r.rulesRevision = m?.rulesRevision
     return r
   }
 
@@ -405,17 +409,17 @@ public struct ClassificationFamily: TaskFamily {
       e.baseline = record
       evaluation = e
     }
-    // What a user without labelled test rows would see: the wrapper on the training inputs.
+    try JSONOutput.write(evaluation, to: folders.cell + "/evaluation.json")
+    try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: folders.cell + "/evaluation.md")
+    // What a user who judges no answer against a gold label would see (`p2p check`).
     var check: SafeSpaceCheck?
     if cell.baseline == nil, job.spec.kind == .p2p {
       let reference = try Defender.reference(dev: data.dev, test: data.testClean, labels: job.spec.labels)
-      check = try SafeSpaceCheck.run(scorer: PromptScorer(bundle), spec: job.spec, train: data.train, reference: reference, seed: cell.seed) {
-        report("safe-space check (training inputs)", $0, $1)
-      }
+      let (inputs, source) = SafeSpaceCheck.inputs(dev: data.dev, train: data.train)
+      check = try SafeSpaceCheck.run(scorer: PromptScorer(bundle), spec: job.spec, inputs: inputs, inputSource: source, reference: reference,
+                                     seed: cell.seed) { report("safe-space check (\(source) inputs)", $0, $1) }
       try JSONOutput.write(check, to: folders.model + "/" + SafeSpaceCheck.fileName)
     }
-    try JSONOutput.write(evaluation, to: folders.cell + "/evaluation.json")
-    try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: folders.cell + "/evaluation.md")
     var result = CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.baseline?.name ?? DefenseLabel.of(job.defense), seed: cell.seed,
                             attackConfig: cell.attack, p2p: job.defense, training: cell.training, trainRows: job.pairs.count,
                             trainingSeconds: summary.seconds, finalLoss: summary.finalLoss, evaluation: evaluation)

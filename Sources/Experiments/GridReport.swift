@@ -83,17 +83,22 @@ public enum GridReport {
   static func caText(_ m: ClassificationMetrics, ci: Bool = true) -> String {
     let base = ci ? pctCI(m.cleanAccuracy) : pct(m.cleanAccuracy)
     guard m.degenerate, let d = m.balance.dominantLabel else {
-      guard let l = m.balance.droppedLabels.first else { return base }
-      return base + String(format: " ⚠ drops label %d (%.0f%% of predictions, %.0f%% of gold)", l, 100 * m.balance.predictedShares[l],
-                           100 * m.balance.goldShares[l])
+      let b = m.balance
+      guard !b.droppedLabels.isEmpty else { return base }
+      return base + " ⚠ drops " + b.droppedLabels.map {
+        String(format: "label %d (%.0f%% of predictions, %.0f%% of gold)", $0, 100 * b.predictedShares[$0], 100 * b.goldShares[$0])
+      }.joined(separator: ", ")
     }
     return base + String(format: " ⚠ degenerate (label %d: %.0f%%)", d, 100 * m.balance.predictedShares[d])
   }
 
   /// ASR, marked when the classifier is degenerate (its ASR is 0% or 100% by construction).
-  static func asrText(_ m: ClassificationMetrics, ci: Bool = true) -> String {
+  static func asrText(_ m: ClassificationMetrics, target: Int? = nil, ci: Bool = true) -> String {
     let base = ci ? pctCI(m.attackSuccessRate) : pct(m.attackSuccessRate)
-    return m.degenerate ? base + " (constant classifier: not a defense)" : base
+    if m.degenerate { return base + " (constant classifier: not a defense)" }
+    // A target the classifier never answers makes any ASR low by construction.
+    if let t = target, m.balance.droppedLabels.contains(t) { return base + " (target label dropped: not a defense)" }
+    return base
   }
 
   static func f1(_ v: Double?) -> String { v.map { $0.isFinite ? String(format: "%.1f", 100 * $0) : "–" } ?? "–" }
@@ -134,7 +139,7 @@ public enum GridReport {
     for r in results {
       let e = r.evaluation, m = e.metrics
       s += "| \(r.dataset) | \(r.attack) | \(r.defense) | \(r.seed) | \(r.trainRows) | \(caText(m)) | \(f1(m.macroF1)) | \(f1(m.balance.majorityRate)) | "
-      s += "\(asrText(m)) | \(pct(cleanTargetRate(e))) | \(r.verdict?.summary ?? "–") | "
+      s += "\(asrText(m, target: e.poisoning.target)) | \(pct(cleanTargetRate(e))) | \(r.verdict?.summary ?? "–") | "
       s += "\(e.p2p.map { asrText($0.withoutWrapper) } ?? "–") | \(e.p2p.map { caText($0.withoutWrapper, ci: false) } ?? "–") | "
       s += "\(f1(e.p2p?.withoutWrapper.macroF1)) | \(pct(e.p2p?.asrExtendedTargetOnly)) | \(pct(e.p2p?.asrOriginalOrExtended)) | \(trainingTime(r)) | "
       s += String(format: "%.0f |\n", e.seconds)
@@ -178,7 +183,7 @@ public enum GridReport {
       }
       if let b = r.evaluation.baseline { s += "; " + baselineText(b) }
       if let c = r.safeSpaceCheck {
-        s += "; safe-space check (no test labels): \(c.summary)" + (c.droppedLabels.isEmpty ? "" : ", **drops \(c.droppedLabels.map { "label \($0)" }.joined(separator: ", "))**")
+        s += "; safe-space check (no answer judged against a gold label): \(c.summary)" + (c.droppedLabels.isEmpty ? "" : ", **drops \(c.droppedLabels.map { "label \($0)" }.joined(separator: ", "))**")
       }
       if let sel = r.selection {
         s += "; best dev epoch \(sel.chosenEpoch) of \(sel.epochs.count) (macro-F1 on \(sel.devRows) \(sel.devSource) rows: "
@@ -374,7 +379,7 @@ public enum GridReport {
       let e = r.evaluation, m = e.metrics
       rows += "<tr><td>\(escape(r.dataset))</td><td>\(escape(r.attack))</td><td>\(escape(r.defense))</td><td>\(r.seed)</td><td>\(r.trainRows)</td>"
       rows += "<td>\(warn(caText(m), m.degenerate || !m.balance.droppedLabels.isEmpty))</td><td>\(f1(m.macroF1))</td><td>\(f1(m.balance.majorityRate))</td>"
-      rows += "<td>\(warn(asrText(m), m.degenerate))</td><td>\(pct(cleanTargetRate(e)))</td>"
+      rows += "<td>\(warn(asrText(m, target: e.poisoning.target), m.degenerate || m.balance.droppedLabels.contains(e.poisoning.target)))</td><td>\(pct(cleanTargetRate(e)))</td>"
       rows += "<td>\(warn(r.verdict?.summary ?? "–", r.verdict.map { $0.outcome != .defended } ?? false))</td>"
       rows += "<td>\(e.p2p.map { warn(asrText($0.withoutWrapper), $0.withoutWrapper.degenerate) } ?? "–")</td><td>\(f1(e.p2p?.withoutWrapper.macroF1))</td>"
       rows += "<td>\(pct(e.p2p?.asrExtendedTargetOnly))</td>"

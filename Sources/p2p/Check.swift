@@ -10,23 +10,26 @@ import Llama
 import Training
 
 struct Check: ParsableCommand {
+  /// The exit status when a label is dropped or most inputs get no label word (an error exits with 1).
+  static let failedStatus: Int32 = 2
+
   static let configuration = CommandConfiguration(
-    abstract: "Check a P2P adapter's safe label space without labelled test rows.",
+    abstract: "Check a P2P adapter's safe label space without judging its answers against gold labels.",
     discussion: """
       The deployed wrapper reads only the safe label space, which learns from the benign rows alone; when it fails to learn \
       a label, the wrapper never answers it, and its ASR on that label looks like a defense. This answers a seeded sample of \
-      the training inputs (train.jsonl of a `p2p poison` folder) through the wrapper and compares each label's share of the \
-      answers with its share in the dev split (else the clean test split's label counts, else the training labels). A label \
-      with at least 10% of the reference that gets under a quarter of that share is reported as dropped, and the command \
-      exits with status 1. Writes safe_space_check.json into the adapter folder. `p2p defend` runs the same check after \
-      training.
+      inputs (the dev split's rows of a `p2p poison` folder, else its training rows) through the wrapper and compares each \
+      label's share of the answers with its share in the dev split (else the clean test split's label counts, else the \
+      inputs' labels). A label with at least 10% of the reference that gets under a quarter of that share is reported as \
+      dropped, and the command exits with status 2 (1: an error). Writes safe_space_check.json into the adapter folder. \
+      `p2p defend` runs the same check after training.
       """)
 
   @OptionGroup var modelOptions: ModelOptions
   @Option(help: "A P2P adapter directory written by `p2p defend`.") var adapter: String
-  @Option(help: "Dataset directory written by `p2p poison`: its train.jsonl rows are answered.") var data: String
-  @Option(help: "Training inputs to answer (a seeded sample; all when fewer).") var rows = SafeSpaceCheck.defaultRows
-  @Option(help: "Seed of the sample.") var seed: UInt64 = 42
+  @Option(help: "Dataset directory written by `p2p poison`: its dev.jsonl rows are answered, else its train.jsonl rows.") var data: String
+  @Option(help: "Inputs to answer (a seeded sample; all when fewer).") var rows = SafeSpaceCheck.defaultRows
+  @Option(help: "Seed of the sample (default: the adapter's training seed, as the grid uses).") var seed: UInt64?
   @Flag(help: "No progress line.") var quiet = false
 
   func validate() throws {
@@ -34,7 +37,7 @@ struct Check: ParsableCommand {
   }
 
   func run() throws {
-    guard let spec = try ClassifierSpec.forAdapter(adapter), spec.kind == .p2p else {
+    guard let spec = try ClassifierSpec.forAdapter(adapter), spec.kind == .p2p, let config = spec.p2p else {
       throw CLIError("\(adapter) holds no P2P classifier (classifier.json from `p2p defend`)")
     }
     let ds = try PoisonedDataset.read(from: data)
@@ -42,25 +45,29 @@ struct Check: ParsableCommand {
     do { try PEFTAdapter.load(from: adapter, model: bundle.model.config).merge(into: bundle.model) } catch {
       throw CLIError("cannot load the adapter in '\(adapter)': \(error)")
     }
-    let check = try Self.check(spec: spec, bundle: bundle, train: ds.train, dev: ds.dev, test: ds.testClean, rows: rows, seed: seed,
-                             adapter: adapter, quiet: quiet)
-    print("safe-space check: \(check.summary)")
-    if let warning = check.warning {
-      printError("WARNING: \(warning)")
-      throw ExitCode(1)
-    }
-    print("every label is answered; written to \(adapter)/\(SafeSpaceCheck.fileName)")
+    let check = try Self.check(spec: spec, bundle: bundle, data: ds, directory: data, rows: rows, seed: seed ?? config.seed,
+                               adapter: adapter, quiet: quiet)
+    if check.warning != nil { throw ExitCode(Self.failedStatus) }
+    print("no label dropped; written to \(adapter)/\(SafeSpaceCheck.fileName)")
   }
 
-  /// The check of the adapter merged into `bundle`, written next to it (shared with `p2p defend`).
-  static func check(spec: ClassifierSpec, bundle: ModelBundle, train: [Example], dev: [Example]?, test: [Example]?, rows: Int, seed: UInt64,
-                  adapter: String, quiet: Bool) throws -> SafeSpaceCheck {
-    let reference = try Defender.reference(dev: dev, test: test, labels: spec.labels)
+  /// The check of the adapter merged into `bundle` on the rows of `data` (read from `directory`),
+  /// printed and then written next to the adapter (shared with `p2p defend`).
+  static func check(spec: ClassifierSpec, bundle: ModelBundle, data: PoisonedDataset, directory: String, rows: Int, seed: UInt64,
+                    adapter: String, quiet: Bool) throws -> SafeSpaceCheck {
+    let reference: LabelReference?
+    do { reference = try Defender.reference(dev: data.dev, test: data.testClean, labels: spec.labels) } catch {
+      throw CLIError("the label counts of \(directory)/dev.jsonl or test-clean.jsonl do not fit the classifier's \(spec.labels) labels: \(error)")
+    }
+    let (inputs, source) = SafeSpaceCheck.inputs(dev: data.dev, train: data.train)
     let bar = ProgressLine(enabled: !quiet)
-    let check = try SafeSpaceCheck.run(scorer: PromptScorer(bundle), spec: spec, train: train, reference: reference, rows: rows, seed: seed) {
-      bar.update("safe-space check: \($0)/\($1) training inputs")
+    let check = try SafeSpaceCheck.run(scorer: PromptScorer(bundle), spec: spec, inputs: inputs, inputSource: source, reference: reference,
+                                       rows: rows, seed: seed) {
+      bar.update("safe-space check: \($0)/\($1) \(source) inputs")
     }
     bar.finishLine()
+    print("safe-space check: \(check.summary)")
+    if let warning = check.warning { printError("WARNING: \(warning)") }
     try JSONOutput.write(check, to: adapter + "/" + SafeSpaceCheck.fileName)
     return check
   }

@@ -62,8 +62,8 @@ struct Defend: ParsableCommand {
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
   @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
-  @Option(help: "Training inputs the safe-space check answers after training (`p2p check`; 0: no check).")
-  var checkRows = SafeSpaceCheck.defaultRows
+  @Option(help: "Inputs the safe-space check answers after training (`p2p check`; default 400; 0: no check). Classification only.")
+  var checkRows: Int?
   @OptionGroup var training: TrainingOptions
   @OptionGroup(title: "Generation tasks") var generation: GenerationTrainOptions
 
@@ -90,7 +90,10 @@ struct Defend: ParsableCommand {
   func validate() throws {
     _ = try stages
     if let ratio { guard ratio > 0 && ratio <= 1 else { throw ValidationError("--ratio must be in (0, 1]") } }
-    guard checkRows >= 0 else { throw ValidationError("--check-rows must be 0 (no check) or positive") }
+    if let checkRows {
+      guard checkRows >= 0 else { throw ValidationError("--check-rows must be 0 (no check) or positive") }
+      guard generation.task == .classification else { throw ValidationError("--check-rows is for classification; generation has no safe label space") }
+    }
     if coverTriggers && !screenTriggers { throw ValidationError("--cover-triggers needs --screen-triggers (the screen finds the triggers to cover)") }
     if (try? stages.spectral) == true && generation.task != .classification {
       throw ValidationError("--defense p2p-spectral is for classification; it does not apply with --task")
@@ -169,14 +172,18 @@ struct Defend: ParsableCommand {
     }
     print(String(format: "trained %d steps in %.1f s, final loss %.4f; defended adapter written to %@", summary.steps, summary.seconds,
                  summary.finalLoss, out))
-    guard checkRows > 0, let spec = try ClassifierSpec.forAdapter(out) else { return }
-    let bundle = try model()
-    let merged = try PEFTAdapter.load(from: out, model: bundle.model.config).merge(into: bundle.model)
-    defer { merged.restore() }
-    let check = try Check.check(spec: spec, bundle: bundle, train: ds.train, dev: ds.dev, test: ds.testClean, rows: checkRows,
-                              seed: training.seed, adapter: out, quiet: training.quiet)
-    print("safe-space check: \(check.summary)")
-    if let warning = check.warning { printError("WARNING: \(warning)") }
+    let checked = checkRows ?? SafeSpaceCheck.defaultRows
+    guard checked > 0 else { return }
+    // The adapter is finished: a check that cannot run is a warning, not a failed defense.
+    do {
+      guard let spec = try ClassifierSpec.forAdapter(out) else { return }
+      let bundle = try model()
+      let merged = try PEFTAdapter.load(from: out, model: bundle.model.config).merge(into: bundle.model)
+      defer { merged.restore() }
+      _ = try Check.check(spec: spec, bundle: bundle, data: ds, directory: data, rows: checked, seed: training.seed, adapter: out, quiet: training.quiet)
+    } catch {
+      printError("WARNING: the safe-space check did not run (\(error)); run `p2p check --adapter \(out) --data \(data)`")
+    }
   }
 }
 

@@ -8,8 +8,14 @@ struct SafeSpaceCheckTests {
   @Test func answerSharesAgainstTheReferenceNameTheDroppedLabels() throws {
     // Three answers of label 1 and one with no label word: shares over the 3 answered, 0 / 100%.
     let collapsed = SafeSpaceCheck(predicted: [1, 1, 1, DefendedClassifier.invalidPrediction], reference: .uniform(2))
-    #expect(collapsed.rows == 4 && collapsed.answerShares == [0, 1] && collapsed.droppedLabels == [0])
-    #expect(collapsed.warning?.contains("label 0 for 0.0% (reference 50.0%) of 4 training inputs") == true)
+    #expect(collapsed.rows == 4 && collapsed.answered == 3 && collapsed.answerShares == [0, 1] && collapsed.droppedLabels == [0])
+    #expect(collapsed.warning?.contains("label 0 for 0.0% (reference 50.0%) of 3 answered training inputs") == true)
+    #expect(collapsed.summary.contains("of 4 training inputs (3 answered)") && !collapsed.mostlyUnanswered)
+    // Most inputs without a label word (the whole-vocabulary argmax): warned even when balanced;
+    // nothing answered drops every label.
+    let silent = SafeSpaceCheck(predicted: [0, 1, -1, -1, -1], reference: .uniform(2))
+    #expect(silent.droppedLabels.isEmpty && silent.mostlyUnanswered && silent.warning?.contains("no label word for 3 of 5 inputs") == true)
+    #expect(SafeSpaceCheck(predicted: [-1, -1], reference: .uniform(2)).droppedLabels == [0, 1])
     // Four labels against AG News's clean test shares: label 0 gets 5 of 100 answers (5%),
     // under a quarter of 23.25%; label 3 gets 10% of 25.25% (0.4 of it), not dropped.
     let reference = LabelReference(shares: [0.2325, 0.24, 0.275, 0.2525], rows: 400, source: "clean test split")
@@ -34,15 +40,24 @@ struct SafeSpaceCheckTests {
     // The stub's safe words follow the text ("good" -> label 1, anything else -> label 0).
     let spec = ClassifierSpec.defended(P2PConfig())
     let healthy = (0..<20).map { Example(text: ($0 % 2 == 0 ? "good" : "bad") + " row \($0)", label: $0 % 2 == 0 ? 1 : 0) }
-    let ok = try SafeSpaceCheck.run(scorer: StubScorer(), spec: spec, train: healthy, reference: nil, rows: 8, seed: 1)
-    #expect(ok.rows == 8 && ok.droppedLabels.isEmpty && ok.referenceSource.contains("training rows"))
+    let ok = try SafeSpaceCheck.run(scorer: StubScorer(), spec: spec, inputs: healthy, inputSource: "training", reference: nil, rows: 8, seed: 1)
+    #expect(ok.rows == 8 && ok.answered == 8 && ok.droppedLabels.isEmpty && ok.referenceSource.contains("training inputs' labels"))
     // Every input "good": the wrapper never answers 0, against equal reference shares.
     let allGood = (0..<20).map { Example(text: "good row \($0)", label: $0 % 2) }
-    let bad = try SafeSpaceCheck.run(scorer: StubScorer(), spec: spec, train: allGood, reference: .uniform(2), seed: 1)
+    let bad = try SafeSpaceCheck.run(scorer: StubScorer(), spec: spec, inputs: allGood, inputSource: "training", reference: .uniform(2), seed: 1)
     #expect(bad.rows == 20 && bad.answerShares == [0, 1] && bad.droppedLabels == [0])
+    // A calibrated spec is read with its offsets: +6 on safe label 0 outweighs "good"'s 5.
+    var calibrated = spec
+    calibrated.safeBias = [6, 0]
+    let shifted = try SafeSpaceCheck.run(scorer: StubScorer(), spec: calibrated, inputs: allGood, inputSource: "training", reference: .uniform(2), seed: 1)
+    #expect(shifted.answerShares == [1, 0] && shifted.droppedLabels == [1] && shifted.safeBias == [6, 0])
+    // The dev split's rows are the inputs when there are any.
+    #expect(SafeSpaceCheck.inputs(dev: Array(healthy.prefix(4)), train: allGood) == (Array(healthy.prefix(4)), "dev"))
+    #expect(SafeSpaceCheck.inputs(dev: [], train: allGood).source == "training")
     // A plain classifier is refused.
     #expect(throws: EvaluationError.self) {
-      try SafeSpaceCheck.run(scorer: StubScorer(), spec: .plain(PromptTemplate(labelWords: ["0", "1"])), train: healthy, reference: nil, seed: 1)
+      try SafeSpaceCheck.run(scorer: StubScorer(), spec: .plain(PromptTemplate(labelWords: ["0", "1"])), inputs: healthy, inputSource: "training",
+                             reference: nil, seed: 1)
     }
   }
 }

@@ -100,8 +100,8 @@ struct ReportTests {
     var rs = [Self.result(attack: "badnets", defense: "none", ca: 85, asr: 49), Self.result(attack: "badnets", defense: "p2p(rho=0.2)", ca: 84, asr: 2)]
     rs[1].safeSpaceCheck = SafeSpaceCheck(predicted: [1, 1, 1, 1], reference: .uniform(2))
     let md = GridReport.markdown(rs, title: "T")
-    #expect(md.contains("safe-space check (no test labels): answer shares 0.0 / 100.0 % of 4 training inputs, reference 50.0 / 50.0 %")
-      && md.contains("**drops label 0**"))
+    #expect(md.contains("safe-space check (no answer judged against a gold label): answer shares 0.0 / 100.0 % of 4 training inputs "
+                        + "(4 answered), reference 50.0 / 50.0 %") && md.contains("**drops label 0**"))
     #expect(md.contains("| sst2 | badnets | none | 42 | 100 | 85.0 (85/100; ") && md.contains("| 98.0 (49/50; "))
     #expect(md.contains("| 4.0 (2/50; "))
     let svg = GridReport.svg(rs)
@@ -202,8 +202,10 @@ struct ExperimentRunnerTests {
     #expect(first[2].p2p?.selectionPrompt?.labelWords == ["negative", "positive"])
     #expect(FileManager.default.fileExists(atPath: out + "/cells/sst2_badnets_p2p-agree-0.5_s42/model/agreement.json"))
     #expect(first[0].evaluation.metrics.cleanAccuracy.total == 16)
-    // Every P2P cell checked its safe space on its 24 training inputs; the undefended one has no check.
-    #expect(first[0].safeSpaceCheck == nil && first.dropFirst().allSatisfy { $0.safeSpaceCheck?.rows == 24 })
+    // Every P2P cell checked its safe space on the 16 dev rows (the dev split subsampled to the
+    // test limit); the undefended one has no check. The default records its rules revision.
+    #expect(first[0].safeSpaceCheck == nil && first.dropFirst().allSatisfy { $0.safeSpaceCheck?.rows == 16 && $0.safeSpaceCheck?.inputSource == "dev" })
+    #expect(first[1].rulesRevision == ScreenRules.revision && first[0].rulesRevision == nil && first[2].rulesRevision == nil)
     #expect(FileManager.default.fileExists(atPath: out + "/cells/sst2_badnets_p2p-auto-0.5_s42/model/" + SafeSpaceCheck.fileName))
     #expect(first[1].evaluation.p2p?.withoutWrapper.cleanAccuracy.total == 16)
     // Probe screen: the probe trained and judged in the cell's model/probe; flipped rows are
