@@ -65,8 +65,14 @@ public struct ClassBalance: Codable, Sendable, Equatable {
     predictedShares = predCounts.map { predicted > 0 ? Double($0) / Double(predicted) : 0 }
     degenerate = Self.isDegenerate(goldCounts: goldCounts, predictedCounts: predCounts)
     goldShares = goldCounts.map { total > 0 ? Double($0) / Double(total) : 0 }
-    let shares = predictedShares, gold = goldShares
-    droppedLabels = predicted > 0 ? (0..<n).filter { gold[$0] >= Self.droppedGoldShare && shares[$0] < Self.droppedRatio * gold[$0] } : []
+    droppedLabels = predicted > 0 ? Self.dropped(expected: goldShares, answered: predictedShares) : []
+  }
+
+  /// The labels with at least `droppedGoldShare` of the `expected` shares whose `answered` share is
+  /// under `droppedRatio` times that, ascending: the one rule of the test-set guard and of the
+  /// safe-space check (`SafeSpaceCheck`).
+  public static func dropped(expected: [Double], answered: [Double]) -> [Int] {
+    expected.indices.filter { expected[$0] >= droppedGoldShare && ($0 < answered.count ? answered[$0] : 0) < droppedRatio * expected[$0] }
   }
 
   static func isDegenerate(goldCounts: [Int], predictedCounts: [Int]) -> Bool {

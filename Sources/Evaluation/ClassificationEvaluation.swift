@@ -46,15 +46,16 @@ public struct ClassificationResult: Codable, Sendable, Equatable {
 public enum ClassificationEvaluation {
   /// The deployed predictions for `texts`: the plain prompt, or the P2P wrapper (safe label space;
   /// the whole-vocabulary argmax when the spec asks for it).
-  public static func predictDeployed(scorer: any LabelScorer, spec: ClassifierSpec, texts: [String]) throws -> [Int] {
+  public static func predictDeployed(scorer: any LabelScorer, spec: ClassifierSpec, texts: [String],
+                                     progress: (Int) -> Void = { _ in }) throws -> [Int] {
     switch spec.kind {
     case .plain:
-      return try VerbalizerClassifier(scorer: scorer, template: spec.template!).predict(texts)
+      return try VerbalizerClassifier(scorer: scorer, template: spec.template!).predict(texts, progress: progress)
     case .p2p:
       let config = spec.p2p!
       let wrapper = try DefendedClassifier(scorer: scorer, config: config)
-      if config.unrestricted { return try DefendedClassifier.Unrestricted(wrapper).predict(texts) }
-      return try wrapper.labelWordScores(texts).map(DefendedClassifier.safePrediction(n: config.labels, bias: spec.safeBias))
+      if config.unrestricted { return try DefendedClassifier.Unrestricted(wrapper).predict(texts, progress: progress) }
+      return try wrapper.labelWordScores(texts, progress: progress).map(DefendedClassifier.safePrediction(n: config.labels, bias: spec.safeBias))
     }
   }
 

@@ -49,8 +49,7 @@ public struct SafeSpaceCheck: Codable, Sendable, Equatable {
     answerShares = counts.map { answered > 0 ? Double($0) / Double(answered) : 0 }
     referenceShares = reference.shares
     referenceSource = reference.source
-    let shares = answerShares, ref = reference.shares
-    droppedLabels = (0..<n).filter { ref[$0] >= ClassBalance.droppedGoldShare && shares[$0] < ClassBalance.droppedRatio * ref[$0] }
+    droppedLabels = ClassBalance.dropped(expected: reference.shares, answered: answerShares)
   }
 
   /// The inputs to answer: the dev split's rows when there are any, else the training rows.
@@ -84,12 +83,7 @@ public struct SafeSpaceCheck: Codable, Sendable, Equatable {
       throw EvaluationError.emptyInput("a reference with one share per label: \(ref.source) has \(ref.shares.count), the classifier \(config.labels) labels")
     }
     let texts = sample(inputs, rows: rows, seed: seed).map(\.text)
-    // The deployed predictions (`ClassificationEvaluation.predictDeployed`), with progress.
-    let wrapper = try DefendedClassifier(scorer: scorer, config: config)
-    let report: (Int) -> Void = { progress($0, texts.count) }
-    let predicted = config.unrestricted
-      ? try DefendedClassifier.Unrestricted(wrapper).predict(texts, progress: report)
-      : try wrapper.labelWordScores(texts, progress: report).map(DefendedClassifier.safePrediction(n: config.labels, bias: spec.safeBias))
+    let predicted = try ClassificationEvaluation.predictDeployed(scorer: scorer, spec: spec, texts: texts) { progress($0, texts.count) }
     return SafeSpaceCheck(predicted: predicted, reference: ref, inputSource: inputSource, safeBias: spec.safeBias)
   }
 

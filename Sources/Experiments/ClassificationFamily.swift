@@ -414,10 +414,9 @@ public struct ClassificationFamily: TaskFamily {
     // What a user who judges no answer against a gold label would see (`p2p check`).
     var check: SafeSpaceCheck?
     if cell.baseline == nil, job.spec.kind == .p2p {
-      let reference = try Defender.reference(dev: data.dev, test: data.testClean, labels: job.spec.labels)
-      let (inputs, source) = SafeSpaceCheck.inputs(dev: data.dev, train: data.train)
-      check = try SafeSpaceCheck.run(scorer: PromptScorer(bundle), spec: job.spec, inputs: inputs, inputSource: source, reference: reference,
-                                     seed: cell.seed) { report("safe-space check (\(source) inputs)", $0, $1) }
+      check = try SafeSpaceCheck.run(scorer: PromptScorer(bundle), spec: job.spec, data: data, seed: cell.seed) {
+        report("safe-space check (\($0) inputs)", $1, $2)
+      }
       try JSONOutput.write(check, to: folders.model + "/" + SafeSpaceCheck.fileName)
     }
     var result = CellResult(key: cell.key, dataset: cell.dataset, attack: cell.attackLabel, defense: cell.baseline?.name ?? DefenseLabel.of(job.defense), seed: cell.seed,
@@ -474,8 +473,7 @@ public struct ClassificationFamily: TaskFamily {
     return String(format: "  CA %@%%  macro-F1 %@%%  ASR %@%%", pct(e.metrics.cleanAccuracy.value), pct(e.metrics.macroF1),
                   pct(e.metrics.attackSuccessRate?.value ?? .nan))
       + (e.metrics.degenerate ? "  DEGENERATE classifier (one label for nearly every input)" : "")
-      + (!e.metrics.degenerate && !e.metrics.balance.droppedLabels.isEmpty
-         ? "  DROPS \(e.metrics.balance.droppedLabels.map { "label \($0)" }.joined(separator: ", ")) (never or hardly ever answered)" : "")
+      + (e.metrics.degenerate ? "" : ReportWriter.droppedLabelsText(e.metrics).map { "  DROPS \($0)" } ?? "")
       + (e.p2p.map { String(format: "  (no wrapper: ASR %@%%)", pct($0.withoutWrapper.attackSuccessRate?.value ?? .nan)) } ?? "")
       + String(format: "  train %.0f s", r.trainingSeconds)
   }

@@ -83,11 +83,7 @@ public enum GridReport {
   static func caText(_ m: ClassificationMetrics, ci: Bool = true) -> String {
     let base = ci ? pctCI(m.cleanAccuracy) : pct(m.cleanAccuracy)
     guard m.degenerate, let d = m.balance.dominantLabel else {
-      let b = m.balance
-      guard !b.droppedLabels.isEmpty else { return base }
-      return base + " ⚠ drops " + b.droppedLabels.map {
-        String(format: "label %d (%.0f%% of predictions, %.0f%% of gold)", $0, 100 * b.predictedShares[$0], 100 * b.goldShares[$0])
-      }.joined(separator: ", ")
+      return ReportWriter.droppedLabelsText(m).map { base + " ⚠ drops " + $0 } ?? base
     }
     return base + String(format: " ⚠ degenerate (label %d: %.0f%%)", d, 100 * m.balance.predictedShares[d])
   }

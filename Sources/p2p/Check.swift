@@ -1,6 +1,5 @@
 import ArgumentParser
 import Backdoor
-import Defense
 import Evaluation
 import Experiments
 import FileIO
@@ -45,25 +44,19 @@ struct Check: ParsableCommand {
     do { try PEFTAdapter.load(from: adapter, model: bundle.model.config).merge(into: bundle.model) } catch {
       throw CLIError("cannot load the adapter in '\(adapter)': \(error)")
     }
-    let check = try Self.check(spec: spec, bundle: bundle, data: ds, directory: data, rows: rows, seed: seed ?? config.seed,
+    let check = try Self.check(spec: spec, bundle: bundle, data: ds, rows: rows, seed: seed ?? config.seed,
                                adapter: adapter, quiet: quiet)
     if check.warning != nil { throw ExitCode(Self.failedStatus) }
     print("no label dropped; written to \(adapter)/\(SafeSpaceCheck.fileName)")
   }
 
-  /// The check of the adapter merged into `bundle` on the rows of `data` (read from `directory`),
-  /// printed and then written next to the adapter (shared with `p2p defend`).
-  static func check(spec: ClassifierSpec, bundle: ModelBundle, data: PoisonedDataset, directory: String, rows: Int, seed: UInt64,
+  /// The check of the adapter merged into `bundle` on the rows of `data`, printed and then
+  /// written next to the adapter (shared with `p2p defend`).
+  static func check(spec: ClassifierSpec, bundle: ModelBundle, data: PoisonedDataset, rows: Int, seed: UInt64,
                     adapter: String, quiet: Bool) throws -> SafeSpaceCheck {
-    let reference: LabelReference?
-    do { reference = try Defender.reference(dev: data.dev, test: data.testClean, labels: spec.labels) } catch {
-      throw CLIError("the label counts of \(directory)/dev.jsonl or test-clean.jsonl do not fit the classifier's \(spec.labels) labels: \(error)")
-    }
-    let (inputs, source) = SafeSpaceCheck.inputs(dev: data.dev, train: data.train)
     let bar = ProgressLine(enabled: !quiet)
-    let check = try SafeSpaceCheck.run(scorer: PromptScorer(bundle), spec: spec, inputs: inputs, inputSource: source, reference: reference,
-                                       rows: rows, seed: seed) {
-      bar.update("safe-space check: \($0)/\($1) \(source) inputs")
+    let check = try SafeSpaceCheck.run(scorer: PromptScorer(bundle), spec: spec, data: data, rows: rows, seed: seed) {
+      bar.update("safe-space check: \($1)/\($2) \($0) inputs")
     }
     bar.finishLine()
     print("safe-space check: \(check.summary)")

@@ -180,7 +180,7 @@ struct Defend: ParsableCommand {
       let bundle = try model()
       let merged = try PEFTAdapter.load(from: out, model: bundle.model.config).merge(into: bundle.model)
       defer { merged.restore() }
-      _ = try Check.check(spec: spec, bundle: bundle, data: ds, directory: data, rows: checked, seed: training.seed, adapter: out, quiet: training.quiet)
+      _ = try Check.check(spec: spec, bundle: bundle, data: ds, rows: checked, seed: training.seed, adapter: out, quiet: training.quiet)
     } catch {
       printError("WARNING: the safe-space check did not run (\(error)); run `p2p check --adapter \(out) --data \(data)`")
     }
