@@ -122,7 +122,8 @@ public struct TriggerWordScreen: DefenseStage {
 }
 
 /// Keeps the rows the probe screen (`ProbeScreen`, stage `probe`) or the relative spectral screen
-/// (`RelativeSpectral`, stage `spectral`) flagged out of the benign candidates.
+/// (`RelativeSpectral`, stage `spectral`) flagged out of the benign candidates, and the spectral
+/// screen's contradicted rows (a flagged label's rows whose text reads as another label).
 public struct ProbeExclusion: DefenseStage {
   public let name: String
   public init(name: String = "probe") { self.name = name }
@@ -134,6 +135,13 @@ public struct ProbeExclusion: DefenseStage {
                            expected: "rows of this training set with a flip label each in 0..<\(labels)")
     }
     _ = s.exclude(Set(probe.flaggedRows))
+    if let contradicted = probe.contradictedRows {
+      guard contradicted.allSatisfy({ train.indices.contains($0) }) else {
+        throw DefenseError.invalidConfig(key: "spectral screen", value: "\(contradicted.count) contradicted rows",
+                                         expected: "rows of this training set")
+      }
+      s.record.contradictedRows = s.exclude(Set(contradicted))
+    }
     if let reference = probe.reference {
       let n = Double(max(1, train.count))
       s.record.labelShares = (0..<labels).map { l in Double(train.filter { $0.label == l }.count) / n }
@@ -226,14 +234,23 @@ public struct TriggerCover: DefenseStage {
 /// 100 most extreme of 1,000 SST-2 rows more than half of the spectral screen's flagged rows are clean.)
 /// The spectral screen's share test also bounds them: a flagged label's rows above its reference
 /// share, N (p - q), are about as many rows as the attack can have moved into it (fewer where
-/// poisoned rows replaced rows of the label), so no more are flipped.
+/// poisoned rows replaced rows of the label), so no more are flipped. Where the screen confirmed
+/// its rows one by one (`ProbeScreenResult.confirmedFlips`: a classifier reading the text gives
+/// the row another label) only confirmed rows are flipped, the most extreme first, and the others
+/// are passed over (counted in `unconfirmedFlips`).
 public struct FlipCover: DefenseStage {
   public var name: String { "flip" }
   public func apply(to s: inout ClassificationDefenseState) throws {
     let probe = try s.requireProbe()
     var cap = min(s.chosen.count / 2, max(1, s.rowCount / 10))
     if let moved = Self.rowsAboveReference(probe, rows: s.rowCount) { cap = min(cap, moved) }
-    for k in probe.flaggedRows.indices.prefix(cap) { s.flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k] }
+    var passedOver = 0
+    for k in probe.flaggedRows.indices where s.flipLabel.count < cap {
+      // The spectral screen's rows whose text reads as their own label are not flipped (rules revision 2).
+      if let confirmed = probe.confirmedFlips, !confirmed[k] { passedOver += 1; continue }
+      s.flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k]
+    }
+    if probe.confirmedFlips != nil { s.record.unconfirmedFlips = passedOver }
     let flipped = s.flipLabel.keys.sorted()
     s.record.probePoisonedLabels = probe.poisonedLabels
     s.record.probeFlaggedRows = probe.flaggedRows.count

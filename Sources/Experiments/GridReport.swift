@@ -172,6 +172,9 @@ public enum GridReport {
         if let b = r.benignPoisonedRows { s += ", \(b) benign rows carry the attack trigger" }
         if let f = r.probeFlaggedRows, let n = r.flippedRows {
           s += ", \(f) rows flagged by the \(p.spectralScreen == true ? "spectral" : "probe") screen, \(n) flipped into the safe space (\(r.flippedPoisonedRows ?? 0) of them poisoned)"
+          if let u = r.unconfirmedFlips {
+            s += ", \(u) flagged rows passed over (their text reads as their own label) and \(r.contradictedRows ?? 0) unflagged rows kept out (their text reads as another label)"
+          }
         }
         if let c = r.coveredRows, let phrases = r.coverPhrases {
           s += ", \(c) benign rows covered with \(phrases.map { "\"\($0)\"" }.joined(separator: ", "))"

@@ -153,7 +153,8 @@ struct Defend: ParsableCommand {
     }
     if let f = manifest.probeFlaggedRows, let flipped = manifest.flippedRows {
       printError("\(config.spectralScreen == true ? "spectral" : "probe") screen: \(f) rows flagged in label(s) \(manifest.probePoisonedLabels ?? []), \(flipped.count) of them added to the safe space with the next label"
-        + " (\(manifest.flippedPoisonedRows ?? 0) carry the attack trigger)")
+        + " (\(manifest.flippedPoisonedRows ?? 0) carry the attack trigger)"
+        + (manifest.unconfirmedFlips.map { "; \($0) flagged rows passed over (their text reads as their own label), \(manifest.contradictedRows ?? 0) unflagged rows of the label kept out (their text reads as another)" } ?? ""))
     }
     printError("P2P \(defense?.rawValue ?? (st == DefensePreset.defaultPreset.stages ? DefensePreset.defaultPreset.rawValue + " (default)" : "stages by flag")) [\(ClassificationStages.names(for: config).joined(separator: ", "))] (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
       + "(\(manifest.benignSourceRows.count) benign, \(manifest.benignPoisonedRows) of them carry the attack trigger); labels "

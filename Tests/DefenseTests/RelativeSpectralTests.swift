@@ -188,6 +188,46 @@ struct RelativeSpectralTests {
     #expect(RelativeSpectral.median([3, 1, 2]) == 2 && RelativeSpectral.median([4, 1, 2, 3]) == 2.5 && RelativeSpectral.median([]) == 0)
   }
 
+  @Test func onlyFlaggedRowsWhoseTextReadsAsAnotherLabelAreFlipped() throws {
+    // Four labels (the label in features 0-3, mean 5), 800 rows; 60 rows of labels 1-3 relabelled 0
+    // with a trigger (+6 along a direction in features 8-22), and 40 clean rows of label 0 farther out
+    // along it (+10): the ranking's most extreme rows are clean (AG News StyleBkd seed 2's failure,
+    // where 42 clean World rows were flipped into other labels). A classifier reading the text gives
+    // those rows their own label, so they are passed over and the poisoned rows go to their text's label.
+    var rng = SeededRNG(seed: 21)
+    func gauss() -> Float { let u = max(rng.nextFloat(), 1e-7), v = rng.nextFloat(); return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * .pi * v) }
+    var labels = (0..<800).map { $0 % 4 }
+    var x = labels.map { y in (0..<24).map { j in gauss() + (j == y ? 5 : 0) } }
+    let direction = (0..<24).map { j in Float(j >= 8 && j % 2 == 0 ? 1 : 0) / Float(8).squareRoot() }
+    var text: [Int: Int] = [:]
+    for i in labels.indices.filter({ labels[$0] != 0 }).prefix(60) {
+      text[i] = labels[i]; labels[i] = 0
+      x[i] = zip(x[i], direction).map { $0 + 6 * $1 }
+    }
+    let decoys = Set(labels.indices.filter { labels[$0] == 0 && text[$0] == nil }.prefix(40))
+    for i in decoys { x[i] = zip(x[i], direction).map { $0 + 10 * $1 } }
+    let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 4, reference: .uniform(4), criteria: Self.geometry, seed: 1)
+    #expect(r.poisonedLabels == [0])
+    // The ranking puts clean rows first: flipping its first 60 rows, as before rules revision 2,
+    // would flip at least 30 clean ones (36 here).
+    #expect(r.flaggedRows.prefix(60).filter { decoys.contains($0) }.count >= 30, "\(r.flaggedRows.prefix(60).filter { decoys.contains($0) }.count)")
+    let confirmed = try #require(r.confirmedFlips)
+    #expect(confirmed.count == r.flaggedRows.count)
+    let byRow = Dictionary(uniqueKeysWithValues: zip(r.flaggedRows, zip(confirmed, r.flipLabels)))
+    #expect(decoys.filter { byRow[$0]?.0 == true }.count <= 2, "\(decoys.filter { byRow[$0]?.0 == true }.count) clean rows confirmed")
+    #expect(text.keys.filter { byRow[$0]?.0 == true && byRow[$0]?.1 == text[$0] }.count >= 57)
+    // Through the stages: the cap is label 0's rows above its share, round(800 * (260/800 - 0.25)) = 60.
+    let rows = labels.indices.map { Example(text: "row \($0)", label: labels[$0], poisoned: text[$0] != nil, sourceIndex: $0) }
+    let (_, manifest) = try P2PReconstruction.apply(rows, config: P2PConfig(labels: 4, seed: 3, spectralScreen: true), probe: r)
+    let flipped = try #require(manifest.flippedRows)
+    #expect(flipped.count == 60 && (manifest.flippedPoisonedRows ?? 0) >= 57, "\(manifest.flippedPoisonedRows ?? 0) of \(flipped.count)")
+    #expect((manifest.unconfirmedFlips ?? 0) >= 38)
+    // A flagged label's unflagged rows whose text reads as another label are kept out of the benign rows.
+    let contradicted = try #require(r.contradictedRows)
+    #expect(contradicted.allSatisfy { labels[$0] == 0 && !r.flaggedRows.contains($0) } && manifest.contradictedRows == contradicted.count)
+    #expect(Set(manifest.benignSourceRows).isDisjoint(with: contradicted))
+  }
+
   @Test func theSpectralPipelineExcludesAndFlipsTheFlaggedRows() throws {
     // The screen's result drives the same exclusion and flip stages as the probe's.
     let rows = (0..<600).map { Example(text: "row \($0)", label: $0 % 2, poisoned: false, sourceIndex: $0) }
