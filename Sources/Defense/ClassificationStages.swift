@@ -122,8 +122,7 @@ public struct TriggerWordScreen: DefenseStage {
 }
 
 /// Keeps the rows the probe screen (`ProbeScreen`, stage `probe`) or the relative spectral screen
-/// (`RelativeSpectral`, stage `spectral`) flagged out of the benign candidates, and the spectral
-/// screen's contradicted rows (a flagged label's rows whose text reads as another label).
+/// (`RelativeSpectral`, stage `spectral`) flagged out of the benign candidates.
 public struct ProbeExclusion: DefenseStage {
   public let name: String
   public init(name: String = "probe") { self.name = name }
@@ -135,13 +134,6 @@ public struct ProbeExclusion: DefenseStage {
                            expected: "rows of this training set with a flip label each in 0..<\(labels)")
     }
     _ = s.exclude(Set(probe.flaggedRows))
-    if let contradicted = probe.contradictedRows {
-      guard contradicted.allSatisfy({ train.indices.contains($0) }) else {
-        throw DefenseError.invalidConfig(key: "spectral screen", value: "\(contradicted.count) contradicted rows",
-                                         expected: "rows of this training set")
-      }
-      s.record.contradictedRows = s.exclude(Set(contradicted))
-    }
     if let reference = probe.reference {
       let n = Double(max(1, train.count))
       s.record.labelShares = (0..<labels).map { l in Double(train.filter { $0.label == l }.count) / n }
@@ -236,21 +228,24 @@ public struct TriggerCover: DefenseStage {
 /// share, N (p - q), are about as many rows as the attack can have moved into it (fewer where
 /// poisoned rows replaced rows of the label), so no more are flipped. Where the screen confirmed
 /// its rows one by one (`ProbeScreenResult.confirmedFlips`: a classifier reading the text gives
-/// the row another label) only confirmed rows are flipped, the most extreme first, and the others
-/// are passed over (counted in `unconfirmedFlips`).
+/// the row another label) and the configuration asks for it (`P2PConfig.confirmFlips`, the
+/// `p2p-confirm` variant), only confirmed rows are flipped, the most extreme first, to that
+/// classifier's label, and the others are passed over (counted in `unconfirmedFlips`).
 public struct FlipCover: DefenseStage {
   public var name: String { "flip" }
   public func apply(to s: inout ClassificationDefenseState) throws {
     let probe = try s.requireProbe()
     var cap = min(s.chosen.count / 2, max(1, s.rowCount / 10))
     if let moved = Self.rowsAboveReference(probe, rows: s.rowCount) { cap = min(cap, moved) }
+    // `p2p-confirm`: only the spectral screen's rows a classifier reading the text gives another label.
+    let confirmed = probe.confirmedFlips ?? [], confirm = s.config.confirmFlips == true && confirmed.count == probe.flaggedRows.count
     var passedOver = 0
     for k in probe.flaggedRows.indices where s.flipLabel.count < cap {
       // The spectral screen's rows whose text reads as their own label are not flipped (rules revision 2).
-      if let confirmed = probe.confirmedFlips, !confirmed[k] { passedOver += 1; continue }
-      s.flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k]
+      if confirm, !confirmed[k] { passedOver += 1; continue }
+      s.flipLabel[probe.flaggedRows[k]] = confirm ? probe.confirmedLabels?[k] ?? probe.flipLabels[k] : probe.flipLabels[k]
     }
-    if probe.confirmedFlips != nil { s.record.unconfirmedFlips = passedOver }
+    if confirm { s.record.unconfirmedFlips = passedOver }
     let flipped = s.flipLabel.keys.sorted()
     s.record.probePoisonedLabels = probe.poisonedLabels
     s.record.probeFlaggedRows = probe.flaggedRows.count

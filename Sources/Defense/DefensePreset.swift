@@ -22,12 +22,13 @@ public enum DefensePreset: String, CaseIterable, Sendable {
   /// a judged label's rows towards the trigger's end kept out, the most extreme flipped into the
   /// safe space (`RelativeSpectral`; no probe).
   case spectral = "p2p-spectral"
+  case confirm = "p2p-confirm"
 
   /// What `p2p defend` and experiment files run when no defense is named.
   public static let defaultPreset = DefensePreset.auto
 
   /// ρ when none is given: 1 for the default pipeline, the paper's 0.2 for the others.
-  public var defaultRatio: Double { self == .auto ? P2PConfig.defaultPipelineRatio : P2PConfig.defaultRatio }
+  public var defaultRatio: Double { stages.automatic ? P2PConfig.defaultPipelineRatio : P2PConfig.defaultRatio }
 
   /// The stages of a pipeline.
   public struct Stages: Equatable, Sendable {
@@ -37,6 +38,7 @@ public enum DefensePreset: String, CaseIterable, Sendable {
     public var probe = false
     public var automatic = false
     public var spectral = false
+    public var confirm = false
   }
 
   public var stages: Stages {
@@ -48,6 +50,7 @@ public enum DefensePreset: String, CaseIterable, Sendable {
     case .cover: return Stages(screen: true, cover: true)
     case .probe: return Stages(probe: true)
     case .spectral: return Stages(spectral: true)
+    case .confirm: return Stages(automatic: true, confirm: true)
     }
   }
 
@@ -57,7 +60,7 @@ public enum DefensePreset: String, CaseIterable, Sendable {
     let st = stages
     let config = P2PConfig(selection: st.selection, screenTriggers: st.screen ? true : nil, coverTriggers: st.cover ? true : nil,
                            probeScreen: st.probe ? true : nil, automatic: st.automatic ? true : nil,
-                           spectralScreen: st.spectral ? true : nil)
+                           spectralScreen: st.spectral ? true : nil, confirmFlips: st.confirm ? true : nil)
     return ClassificationStages.names(for: config.resolvingAutomatic(train))
   }
 }

@@ -57,6 +57,10 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// that end kept out of the benign candidates, the most extreme flipped like the probe screen's
   /// rows. No probe is trained.
   public var spectralScreen: Bool?
+  /// Flip only the spectral screen's rows that a classifier reading the text gives another label
+  /// (`ProbeScreenResult.confirmedFlips`; the `p2p-confirm` variant, an ablation of the default,
+  /// measured in docs/defense.md). nil: the flagged rows are flipped most extreme first.
+  public var confirmFlips: Bool?
   /// The data-driven default pipeline (`p2p`): the screen is chosen from the training rows
   /// (`resolvingAutomatic`): the trigger-word screen and trigger cover when the word screen finds
   /// a suspicious word, the relative spectral screen with flip cover otherwise. No trigger
@@ -93,7 +97,8 @@ public struct P2PConfig: Codable, Sendable, Equatable {
               originalTemplate: String = PromptTemplate.defaultTemplate, benignTemplate: String = P2PConfig.defaultBenignTemplate,
               labels: Int = 2, labelWords: [String]? = nil, safeLabelWords: [String]? = nil, unrestricted: Bool = false,
               seed: UInt64 = 42, excludePoisonedFromBenign: Bool? = nil, selection: BenignSelection? = nil,
-              screenTriggers: Bool? = nil, coverTriggers: Bool? = nil, probeScreen: Bool? = nil, automatic: Bool? = nil, spectralScreen: Bool? = nil) {
+              screenTriggers: Bool? = nil, coverTriggers: Bool? = nil, probeScreen: Bool? = nil, automatic: Bool? = nil, spectralScreen: Bool? = nil,
+              confirmFlips: Bool? = nil) {
     self.benignTrigger = benignTrigger; self.ratio = ratio; self.mode = mode
     self.originalTemplate = originalTemplate; self.benignTemplate = benignTemplate
     self.labelWords = labelWords ?? (0..<labels).map(String.init)
@@ -101,6 +106,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     self.unrestricted = unrestricted; self.seed = seed; self.excludePoisonedFromBenign = excludePoisonedFromBenign
     self.selection = selection; self.screenTriggers = screenTriggers; self.coverTriggers = coverTriggers
     self.probeScreen = probeScreen; self.automatic = automatic; self.spectralScreen = spectralScreen
+    self.confirmFlips = confirmFlips
   }
 
   /// With `automatic`, the configuration with its screen chosen from `train`: the word screen and
@@ -145,7 +151,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// The pipeline's name, as `p2p defend --defense` and experiment files spell it: `p2p` (the
   /// data-driven default), `p2p-paper` (the paper's random benign rows), or the variant.
   public var variantName: String {
-    if automatic == true { return "p2p" }
+    if automatic == true { return confirmFlips == true ? "p2p-confirm" : "p2p" }
     if excludePoisonedFromBenign == true { return selectsByAgreement ? "p2p-agree-oracle" : "p2p-oracle" }
     if selectsByAgreement { return "p2p-agree" }
     if probeScreen == true { return "p2p-probe" }

@@ -41,11 +41,9 @@ public struct P2PManifest: Codable, Sendable, Equatable {
   public var probeFlaggedRows: Int?
   public var flippedRows: [Int]?
   public var flippedPoisonedRows: Int?
-  /// Flagged rows passed over because the text reads as their own label (rules revision 2; nil
-  /// before and for the probe screen), and a flagged label's other rows kept out of the benign rows
-  /// because the text reads as another label.
+  /// With `confirmFlips` (`p2p-confirm`): flagged rows passed over because a classifier reading
+  /// the text gives them their own label.
   public var unconfirmedFlips: Int?
-  public var contradictedRows: Int?
   /// With the spectral screen: each label's share of the training rows, the reference shares it
   /// was judged against (`LabelReference`), and where those come from.
   public var labelShares: [Double]?

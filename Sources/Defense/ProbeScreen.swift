@@ -17,13 +17,12 @@ public struct ProbeScreenResult: Codable, Sendable, Equatable {
   public var spectral: [RelativeSpectral.Direction]?
   /// The label shares the spectral screen compared the training set's with.
   public var reference: LabelReference?
-  /// One per flagged row (spectral screen, rules revision 2): whether a classifier that reads the
-  /// row's text gives it another label; `FlipCover` flips only those. nil: every row may be flipped
-  /// (the probe screen, and results written before).
+  /// One per flagged row (spectral screen): whether a classifier that reads the row's text (the
+  /// base model's states; intercept, class-balanced, fitted without the flagged rows) gives it
+  /// another label, and that classifier's best other label. `FlipCover` uses them with
+  /// `P2PConfig.confirmFlips` (`p2p-confirm`). nil for the probe screen and results written before.
   public var confirmedFlips: [Bool]?
-  /// Unflagged rows of a flagged label that this classifier gives another label: kept out of the
-  /// benign rows as well (`ProbeExclusion`). nil in results written before.
-  public var contradictedRows: [Int]?
+  public var confirmedLabels: [Int]?
 
   public init(splits: [ActivationClustering.Split], poisonedLabels: [Int], flaggedRows: [Int], flipLabels: [Int], seconds: Double? = nil,
               spectral: [RelativeSpectral.Direction]? = nil) {

@@ -210,35 +210,39 @@ public enum RelativeSpectral {
     for rank in 0..<(judged.map(\.cluster.count).max() ?? 0) {
       for dir in judged where rank < dir.cluster.count { flagged.append(dir.cluster[rank]) }
     }
-    // Row by row (rules revision 2): a dirty-label row is text of another label under the target
-    // label, so a classifier that reads the text (the ridge classifier on the base model's states,
-    // with an intercept and class-balanced weights, fitted without the flagged rows) gives it
-    // another label. `FlipCover` flips the most extreme flagged rows it confirms so, to its best
-    // other label, passing over the others (they stay out of the benign rows). A flagged label's
-    // unflagged rows it gives another label do not become benign rows either. Measured offline on
-    // the committed cells' states before it was adopted (results/README.md, 2026-12-06): on AG News
-    // StyleBkd seed 2, whose ranking took the wrong direction, the 100 flips go from 58 poisoned
-    // and 42 clean World rows to 82 and 18, and 14 of the 47 benign rows with the style are kept
-    // out; on the SST-2 and full-set cells the flips change by at most 2 poisoned rows.
+    // The flip label: the other label for two labels, else the reclassifier's best other label.
+    var flips = flagged.map { labels[$0] == 0 ? 1 : 0 }
     var rest = all
     for i in flagged { rest.add(standardized[i], label: labels[i], weight: -1) }
+    if classes > 2 {
+      let model = rest.fit(ridge: criteria.reclassifierRidge)
+      flips = flagged.map { i in
+        let s = model.scores(standardized[i])
+        var best = -1
+        for j in s.indices where j != labels[i] && (best < 0 || s[j] > s[best]) { best = j }
+        return best
+      }
+    }
+    // Row by row, for `p2p-confirm` (`P2PConfig.confirmFlips`): a dirty-label row is text of
+    // another label under the target label, so a classifier that reads the text (this ridge
+    // classifier with an intercept and class-balanced weights, fitted without the flagged rows)
+    // should give it another label. Offline on the committed cells' states (results/README.md,
+    // 2026-12-06): on AG News StyleBkd seed 2, whose ranking took the wrong direction, the 100
+    // flips would hold 82 poisoned rows and 18 clean World rows instead of 58 and 42; on the SST-2
+    // and full-set cells 0-8 of the flipped rows change.
     let content = rest.fitBalanced(ridge: criteria.reclassifierRidge)
-    var flips: [Int] = [], confirmed: [Bool] = []
+    var confirmed: [Bool] = [], confirmedLabels: [Int] = []
     for i in flagged {
       let s = content.scores(standardized[i])
       var best = -1
       for j in s.indices where j != labels[i] && (best < 0 || s[j] > s[best]) { best = j }
-      flips.append(best)
+      confirmedLabels.append(best)
       confirmed.append(content.predict(standardized[i]) != labels[i])
-    }
-    let flaggedSet = Set(flagged), judgedLabels = Set(judged.map(\.label))
-    let contradicted = labels.indices.filter {
-      judgedLabels.contains(labels[$0]) && !flaggedSet.contains($0) && content.predict(standardized[$0]) != labels[$0]
     }
     var result = ProbeScreenResult(splits: [], poisonedLabels: judged.map(\.label), flaggedRows: flagged, flipLabels: flips,
                                    spectral: directions)
     result.confirmedFlips = confirmed
-    result.contradictedRows = contradicted
+    result.confirmedLabels = confirmedLabels
     result.reference = reference
     return result
   }

@@ -19,11 +19,6 @@
 ///   above the reference share, the distance end rule (2x), the balanced reclassifier, benign rows
 ///   stratified at 0.6 on the statistical path. Cells measured earlier recorded no revision
 ///   (`scripts/study/audit_screens.py` re-derives their decisions).
-/// - 2 (2026-12-06): the relative spectral screen confirms its rows one by one: a flagged row is
-///   flipped only when a ridge classifier on the base model's states (intercept, class-balanced,
-///   fitted without the flagged rows) gives it another label, the most extreme confirmed rows first
-///   up to the same cap, to that classifier's best other label (before: the plain fit's); a flagged
-///   label's unflagged rows it gives another label are kept out of the benign rows.
 public enum ScreenRules {
-  public static let revision = 2
+  public static let revision = 1
 }

@@ -36,6 +36,21 @@ public struct SafeSpaceCheck: Codable, Sendable, Equatable {
   public var droppedLabels: [Int]
   /// The safe-label offsets of a calibrated classifier (`p2p calibrate`) the answers were read with.
   public var safeBias: [Float]?
+  /// The share of the inputs that the wrapper and the plain prompt of the same model (the original
+  /// label space, no benign trigger) answer with the same label (nil in checks written before).
+  /// On training inputs the poisoned rows lower it by design (the plain prompt obeys the trigger).
+  public var agreement: Double?
+  /// With dev inputs (clean and labelled, the split `p2p calibrate` fits on): the macro-F1 of the
+  /// wrapper's answers and of the plain prompt's against the dev labels. The wrapper losing more
+  /// than `maxMacroF1Loss` points to the plain prompt is reported: its safe label space learned the
+  /// task worse than the original one (AG News StyleBkd seed 2 under rules revision 2: 59.3 against
+  /// 81.1 on the clean test rows, with no label dropped). nil on training inputs.
+  public var macroF1: Double?
+  public var plainMacroF1: Double?
+  /// Points of dev macro-F1 the wrapper may lose to the plain prompt before the check fails. The
+  /// verdict's limit against the undefended model is 2 points; the check has 400 dev rows (about
+  /// 1.5 points of sampling error per figure) and only its own plain prompt to compare with.
+  public static let maxMacroF1Loss = 5.0
 
   public init(predicted: [Int], reference: LabelReference, inputSource: String = "training", safeBias: [Float]? = nil) {
     let n = reference.shares.count
@@ -82,15 +97,44 @@ public struct SafeSpaceCheck: Codable, Sendable, Equatable {
     guard ref.shares.count == config.labels else {
       throw EvaluationError.emptyInput("a reference with one share per label: \(ref.source) has \(ref.shares.count), the classifier \(config.labels) labels")
     }
-    let texts = sample(inputs, rows: rows, seed: seed).map(\.text)
-    let predicted = try ClassificationEvaluation.predictDeployed(scorer: scorer, spec: spec, texts: texts) { progress($0, texts.count) }
-    return SafeSpaceCheck(predicted: predicted, reference: ref, inputSource: inputSource, safeBias: spec.safeBias)
+    let sample = sample(inputs, rows: rows, seed: seed)
+    let texts = sample.map(\.text)
+    let predicted = try ClassificationEvaluation.predictDeployed(scorer: scorer, spec: spec, texts: texts) { progress($0, 2 * texts.count) }
+    let plain = try VerbalizerClassifier(scorer: scorer, template: config.originalPrompt).predict(texts) { progress(texts.count + $0, 2 * texts.count) }
+    var check = SafeSpaceCheck(predicted: predicted, reference: ref, inputSource: inputSource, safeBias: spec.safeBias)
+    check.compare(predicted: predicted, plain: plain, gold: inputSource == "dev" ? sample.map(\.label) : nil, labels: config.labels)
+    return check
+  }
+
+  /// Records the agreement of the wrapper's answers with the plain prompt's, and with `gold` (the
+  /// dev rows' labels) both macro-F1s.
+  public mutating func compare(predicted: [Int], plain: [Int], gold: [Int]?, labels: Int) {
+    let n = min(predicted.count, plain.count)
+    agreement = n > 0 ? Double((0..<n).filter { predicted[$0] == plain[$0] }.count) / Double(n) : nil
+    guard let gold, gold.count == n, n > 0 else { macroF1 = nil; plainMacroF1 = nil; return }
+    func f1(_ answers: [Int]) -> Double {
+      var table = [[Int]](repeating: [Int](repeating: 0, count: labels), count: labels)
+      var invalid = [Int](repeating: 0, count: labels)
+      for (g, a) in zip(gold, answers) where g >= 0 && g < labels {
+        if a >= 0 && a < labels { table[g][a] += 1 } else { invalid[g] += 1 }
+      }
+      return ClassBalance(confusion: table, invalid: invalid).macroF1
+    }
+    macroF1 = f1(predicted)
+    plainMacroF1 = f1(plain)
+  }
+
+  /// Whether the wrapper's dev macro-F1 is more than `maxMacroF1Loss` points under the plain prompt's.
+  public var losesTheTask: Bool {
+    guard let m = macroF1, let p = plainMacroF1, m.isFinite, p.isFinite else { return false }
+    return 100 * (p - m) > Self.maxMacroF1Loss
   }
 
   /// Whether the wrapper answered fewer than half of its inputs with a label word.
   public var mostlyUnanswered: Bool { 2 * answered < rows }
 
-  /// Why the adapter should not be deployed; nil when every label is answered.
+  /// Why the adapter should not be deployed; nil when every label is answered and (with dev inputs)
+  /// the wrapper's macro-F1 is within `maxMacroF1Loss` points of the plain prompt's.
   public var warning: String? {
     var parts: [String] = []
     if !droppedLabels.isEmpty {
@@ -100,13 +144,20 @@ public struct SafeSpaceCheck: Codable, Sendable, Equatable {
         + "and a low ASR on \(droppedLabels.count == 1 ? "it" : "them") is no defense")
     }
     if mostlyUnanswered { parts.append("the wrapper answered no label word for \(rows - answered) of \(rows) inputs") }
+    if losesTheTask, let m = macroF1, let p = plainMacroF1 {
+      parts.append(String(format: "on %d dev inputs the wrapper's macro-F1 is %.1f, %.1f points under the plain prompt's %.1f: its safe label space "
+        + "learned the task worse than the original one", rows, 100 * m, 100 * (p - m), 100 * p))
+    }
     return parts.isEmpty ? nil : parts.joined(separator: "; ") + ". Do not deploy this adapter."
   }
 
   /// "answer shares 25.0 / 24.8 / 26.0 / 24.2 % of 400 dev inputs (400 answered), reference …".
   public var summary: String {
     func p(_ v: [Double]) -> String { v.map { String(format: "%.1f", 100 * $0) }.joined(separator: " / ") }
-    return "answer shares \(p(answerShares)) % of \(rows) \(inputSource) inputs (\(answered) answered\(safeBias == nil ? "" : ", calibrated")), "
+    var s = "answer shares \(p(answerShares)) % of \(rows) \(inputSource) inputs (\(answered) answered\(safeBias == nil ? "" : ", calibrated")), "
       + "reference \(p(referenceShares)) % (\(referenceSource))"
+    if let a = agreement { s += String(format: "; the plain prompt answers alike for %.1f%%", 100 * a) }
+    if let m = macroF1, let q = plainMacroF1 { s += String(format: "; dev macro-F1 %.1f through the wrapper, %.1f plain", 100 * m, 100 * q) }
+    return s
   }
 }

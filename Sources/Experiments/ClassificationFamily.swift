@@ -45,10 +45,8 @@ public struct CellResult: Codable, Sendable, Equatable {
   public var probeFlaggedRows: Int?
   public var flippedRows: Int?
   public var flippedPoisonedRows: Int?
-  /// Spectral-screen cells (rules revision 2): flagged rows passed over because their text reads
-  /// as their own label, and a flagged label's other rows kept out because it reads as another.
+  /// `p2p-confirm` cells: flagged rows passed over because their text reads as their own label.
   public var unconfirmedFlips: Int?
-  public var contradictedRows: Int?
   /// Spectral-screen cells: each label's share of the training rows, the reference shares, and their source.
   public var labelShares: [Double]?
   public var referenceShares: [Double]?
@@ -85,7 +83,6 @@ public struct CellResult: Codable, Sendable, Equatable {
     r.flippedRows = m?.flippedRows?.count
     r.flippedPoisonedRows = m?.flippedPoisonedRows
     r.unconfirmedFlips = m?.unconfirmedFlips
-    r.contradictedRows = m?.contradictedRows
     r.labelShares = m?.labelShares
     r.referenceShares = m?.referenceShares
     r.referenceSource = m?.referenceSource

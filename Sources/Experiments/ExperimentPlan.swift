@@ -321,7 +321,7 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
     public var defenseLabel: String { baseline?.name ?? DefenseLabel.of(defense) }
     /// File-system-safe identifier.
     public var key: String {
-      let d = defense.map { "p2p\($0.automatic == true ? "-auto" : "")\($0.excludePoisonedFromBenign == true ? "-oracle" : "")\($0.selectsByAgreement ? "-agree" : "")\($0.screenTriggers == true ? "-screen" : "")\($0.coverTriggers == true ? "-cover" : "")\($0.probeScreen == true ? "-probe" : "")\($0.spectralScreen == true ? "-spectral" : "")-\($0.ratio)" } ?? "none"
+      let d = defense.map { "p2p\($0.automatic == true ? "-auto" : "")\($0.confirmFlips == true ? "-confirm" : "")\($0.excludePoisonedFromBenign == true ? "-oracle" : "")\($0.selectsByAgreement ? "-agree" : "")\($0.screenTriggers == true ? "-screen" : "")\($0.coverTriggers == true ? "-cover" : "")\($0.probeScreen == true ? "-probe" : "")\($0.spectralScreen == true ? "-spectral" : "")-\($0.ratio)" } ?? "none"
       return "\(dataset)_\(attackLabel)_\(baseline?.name ?? d)_s\(seed)".map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" }.reduce("") { $0 + String($1) }
     }
   }
@@ -339,7 +339,7 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
   /// defense or the ratio is not a number.
   static func parseDefense(_ d: String) -> (variant: String, ratio: Double?)? {
     let parts = d.split(separator: ":", maxSplits: 1).map(String.init)
-    guard let variant = parts.first, ["p2p", "p2p-paper", "p2p-agree", "p2p-screen", "p2p-cover", "p2p-probe", "p2p-spectral", "p2p-oracle", "p2p-agree-oracle"].contains(variant) else { return nil }
+    guard let variant = parts.first, ["p2p", "p2p-confirm", "p2p-paper", "p2p-agree", "p2p-screen", "p2p-cover", "p2p-probe", "p2p-spectral", "p2p-oracle", "p2p-agree-oracle"].contains(variant) else { return nil }
     guard parts.count == 2 else { return (variant, nil) }
     guard let r = Double(parts[1]) else { return nil }
     return (variant, r)
@@ -401,12 +401,12 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
                                   selection: variant.hasPrefix("p2p-agree") ? .agreement : nil,
                                   screenTriggers: ["p2p-screen", "p2p-cover"].contains(variant) ? true : nil,
                                   coverTriggers: variant == "p2p-cover" ? true : nil,
-                                  probeScreen: variant == "p2p-probe" ? true : nil, automatic: variant == "p2p" ? true : nil,
-                                  spectralScreen: variant == "p2p-spectral" ? true : nil)
+                                  probeScreen: variant == "p2p-probe" ? true : nil, automatic: ["p2p", "p2p-confirm"].contains(variant) ? true : nil,
+                                  spectralScreen: variant == "p2p-spectral" ? true : nil, confirmFlips: variant == "p2p-confirm" ? true : nil)
               try defense!.validate()
             } else {
               throw ExperimentError.invalid(key: "defenses '\(d)'",
-                                            expected: "none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-spectral, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3), or a baseline defense (\(BaselineKind.allCases.filter(\.forClassification).map(\.rawValue).joined(separator: ", ")))")
+                                            expected: "none, p2p (the data-driven default), p2p-confirm, p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-spectral, p2p-oracle or p2p-agree-oracle, each optionally with :RATIO (p2p:0.3), or a baseline defense (\(BaselineKind.allCases.filter(\.forClassification).map(\.rawValue).joined(separator: ", ")))")
             }
             out.append(Cell(dataset: dataset, attackLabel: a.label, attack: attack, defense: defense, baseline: baseline, seed: seed,
                             training: try trainingConfig(seed: seed), selection: selection ?? .last, labels: labels))

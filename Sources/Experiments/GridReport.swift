@@ -173,7 +173,7 @@ public enum GridReport {
         if let f = r.probeFlaggedRows, let n = r.flippedRows {
           s += ", \(f) rows flagged by the \(p.spectralScreen == true ? "spectral" : "probe") screen, \(n) flipped into the safe space (\(r.flippedPoisonedRows ?? 0) of them poisoned)"
           if let u = r.unconfirmedFlips {
-            s += ", \(u) flagged rows passed over (their text reads as their own label) and \(r.contradictedRows ?? 0) unflagged rows kept out (their text reads as another label)"
+            s += ", \(u) flagged rows passed over (a classifier reading their text gives them their own label)"
           }
         }
         if let c = r.coveredRows, let phrases = r.coverPhrases {
@@ -182,7 +182,7 @@ public enum GridReport {
       }
       if let b = r.evaluation.baseline { s += "; " + baselineText(b) }
       if let c = r.safeSpaceCheck {
-        s += "; safe-space check (no answer judged against a gold label): \(c.summary)" + (c.droppedLabels.isEmpty ? "" : ", **drops \(c.droppedLabels.map { "label \($0)" }.joined(separator: ", "))**")
+        s += "; safe-space check (no test row used): \(c.summary)" + (c.droppedLabels.isEmpty ? "" : ", **drops \(c.droppedLabels.map { "label \($0)" }.joined(separator: ", "))**")
       }
       if let sel = r.selection {
         s += "; best dev epoch \(sel.chosenEpoch) of \(sel.epochs.count) (macro-F1 on \(sel.devRows) \(sel.devSource) rows: "

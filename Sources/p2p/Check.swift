@@ -9,7 +9,8 @@ import Llama
 import Training
 
 struct Check: ParsableCommand {
-  /// The exit status when a label is dropped or most inputs get no label word (an error exits with 1).
+  /// The exit status when a label is dropped, most inputs get no label word, or the wrapper's dev
+  /// macro-F1 is more than 5 points under the plain prompt's (an error exits with 1).
   static let failedStatus: Int32 = 2
 
   static let configuration = CommandConfiguration(
@@ -20,8 +21,10 @@ struct Check: ParsableCommand {
       inputs (the dev split's rows of a `p2p poison` folder, else its training rows) through the wrapper and compares each \
       label's share of the answers with its share in the dev split (else the clean test split's label counts, else the \
       inputs' labels). A label with at least 10% of the reference that gets under a quarter of that share is reported as \
-      dropped, and the command exits with status 2 (1: an error). Writes safe_space_check.json into the adapter folder. \
-      `p2p defend` runs the same check after training.
+      dropped, and the command exits with status 2 (1: an error). The plain prompt of the same model (the original label \
+      space) answers the same inputs: the share answered alike is reported, and on dev inputs both macro-F1s against the \
+      dev labels; a wrapper more than 5 points under the plain prompt also exits with status 2 (its safe space learned \
+      the task worse). Writes safe_space_check.json into the adapter folder. `p2p defend` runs the same check after training.
       """)
 
   @OptionGroup var modelOptions: ModelOptions
@@ -47,7 +50,7 @@ struct Check: ParsableCommand {
     let check = try Self.check(spec: spec, bundle: bundle, data: ds, rows: rows, seed: seed ?? config.seed,
                                adapter: adapter, quiet: quiet)
     if check.warning != nil { throw ExitCode(Self.failedStatus) }
-    print("no label dropped; written to \(adapter)/\(SafeSpaceCheck.fileName)")
+    print("no label dropped\(check.macroF1 == nil ? "" : ", the wrapper within \(Int(SafeSpaceCheck.maxMacroF1Loss)) points of the plain prompt's dev macro-F1"); written to \(adapter)/\(SafeSpaceCheck.fileName)")
   }
 
   /// The check of the adapter merged into `bundle` on the rows of `data`, printed and then

@@ -56,7 +56,8 @@ struct Defend: ParsableCommand {
     (insertion.json), else the relative spectral screen (on the base model's sentence states; no second \
     training) with flip cover and the benign rows stratified per label, at rho 0.6 of each label's unscreened rows when that screen flags a label; docs/defense.md has where it holds; p2p-paper: the paper's \
     random benign rows, which the README's tables show failing on SmolLM2; p2p-agree, p2p-screen, p2p-cover, p2p-probe, \
-    p2p-spectral (the relative spectral screen on the base model's states, no probe): single pipelines for ablations). The stage \
+    p2p-spectral (the relative spectral screen on the base model's states, no probe): single pipelines for ablations; \
+    p2p-confirm: the default, but the spectral screen flips only rows that a classifier reading their text gives another label). The stage \
     flags below override it.
     """) var defense: DefensePreset?
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
@@ -99,6 +100,9 @@ struct Defend: ParsableCommand {
       throw ValidationError("--defense p2p-spectral is for classification; it does not apply with --task")
     }
     if (try? stages.probe) == true && generation.task != .classification { throw ValidationError("--probe-screen is for classification; it does not apply with --task") }
+    if (try? stages.confirm) == true && generation.task != .classification {
+      throw ValidationError("--defense p2p-confirm is for classification; it does not apply with --task")
+    }
   }
 
   func run() throws {
@@ -117,7 +121,8 @@ struct Defend: ParsableCommand {
                            safeLabelWords: safeLabelWords.map { $0.split(separator: ",").map(String.init) }, seed: training.seed,
                            selection: st.selection, screenTriggers: st.screen ? true : nil,
                            coverTriggers: st.cover ? true : nil, probeScreen: st.probe ? true : nil,
-                           automatic: st.automatic ? true : nil, spectralScreen: st.spectral ? true : nil)
+                           automatic: st.automatic ? true : nil, spectralScreen: st.spectral ? true : nil,
+                           confirmFlips: st.confirm ? true : nil)
     // The stages that need the model (agreement scores, the probe) load it; the training reuses it.
     var loaded: ModelBundle?
     func model() throws -> ModelBundle {
@@ -154,7 +159,7 @@ struct Defend: ParsableCommand {
     if let f = manifest.probeFlaggedRows, let flipped = manifest.flippedRows {
       printError("\(config.spectralScreen == true ? "spectral" : "probe") screen: \(f) rows flagged in label(s) \(manifest.probePoisonedLabels ?? []), \(flipped.count) of them added to the safe space with the next label"
         + " (\(manifest.flippedPoisonedRows ?? 0) carry the attack trigger)"
-        + (manifest.unconfirmedFlips.map { "; \($0) flagged rows passed over (their text reads as their own label), \(manifest.contradictedRows ?? 0) unflagged rows of the label kept out (their text reads as another)" } ?? ""))
+        + (manifest.unconfirmedFlips.map { "; \($0) flagged rows passed over (a classifier reading their text gives them their own label)" } ?? ""))
     }
     printError("P2P \(defense?.rawValue ?? (st == DefensePreset.defaultPreset.stages ? DefensePreset.defaultPreset.rawValue + " (default)" : "stages by flag")) [\(ClassificationStages.names(for: config).joined(separator: ", "))] (\(config.mode.rawValue), rho \(config.ratio), \(config.selection?.rawValue ?? "random") selection): \(manifest.inputRows) rows -> \(manifest.outputRows) "
       + "(\(manifest.benignSourceRows.count) benign, \(manifest.benignPoisonedRows) of them carry the attack trigger); labels "

@@ -208,24 +208,32 @@ struct RelativeSpectralTests {
     for i in decoys { x[i] = zip(x[i], direction).map { $0 + 10 * $1 } }
     let r = try RelativeSpectral.screen(features: x, labels: labels, classes: 4, reference: .uniform(4), criteria: Self.geometry, seed: 1)
     #expect(r.poisonedLabels == [0])
-    // The ranking puts clean rows first: flipping its first 60 rows, as before rules revision 2,
-    // would flip at least 30 clean ones (36 here).
+    // The ranking puts clean rows first: flipping its first 60 rows, as the default does, flips at
+    // least 30 clean ones (36 here).
     #expect(r.flaggedRows.prefix(60).filter { decoys.contains($0) }.count >= 30, "\(r.flaggedRows.prefix(60).filter { decoys.contains($0) }.count)")
     let confirmed = try #require(r.confirmedFlips)
     #expect(confirmed.count == r.flaggedRows.count)
-    let byRow = Dictionary(uniqueKeysWithValues: zip(r.flaggedRows, zip(confirmed, r.flipLabels)))
+    let byRow = Dictionary(uniqueKeysWithValues: zip(r.flaggedRows, zip(confirmed, try #require(r.confirmedLabels))))
     #expect(decoys.filter { byRow[$0]?.0 == true }.count <= 2, "\(decoys.filter { byRow[$0]?.0 == true }.count) clean rows confirmed")
     #expect(text.keys.filter { byRow[$0]?.0 == true && byRow[$0]?.1 == text[$0] }.count >= 57)
     // Through the stages: the cap is label 0's rows above its share, round(800 * (260/800 - 0.25)) = 60.
     let rows = labels.indices.map { Example(text: "row \($0)", label: labels[$0], poisoned: text[$0] != nil, sourceIndex: $0) }
-    let (_, manifest) = try P2PReconstruction.apply(rows, config: P2PConfig(labels: 4, seed: 3, spectralScreen: true), probe: r)
+    let confirming = P2PConfig(labels: 4, seed: 3, spectralScreen: true, confirmFlips: true)
+    let (out, manifest) = try P2PReconstruction.apply(rows, config: confirming, probe: r)
     let flipped = try #require(manifest.flippedRows)
     #expect(flipped.count == 60 && (manifest.flippedPoisonedRows ?? 0) >= 57, "\(manifest.flippedPoisonedRows ?? 0) of \(flipped.count)")
     #expect((manifest.unconfirmedFlips ?? 0) >= 38)
-    // A flagged label's unflagged rows whose text reads as another label are kept out of the benign rows.
-    let contradicted = try #require(r.contradictedRows)
-    #expect(contradicted.allSatisfy { labels[$0] == 0 && !r.flaggedRows.contains($0) } && manifest.contradictedRows == contradicted.count)
-    #expect(Set(manifest.benignSourceRows).isDisjoint(with: contradicted))
+    // Each poisoned flip lands in the safe label of its text's label (h(i) = i + 4).
+    let safeRows = out.filter { $0.benign && flipped.contains($0.sourceIndex ?? -1) }
+    let landed = safeRows.filter { (row: P2PRow) -> Bool in
+      guard let source = row.sourceIndex, let t = text[source] else { return false }
+      return row.label == t + 4
+    }
+    #expect(landed.count >= 57, "\(landed.count)")
+    // Without the option the same screen result flips the ranking's first 60 rows.
+    let (_, plain) = try P2PReconstruction.apply(rows, config: P2PConfig(labels: 4, seed: 3, spectralScreen: true), probe: r)
+    #expect(plain.flippedRows == r.flaggedRows.prefix(60).sorted() && plain.unconfirmedFlips == nil)
+    #expect(confirming.variantName == "p2p-spectral" && P2PConfig(automatic: true, confirmFlips: true).variantName == "p2p-confirm")
   }
 
   @Test func theSpectralPipelineExcludesAndFlipsTheFlaggedRows() throws {

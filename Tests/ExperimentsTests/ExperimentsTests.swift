@@ -73,7 +73,7 @@ struct ExperimentPlanTests {
     #expect(throws: ExperimentError.self) { try ExperimentPlan.load(rate) }
     let defense = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [stripe]\n")
     do { _ = try ExperimentPlan.load(defense); Issue.record("expected an error") } catch {
-      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p (the data-driven default), p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-spectral, p2p-oracle or p2p-agree-oracle"))
+      #expect("\(error)".contains(defense) && "\(error)".contains("none, p2p (the data-driven default), p2p-confirm, p2p-paper, p2p-agree, p2p-screen, p2p-cover, p2p-probe, p2p-spectral, p2p-oracle or p2p-agree-oracle"))
       #expect("\(error)".contains("a baseline defense (onion, strip, quantize, bki, finetune, prune, cube, rap)"), "\(error)")
     }
     let ratio = try Self.write("attacks:\n  - {attack: badnets}\ndefenses: [\"p2p-agree:x\"]\n")
@@ -100,7 +100,7 @@ struct ReportTests {
     var rs = [Self.result(attack: "badnets", defense: "none", ca: 85, asr: 49), Self.result(attack: "badnets", defense: "p2p(rho=0.2)", ca: 84, asr: 2)]
     rs[1].safeSpaceCheck = SafeSpaceCheck(predicted: [1, 1, 1, 1], reference: .uniform(2))
     let md = GridReport.markdown(rs, title: "T")
-    #expect(md.contains("safe-space check (no answer judged against a gold label): answer shares 0.0 / 100.0 % of 4 training inputs "
+    #expect(md.contains("safe-space check (no test row used): answer shares 0.0 / 100.0 % of 4 training inputs "
                         + "(4 answered), reference 50.0 / 50.0 %") && md.contains("**drops label 0**"))
     #expect(md.contains("| sst2 | badnets | none | 42 | 100 | 85.0 (85/100; ") && md.contains("| 98.0 (49/50; "))
     #expect(md.contains("| 4.0 (2/50; "))
