@@ -216,12 +216,7 @@ public enum RelativeSpectral {
     for i in flagged { rest.add(standardized[i], label: labels[i], weight: -1) }
     if classes > 2 {
       let model = rest.fit(ridge: criteria.reclassifierRidge)
-      flips = flagged.map { i in
-        let s = model.scores(standardized[i])
-        var best = -1
-        for j in s.indices where j != labels[i] && (best < 0 || s[j] > s[best]) { best = j }
-        return best
-      }
+      flips = flagged.map { bestOther(model.scores(standardized[$0]), than: labels[$0]) }
     }
     // Row by row, for `p2p-confirm` (`P2PConfig.confirmFlips`): a dirty-label row is text of
     // another label under the target label, so a classifier that reads the text (this ridge
@@ -233,10 +228,7 @@ public enum RelativeSpectral {
     let content = rest.fitBalanced(ridge: criteria.reclassifierRidge)
     var confirmed: [Bool] = [], confirmedLabels: [Int] = []
     for i in flagged {
-      let s = content.scores(standardized[i])
-      var best = -1
-      for j in s.indices where j != labels[i] && (best < 0 || s[j] > s[best]) { best = j }
-      confirmedLabels.append(best)
+      confirmedLabels.append(bestOther(content.scores(standardized[i]), than: labels[i]))
       confirmed.append(content.predict(standardized[i]) != labels[i])
     }
     var result = ProbeScreenResult(splits: [], poisonedLabels: judged.map(\.label), flaggedRows: flagged, flipLabels: flips,
@@ -245,6 +237,13 @@ public enum RelativeSpectral {
     result.confirmedLabels = confirmedLabels
     result.reference = reference
     return result
+  }
+
+  /// The label of largest score other than `own` (-1 when there is none).
+  static func bestOther(_ scores: [Double], than own: Int) -> Int {
+    var best = -1
+    for j in scores.indices where j != own && (best < 0 || scores[j] > scores[best]) { best = j }
+    return best
   }
 
   /// Sets each label's share, reference share, z and `flagged`: its share of the `trainRows` rows

@@ -182,7 +182,7 @@ public enum GridReport {
       }
       if let b = r.evaluation.baseline { s += "; " + baselineText(b) }
       if let c = r.safeSpaceCheck {
-        s += "; safe-space check (no test row used): \(c.summary)" + (c.droppedLabels.isEmpty ? "" : ", **drops \(c.droppedLabels.map { "label \($0)" }.joined(separator: ", "))**")
+        s += "; safe-space check (no test answer used): \(c.summary)" + (c.droppedLabels.isEmpty ? "" : ", **drops \(c.droppedLabels.map { "label \($0)" }.joined(separator: ", "))**")
       }
       if let sel = r.selection {
         s += "; best dev epoch \(sel.chosenEpoch) of \(sel.epochs.count) (macro-F1 on \(sel.devRows) \(sel.devSource) rows: "

@@ -100,7 +100,7 @@ struct ReportTests {
     var rs = [Self.result(attack: "badnets", defense: "none", ca: 85, asr: 49), Self.result(attack: "badnets", defense: "p2p(rho=0.2)", ca: 84, asr: 2)]
     rs[1].safeSpaceCheck = SafeSpaceCheck(predicted: [1, 1, 1, 1], reference: .uniform(2))
     let md = GridReport.markdown(rs, title: "T")
-    #expect(md.contains("safe-space check (no test row used): answer shares 0.0 / 100.0 % of 4 training inputs "
+    #expect(md.contains("safe-space check (no test answer used): answer shares 0.0 / 100.0 % of 4 training inputs "
                         + "(4 answered), reference 50.0 / 50.0 %") && md.contains("**drops label 0**"))
     #expect(md.contains("| sst2 | badnets | none | 42 | 100 | 85.0 (85/100; ") && md.contains("| 98.0 (49/50; "))
     #expect(md.contains("| 4.0 (2/50; "))
