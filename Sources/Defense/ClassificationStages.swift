@@ -129,7 +129,9 @@ public struct ProbeExclusion: DefenseStage {
   public func apply(to s: inout ClassificationDefenseState) throws {
     let probe = try s.requireProbe(), labels = s.config.labels, train = s.train
     guard probe.flaggedRows.allSatisfy({ train.indices.contains($0) }), probe.flipLabels.count == probe.flaggedRows.count,
-          probe.flipLabels.allSatisfy({ $0 >= 0 && $0 < labels }) else {
+          probe.flipLabels.allSatisfy({ $0 >= 0 && $0 < labels }),
+          probe.confirmedFlips.map({ $0.count == probe.flaggedRows.count }) ?? true,
+          probe.confirmedLabels.map({ $0.count == probe.flaggedRows.count && $0.allSatisfy { $0 >= 0 && $0 < labels } }) ?? true else {
       throw DefenseError.invalidConfig(key: "probe screen", value: "\(probe.flaggedRows.count) flagged rows",
                            expected: "rows of this training set with a flip label each in 0..<\(labels)")
     }
@@ -237,15 +239,17 @@ public struct FlipCover: DefenseStage {
     let probe = try s.requireProbe()
     var cap = min(s.chosen.count / 2, max(1, s.rowCount / 10))
     if let moved = Self.rowsAboveReference(probe, rows: s.rowCount) { cap = min(cap, moved) }
-    // `p2p-confirm`: only the spectral screen's rows a classifier reading the text gives another label.
-    let confirmed = probe.confirmedFlips ?? [], confirm = s.config.confirmFlips == true && confirmed.count == probe.flaggedRows.count
-    var passedOver = 0
-    for k in probe.flaggedRows.indices where s.flipLabel.count < cap {
-      // The spectral screen's rows whose text reads as their own label are not flipped (rules revision 2).
-      if confirm, !confirmed[k] { passedOver += 1; continue }
-      s.flipLabel[probe.flaggedRows[k]] = confirm ? probe.confirmedLabels?[k] ?? probe.flipLabels[k] : probe.flipLabels[k]
+    // `p2p-confirm`: only the rows a classifier reading the text gives another label, to that label
+    // (`ProbeExclusion` checked both lists against the flagged rows).
+    if s.config.confirmFlips == true, let confirmed = probe.confirmedFlips, let labels = probe.confirmedLabels {
+      var passedOver = 0
+      for k in probe.flaggedRows.indices where s.flipLabel.count < cap {
+        if confirmed[k] { s.flipLabel[probe.flaggedRows[k]] = labels[k] } else { passedOver += 1 }
+      }
+      s.record.unconfirmedFlips = passedOver
+    } else {
+      for k in probe.flaggedRows.indices.prefix(cap) { s.flipLabel[probe.flaggedRows[k]] = probe.flipLabels[k] }
     }
-    if confirm { s.record.unconfirmedFlips = passedOver }
     let flipped = s.flipLabel.keys.sorted()
     s.record.probePoisonedLabels = probe.poisonedLabels
     s.record.probeFlaggedRows = probe.flaggedRows.count

@@ -43,13 +43,16 @@ public struct SafeSpaceCheck: Codable, Sendable, Equatable {
   /// With dev inputs (clean and labelled, the split `p2p calibrate` fits on): the macro-F1 of the
   /// wrapper's answers and of the plain prompt's against the dev labels. The wrapper losing more
   /// than `maxMacroF1Loss` points to the plain prompt is reported: its safe label space learned the
-  /// task worse than the original one (AG News StyleBkd seed 2 under rules revision 2: 59.3 against
-  /// 81.1 on the clean test rows, with no label dropped). nil on training inputs.
+  /// task worse than the original one, which a label-share check misses when every label is still
+  /// answered (AG News StyleBkd seed 2 under `p2p-confirm`: 5.7 points of macro-F1 under the
+  /// undefended model on the clean test rows, no label dropped). nil on training inputs.
   public var macroF1: Double?
   public var plainMacroF1: Double?
   /// Points of dev macro-F1 the wrapper may lose to the plain prompt before the check fails. The
-  /// verdict's limit against the undefended model is 2 points; the check has 400 dev rows (about
-  /// 1.5 points of sampling error per figure) and only its own plain prompt to compare with.
+  /// verdict's limit against the undefended model is 2 points; the check has 400 dev rows (the
+  /// binomial standard error of an accuracy near 90% on 400 rows is 1.5 points) and only its own
+  /// plain prompt to compare with. Set before any cell was checked with it; on the six SST-2
+  /// `p2p-confirm` cells the wrapper was 0.1-5.9 points above the plain prompt.
   public static let maxMacroF1Loss = 5.0
 
   public init(predicted: [Int], reference: LabelReference, inputSource: String = "training", safeBias: [Float]? = nil) {
@@ -112,16 +115,8 @@ public struct SafeSpaceCheck: Codable, Sendable, Equatable {
     let n = min(predicted.count, plain.count)
     agreement = n > 0 ? Double((0..<n).filter { predicted[$0] == plain[$0] }.count) / Double(n) : nil
     guard let gold, gold.count == n, n > 0 else { macroF1 = nil; plainMacroF1 = nil; return }
-    func f1(_ answers: [Int]) -> Double {
-      var table = [[Int]](repeating: [Int](repeating: 0, count: labels), count: labels)
-      var invalid = [Int](repeating: 0, count: labels)
-      for (g, a) in zip(gold, answers) where g >= 0 && g < labels {
-        if a >= 0 && a < labels { table[g][a] += 1 } else { invalid[g] += 1 }
-      }
-      return ClassBalance(confusion: table, invalid: invalid).macroF1
-    }
-    macroF1 = f1(predicted)
-    plainMacroF1 = f1(plain)
+    macroF1 = ClassificationMetrics(gold: gold, predicted: predicted, labels: labels).macroF1
+    plainMacroF1 = ClassificationMetrics(gold: gold, predicted: plain, labels: labels).macroF1
   }
 
   /// Whether the wrapper's dev macro-F1 is more than `maxMacroF1Loss` points under the plain prompt's.

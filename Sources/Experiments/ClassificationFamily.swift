@@ -414,7 +414,7 @@ public struct ClassificationFamily: TaskFamily {
     }
     try JSONOutput.write(evaluation, to: folders.cell + "/evaluation.json")
     try JSONOutput.write(text: ReportWriter.markdown(evaluation, title: cell.key), to: folders.cell + "/evaluation.md")
-    // What a user who judges no answer against a gold label would see (`p2p check`).
+    // What a user without the test split's answers would see (`p2p check`).
     var check: SafeSpaceCheck?
     if cell.baseline == nil, job.spec.kind == .p2p {
       check = try SafeSpaceCheck.run(scorer: PromptScorer(bundle), spec: job.spec, data: data, seed: cell.seed) {

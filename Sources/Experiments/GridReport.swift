@@ -183,6 +183,7 @@ public enum GridReport {
       if let b = r.evaluation.baseline { s += "; " + baselineText(b) }
       if let c = r.safeSpaceCheck {
         s += "; safe-space check (no test answer used): \(c.summary)" + (c.droppedLabels.isEmpty ? "" : ", **drops \(c.droppedLabels.map { "label \($0)" }.joined(separator: ", "))**")
+          + (c.losesTheTask ? ", **the wrapper is more than \(Int(SafeSpaceCheck.maxMacroF1Loss)) points of dev macro-F1 under the plain prompt**" : "")
       }
       if let sel = r.selection {
         s += "; best dev epoch \(sel.chosenEpoch) of \(sel.epochs.count) (macro-F1 on \(sel.devRows) \(sel.devSource) rows: "

@@ -234,6 +234,10 @@ struct RelativeSpectralTests {
     let (_, plain) = try P2PReconstruction.apply(rows, config: P2PConfig(labels: 4, seed: 3, spectralScreen: true), probe: r)
     #expect(plain.flippedRows == r.flaggedRows.prefix(60).sorted() && plain.unconfirmedFlips == nil)
     #expect(confirming.variantName == "p2p-spectral" && P2PConfig(automatic: true, confirmFlips: true).variantName == "p2p-confirm")
+    // Confirmations that do not match the flagged rows are refused, not indexed out of range.
+    var short = r
+    short.confirmedLabels = Array((r.confirmedLabels ?? []).dropLast())
+    #expect(throws: DefenseError.self) { _ = try P2PReconstruction.apply(rows, config: confirming, probe: short) }
   }
 
   @Test func theSpectralPipelineExcludesAndFlipsTheFlaggedRows() throws {

@@ -102,6 +102,11 @@ struct ReportTests {
     let md = GridReport.markdown(rs, title: "T")
     #expect(md.contains("safe-space check (no test answer used): answer shares 0.0 / 100.0 % of 4 training inputs "
                         + "(4 answered), reference 50.0 / 50.0 %") && md.contains("**drops label 0**"))
+    #expect(!md.contains("points of dev macro-F1 under the plain prompt"))
+    var lost = SafeSpaceCheck(predicted: [0, 0, 1, 1], reference: .uniform(2), inputSource: "dev")
+    lost.compare(predicted: [0, 0, 1, 1], plain: [0, 1, 1, 1], gold: [0, 1, 1, 0], labels: 2)
+    rs[1].safeSpaceCheck = lost
+    #expect(GridReport.markdown(rs, title: "T").contains("**the wrapper is more than 5 points of dev macro-F1 under the plain prompt**"))
     #expect(md.contains("| sst2 | badnets | none | 42 | 100 | 85.0 (85/100; ") && md.contains("| 98.0 (49/50; "))
     #expect(md.contains("| 4.0 (2/50; "))
     let svg = GridReport.svg(rs)
