@@ -127,17 +127,20 @@ public enum ClassificationEvaluation {
 extension ClassificationEvaluation {
   /// `spec` (a P2P classifier) with its safe space calibrated on `rows` (clean, labelled; the dev
   /// rows): the wrapper's safe label-word scores of the rows, and the offsets that maximize their
-  /// macro-F1 (`SafeSpaceCalibration`).
+  /// macro-F1 (`SafeSpaceCalibration`), with how the offsets moved the rows' predictions.
   public static func calibrated(_ spec: ClassifierSpec, scorer: any LabelScorer, rows: [Example],
-                                progress: @escaping (Int) -> Void = { _ in }) throws -> ClassifierSpec {
+                                progress: @escaping (Int) -> Void = { _ in }) throws -> (spec: ClassifierSpec, shift: CalibrationShift) {
     guard spec.kind == .p2p, let config = spec.p2p, !config.unrestricted else {
       throw ExperimentError.invalid(key: "classifier", expected: "a P2P classifier with restricted scoring (calibration offsets the safe label words)")
     }
     try LabelSet(count: config.labels).validate(rows, path: "calibration rows")
     let n = config.labels
     let scores = try DefendedClassifier(scorer: scorer, config: config).labelWordScores(rows.map(\.text), progress: progress)
+    let safe = scores.map { Array($0[n..<(2 * n)]) }
     var out = spec
-    out.safeBias = try SafeSpaceCalibration.fit(safeScores: scores.map { Array($0[n..<(2 * n)]) }, gold: rows.map(\.label), labels: n)
-    return out
+    out.safeBias = try SafeSpaceCalibration.fit(safeScores: safe, gold: rows.map(\.label), labels: n)
+    let shift = CalibrationShift(before: SafeSpaceCalibration.predictedCounts(safeScores: safe, bias: spec.safeBias, labels: n),
+                                 after: SafeSpaceCalibration.predictedCounts(safeScores: safe, bias: out.safeBias, labels: n))
+    return (out, shift)
   }
 }

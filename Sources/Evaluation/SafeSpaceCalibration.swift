@@ -46,4 +46,43 @@ public enum SafeSpaceCalibration {
     }
     return bias
   }
+
+  /// How many rows the safe space predicts each label for, with offsets `bias` (nil: none);
+  /// safeScores as in `fit`.
+  public static func predictedCounts(safeScores: [[Float]], bias: [Float]? = nil, labels n: Int) -> [Int] {
+    var counts = [Int](repeating: 0, count: n)
+    for row in safeScores where row.count == n {
+      var best = 0
+      for j in 1..<n where row[j] + (bias?[j] ?? 0) > row[best] + (bias?[best] ?? 0) { best = j }
+      counts[best] += 1
+    }
+    return counts
+  }
+}
+
+/// What a calibration did to the dev rows' predictions. The offsets are fitted to clean rows only,
+/// so they cannot see an attack: moving predictions towards the attacker's target can re-open the
+/// backdoor (measured 2026-12-06 on SST-2 SynBkd seed 1, two epochs: offsets fitted on 400 dev rows
+/// took the ASR from 5.7% to 37.1%, and test macro-F1 from 91.5 to 90.4; docs/defense.md).
+public struct CalibrationShift: Codable, Sendable, Equatable {
+  /// Predicted rows per label without and with the offsets.
+  public var before: [Int]
+  public var after: [Int]
+
+  public init(before: [Int], after: [Int]) { self.before = before; self.after = after }
+
+  /// Labels predicted for more rows after the calibration, ascending.
+  public var favoured: [Int] { before.indices.filter { after[$0] > before[$0] } }
+
+  /// A caution when the offsets move predictions towards a label: named as judged poisoned when
+  /// it is in `suspected` (the screens' poisoned labels, when the adapter's manifest records them).
+  public func caution(suspected: [Int] = []) -> String? {
+    guard !favoured.isEmpty else { return nil }
+    let moved = favoured.map { "label \($0) (\(before[$0]) -> \(after[$0]) of \(before.reduce(0, +)) dev rows)" }.joined(separator: ", ")
+    let hit = favoured.filter(suspected.contains)
+    return "the offsets move predictions towards " + moved
+      + (hit.isEmpty ? "" : "; label(s) \(hit) were judged poisoned by the screens")
+      + ". Offsets fitted on clean rows cannot see an attack: towards an attack's target they can re-open the backdoor."
+      + " Measure the ASR before deploying the calibrated adapter (the offsets are in classifier.json; delete `safeBias` there to undo)."
+  }
 }

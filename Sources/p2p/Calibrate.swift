@@ -1,5 +1,6 @@
 import ArgumentParser
 import Backdoor
+import Defense
 import Evaluation
 import FileIO
 import Foundation
@@ -36,8 +37,11 @@ struct Calibrate: ParsableCommand {
     let bar = ProgressLine(enabled: !quiet)
     let calibrated = try ClassificationEvaluation.calibrated(spec, scorer: PromptScorer(bundle), rows: dev) { bar.update("dev rows: \($0)/\(dev.count)") }
     bar.finishLine()
-    try calibrated.save(in: adapter)
-    print("safe-label offsets \(calibrated.safeBias?.map { String(format: "%.3f", $0) }.joined(separator: ", ") ?? "") "
+    try calibrated.spec.save(in: adapter)
+    print("safe-label offsets \(calibrated.spec.safeBias?.map { String(format: "%.3f", $0) }.joined(separator: ", ") ?? "") "
       + "fitted on \(dev.count) dev rows; written to \(adapter)/\(ClassifierSpec.fileName)")
+    print("predictions on the dev rows per label: \(calibrated.shift.before) -> \(calibrated.shift.after)")
+    let suspected = (try? JSONOutput.read(P2PManifest.self, from: adapter + "/manifest.json"))?.probePoisonedLabels ?? []
+    if let caution = calibrated.shift.caution(suspected: suspected) { printError("warning: " + caution) }
   }
 }

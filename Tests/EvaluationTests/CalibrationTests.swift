@@ -22,6 +22,24 @@ struct CalibrationTests {
     #expect(throws: EvaluationError.self) { _ = try SafeSpaceCalibration.fit(safeScores: [[0, 1]], gold: [2], labels: 2) }
   }
 
+  @Test func theShiftCountsPredictionsAndCautionsTowardsAJudgedLabel() {
+    // Rows' safe scores: without offsets labels 0, 0, 1; an offset of +1.5 on label 1 turns row 2
+    // ([0, -1]) into label 1 as well: label 1 gains one row.
+    let scores: [[Float]] = [[0, -3], [0, -1], [0, 1]]
+    #expect(SafeSpaceCalibration.predictedCounts(safeScores: scores, labels: 2) == [2, 1])
+    let after = SafeSpaceCalibration.predictedCounts(safeScores: scores, bias: [0, 1.5], labels: 2)
+    #expect(after == [1, 2])
+    let shift = CalibrationShift(before: [2, 1], after: after)
+    #expect(shift.favoured == [1])
+    let plain = shift.caution()
+    #expect(plain?.contains("towards label 1 (1 -> 2 of 3 dev rows)") == true)
+    #expect(plain?.contains("judged poisoned") == false)
+    #expect(shift.caution(suspected: [1])?.contains("label(s) [1] were judged poisoned") == true)
+    #expect(shift.caution(suspected: [0])?.contains("judged poisoned") == false)
+    // Offsets that move nothing give no caution.
+    #expect(CalibrationShift(before: [2, 1], after: [2, 1]).caution(suspected: [1]) == nil)
+  }
+
   @Test func theDeployedPathAppliesTheSpecsOffsetsAndBadOffsetsAreRefused() throws {
     // The stub's safe words follow the text ("good" 3, "bad" 2, by 5); an offset of -6 on label 1
     // turns every prediction into 0, an offset of +6 into 1.
@@ -35,7 +53,10 @@ struct CalibrationTests {
     // Calibrating on labelled rows finds offsets that give them back.
     let rows = zip(texts, [1, 0, 1, 0]).map { Example(text: $0, label: $1) }
     let calibrated = try ClassificationEvaluation.calibrated(spec, scorer: StubScorer(), rows: rows)
-    #expect(try ClassificationEvaluation.predictDeployed(scorer: StubScorer(), spec: calibrated, texts: texts) == [1, 0, 1, 0])
+    #expect(try ClassificationEvaluation.predictDeployed(scorer: StubScorer(), spec: calibrated.spec, texts: texts) == [1, 0, 1, 0])
+    // The spec's +6 offset answered 1 for all four rows; the refit answers two of each, so label 0 gains.
+    #expect(calibrated.shift == CalibrationShift(before: [0, 4], after: [2, 2]))
+    #expect(calibrated.shift.favoured == [0])
     spec.safeBias = [0]
     #expect(throws: (any Error).self) { try spec.validate() }
     spec.safeBias = [0, .nan]
