@@ -51,13 +51,8 @@ public struct ClassBalance: Codable, Sendable, Equatable {
     let total = goldCounts.reduce(0, +)
     perClassRecall = (0..<n).map { goldCounts[$0] > 0 ? Double(c[$0][$0]) / Double(goldCounts[$0]) : nil }
     perClassPrecision = (0..<n).map { predCounts[$0] > 0 ? Double(c[$0][$0]) / Double(predCounts[$0]) : nil }
-    var f1s: [Double] = []
-    for i in 0..<n where goldCounts[i] > 0 || predCounts[i] > 0 {
-      let p = perClassPrecision[i] ?? 0, r = perClassRecall[i] ?? 0
-      f1s.append(p + r > 0 ? 2 * p * r / (p + r) : 0)
-    }
-    if invalidCounts.contains(where: { $0 > 0 }) { f1s.append(0) }
-    macroF1 = f1s.isEmpty ? .nan : f1s.reduce(0, +) / Double(f1s.count)
+    macroF1 = Self.macroF1(c.map { $0.map(Double.init) }, goldCounts: goldCounts.map(Double.init),
+                           withInvalid: invalidCounts.contains(where: { $0 > 0 }))
     let recalls = perClassRecall.compactMap { $0 }
     balancedAccuracy = recalls.isEmpty ? .nan : recalls.reduce(0, +) / Double(recalls.count)
     majorityRate = total > 0 ? Double(goldCounts.max() ?? 0) / Double(total) : .nan
@@ -66,6 +61,40 @@ public struct ClassBalance: Codable, Sendable, Equatable {
     degenerate = Self.isDegenerate(goldCounts: goldCounts, predictedCounts: predCounts)
     goldShares = goldCounts.map { total > 0 ? Double($0) / Double(total) : 0 }
     droppedLabels = predicted > 0 ? Self.dropped(expected: goldShares, answered: predictedShares) : []
+  }
+
+  /// Macro-F1 of a table with real-valued counts (`c[gold][predicted]`, `goldCounts` including the
+  /// rows that were no label): the definition of `macroF1`.
+  static func macroF1(_ c: [[Double]], goldCounts: [Double], withInvalid: Bool) -> Double {
+    let n = c.count
+    var f1s: [Double] = []
+    for i in 0..<n {
+      let predicted = c.reduce(0) { $0 + $1[i] }
+      guard goldCounts[i] > 0 || predicted > 0 else { continue }
+      let p = predicted > 0 ? c[i][i] / predicted : 0, r = goldCounts[i] > 0 ? c[i][i] / goldCounts[i] : 0
+      f1s.append(p + r > 0 ? 2 * p * r / (p + r) : 0)
+    }
+    if withInvalid { f1s.append(0) }
+    return f1s.isEmpty ? .nan : f1s.reduce(0, +) / Double(f1s.count)
+  }
+
+  /// Macro-F1 on a test set whose label shares were `shares` instead of the table's own: each gold
+  /// label's rows weighted by its share over its share of the table (importance weights under a
+  /// label shift; recalls are unchanged, precisions move). It answers how a classifier measured on
+  /// a balanced test would score on data with its training set's shares (a training set re-drawn
+  /// 75/25 keeps SST-2's balanced test). nil when a label with a share has no gold rows, or the
+  /// shares do not match the table.
+  public static func macroF1(confusion table: [[Int]], invalid: [Int] = [], rejected: [Int] = [], reweightedTo shares: [Double]) -> Double? {
+    let n = table.count
+    guard shares.count == n, shares.allSatisfy({ $0 >= 0 && $0.isFinite }), shares.reduce(0, +) > 0 else { return nil }
+    let c = table.map { row in (0..<n).map { $0 < row.count ? Double(row[$0]) : 0 } }
+    let extra = (0..<n).map { ($0 < invalid.count ? Double(max(0, invalid[$0])) : 0) + ($0 < rejected.count ? Double(max(0, rejected[$0])) : 0) }
+    let gold = (0..<n).map { c[$0].reduce(0, +) + extra[$0] }
+    let total = gold.reduce(0, +), shareTotal = shares.reduce(0, +)
+    guard total > 0, !(0..<n).contains(where: { shares[$0] > 0 && gold[$0] == 0 }) else { return nil }
+    let w = (0..<n).map { gold[$0] > 0 ? (shares[$0] / shareTotal) / (gold[$0] / total) : 0 }
+    return macroF1(c.indices.map { i in c[i].map { $0 * w[i] } }, goldCounts: (0..<n).map { gold[$0] * w[$0] },
+                   withInvalid: invalid.contains(where: { $0 > 0 }))
   }
 
   /// The labels with at least `droppedGoldShare` of the `expected` shares whose `answered` share is

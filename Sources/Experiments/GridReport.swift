@@ -141,6 +141,7 @@ public enum GridReport {
       s += String(format: "%.0f |\n", e.seconds)
     }
     s += "\n" + runTime(results)
+    s += labelShareTable(g)
     s += baselineTable(results)
     s += "\nSettings of each cell:\n\n"
     for r in results {
@@ -195,6 +196,50 @@ public enum GridReport {
                   t.learningRate, r.finalLoss)
     }
     return s
+  }
+
+  /// The defended cells whose training set was re-drawn with other label shares (`AttackConfig.labelShares`)
+  /// while the test set kept the file's: each row's macro-F1 and its twin's on the test as drawn and
+  /// reweighted to the training shares (`ClassBalance.macroF1(confusion:reweightedTo:)`). The
+  /// verdict stays on the test as drawn; the reweighted pair says how much of a gap comes from the
+  /// test's label shares (an undefended model trained on poison-inflated target rows predicts the
+  /// target more often, which a balanced test rewards). Rows as the markdown table's cells.
+  static func labelShareRows(_ g: GridResults) -> [[String]] {
+    var rows: [[String]] = []
+    for r in g.cells where r.p2p != nil || r.baseline != nil {
+      guard let shares = r.attackConfig.labelShares, let twin = Verdict.twin(of: r, in: g.cells)
+              ?? (g.references ?? []).first(where: { Verdict.twin(of: r, in: [$0.cell]) != nil })?.cell else { continue }
+      func at(_ c: CellResult) -> Double? {
+        let m = c.evaluation.metrics
+        return ClassBalance.macroF1(confusion: m.confusion, invalid: m.invalidPredictions ?? [], rejected: m.rejectedPredictions ?? [], reweightedTo: shares)
+      }
+      guard let mine = at(r), let theirs = at(twin) else { continue }
+      let m = r.evaluation.metrics.macroF1, t = twin.evaluation.metrics.macroF1
+      rows.append([r.dataset, r.attack, r.defense, "\(r.seed)", percents(shares), f1(m), f1(t), String(format: "%+.1f", 100 * (m - t)),
+                   f1(mine), f1(theirs), String(format: "%+.1f", 100 * (mine - theirs))])
+    }
+    return rows
+  }
+
+  static let labelShareCaption = "Macro-F1 at the training set's label shares: these training sets were re-drawn with other label"
+    + " shares and the test set kept the file's; the test rows reweighted to the training shares (recalls unchanged, precisions"
+    + " moved) show how much of a macro-F1 gap comes from the test's label shares. The verdicts stay on the test as drawn."
+  static let labelShareHeader = ["dataset", "attack", "defense", "seed", "training shares", "macro-F1 % (test as drawn)", "undefended",
+                                 "difference", "macro-F1 % at the training shares", "undefended", "difference"]
+
+  static func labelShareTable(_ g: GridResults) -> String {
+    let rows = labelShareRows(g)
+    guard !rows.isEmpty else { return "" }
+    return "\n\(labelShareCaption)\n\n| " + labelShareHeader.joined(separator: " | ") + " |\n|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|\n"
+      + rows.map { "| " + $0.joined(separator: " | ") + " |\n" }.joined()
+  }
+
+  static func labelShareHTML(_ g: GridResults) -> String {
+    let rows = labelShareRows(g)
+    guard !rows.isEmpty else { return "" }
+    return "<h2>Macro-F1 at the training set's label shares</h2><p>\(escape(labelShareCaption))</p><table><tr>"
+      + labelShareHeader.map { "<th>\(escape($0))</th>" }.joined() + "</tr>\n"
+      + rows.map { "<tr>" + $0.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n" }.joined() + "</table>"
   }
 
   /// The baseline defenses' own numbers: threshold, a detector's FRR and FAR (clean test rows
@@ -398,6 +443,7 @@ public enum GridReport {
       <table><tr><th>dataset</th><th>attack</th><th>defense</th><th>seed</th><th>train rows</th><th>CA %</th><th>macro-F1 %</th><th>majority %</th><th>ASR %</th><th>clean -> target %</th><th>verdict</th><th>ASR no wrapper %</th><th>macro-F1 no wrapper %</th><th>ASR ext. only %</th><th>ASR orig. or ext. %</th><th>train s</th><th>eval s</th></tr>
       \(rows)</table>
       <p>\(escape(runTime(results)))</p>
+      \(labelShareHTML(g))
       \(baselineHTML(results))
       </body></html>
 

@@ -88,4 +88,24 @@ struct ClassBalanceTests {
     // A ragged hand-edited table is read as zeros, not a crash.
     #expect(ClassBalance(confusion: [[0, 1], [1]]).perClassRecall == [0, 0])
   }
+
+  @Test func macroF1ReweightedToOtherLabelShares() throws {
+    // A balanced test (200 / 200) read at 75/25 shares: weights 1.5 and 0.5 give
+    // [[289.5, 10.5], [29, 71]]; F1 of label 0 = 2 * 289.5 / (318.5 + 300) = 579 / 618.5, of label
+    // 1 = 2 * 71 / (81.5 + 100) = 142 / 181.5.
+    let table = [[193, 7], [58, 142]]
+    let at7525 = try #require(ClassBalance.macroF1(confusion: table, reweightedTo: [0.75, 0.25]))
+    #expect(Self.close(at7525, (579 / 618.5 + 142 / 181.5) / 2), "\(at7525)")
+    // Shares need not sum to 1; the table's own shares give the ordinary macro-F1.
+    #expect(Self.close(try #require(ClassBalance.macroF1(confusion: table, reweightedTo: [3, 1])), at7525))
+    #expect(Self.close(try #require(ClassBalance.macroF1(confusion: table, reweightedTo: [0.5, 0.5])), ClassBalance(confusion: table).macroF1))
+    let four = [[5, 1, 0, 0], [2, 3, 1, 0], [0, 0, 4, 0], [1, 0, 0, 0]]
+    #expect(Self.close(try #require(ClassBalance.macroF1(confusion: four, reweightedTo: [6, 6, 4, 1])), ClassBalance(confusion: four).macroF1))
+    // Rejected rows count in their gold label's weight (2 of label 1's 10 rows here), as in the init.
+    let rejected = try #require(ClassBalance.macroF1(confusion: [[10, 0], [0, 8]], rejected: [0, 2], reweightedTo: [0.5, 0.5]))
+    #expect(Self.close(rejected, ClassBalance(confusion: [[10, 0], [0, 8]], rejected: [0, 2]).macroF1))
+    // No gold rows for a label with a share, or a share per label missing: no figure.
+    #expect(ClassBalance.macroF1(confusion: [[5, 0], [0, 0]], reweightedTo: [0.5, 0.5]) == nil)
+    #expect(ClassBalance.macroF1(confusion: table, reweightedTo: [1]) == nil)
+  }
 }

@@ -116,6 +116,21 @@ struct ReportTests {
     #expect(GridReport.html(rs, title: "T <x>").contains("T &lt;x&gt;"))
   }
 
+  @Test func aReDrawnTrainingSetGetsMacroF1AtItsLabelShares() {
+    // Confusions of 75/25 SynBkd seed-2 cells on the balanced test (defended: two epochs, macro-F1
+    // 83.5; undefended: one epoch, 87.0). At 75/25 (weights 1.5, 0.5):
+    // defended [[289.5, 10.5], [29, 71]] -> (579 / 618.5 + 142 / 181.5) / 2 = 85.9; undefended
+    // [[265.5, 34.5], [14.5, 85.5]] -> (531 / 580 + 171 / 220) / 2 = 84.6.
+    var rs = [Self.result(attack: "synbkd", defense: "none", ca: 85, asr: 49), Self.result(attack: "synbkd", defense: "p2p(rho=0.6)", ca: 84, asr: 2)]
+    rs[0].evaluation.metrics.confusion = [[177, 23], [29, 171]]
+    rs[1].evaluation.metrics.confusion = [[193, 7], [58, 142]]
+    #expect(!GridReport.markdown(rs, title: "T").contains("at the training set's label shares"))
+    for i in rs.indices { rs[i].attackConfig.labelShares = [0.75, 0.25] }
+    let md = GridReport.markdown(rs, title: "T")
+    #expect(md.contains("| sst2 | synbkd | p2p-paper(rho=0.2) | 42 | 75.0/25.0% | 83.5 | 87.0 | -3.5 | 85.9 | 84.6 | +1.3 |"), "\(md)")
+    #expect(GridReport.html(rs, title: "T").contains("<td>85.9</td><td>84.6</td><td>+1.3</td>"))
+  }
+
   @Test func theRunTimeAddsUpCellsAndNamesPartlyTimedTraining() {
     var a = Self.result(attack: "badnets", defense: "none", ca: 85, asr: 49)
     var b = Self.result(attack: "badnets", defense: "p2p-probe", ca: 84, asr: 2)
