@@ -48,12 +48,14 @@ public enum SafeSpaceCalibration {
   }
 
   /// How many rows the safe space predicts each label for, with offsets `bias` (nil: none);
-  /// safeScores as in `fit`.
+  /// safeScores as in `fit`; rows and offsets without one value per label are not counted / not applied.
   public static func predictedCounts(safeScores: [[Float]], bias: [Float]? = nil, labels n: Int) -> [Int] {
     var counts = [Int](repeating: 0, count: n)
+    var b = [Float](repeating: 0, count: n)
+    if let bias, bias.count == n { b = bias }
     for row in safeScores where row.count == n {
       var best = 0
-      for j in 1..<n where row[j] + (bias?[j] ?? 0) > row[best] + (bias?[best] ?? 0) { best = j }
+      for j in 1..<n where row[j] + b[j] > row[best] + b[best] { best = j }
       counts[best] += 1
     }
     return counts

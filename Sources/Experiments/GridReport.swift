@@ -207,8 +207,8 @@ public enum GridReport {
   static func labelShareRows(_ g: GridResults) -> [[String]] {
     var rows: [[String]] = []
     for r in g.cells where r.p2p != nil || r.baseline != nil {
-      guard let shares = r.attackConfig.labelShares, let twin = Verdict.twin(of: r, in: g.cells)
-              ?? (g.references ?? []).first(where: { Verdict.twin(of: r, in: [$0.cell]) != nil })?.cell else { continue }
+      guard let shares = r.attackConfig.labelShares,
+            let twin = Verdict.twin(of: r, in: g.cells) ?? Verdict.referenceTwin(of: r, in: g.references ?? [])?.cell else { continue }
       func at(_ c: CellResult) -> Double? {
         let m = c.evaluation.metrics
         return ClassBalance.macroF1(confusion: m.confusion, invalid: m.invalidPredictions ?? [], rejected: m.rejectedPredictions ?? [], reweightedTo: shares)
