@@ -136,11 +136,11 @@ extension ClassificationEvaluation {
     try LabelSet(count: config.labels).validate(rows, path: "calibration rows")
     let n = config.labels
     let scores = try DefendedClassifier(scorer: scorer, config: config).labelWordScores(rows.map(\.text), progress: progress)
-    let safe = scores.map { Array($0[n..<(2 * n)]) }
     var out = spec
-    out.safeBias = try SafeSpaceCalibration.fit(safeScores: safe, gold: rows.map(\.label), labels: n)
-    let shift = CalibrationShift(before: SafeSpaceCalibration.predictedCounts(safeScores: safe, bias: spec.safeBias, labels: n),
-                                 after: SafeSpaceCalibration.predictedCounts(safeScores: safe, bias: out.safeBias, labels: n))
+    out.safeBias = try SafeSpaceCalibration.fit(safeScores: scores.map { Array($0[n..<(2 * n)]) }, gold: rows.map(\.label), labels: n)
+    // What the wrapper answers for the rows (`DefendedClassifier.safePrediction`) with the old and the new offsets.
+    let shift = CalibrationShift(predictedBefore: scores.map(DefendedClassifier.safePrediction(n: n, bias: spec.safeBias)),
+                                 after: scores.map(DefendedClassifier.safePrediction(n: n, bias: out.safeBias)), labels: n)
     return (out, shift)
   }
 }

@@ -46,20 +46,6 @@ public enum SafeSpaceCalibration {
     }
     return bias
   }
-
-  /// How many rows the safe space predicts each label for, with offsets `bias` (nil: none);
-  /// safeScores as in `fit`; rows and offsets without one value per label are not counted / not applied.
-  public static func predictedCounts(safeScores: [[Float]], bias: [Float]? = nil, labels n: Int) -> [Int] {
-    var counts = [Int](repeating: 0, count: n)
-    var b = [Float](repeating: 0, count: n)
-    if let bias, bias.count == n { b = bias }
-    for row in safeScores where row.count == n {
-      var best = 0
-      for j in 1..<n where row[j] + b[j] > row[best] + b[best] { best = j }
-      counts[best] += 1
-    }
-    return counts
-  }
 }
 
 /// What a calibration did to the dev rows' predictions. The offsets are fitted to clean rows only,
@@ -73,8 +59,14 @@ public struct CalibrationShift: Codable, Sendable, Equatable {
 
   public init(before: [Int], after: [Int]) { self.before = before; self.after = after }
 
+  /// From the rows' predicted labels (in 0..<n) without and with the offsets.
+  public init(predictedBefore: [Int], after predictedAfter: [Int], labels n: Int) {
+    func counts(_ p: [Int]) -> [Int] { (0..<n).map { l in p.filter { $0 == l }.count } }
+    self.init(before: counts(predictedBefore), after: counts(predictedAfter))
+  }
+
   /// Labels predicted for more rows after the calibration, ascending.
-  public var favoured: [Int] { before.indices.filter { after[$0] > before[$0] } }
+  public var favoured: [Int] { before.indices.filter { $0 < after.count && after[$0] > before[$0] } }
 
   /// A caution when the offsets move predictions towards a label: named as judged poisoned when
   /// it is in `suspected` (the screens' poisoned labels, when the adapter's manifest records them).

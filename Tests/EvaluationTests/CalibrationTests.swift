@@ -23,13 +23,12 @@ struct CalibrationTests {
   }
 
   @Test func theShiftCountsPredictionsAndCautionsTowardsAJudgedLabel() {
-    // Rows' safe scores: without offsets labels 0, 0, 1; an offset of +1.5 on label 1 turns row 2
-    // ([0, -1]) into label 1 as well: label 1 gains one row.
-    let scores: [[Float]] = [[0, -3], [0, -1], [0, 1]]
-    #expect(SafeSpaceCalibration.predictedCounts(safeScores: scores, labels: 2) == [2, 1])
-    let after = SafeSpaceCalibration.predictedCounts(safeScores: scores, bias: [0, 1.5], labels: 2)
-    #expect(after == [1, 2])
-    let shift = CalibrationShift(before: [2, 1], after: after)
+    // Rows of 2n scores (original half padding): the safe halves answer 0, 0, 1 without offsets;
+    // +1.5 on label 1 turns the second row ([0, -1]) into label 1 as well: label 1 gains one row.
+    let scores: [[Float]] = [[9, 9, 0, -3], [9, 9, 0, -1], [9, 9, 0, 1]]
+    let shift = CalibrationShift(predictedBefore: scores.map(DefendedClassifier.safePrediction(n: 2)),
+                                 after: scores.map(DefendedClassifier.safePrediction(n: 2, bias: [0, 1.5])), labels: 2)
+    #expect(shift == CalibrationShift(before: [2, 1], after: [1, 2]))
     #expect(shift.favoured == [1])
     let plain = shift.caution()
     #expect(plain?.contains("towards label 1 (1 -> 2 of 3 dev rows)") == true)
