@@ -61,6 +61,10 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// (`ProbeScreenResult.confirmedFlips`; the `p2p-confirm` variant, an ablation of the default,
   /// measured in docs/defense.md). nil: the flagged rows are flipped most extreme first.
   public var confirmFlips: Bool?
+  /// The default pipeline's second try (`SafeSpaceRetry`, our extension): set with `confirmFlips`
+  /// when the first adapter's safe-space check failed and the pipeline trained again with its flips
+  /// confirmed. The pipeline is still `p2p`; nil on every first try.
+  public var retried: Bool?
   /// The data-driven default pipeline (`p2p`): the screen is chosen from the training rows
   /// (`resolvingAutomatic`): the trigger-word screen and trigger cover when the word screen finds
   /// a suspicious word, the relative spectral screen with flip cover otherwise. No trigger
@@ -151,7 +155,7 @@ public struct P2PConfig: Codable, Sendable, Equatable {
   /// The pipeline's name, as `p2p defend --defense` and experiment files spell it: `p2p` (the
   /// data-driven default), `p2p-paper` (the paper's random benign rows), or the variant.
   public var variantName: String {
-    if automatic == true { return confirmFlips == true ? "p2p-confirm" : "p2p" }
+    if automatic == true { return confirmFlips == true && retried != true ? "p2p-confirm" : "p2p" }
     if excludePoisonedFromBenign == true { return selectsByAgreement ? "p2p-agree-oracle" : "p2p-oracle" }
     if selectsByAgreement { return "p2p-agree" }
     if probeScreen == true { return "p2p-probe" }
@@ -192,6 +196,9 @@ public struct P2PConfig: Codable, Sendable, Equatable {
     if automatic == true && ((selection != nil && !(selection == .stratified && spectralScreen == true)) || excludePoisonedFromBenign == true) {
       throw .invalidConfig(key: "automatic", value: "true",
                            expected: "no selection and no oracle (the default pipeline chooses its own screen and selection)")
+    }
+    if retried == true && (automatic != true || confirmFlips != true) {
+      throw .invalidConfig(key: "retried", value: "true", expected: "the default pipeline with confirmed flips (its second try)")
     }
     if probeScreen == true && spectralScreen == true {
       throw .invalidConfig(key: "spectral screen", value: "true", expected: "the probe screen off (both flip rows into the safe space; pick one)")

@@ -10,8 +10,35 @@ public enum AdapterFolder {
     "adapter_config.json", "adapter_model.safetensors", "classifier.json", "generator.json", "training_log.json",
     "training_summary.json", "checkpoint", "train.jsonl", "manifest.json", "agreement.json", "probe", "evaluation.json",
     "evaluation.md", "evaluation-records.jsonl", "generations.jsonl", "epochs", "selection.json", "insertion.json", "spectral",
-    "safe_space_check.json",
+    "safe_space_check.json", SafeSpaceRetry.folder, SafeSpaceRetry.firstAttemptFolder, SafeSpaceRetry.recordFile,
   ]
+
+  /// The entries of one try (everything but the second try's folders and record).
+  static var tryEntries: [String] {
+    entries.filter { ![SafeSpaceRetry.folder, SafeSpaceRetry.firstAttemptFolder, SafeSpaceRetry.recordFile].contains($0) }
+  }
+
+  /// Makes the second try (`directory/retry`, `SafeSpaceRetry`) the folder's adapter: the first
+  /// try's entries move into `directory/first-attempt` (an earlier one of that name, which only
+  /// this command writes, is replaced), then the second try's entries up into `directory`; only the
+  /// commands' own entries move, and `retry/` is removed once empty.
+  public static func promoteRetry(in directory: String) throws {
+    let fm = FileManager.default
+    let retry = directory + "/" + SafeSpaceRetry.folder, first = directory + "/" + SafeSpaceRetry.firstAttemptFolder
+    guard fm.fileExists(atPath: retry + "/training_summary.json") else {
+      throw OutputError.refused(path: retry, reason: "holds no finished second try (training_summary.json) to make the adapter")
+    }
+    func move(_ from: String, _ to: String) throws {
+      do { try fm.moveItem(atPath: from, toPath: to) } catch {
+        throw OutputError.cannotWrite(path: to, reason: "cannot move \(from) there: \(error.localizedDescription)")
+      }
+    }
+    if fm.fileExists(atPath: first) { try fm.removeItem(atPath: first) }
+    try fm.createDirectory(atPath: first, withIntermediateDirectories: false)
+    for name in tryEntries where fm.fileExists(atPath: directory + "/" + name) { try move(directory + "/" + name, first + "/" + name) }
+    for name in tryEntries where fm.fileExists(atPath: retry + "/" + name) { try move(retry + "/" + name, directory + "/" + name) }
+    if (try? fm.contentsOfDirectory(atPath: retry))?.isEmpty == true { try fm.removeItem(atPath: retry) }
+  }
 
   public static let outputKind = OutputKind(command: "p2p train/defend", entries: entries) { dir in
     let fm = FileManager.default

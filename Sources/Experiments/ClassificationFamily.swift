@@ -65,6 +65,9 @@ public struct CellResult: Codable, Sendable, Equatable {
   /// Screening cells: the screens' rules revision their decisions were made by (`ScreenRules`; nil
   /// for other cells and in results of older builds).
   public var rulesRevision: Int?
+  /// Default-pipeline cells whose first try failed the safe-space check: the second try
+  /// (`SafeSpaceRetry`), which try the result is, and the other's figures (nil: no second try).
+  public var retry: RetryRecord?
 
   public init(key: String, dataset: String, attack: String, defense: String, seed: UInt64, attackConfig: AttackConfig, p2p: P2PConfig?,
               training: TrainingConfig, trainRows: Int, trainingSeconds: Double, finalLoss: Double, evaluation: ClassificationResult) {
@@ -436,6 +439,35 @@ public struct ClassificationFamily: TaskFamily {
     return result
   }
 
+  /// The default pipeline's second try when the first fails its safe-space check (`SafeSpaceRetry`).
+  public func retry(_ cell: ExperimentPlan.Cell, after result: CellResult) -> ExperimentPlan.Cell? {
+    guard cell.baseline == nil, let requested = cell.defense,
+          let next = SafeSpaceRetry.config(requested: requested, ran: result.p2p, flipped: result.flippedRows,
+                                                   check: result.safeSpaceCheck) else { return nil }
+    var c = cell
+    c.defense = next
+    return c
+  }
+
+  /// The try whose safe-space check is better (`SafeSpaceRetry.prefersRetry`; a tie keeps the
+  /// first), under the cell's key, recording the other try; the training time counts both.
+  public func settle(first: CellResult, retry: CellResult) -> CellResult {
+    guard let a = first.safeSpaceCheck, let b = retry.safeSpaceCheck else { return first }
+    let keepRetry = SafeSpaceRetry.prefersRetry(first: a, retry: b)
+    var kept = keepRetry ? retry : first
+    let other = keepRetry ? first : retry
+    var record = RetryRecord(reason: a.warning ?? "", kept: keepRetry ? "retry" : "first", firstCheck: a, retryCheck: b)
+    let m = other.evaluation.metrics
+    record.otherAccuracy = m.cleanAccuracy.value
+    record.otherMacroF1 = m.macroF1
+    record.otherASR = m.attackSuccessRate?.value
+    record.otherTrainingSeconds = other.trainingSeconds
+    kept.key = first.key
+    kept.trainingSeconds = first.trainingSeconds + retry.trainingSeconds
+    kept.retry = record
+    return kept
+  }
+
   /// The folder of the finished undefended cell with `cell`'s dataset, attack, seed and training
   /// settings (whose model is the probe a probe-screen cell would train), if the grid has one and
   /// its stored result says it was trained so (a reused output folder may hold an older run).
@@ -479,6 +511,7 @@ public struct ClassificationFamily: TaskFamily {
       + (e.metrics.degenerate ? "" : ReportWriter.droppedLabelsText(e.metrics).map { "  DROPS \($0)" } ?? "")
       + (e.p2p.map { String(format: "  (no wrapper: ASR %@%%)", pct($0.withoutWrapper.attackSuccessRate?.value ?? .nan)) } ?? "")
       + String(format: "  train %.0f s", r.trainingSeconds)
+      + (r.retry.map { "\n  " + $0.summary } ?? "")
   }
 }
 

@@ -13,6 +13,7 @@ public enum DefenseLabel {
         parts.append("chose the relative spectral screen + flip cover\(p.selection == .stratified ? ", benign rows per label" : "")")
       }
       else if p.screenTriggers == true { parts.append("chose the trigger-word screen + cover") }
+      if p.retried == true { parts.append("trained again with confirmed flips after a failed safe-space check") }
       if let released = p.releasedWords, !released.isEmpty {
         parts.append("natural words released: \(released.prefix(4).joined(separator: " "))\(released.count > 4 ? " …" : "")")
       }

@@ -11,6 +11,7 @@ public enum GridReport {
     grid.cells.compactMap { r in
       if let v = r.verdict {
         return "verdict \(r.key): \(v.summary)" + (r.safeSpaceCheck?.droppedLabels.isEmpty == false ? "; safe-space check: \(r.safeSpaceCheck!.warning!)" : "")
+          + (r.retry.map { "; \($0.summary)" } ?? "")
       }
       return r.evaluation.metrics.degenerate ? "warning \(r.key): degenerate classifier" : nil
     }
@@ -185,6 +186,11 @@ public enum GridReport {
       if let c = r.safeSpaceCheck {
         s += "; safe-space check (no test answer used): \(c.summary)" + (c.droppedLabels.isEmpty ? "" : ", **drops \(c.droppedLabels.map { "label \($0)" }.joined(separator: ", "))**")
           + (c.losesTheTask ? ", **the wrapper is more than \(Int(SafeSpaceCheck.maxMacroF1Loss)) points of dev macro-F1 under the plain prompt**" : "")
+      }
+      if let t = r.retry {
+        s += "; **\(t.summary)**; the first try's check: \(t.firstCheck.summary); the "
+          + (t.kept == "retry" ? "first" : "second") + String(format: " try measured CA %@%%, macro-F1 %@%%, ASR %@%%",
+                                                          percentText(t.otherAccuracy ?? .nan), percentText(t.otherMacroF1 ?? .nan), percentText(t.otherASR ?? .nan))
       }
       if let sel = r.selection {
         s += "; best dev epoch \(sel.chosenEpoch) of \(sel.epochs.count) (macro-F1 on \(sel.devRows) \(sel.devSource) rows: "

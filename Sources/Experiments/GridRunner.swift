@@ -164,12 +164,12 @@ public final class GridRunner<Family: TaskFamily> {
     return stale
   }
 
-  /// One cell: poisons (or reuses) its data, prepares and trains (or reuses) its model, merges the
-  /// adapter into the base weights, evaluates, and restores the base weights.
+  /// One cell: poisons (or reuses) its data, runs its try, and a second try in `retry/` when the
+  /// family asks for one (`TaskFamily.retry`), keeping what the family settles on.
   func runCell(_ cell: Family.Cell, in folders: CellFolders, bundle: ModelBundle,
                progress: @escaping (GridEvent<Family.Result>) -> Void) throws -> Family.Result {
     let fm = FileManager.default
-    var data: Family.Dataset
+    let data: Family.Dataset
     if fm.fileExists(atPath: folders.data + "/" + family.datasetManifest) {
       data = try family.readDataset(from: folders.data)
     } else {
@@ -177,6 +177,21 @@ public final class GridRunner<Family: TaskFamily> {
       data = try family.poison(cell)
       try family.write(data, to: folders.data)
     }
+    let first = try runTry(cell, data: data, in: folders, bundle: bundle, progress: progress)
+    guard let second = family.retry(cell, after: first) else { return first }
+    progress(.phase("the first try fails its check; training again (\(second.defenseLabel)) in \(folders.cell)/retry"))
+    let retried = try runTry(second, data: data, in: CellFolders(grid: folders.grid, cell: folders.cell + "/retry", data: folders.data),
+                             bundle: bundle, progress: progress)
+    return family.settle(first: first, retry: retried)
+  }
+
+  /// One try of a cell on its data: prepares and trains (or reuses) its model, merges the adapter
+  /// into the base weights, evaluates, and restores the base weights.
+  func runTry(_ cell: Family.Cell, data input: Family.Dataset, in folders: CellFolders, bundle: ModelBundle,
+              progress: @escaping (GridEvent<Family.Result>) -> Void) throws -> Family.Result {
+    let fm = FileManager.default
+    var data = input
+    try fm.createDirectory(atPath: folders.cell, withIntermediateDirectories: true)
     let job = try family.prepare(cell, data: &data, bundle: bundle, in: folders, progress: progress)
     let summaryPath = folders.model + "/training_summary.json"
     let summary: TrainingSummary

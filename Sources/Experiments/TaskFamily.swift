@@ -58,6 +58,13 @@ public protocol TaskFamily {
   func evaluate(_ cell: Cell, job: Job, data: Dataset, summary: TrainingSummary, bundle: ModelBundle, in folders: CellFolders,
                 progress: @escaping (GridEvent<Result>) -> Void) throws -> Result
 
+  /// A second try of a cell whose `result` fails a check the family runs without gold test labels
+  /// (the default P2P pipeline's, `SafeSpaceRetry`): the cell to run in `cells/<key>/retry` on the
+  /// same data; nil keeps `result`.
+  func retry(_ cell: Cell, after result: Result) -> Cell?
+  /// The cell's result from its two tries (the one kept, recording the other).
+  func settle(first: Result, retry: Result) -> Result
+
   /// Rewrites `results.json` and the reports of the grid folder.
   func writeReports(_ results: [Result], to directory: String) throws
   /// The grid table in Markdown, as `writeReports` wrote it into `directory`.
@@ -77,6 +84,9 @@ public protocol GridPlan: Encodable {
 }
 
 extension TaskFamily {
+  public func retry(_ cell: Cell, after result: Result) -> Cell? { nil }
+  public func settle(first: Result, retry: Result) -> Result { first }
+
   /// The grid's title in reports.
   public var title: String { plan.name ?? Self.untitled }
   /// The model the cells train.
@@ -88,10 +98,15 @@ public protocol CellJob {
   var rowCount: Int { get }
 }
 
-/// The folders of one cell: the grid's, the cell's, its data and its model.
+/// The folders of one cell: the grid's, the cell's, its data and its model. A second try
+/// (`TaskFamily.retry`) has its own folder inside the cell's and reads the cell's data.
 public struct CellFolders: Sendable {
   public var grid: String
   public var cell: String
-  public var data: String { cell + "/data" }
+  public var data: String
   public var model: String { cell + "/model" }
+
+  public init(grid: String, cell: String, data: String? = nil) {
+    self.grid = grid; self.cell = cell; self.data = data ?? cell + "/data"
+  }
 }

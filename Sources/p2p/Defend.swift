@@ -63,7 +63,12 @@ struct Defend: ParsableCommand {
   @Option(help: "Label names for the zero-shot prompt of --selection agreement, comma-separated (default: the built-in dataset's).")
   var labelNames: String?
   @Flag(help: "Write train.jsonl and manifest.json, then stop.") var prepareOnly = false
-  @Option(help: "Inputs the safe-space check answers after training (`p2p check`; default 400; 0: no check). Classification only.")
+  @Option(help: """
+    Inputs the safe-space check answers after training (`p2p check`; default 400; 0: no check and no second try). When the \
+    default pipeline's spectral screen flipped rows and the check fails, p2p trains once more with the flips confirmed row by row \
+    (in --out/retry) and keeps the try whose check is better (the other goes to --out/first-attempt or stays in retry; retry.json \
+    records both). Classification only.
+    """)
   var checkRows: Int?
   @OptionGroup var training: TrainingOptions
   @OptionGroup(title: "Generation tasks") var generation: GenerationTrainOptions
@@ -132,11 +137,12 @@ struct Defend: ParsableCommand {
       return b
     }
     let line = ProgressLine(enabled: !training.quiet), report = training.reporter()
+    let requested = config
     let defender = Defender(config: config, labelNames: labelNames.map { $0.split(separator: ",").map(String.init) }
                               ?? ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames },
                             modelName: modelOptions.model, training: try training.config(for: .classification), directory: out,
                             reference: try Defender.reference(dev: ds.dev, test: ds.testClean, labels: n))
-    let outcome = try defender.run(ds.train, model: model, source: data) { event in
+    let onEvent: (ExperimentEvent) -> Void = { event in
       switch event {
       case .training(let e): report(e)
       case let .evaluating(what, done, total): line.update("\(what): \(done)/\(total)")
@@ -144,6 +150,7 @@ struct Defend: ParsableCommand {
       default: break
       }
     }
+    let outcome = try defender.run(ds.train, model: model, source: data, progress: onEvent)
     line.finishLine()
     config = outcome.config
     let (rows, manifest) = (outcome.rows, outcome.manifest)
@@ -181,14 +188,57 @@ struct Defend: ParsableCommand {
     let checked = checkRows ?? SafeSpaceCheck.defaultRows
     guard checked > 0 else { return }
     // The adapter is finished: a check that cannot run is a warning, not a failed defense.
+    let first: SafeSpaceCheck
     do {
-      guard let spec = try ClassifierSpec.forAdapter(out) else { return }
-      let bundle = try model()
-      let merged = try PEFTAdapter.load(from: out, model: bundle.model.config).merge(into: bundle.model)
-      defer { merged.restore() }
-      _ = try Check.check(spec: spec, bundle: bundle, data: ds, rows: checked, seed: training.seed, adapter: out, quiet: training.quiet)
+      guard let check = try checkAdapter(out, data: ds, rows: checked, model: model) else { return }
+      first = check
     } catch {
       printError("WARNING: the safe-space check did not run (\(error)); run `p2p check --adapter \(out) --data \(data)`")
+      return
+    }
+    guard let next = SafeSpaceRetry.config(requested: requested, ran: config, flipped: manifest.flippedRows?.count, check: first) else { return }
+    try retry(next, first: first, firstSeconds: summary.seconds, defender: defender, data: ds, split: split, rows: checked,
+              model: model, progress: onEvent)
+  }
+
+  /// The safe-space check of the adapter in `folder` (nil when it holds no classifier spec).
+  func checkAdapter(_ folder: String, data ds: PoisonedDataset, rows: Int, model: () throws -> ModelBundle) throws -> SafeSpaceCheck? {
+    guard let spec = try ClassifierSpec.forAdapter(folder) else { return nil }
+    let bundle = try model()
+    let merged = try PEFTAdapter.load(from: folder, model: bundle.model.config).merge(into: bundle.model)
+    defer { merged.restore() }
+    return try Check.check(spec: spec, bundle: bundle, data: ds, rows: rows, seed: training.seed, adapter: folder, quiet: training.quiet)
+  }
+
+  /// The default pipeline's second try after a failed safe-space check (`SafeSpaceRetry`): the
+  /// pipeline with confirmed flips, trained and checked in `--out/retry`; when its check is better
+  /// it becomes the adapter in `--out` and the first try moves to `--out/first-attempt`.
+  func retry(_ next: P2PConfig, first: SafeSpaceCheck, firstSeconds: Double, defender: Defender, data ds: PoisonedDataset,
+             split: DevSplit?, rows: Int, model: () throws -> ModelBundle, progress: @escaping (ExperimentEvent) -> Void) throws {
+    let dir = out + "/" + SafeSpaceRetry.folder
+    printError("p2p: the safe-space check failed; training again with the spectral screen's flips confirmed "
+      + "(only rows that a classifier reading their text gives another label) in \(dir)")
+    var second = defender
+    second.config = next
+    second.directory = dir
+    let outcome = try second.run(ds.train, model: model, source: data, progress: progress)
+    let m = outcome.manifest
+    printError("second try: \(m.flippedRows?.count ?? 0) rows flipped into the safe space (\(m.flippedPoisonedRows ?? 0) carry the attack trigger), "
+      + "\(m.unconfirmedFlips ?? 0) flagged rows passed over; \(m.benignSourceRows.count) benign rows")
+    let summary = try ClassifierTraining.train(bundle: model(), pairs: ClassifierTraining.pairs(outcome.rows), spec: .defended(outcome.config),
+                                               config: try training.config(for: .classification), directory: dir,
+                                               resume: FileManager.default.fileExists(atPath: dir + "/checkpoint"),
+                                               selection: training.selection, dev: split, progress: training.reporter())
+    guard let check = try checkAdapter(dir, data: ds, rows: rows, model: model) else { return }
+    let keep = SafeSpaceRetry.prefersRetry(first: first, retry: check)
+    var record = RetryRecord(reason: first.warning ?? "", kept: keep ? "retry" : "first", firstCheck: first, retryCheck: check)
+    record.otherTrainingSeconds = keep ? firstSeconds : summary.seconds
+    if keep { try AdapterFolder.promoteRetry(in: out) }
+    try JSONOutput.write(record, to: out + "/" + SafeSpaceRetry.recordFile)
+    print(record.summary + (keep ? "; the adapter in \(out) is the second try, the first is in \(out)/\(SafeSpaceRetry.firstAttemptFolder)"
+                                 : "; the second try stays in \(dir)"))
+    if let warning = (keep ? check : first).warning {
+      printError("WARNING: the adapter in \(keep ? out : out + " (the first try)") fails its safe-space check as well: \(warning)")
     }
   }
 }
