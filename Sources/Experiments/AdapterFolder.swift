@@ -18,26 +18,43 @@ public enum AdapterFolder {
     entries.filter { ![SafeSpaceRetry.folder, SafeSpaceRetry.firstAttemptFolder, SafeSpaceRetry.recordFile].contains($0) }
   }
 
-  /// Makes the second try (`directory/retry`, `SafeSpaceRetry`) the folder's adapter: the first
-  /// try's entries move into `directory/first-attempt` (an earlier one of that name, which only
-  /// this command writes, is replaced), then the second try's entries up into `directory`; only the
-  /// commands' own entries move, and `retry/` is removed once empty.
+  /// Marks, inside `first-attempt/`, that every entry of the first try has moved there.
+  static let firstTryMoved = ".first-try-moved"
+
+  /// Makes the second try (`directory/retry`, `SafeSpaceRetry`) the folder's adapter, in two
+  /// phases that an interrupted run finishes when called again: the first try's entries move into
+  /// `directory/first-attempt` (then a marker is written there), then the second try's entries up
+  /// into `directory`; `retry/` is removed once empty. Only the commands' own entries move, and
+  /// nothing is overwritten: an entry already at its destination is an error naming it.
   public static func promoteRetry(in directory: String) throws {
     let fm = FileManager.default
     let retry = directory + "/" + SafeSpaceRetry.folder, first = directory + "/" + SafeSpaceRetry.firstAttemptFolder
-    guard fm.fileExists(atPath: retry + "/training_summary.json") else {
+    let marker = first + "/" + firstTryMoved
+    guard fm.fileExists(atPath: marker) || fm.fileExists(atPath: retry + "/training_summary.json") else {
       throw OutputError.refused(path: retry, reason: "holds no finished second try (training_summary.json) to make the adapter")
     }
     func move(_ from: String, _ to: String) throws {
+      guard !fm.fileExists(atPath: to) else {
+        throw OutputError.refused(path: to, reason: "exists already; \(from) was not moved there (the folder is not one promotion left it in)")
+      }
       do { try fm.moveItem(atPath: from, toPath: to) } catch {
         throw OutputError.cannotWrite(path: to, reason: "cannot move \(from) there: \(error.localizedDescription)")
       }
     }
-    if fm.fileExists(atPath: first) { try fm.removeItem(atPath: first) }
-    try fm.createDirectory(atPath: first, withIntermediateDirectories: false)
-    for name in tryEntries where fm.fileExists(atPath: directory + "/" + name) { try move(directory + "/" + name, first + "/" + name) }
+    if !fm.fileExists(atPath: marker) {
+      try fm.createDirectory(atPath: first, withIntermediateDirectories: true)
+      for name in tryEntries where fm.fileExists(atPath: directory + "/" + name) { try move(directory + "/" + name, first + "/" + name) }
+      try JSONOutput.write(text: "the first try's entries are all here; the second try's move up next\n", to: marker)
+    }
     for name in tryEntries where fm.fileExists(atPath: retry + "/" + name) { try move(retry + "/" + name, directory + "/" + name) }
     if (try? fm.contentsOfDirectory(atPath: retry))?.isEmpty == true { try fm.removeItem(atPath: retry) }
+  }
+
+  /// Whether a promotion of the second try was started in `directory` and not finished.
+  public static func promotionPending(in directory: String) -> Bool {
+    let fm = FileManager.default, retry = directory + "/" + SafeSpaceRetry.folder
+    let started = fm.fileExists(atPath: directory + "/" + SafeSpaceRetry.firstAttemptFolder)
+    return started && tryEntries.contains { fm.fileExists(atPath: retry + "/" + $0) }
   }
 
   public static let outputKind = OutputKind(command: "p2p train/defend", entries: entries) { dir in

@@ -456,7 +456,7 @@ public struct ClassificationFamily: TaskFamily {
     let keepRetry = SafeSpaceRetry.prefersRetry(first: a, retry: b)
     var kept = keepRetry ? retry : first
     let other = keepRetry ? first : retry
-    var record = RetryRecord(reason: a.warning ?? "", kept: keepRetry ? "retry" : "first", firstCheck: a, retryCheck: b)
+    var record = RetryRecord(reason: a.warning ?? "", kept: keepRetry ? .retry : .first, firstCheck: a, retryCheck: b)
     let m = other.evaluation.metrics
     record.otherAccuracy = m.cleanAccuracy.value
     record.otherMacroF1 = m.macroF1
@@ -465,6 +465,14 @@ public struct ClassificationFamily: TaskFamily {
     kept.key = first.key
     kept.trainingSeconds = first.trainingSeconds + retry.trainingSeconds
     kept.retry = record
+    return kept
+  }
+
+  /// The first try, recording that the second one failed with `retryError`.
+  public func settle(first: CellResult, retryError: any Error) -> CellResult {
+    guard let a = first.safeSpaceCheck else { return first }
+    var kept = first
+    kept.retry = RetryRecord(reason: a.warning ?? "", kept: .first, firstCheck: a, retryCheck: nil, retryError: "\(retryError)")
     return kept
   }
 

@@ -188,9 +188,12 @@ public enum GridReport {
           + (c.losesTheTask ? ", **the wrapper is more than \(Int(SafeSpaceCheck.maxMacroF1Loss)) points of dev macro-F1 under the plain prompt**" : "")
       }
       if let t = r.retry {
-        s += "; **\(t.summary)**; the first try's check: \(t.firstCheck.summary); the "
-          + (t.kept == "retry" ? "first" : "second") + String(format: " try measured CA %@%%, macro-F1 %@%%, ASR %@%%",
-                                                          percentText(t.otherAccuracy ?? .nan), percentText(t.otherMacroF1 ?? .nan), percentText(t.otherASR ?? .nan))
+        s += "; **\(t.summary)**; the first try's check: \(t.firstCheck.summary)"
+        if t.retryError == nil {
+          s += "; the " + (t.kept == .retry ? "first" : "second") + String(format: " try measured CA %@%%, macro-F1 %@%%, ASR %@%%",
+                                                                        percentText(t.otherAccuracy ?? .nan), percentText(t.otherMacroF1 ?? .nan),
+                                                                        percentText(t.otherASR ?? .nan))
+        }
       }
       if let sel = r.selection {
         s += "; best dev epoch \(sel.chosenEpoch) of \(sel.epochs.count) (macro-F1 on \(sel.devRows) \(sel.devSource) rows: "

@@ -180,9 +180,15 @@ public final class GridRunner<Family: TaskFamily> {
     let first = try runTry(cell, data: data, in: folders, bundle: bundle, progress: progress)
     guard let second = family.retry(cell, after: first) else { return first }
     progress(.phase("the first try fails its check; training again (\(second.defenseLabel)) in \(folders.cell)/retry"))
-    let retried = try runTry(second, data: data, in: CellFolders(grid: folders.grid, cell: folders.cell + "/retry", data: folders.data),
-                             bundle: bundle, progress: progress)
-    return family.settle(first: first, retry: retried)
+    // The first try is a finished result: a second try that fails is recorded, not the cell's failure.
+    do {
+      let retried = try runTry(second, data: data, in: CellFolders(grid: folders.grid, cell: folders.cell + "/retry", data: folders.data),
+                               bundle: bundle, progress: progress)
+      return family.settle(first: first, retry: retried)
+    } catch {
+      progress(.phase("the second try failed (\(error)); keeping the first"))
+      return family.settle(first: first, retryError: error)
+    }
   }
 
   /// One try of a cell on its data: prepares and trains (or reuses) its model, merges the adapter

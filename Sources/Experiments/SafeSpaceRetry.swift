@@ -33,13 +33,13 @@ public enum SafeSpaceRetry {
     return next
   }
 
-  /// Whether the second try's check is better than the first's: fewer labels dropped, then not
-  /// mostly unanswered, then (with dev inputs) the smaller dev macro-F1 loss to the plain prompt.
-  /// A tie keeps the first try.
+  /// Whether the second try's check is better than the first's: answering a label word for most
+  /// inputs first (the shares count answered inputs only), then fewer labels dropped, then (with
+  /// dev inputs) the smaller dev macro-F1 loss to the plain prompt. A tie keeps the first try.
   public static func prefersRetry(first: SafeSpaceCheck, retry: SafeSpaceCheck) -> Bool {
     func rank(_ c: SafeSpaceCheck) -> (Int, Int, Double) {
       let loss = c.macroF1.flatMap { m in c.plainMacroF1.map { $0 - m } } ?? 0
-      return (c.droppedLabels.count, c.mostlyUnanswered ? 1 : 0, loss.isFinite ? loss : .infinity)
+      return (c.mostlyUnanswered ? 1 : 0, c.droppedLabels.count, loss.isFinite ? loss : .infinity)
     }
     let a = rank(first), b = rank(retry)
     if b.0 != a.0 { return b.0 < a.0 }
@@ -52,10 +52,19 @@ public enum SafeSpaceRetry {
 public struct RetryRecord: Codable, Sendable, Equatable {
   /// Why the first try failed its check (`SafeSpaceCheck.warning`).
   public var reason: String
-  /// "retry" (the second try is the result) or "first" (the second try's check was no better).
-  public var kept: String
+  /// Which try is the result.
+  public enum Kept: String, Codable, Sendable {
+    /// The first: the second try's check was no better, or the second try failed (`retryError`).
+    case first
+    /// The second try.
+    case retry
+  }
+  public var kept: Kept
   public var firstCheck: SafeSpaceCheck
-  public var retryCheck: SafeSpaceCheck
+  /// nil when the second try did not finish (`retryError`).
+  public var retryCheck: SafeSpaceCheck?
+  /// Why the second try did not finish (it threw; the first try is kept).
+  public var retryError: String?
   /// The try not kept, as measured on the test split (grid cells only): accuracy, macro-F1 and ASR.
   public var otherAccuracy: Double?
   public var otherMacroF1: Double?
@@ -63,14 +72,15 @@ public struct RetryRecord: Codable, Sendable, Equatable {
   /// The training seconds of the try not kept (the result's `trainingSeconds` counts both).
   public var otherTrainingSeconds: Double?
 
-  public init(reason: String, kept: String, firstCheck: SafeSpaceCheck, retryCheck: SafeSpaceCheck) {
-    self.reason = reason; self.kept = kept; self.firstCheck = firstCheck; self.retryCheck = retryCheck
+  public init(reason: String, kept: Kept, firstCheck: SafeSpaceCheck, retryCheck: SafeSpaceCheck?, retryError: String? = nil) {
+    self.reason = reason; self.kept = kept; self.firstCheck = firstCheck; self.retryCheck = retryCheck; self.retryError = retryError
   }
 
   /// "the safe-space check failed (…); trained again with confirmed flips: kept the second try, whose check passes".
   public var summary: String {
-    let second = retryCheck.warning == nil ? "whose check passes" : "whose check also fails"
-    return "the first try's safe-space check failed; trained again with confirmed flips (\(SafeSpaceRetry.folder)/): "
-      + (kept == "retry" ? "kept the second try, \(second)" : "kept the first try (the second one's check was no better)")
+    let head = "the first try's safe-space check failed; trained again with confirmed flips (\(SafeSpaceRetry.folder)/): "
+    if let retryError { return head + "the second try failed (\(retryError)); kept the first try" }
+    let second = retryCheck?.warning == nil ? "whose check passes" : "whose check also fails"
+    return head + (kept == .retry ? "kept the second try, \(second)" : "kept the first try (the second one's check was no better)")
   }
 }

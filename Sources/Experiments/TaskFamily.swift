@@ -64,6 +64,8 @@ public protocol TaskFamily {
   func retry(_ cell: Cell, after result: Result) -> Cell?
   /// The cell's result from its two tries (the one kept, recording the other).
   func settle(first: Result, retry: Result) -> Result
+  /// The cell's result when its second try failed with `retryError` (the first, recording why).
+  func settle(first: Result, retryError: any Error) -> Result
 
   /// Rewrites `results.json` and the reports of the grid folder.
   func writeReports(_ results: [Result], to directory: String) throws
@@ -86,6 +88,7 @@ public protocol GridPlan: Encodable {
 extension TaskFamily {
   public func retry(_ cell: Cell, after result: Result) -> Cell? { nil }
   public func settle(first: Result, retry: Result) -> Result { first }
+  public func settle(first: Result, retryError: any Error) -> Result { first }
 
   /// The grid's title in reports.
   public var title: String { plan.name ?? Self.untitled }

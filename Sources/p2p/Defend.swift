@@ -113,6 +113,12 @@ struct Defend: ParsableCommand {
   func run() throws {
     try AdapterFolder.prepare(out, inputs: [data], overwrite: training.overwrite, resume: training.resume)
     if let task = generation.task.generation { try defendGeneration(task); return }
+    // A run that got as far as its second try's record is finished; only a promotion may be left.
+    if training.resume, let record = try? JSONOutput.read(RetryRecord.self, from: out + "/" + SafeSpaceRetry.recordFile) {
+      if record.kept == .retry && AdapterFolder.promotionPending(in: out) { try AdapterFolder.promoteRetry(in: out) }
+      print("\(out) holds a finished defense (\(record.summary)); nothing to resume")
+      return
+    }
     var ds = try PoisonedDataset.read(from: data)
     // The label set of the whole training set, before any row is held out.
     let n = LabelSet(train: ds.train, names: ds.manifest.dataset.flatMap { DatasetCatalog.named($0)?.labelNames }).count
@@ -221,20 +227,33 @@ struct Defend: ParsableCommand {
     var second = defender
     second.config = next
     second.directory = dir
-    let outcome = try second.run(ds.train, model: model, source: data, progress: progress)
-    let m = outcome.manifest
-    printError("second try: \(m.flippedRows?.count ?? 0) rows flipped into the safe space (\(m.flippedPoisonedRows ?? 0) carry the attack trigger), "
-      + "\(m.unconfirmedFlips ?? 0) flagged rows passed over; \(m.benignSourceRows.count) benign rows")
-    let summary = try ClassifierTraining.train(bundle: model(), pairs: ClassifierTraining.pairs(outcome.rows), spec: .defended(outcome.config),
-                                               config: try training.config(for: .classification), directory: dir,
-                                               resume: FileManager.default.fileExists(atPath: dir + "/checkpoint"),
-                                               selection: training.selection, dev: split, progress: training.reporter())
-    guard let check = try checkAdapter(dir, data: ds, rows: rows, model: model) else { return }
+    let check: SafeSpaceCheck, seconds: Double
+    // The first adapter is finished: a second try that fails is reported, and the first one kept.
+    do {
+      let outcome = try second.run(ds.train, model: model, source: data, progress: progress)
+      let m = outcome.manifest
+      printError("second try: \(m.flippedRows?.count ?? 0) rows flipped into the safe space (\(m.flippedPoisonedRows ?? 0) carry the attack trigger), "
+        + "\(m.unconfirmedFlips ?? 0) flagged rows passed over; \(m.benignSourceRows.count) benign rows")
+      let summary = try ClassifierTraining.train(bundle: model(), pairs: ClassifierTraining.pairs(outcome.rows), spec: .defended(outcome.config),
+                                                 config: try training.config(for: .classification), directory: dir,
+                                                 resume: FileManager.default.fileExists(atPath: dir + "/checkpoint"),
+                                                 selection: training.selection, dev: split, progress: training.reporter())
+      guard let c = try checkAdapter(dir, data: ds, rows: rows, model: model) else {
+        throw CLIError("\(dir) holds no classifier.json after training")
+      }
+      (check, seconds) = (c, summary.seconds)
+    } catch {
+      let record = RetryRecord(reason: first.warning ?? "", kept: .first, firstCheck: first, retryCheck: nil, retryError: "\(error)")
+      try JSONOutput.write(record, to: out + "/" + SafeSpaceRetry.recordFile)
+      printError("WARNING: \(record.summary); the adapter in \(out) fails its safe-space check")
+      return
+    }
     let keep = SafeSpaceRetry.prefersRetry(first: first, retry: check)
-    var record = RetryRecord(reason: first.warning ?? "", kept: keep ? "retry" : "first", firstCheck: first, retryCheck: check)
-    record.otherTrainingSeconds = keep ? firstSeconds : summary.seconds
-    if keep { try AdapterFolder.promoteRetry(in: out) }
+    var record = RetryRecord(reason: first.warning ?? "", kept: keep ? .retry : .first, firstCheck: first, retryCheck: check)
+    record.otherTrainingSeconds = keep ? firstSeconds : seconds
+    // The record first: a run stopped during the promotion finishes it on --resume.
     try JSONOutput.write(record, to: out + "/" + SafeSpaceRetry.recordFile)
+    if keep { try AdapterFolder.promoteRetry(in: out) }
     print(record.summary + (keep ? "; the adapter in \(out) is the second try, the first is in \(out)/\(SafeSpaceRetry.firstAttemptFolder)"
                                  : "; the second try stays in \(dir)"))
     if let warning = (keep ? check : first).warning {
