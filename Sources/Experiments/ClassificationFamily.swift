@@ -190,7 +190,8 @@ public struct ClassificationFamily: TaskFamily {
     let twin = finishedUndefendedTwin(of: cell, grid: folders.grid)
     let run = try Defender(config: p2p, labelNames: DatasetCatalog.named(cell.dataset)?.labelNames, modelName: modelName,
                            training: cell.training, directory: folders.model, undefendedTwin: twin,
-                           reference: try Defender.reference(dev: data.dev, test: data.testClean, labels: cell.labels))
+                           reference: try Defender.reference(dev: data.dev, test: data.testClean, labels: cell.labels),
+                           firstTry: folders.firstTry)
       .run(data.train, model: { bundle }, source: folders.data, progress: progress)
     return Job(pairs: ClassifierTraining.pairs(run.rows), spec: .defended(run.config), defense: run.config, manifest: run.manifest,
                probe: run.probe, split: split)

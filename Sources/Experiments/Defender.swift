@@ -24,11 +24,14 @@ public struct Defender {
   /// The label shares the spectral screen compares the training set's with (`LabelReference`:
   /// the dataset's dev split); nil: uniform shares.
   public var reference: LabelReference?
+  /// A second try's (`SafeSpaceRetry`): the first try's folder, whose spectral screen results (the
+  /// same rows, the same base model) are reused instead of computed again.
+  public var firstTry: String?
 
   public init(config: P2PConfig, labelNames: [String]?, modelName: String, training: TrainingConfig, directory: String,
-              undefendedTwin: String? = nil, reference: LabelReference? = nil) {
+              undefendedTwin: String? = nil, reference: LabelReference? = nil, firstTry: String? = nil) {
     self.config = config; self.labelNames = labelNames; self.modelName = modelName; self.training = training
-    self.directory = directory; self.undefendedTwin = undefendedTwin; self.reference = reference
+    self.directory = directory; self.undefendedTwin = undefendedTwin; self.reference = reference; self.firstTry = firstTry
   }
 
   /// The label shares the spectral screen compares with: the dev split's when the dataset has dev
@@ -107,6 +110,7 @@ public struct Defender {
                                      directory: directory + "/probe", progress: progress)
     }
     if config.spectralScreen == true {
+      if let firstTry { try ProbeScreening.reuseSpectral(from: firstTry + "/spectral", into: directory + "/spectral") }
       probe = try ProbeScreening.runSpectral(train, config: config, reference: reference ?? .uniform(config.labels), bundle: model(),
                                              directory: directory + "/spectral", progress: progress)
       config = config.afterStatisticalScreen(flagged: probe?.flaggedRows.count ?? 0, requestedRatio: requestedRatio)

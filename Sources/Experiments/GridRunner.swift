@@ -182,7 +182,8 @@ public final class GridRunner<Family: TaskFamily> {
     progress(.phase("the first try fails its check; training again (\(second.defenseLabel)) in \(folders.cell)/retry"))
     // The first try is a finished result: a second try that fails is recorded, not the cell's failure.
     do {
-      let retried = try runTry(second, data: data, in: CellFolders(grid: folders.grid, cell: folders.cell + "/retry", data: folders.data),
+      let retried = try runTry(second, data: data, in: CellFolders(grid: folders.grid, cell: folders.cell + "/retry", data: folders.data,
+                                                           firstTry: folders.model),
                                bundle: bundle, progress: progress)
       return family.settle(first: first, retry: retried)
     } catch {

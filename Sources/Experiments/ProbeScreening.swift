@@ -75,6 +75,18 @@ public enum ProbeScreening {
     return result
   }
 
+  /// Copies a finished spectral screen's folder (`runSpectral`'s cache, its data stamp and the
+  /// states it read) to `target` when `target` does not exist yet; `runSpectral` there then checks
+  /// the stamp and the reference before it takes the cached result.
+  public static func reuseSpectral(from source: String, into target: String) throws {
+    let fm = FileManager.default
+    guard !fm.fileExists(atPath: target), fm.fileExists(atPath: source + "/" + resultFile) else { return }
+    try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    do { try fm.copyItem(atPath: source, toPath: target) } catch {
+      throw ExperimentError.badFile(path: target, reason: "cannot copy the first try's spectral screen from \(source): \(error.localizedDescription)")
+    }
+  }
+
   /// What the screen judges, for each training row: the base model's mean sentence state (`bundle`,
   /// the base model), and the state and label-word logits at the answer position of `template`
   /// under the probe adapter in `probeDirectory` (merged into a second copy of `modelName`).

@@ -108,8 +108,10 @@ public struct CellFolders: Sendable {
   public var cell: String
   public var data: String
   public var model: String { cell + "/model" }
+  /// A second try's: the model folder of the cell's first try (whose cached screens it may reuse).
+  public var firstTry: String?
 
-  public init(grid: String, cell: String, data: String? = nil) {
-    self.grid = grid; self.cell = cell; self.data = data ?? cell + "/data"
+  public init(grid: String, cell: String, data: String? = nil, firstTry: String? = nil) {
+    self.grid = grid; self.cell = cell; self.data = data ?? cell + "/data"; self.firstTry = firstTry
   }
 }

@@ -227,6 +227,7 @@ struct Defend: ParsableCommand {
     var second = defender
     second.config = next
     second.directory = dir
+    second.firstTry = out
     let check: SafeSpaceCheck, seconds: Double
     // The first adapter is finished: a second try that fails is reported, and the first one kept.
     do {

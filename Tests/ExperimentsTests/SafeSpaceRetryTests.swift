@@ -193,7 +193,12 @@ struct SafeSpaceRetryRunTests {
       training: {epochs: 1, batch_size: 8}
       """.write(toFile: yaml, atomically: true, encoding: .utf8)
     let plan = try ExperimentPlan.load(yaml)
-    let results = try ExperimentRunner(plan: plan, directory: out, dataRoot: Self.root).run()
+    // The base model reads the training rows once: the second try reuses the first's spectral screen.
+    var baseReads = 0
+    let results = try ExperimentRunner(plan: plan, directory: out, dataRoot: Self.root).run {
+      if case let .evaluating(what, done, total) = $0, what.hasPrefix("base-model representations"), done == total { baseReads += 1 }
+    }
+    #expect(baseReads == 1)
     let r = try #require(results.first)
     let record = try #require(r.retry, "this test needs a 48-row, one-epoch run whose first check fails (it did on 2026-12-06); did the tiny run's safe space learn both labels?")
     let cell = out + "/cells/sst2_stylebkd_p2p-auto-1.0_s42"
