@@ -453,11 +453,11 @@ public struct ClassificationFamily: TaskFamily {
   /// The try whose safe-space check is better (`SafeSpaceRetry.prefersRetry`; a tie keeps the
   /// first), under the cell's key, recording the other try; the training time counts both.
   public func settle(first: CellResult, retry: CellResult) -> CellResult {
-    guard let a = first.safeSpaceCheck, let b = retry.safeSpaceCheck else { return first }
-    let keepRetry = SafeSpaceRetry.prefersRetry(first: a, retry: b)
-    var kept = keepRetry ? retry : first
-    let other = keepRetry ? first : retry
-    var record = RetryRecord(reason: a.warning ?? "", kept: keepRetry ? .retry : .first, firstCheck: a, retryCheck: b)
+    guard let a = first.safeSpaceCheck else { return first }
+    guard let b = retry.safeSpaceCheck else { return settle(first: first, retryError: ExperimentError.invalid(key: "second try", expected: "a safe-space check of its adapter (none ran)")) }
+    var record = SafeSpaceRetry.record(first: a, retry: b)
+    var kept = record.kept == .retry ? retry : first
+    let other = record.kept == .retry ? first : retry
     let m = other.evaluation.metrics
     record.otherAccuracy = m.cleanAccuracy.value
     record.otherMacroF1 = m.macroF1
@@ -473,7 +473,7 @@ public struct ClassificationFamily: TaskFamily {
   public func settle(first: CellResult, retryError: any Error) -> CellResult {
     guard let a = first.safeSpaceCheck else { return first }
     var kept = first
-    kept.retry = RetryRecord(reason: a.warning ?? "", kept: .first, firstCheck: a, retryCheck: nil, retryError: "\(retryError)")
+    kept.retry = SafeSpaceRetry.record(first: a, retryError: "\(retryError)")
     return kept
   }
 

@@ -46,6 +46,17 @@ public enum SafeSpaceRetry {
     if b.1 != a.1 { return b.1 < a.1 }
     return b.2 < a.2
   }
+
+  /// The record of a finished second try: both checks, and the try kept (`prefersRetry`).
+  public static func record(first: SafeSpaceCheck, retry: SafeSpaceCheck) -> RetryRecord {
+    RetryRecord(reason: first.warning ?? "", kept: prefersRetry(first: first, retry: retry) ? .retry : .first,
+                firstCheck: first, retryCheck: retry)
+  }
+
+  /// The record of a second try that did not finish (`error`): the first try is kept.
+  public static func record(first: SafeSpaceCheck, retryError error: String) -> RetryRecord {
+    RetryRecord(reason: first.warning ?? "", kept: .first, firstCheck: first, retryCheck: nil, retryError: error)
+  }
 }
 
 /// What a cell or `p2p defend` records of a second try (`SafeSpaceRetry`).

@@ -244,13 +244,13 @@ struct Defend: ParsableCommand {
       }
       (check, seconds) = (c, summary.seconds)
     } catch {
-      let record = RetryRecord(reason: first.warning ?? "", kept: .first, firstCheck: first, retryCheck: nil, retryError: "\(error)")
+      let record = SafeSpaceRetry.record(first: first, retryError: "\(error)")
       try JSONOutput.write(record, to: out + "/" + SafeSpaceRetry.recordFile)
       printError("WARNING: \(record.summary); the adapter in \(out) fails its safe-space check")
       return
     }
-    let keep = SafeSpaceRetry.prefersRetry(first: first, retry: check)
-    var record = RetryRecord(reason: first.warning ?? "", kept: keep ? .retry : .first, firstCheck: first, retryCheck: check)
+    var record = SafeSpaceRetry.record(first: first, retry: check)
+    let keep = record.kept == .retry
     record.otherTrainingSeconds = keep ? firstSeconds : seconds
     // The record first: a run stopped during the promotion finishes it on --resume.
     try JSONOutput.write(record, to: out + "/" + SafeSpaceRetry.recordFile)

@@ -100,6 +100,11 @@ struct SafeSpaceRetryTests {
     let failed = family.settle(first: first, retryError: Diverged())
     #expect(failed.evaluation == first.evaluation && failed.retry?.kept == .first && failed.retry?.retryCheck == nil)
     #expect(failed.retry?.summary.contains("the second try failed (loss is NaN at step 3); kept the first try") == true)
+    // A second try without a check cannot be judged: the first is kept, and the record says why.
+    second.safeSpaceCheck = nil
+    let unchecked = family.settle(first: first, retry: second)
+    #expect(unchecked.evaluation == first.evaluation && unchecked.retry?.kept == .first
+      && unchecked.retry?.retryError?.contains("safe-space check") == true)
     // The grid asks for the second try of this cell only while its check fails.
     let cell = try #require(try family.cells().first)
     #expect(family.retry(cell, after: first)?.defense?.retried == true)
