@@ -10,8 +10,8 @@ public enum GridReport {
   public static func verdictLines(_ grid: GridResults) -> [String] {
     grid.cells.compactMap { r in
       if let v = r.verdict {
-        return "verdict \(r.key): \(v.summary)" + (r.safeSpaceCheck?.warning.map { "; safe-space check: \($0)" } ?? "")
-          + (r.retry.map { "; \($0.summary)" } ?? "")
+        return "verdict \(r.key): \(v.summary)" + (r.retry.map { "; \($0.summary)" } ?? "")
+          + (r.safeSpaceCheck?.warning.map { "; safe-space check: \($0)" } ?? "")
       }
       return r.evaluation.metrics.degenerate ? "warning \(r.key): degenerate classifier" : nil
     }
