@@ -17,7 +17,7 @@ public struct BuiltinDataset: Sendable, Equatable {
 /// The built-in datasets and how names and paths resolve to files.
 public enum DatasetCatalog {
   public static let all: [BuiltinDataset] = [
-    BuiltinDataset(name: "sst2", summary: "SST-2 binary sentiment (train 6,920 / test 1,821)",
+    BuiltinDataset(name: "sst2", summary: "SST-2 binary sentiment (train 6,920 / dev 872 / test 1,821)",
                    source: "thunlp/HiddenKiller @ a08e959e22, data/clean/sst-2 (MIT)", labelNames: ["negative", "positive"],
                    folder: "sst2"),
     BuiltinDataset(name: "sst2-synbkd", summary: "SynBkd (SCPN syntactic paraphrase) pairs for SST-2: train 1,383, test 912",
@@ -26,7 +26,7 @@ public enum DatasetCatalog {
     BuiltinDataset(name: "sst2-stylebkd-bible", summary: "StyleBkd (Bible style) pairs for SST-2: train 6,918, test 1,816",
                    source: "thunlp/StyleAttack @ e7cd03b7ea, data/transfer/bible/sst-2 (MIT)", labelNames: ["negative", "positive"],
                    folder: nil, base: "sst2", attack: .stylebkd),
-    BuiltinDataset(name: "agnews", summary: "AG News, 4 topics (train 11,106 / test 7,600)",
+    BuiltinDataset(name: "agnews", summary: "AG News, 4 topics (train 11,106 / dev 10,000 / test 7,600)",
                    source: "thunlp/StyleAttack @ e7cd03b7ea, data/clean/ag (MIT)", labelNames: ["world", "sports", "business", "sci/tech"],
                    folder: "agnews"),
     BuiltinDataset(name: "agnews-synbkd", summary: "SynBkd pairs for AG News: test 5,699 only (target 0)",
