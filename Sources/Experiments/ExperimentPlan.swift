@@ -253,8 +253,18 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
   /// The generation task of the file; nil for classification.
   public var generationTask: GenerationTask? { task.flatMap(GenerationTask.init(rawValue:)) }
 
-  /// Parses YAML; errors name the file and what was wrong.
+  /// Parses YAML and builds the grid once, so a dataset that cannot be read or a value out of
+  /// range fails here; errors name the file and what was wrong.
   public static func load(_ path: String) throws -> ExperimentPlan {
+    let plan = try decode(path)
+    do {
+      if plan.generationTask != nil { _ = try plan.generationCells() } else { _ = try plan.cells() }
+    } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
+    return plan
+  }
+
+  /// Parses YAML and checks its keys without building the grid: no dataset is opened.
+  public static func decode(_ path: String) throws -> ExperimentPlan {
     let text: String
     do { text = try TextFile.read(path) } catch { throw ExperimentError.badFile(path: path, reason: error.reason) }
     // Before any YAML parsing: an alias bomb costs the parser minutes (found by fuzzing).
@@ -272,9 +282,6 @@ public struct ExperimentPlan: GridPlan, Codable, Sendable, Equatable {
         ? "'\(key)' is a key of generation files (task: math, summarization or instruction), not of classification"
         : "'\(key)' is a key of classification files, not of task \(plan.task ?? "")")
     }
-    do {
-      if plan.generationTask != nil { _ = try plan.generationCells() } else { _ = try plan.cells() }
-    } catch { throw ExperimentError.badFile(path: path, reason: "\(error)") }
     return plan
   }
 
