@@ -14,6 +14,7 @@ runs (tabs, line breaks) collapsed to one space; rows left empty are dropped. Se
 deduplication beyond exact repeats of a text (the first is kept).
 """
 import csv, hashlib, html, os, random, re, sys
+from outside_sets import write_splits
 
 def main():
     if len(sys.argv) != 3:
@@ -39,17 +40,7 @@ def main():
     test, dev = take(1400, 600), take(700, 300)
     n1 = len(rows[1]); n0 = min(len(rows[0]), n1 * 7 // 3)
     train = take(n0, n1)
-    os.makedirs(out, exist_ok=True)
-    for name, part in [("train", train), ("dev", dev), ("test", test)]:
-        path = os.path.join(out, name + ".tsv")
-        if os.path.exists(path):
-            sys.exit(f"{path} exists; this script never overwrites")
-        with open(path, 'w') as f:
-            f.write("sentence\tlabel\n")
-            for t, l in part:
-                f.write(f"{t}\t{l}\n")
-        ones = sum(l for _, l in part)
-        print(f"{path}: {len(part)} rows, label 0: {len(part) - ones}, label 1: {ones}")
+    write_splits(out, [("train", train), ("dev", dev), ("test", test)])
 
 if __name__ == "__main__":
     main()

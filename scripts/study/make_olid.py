@@ -14,6 +14,7 @@ to one space and trimmed; labels trimmed; rows left with no letter or digit are 
 overwrites.
 """
 import hashlib, os, re, sys
+from outside_sets import write_splits
 
 def main():
     if len(sys.argv) != 3:
@@ -39,18 +40,7 @@ def main():
             if re.search(r"[A-Za-z0-9]", text):
                 rows.append((text, int(label)))
         parts[name] = rows
-    os.makedirs(out, exist_ok=True)
-    for name in parts:
-        if os.path.exists(os.path.join(out, name + ".tsv")):
-            sys.exit(f"{os.path.join(out, name + '.tsv')} exists; this script never overwrites")
-    for name, part in parts.items():
-        path = os.path.join(out, name + ".tsv")
-        with open(path, 'w') as f:
-            f.write("sentence\tlabel\n")
-            for t, l in part:
-                f.write(f"{t}\t{l}\n")
-        ones = sum(l for _, l in part)
-        print(f"{path}: {len(part)} rows, label 0: {len(part) - ones}, label 1: {ones}")
+    write_splits(out, list(parts.items()))
 
 if __name__ == "__main__":
     main()
