@@ -13,7 +13,7 @@ and dev 1,000 rows at 70/30, train the rest at 70/30. Text: HTML entities unesca
 runs (tabs, line breaks) collapsed to one space; rows left empty are dropped. Seeded; no
 deduplication beyond exact repeats of a text (the first is kept).
 """
-import csv, hashlib, html, os, random, re, sys
+import csv, hashlib, html, random, re, sys
 from outside_sets import write_splits
 
 def main():

@@ -11,9 +11,11 @@ def write_splits(out, parts):
             sys.exit(f"{path} exists; this script never overwrites")
     os.makedirs(out, exist_ok=True)
     for path, part in paths:
-        with open(path, 'w') as f:
+        # Each file appears whole or not at all: written beside it, then renamed.
+        with open(path + ".partial", 'w') as f:
             f.write("sentence\tlabel\n")
             for text, label in part:
                 f.write(f"{text}\t{label}\n")
+        os.replace(path + ".partial", path)
         ones = sum(label for _, label in part)
         print(f"{path}: {len(part)} rows, label 0: {len(part) - ones}, label 1: {ones}")
